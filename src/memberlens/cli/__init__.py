@@ -1,0 +1,51 @@
+"""The ``memberlens`` command line: thin commands that parse arguments and call the library."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from memberlens import __version__
+from memberlens.cli._common import MemberlensGroup
+from memberlens.cli.demo import demo_command, demo_data_command
+from memberlens.cli.info import info_command
+from memberlens.cli.ingest import ingest_command
+from memberlens.cli.report import report_command
+
+app = typer.Typer(
+    name="memberlens",
+    cls=MemberlensGroup,
+    help="Member and customer value analytics: ingest order logs, analyse, report.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"memberlens {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of errors.")] = False,
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")] = False,
+) -> None:
+    """memberlens: member value analytics on DuckDB (default), Spark and other Ibis engines."""
+    ctx.obj = {"debug": debug}
+
+
+app.command("demo")(demo_command)
+app.command("demo-data")(demo_data_command)
+app.command("ingest")(ingest_command)
+app.command("info")(info_command)
+app.command("report")(report_command)
+
+
+def main() -> None:
+    app()

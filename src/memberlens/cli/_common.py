@@ -1,0 +1,110 @@
+"""What every command shares: the error path, output formats and the console."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import sys
+import traceback
+from enum import Enum
+from typing import Any
+
+import click
+import typer
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+from typer.core import TyperGroup
+
+from memberlens.errors import MemberlensError
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+class OutputFormat(str, Enum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+def debug_enabled(ctx: click.Context | None) -> bool:
+    if os.environ.get("MEMBERLENS_DEBUG", "") not in ("", "0"):
+        return True
+    root = ctx.find_root() if ctx else None
+    return bool(root and isinstance(root.obj, dict) and root.obj.get("debug"))
+
+
+class MemberlensGroup(TyperGroup):
+    """Turns a :class:`MemberlensError` into one line (and a hint), exit status 2, no traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise
+        except MemberlensError as exc:
+            if debug_enabled(ctx):
+                traceback.print_exc()
+            err.print(f"error: {exc.message}", markup=False)
+            if exc.hint:
+                err.print(f"hint: {exc.hint}", markup=False)
+            raise click.exceptions.Exit(exc.exit_code) from None
+        except KeyboardInterrupt:
+            err.print("interrupted", markup=False)
+            raise click.exceptions.Exit(130) from None
+        except Exception as exc:  # a bug: say so in one line, traceback only with --debug
+            if debug_enabled(ctx):
+                traceback.print_exc()
+            err.print(f"internal error: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}", markup=False)
+            err.print("hint: rerun with --debug for the traceback and report it", markup=False)
+            raise click.exceptions.Exit(1) from None
+
+
+def print_records(records: list[dict[str, Any]], fmt: OutputFormat, *, title: str | None = None) -> None:
+    """Print rows as a Rich table, JSON (a list of objects) or CSV on stdout."""
+    if fmt is OutputFormat.json:
+        print_json(records)
+    elif fmt is OutputFormat.csv:
+        print_csv(records)
+    else:
+        table = Table(title=Text(title) if title else None, title_justify="left")
+        columns = list(records[0]) if records else []
+        for column in columns:
+            table.add_column(Text(column), justify="right" if _numeric(records, column) else "left")
+        for record in records:
+            table.add_row(*(Text(_cell(record.get(c))) for c in columns))  # never markup
+        out.print(table)
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
+
+
+def print_csv(records: list[dict[str, Any]]) -> None:
+    buffer = io.StringIO()
+    if records:
+        writer = csv.DictWriter(buffer, fieldnames=list(records[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(records)
+    sys.stdout.write(buffer.getvalue())
+
+
+def _numeric(records: list[dict[str, Any]], column: str) -> bool:
+    return all(isinstance(r.get(column), (int, float)) for r in records if r.get(column) is not None)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return f"{value:,.4g}"
+    return str(value)
+
+
+def option_db() -> Any:
+    return typer.Option("--db", help="Workspace file (DuckDB).", envvar="MEMBERLENS_DB")

@@ -1,0 +1,43 @@
+"""``memberlens info``: what the workspace holds, and the ledger of every source."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from memberlens.cli._common import OutputFormat, option_db, out, print_json, print_records
+from memberlens.io.workspace import Workspace
+from memberlens.i18n import describe_reason
+
+
+def info_command(
+    db: Annotated[str, option_db()] = "memberlens.duckdb",
+    fmt: Annotated[OutputFormat, typer.Option("--format", help="table, json or csv.")] = OutputFormat.table,
+) -> None:
+    """Show the workspace's tables and the data-quality ledger (rows read = used + set aside)."""
+    with Workspace(db, read_only=True, must_exist=True) as workspace:
+        tables = workspace.row_counts()
+        ledgers = workspace.ledgers()
+    if fmt is OutputFormat.json:
+        print_json({"workspace": db, "tables": tables, "sources": [ledger.to_dict() for ledger in ledgers]})
+        return
+    records = [
+        {"source": ledger.source, "table": ledger.table, "outcome": outcome, "reason": reason, "rows": rows}
+        for ledger in ledgers
+        for outcome, reason, rows in [
+            ("read", None, ledger.rows_read),
+            ("used", None, ledger.rows_used),
+            *(("set_aside", r, n) for r, n in ledger.set_aside.items()),
+        ]
+    ]
+    if fmt is OutputFormat.csv:
+        print_records(records, fmt)
+        return
+    print_records([{"table": t, "rows": n} for t, n in tables.items()], fmt, title=f"workspace {db}")
+    for record in records:
+        if record["reason"]:
+            record["reason"] = f"{record['reason']}: {describe_reason(record['reason'])}"
+    print_records(records, fmt, title="data-quality ledger")
+    unbalanced = [ledger.source for ledger in ledgers if not ledger.balanced]
+    out.print("every row accounted for" if not unbalanced else f"NOT BALANCED: {unbalanced}", markup=False)

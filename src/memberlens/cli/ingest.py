@@ -1,0 +1,87 @@
+"""``memberlens ingest``: read sources into the workspace and show where every row went."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from memberlens.cli._common import OutputFormat, err, option_db, print_json, print_records
+from memberlens.errors import ConfigError
+from memberlens.ingest import IngestResult, ingest
+from memberlens.io.sources import ReadOptions
+from memberlens.io.workspace import Workspace
+from memberlens.schema.cleaning import CleaningPolicy
+from memberlens.i18n import describe_reason
+from memberlens.schema.mapping import MappingSpec, load_mapping_file, parse_map_flags
+
+
+def ingest_command(
+    sources: Annotated[list[Path], typer.Argument(help="CSV (optionally .gz), Parquet file or folder, or .xlsx.")],
+    db: Annotated[str, option_db()] = "memberlens.duckdb",
+    table: Annotated[Optional[str], typer.Option(help="Canonical table: orders, members, events, campaigns, marketing_costs, customer_360.")] = None,
+    name: Annotated[Optional[str], typer.Option(help="Source name (default: the file name). Re-ingesting a name replaces it.")] = None,
+    preset: Annotated[Optional[str], typer.Option(help="Built-in mapping, e.g. online-retail.")] = None,
+    mapping_file: Annotated[Optional[Path], typer.Option("--mapping", help="TOML mapping file.")] = None,
+    maps: Annotated[Optional[list[str]], typer.Option("--map", help="canonical=source column; repeatable.")] = None,
+    encoding: Annotated[Optional[str], typer.Option(help="Text encoding (default: detected).")] = None,
+    delimiter: Annotated[Optional[str], typer.Option(help="CSV delimiter (default: detected).")] = None,
+    sheet: Annotated[Optional[str], typer.Option(help="Worksheet of an .xlsx file.")] = None,
+    date_order: Annotated[Optional[str], typer.Option("--date-order", help="Slash dates: mdy (default) or dmy.")] = None,
+    cancellation_prefix: Annotated[Optional[str], typer.Option(help="Order ids starting with this are cancellations.")] = None,
+    require_customer_id: Annotated[bool, typer.Option("--require-customer-id/--keep-missing-customer-id")] = True,
+    separate_cancellations: Annotated[bool, typer.Option("--separate-cancellations/--keep-cancellations")] = True,
+    positive_quantity: Annotated[bool, typer.Option("--positive-quantity/--keep-non-positive-quantity")] = True,
+    positive_price: Annotated[bool, typer.Option("--positive-price/--keep-non-positive-price")] = True,
+    positive_amount: Annotated[bool, typer.Option("--positive-amount/--keep-non-positive-amount")] = False,
+    drop_duplicates: Annotated[bool, typer.Option("--drop-duplicates/--keep-duplicates")] = True,
+    fmt: Annotated[OutputFormat, typer.Option("--format", help="table, json or csv.")] = OutputFormat.table,
+) -> None:
+    """Ingest files into the workspace, cleaning them and recording a ledger of every row."""
+    if name and len(sources) > 1:
+        raise ConfigError("--name can only be used with a single source", "ingest the files one at a time")
+    if date_order not in (None, "mdy", "dmy"):
+        raise ConfigError(f"--date-order must be mdy or dmy, got {date_order!r}")
+    spec = MappingSpec(
+        columns=parse_map_flags(maps or []),
+        date_order=date_order,  # type: ignore[arg-type]
+        cancellation_prefix=cancellation_prefix,
+    )
+    if mapping_file:
+        spec = spec.merged_over(load_mapping_file(mapping_file))
+    policy = CleaningPolicy(
+        require_customer_id=require_customer_id,
+        separate_cancellations=separate_cancellations,
+        positive_quantity=positive_quantity,
+        positive_price=positive_price,
+        positive_amount=positive_amount,
+        drop_duplicates=drop_duplicates,
+    )
+    options = ReadOptions(encoding=encoding, delimiter=delimiter, sheet=sheet)
+    results: list[IngestResult] = []
+    with Workspace(db) as workspace:
+        for source in sources:
+            with err.status(f"ingesting {source}"):
+                result = ingest(
+                    workspace, source, table=table, name=name, mapping=spec, preset=preset, policy=policy, options=options
+                )
+            results.append(result)
+            for warning in result.warnings:
+                err.print(f"warning: {warning}", markup=False)
+    if fmt is OutputFormat.json:
+        print_json([r.to_dict() for r in results])
+        return
+    records = [
+        {"source": r.ledger.source, "table": r.ledger.table, "outcome": outcome, "reason": reason, "rows": rows}
+        for r in results
+        for outcome, reason, rows in _ledger_rows(r)
+    ]
+    print_records(records, fmt, title=f"ingested into {db}")
+
+
+def _ledger_rows(result: IngestResult) -> list[tuple[str, str, int]]:
+    ledger = result.ledger
+    rows = [("read", "", ledger.rows_read), ("used", "", ledger.rows_used)]
+    rows += [("set aside", f"{reason}: {describe_reason(reason)}", n) for reason, n in ledger.set_aside.items()]
+    return rows

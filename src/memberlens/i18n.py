@@ -1,0 +1,59 @@
+"""Message catalogues: every user-facing label and sentence, in English and Chinese.
+
+Catalogues are TOML files in ``memberlens/messages`` with the same keys. A key such as
+``"missing_*"`` matches any name with that prefix and receives the rest as ``{column}``.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from memberlens.errors import ConfigError
+
+LANGUAGES = ("en", "zh")
+
+
+@cache
+def catalogue(lang: str) -> dict[str, dict[str, str]]:
+    if lang not in LANGUAGES:
+        raise ConfigError(f"unknown language {lang!r}", "use --lang en or --lang zh")
+    text = resources.files("memberlens.messages").joinpath(f"{lang}.toml").read_text(encoding="utf-8")
+    return tomllib.loads(text)
+
+
+class Messages:
+    """Look up and format messages of one language: ``t("data_quality.title")``."""
+
+    def __init__(self, lang: str = "en") -> None:
+        self.lang = lang
+        self._catalogue = catalogue(lang)
+
+    def __call__(self, key: str, **values: Any) -> str:
+        section, _, name = key.partition(".")
+        entries = self._catalogue.get(section, {})
+        if name in entries:
+            return entries[name].format(**values)
+        for pattern, text in entries.items():
+            if pattern.endswith("*") and name.startswith(pattern[:-1]):
+                return text.format(column=name[len(pattern) - 1 :], **values)
+        raise KeyError(f"message {key!r} missing from the {self.lang} catalogue")
+
+    def reason(self, reason: str) -> str:
+        try:
+            return self(f"reason.{reason}")
+        except KeyError:
+            return reason
+
+    def number(self, value: float | int) -> str:
+        return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}"
+
+    def percent(self, share: float) -> str:
+        return f"{share:.1%}"
+
+
+def describe_reason(reason: str, lang: str = "en") -> str:
+    """A short description of a set-aside reason."""
+    return Messages(lang).reason(reason)

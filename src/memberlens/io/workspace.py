@@ -1,0 +1,231 @@
+"""The workspace: one DuckDB file holding the canonical tables, the set-aside rows and the ledger.
+
+Tables a workspace may hold:
+
+* the canonical tables of :mod:`memberlens.schema.contract` (``orders``, ``members``, ...),
+  each row tagged with ``_source`` and ``_row``;
+* ``cancellations`` — cancellation lines, in the orders layout;
+* ``<table>_set_aside`` — every other row that was not used, with ``_reason`` and its raw
+  source values (malformed CSV lines keep their text in ``_line_text``);
+* ``ledger`` — per source, rows used and set aside per reason; ``sources`` — what was read, from
+  where, how, with which mapping and cleaning policy.
+
+Ingesting a source replaces everything that source contributed, in one transaction: a failure
+half-way leaves the workspace as it was.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import ibis
+import ibis.expr.types as ir
+
+from memberlens.errors import InputError, MissingTableError
+from memberlens.io.sources import quote_identifier
+from memberlens.schema.contract import CANCELLATIONS_TABLE, CONTRACTS, SOURCE_COLUMN
+from memberlens.schema.ledger import SourceLedger
+
+DEFAULT_PATH = Path("memberlens.duckdb")
+LEDGER_TABLE = "ledger"
+SOURCES_TABLE = "sources"
+UNLOCK_HINTS = {
+    "orders": "memberlens ingest ORDERS_FILE",
+    **{name: f"memberlens ingest FILE --table {name}" for name in CONTRACTS if name != "orders"},
+}
+
+
+class Workspace:
+    """A DuckDB workspace file. Analyses read its tables through :meth:`table` as Ibis tables.
+
+    Parameters
+    ----------
+    path
+        The ``.duckdb`` file (created when missing unless ``must_exist``).
+    read_only
+        Open without taking the write lock.
+    must_exist
+        Raise :class:`InputError` instead of creating a new, empty workspace.
+    """
+
+    def __init__(self, path: str | Path = DEFAULT_PATH, *, read_only: bool = False, must_exist: bool = False) -> None:
+        self.path = Path(path)
+        if must_exist and not self.path.exists():
+            raise InputError(
+                f"{self.path}: no such workspace", "ingest data first: memberlens ingest FILE (or pass --db)"
+            )
+        if self.path.exists() and self.path.is_dir():
+            raise InputError(f"{self.path}: is a folder, not a workspace file", "pass --db FILE.duckdb")
+        try:
+            self.con = ibis.duckdb.connect(str(self.path), read_only=read_only)
+        except duckdb.Error as exc:
+            raise InputError(
+                f"{self.path}: cannot open the workspace ({str(exc).splitlines()[0]})",
+                "is another memberlens process using it, or is it not a DuckDB file?",
+            ) from exc
+
+    # -- reading -------------------------------------------------------------------------------
+    @property
+    def raw(self) -> duckdb.DuckDBPyConnection:
+        return self.con.con
+
+    def list_tables(self) -> list[str]:
+        rows = self.raw.execute(
+            "SELECT table_name FROM information_schema.tables "
+            "WHERE table_schema = 'main' AND table_catalog = current_database() ORDER BY table_name"
+        ).fetchall()
+        return [r[0] for r in rows]
+
+    def has_table(self, name: str) -> bool:
+        return name in self.list_tables()
+
+    def table(self, name: str) -> ir.Table:
+        """A workspace table as an Ibis table; a missing one says which ingest would add it."""
+        if not self.has_table(name):
+            hint = UNLOCK_HINTS.get(name, "memberlens ingest FILE")
+            raise MissingTableError(f"{self.path}: the workspace has no '{name}' table", f"add it with: {hint}")
+        return self.con.table(name)
+
+    def temp_table(self, name: str) -> ir.Table:
+        return self.con.table(name, database=("temp", "main"))
+
+    def row_counts(self) -> dict[str, int]:
+        return {
+            name: self.raw.execute(f"SELECT count(*) FROM {quote_identifier(name)}").fetchone()[0]
+            for name in self.list_tables()
+        }
+
+    def ledgers(self) -> list[SourceLedger]:
+        """Every source's ledger, in ingest order."""
+        if not self.has_table(SOURCES_TABLE):
+            return []
+        sources = self.raw.execute(
+            f"SELECT source, table_name, location, rows_read, details FROM {SOURCES_TABLE} ORDER BY ingested_at, source"
+        ).fetchall()
+        outcomes = self.raw.execute(f"SELECT source, reason, rows FROM {LEDGER_TABLE}").fetchall()
+        result = []
+        for source, table, location, rows_read, details in sources:
+            counts = {reason: rows for s, reason, rows in outcomes if s == source}
+            result.append(
+                SourceLedger(
+                    source=source,
+                    table=table,
+                    location=location,
+                    rows_read=rows_read,
+                    rows_used=counts.pop(None, 0),
+                    set_aside=dict(sorted(counts.items())),
+                    details=json.loads(details),
+                )
+            )
+        return result
+
+    # -- writing -------------------------------------------------------------------------------
+    @contextmanager
+    def scratch_dir(self) -> Iterator[Path]:
+        """A temporary folder beside the workspace for transcoded copies of inputs."""
+        parent = self.path.resolve().parent
+        with tempfile.TemporaryDirectory(prefix=".memberlens-", dir=parent if parent.exists() else None) as d:
+            yield Path(d)
+
+    def materialise_temp(self, name: str, expr: ir.Table) -> ir.Table:
+        """Run ``expr`` once into a temporary table (dropped when the workspace closes)."""
+        self.raw.execute(f"CREATE TEMP TABLE {quote_identifier(name)} AS {self.con.compile(expr)}")
+        return self.temp_table(name)
+
+    def replace_source(
+        self,
+        *,
+        ledger: SourceLedger,
+        parts: dict[str, ir.Table],
+        malformed_lines: str | None,
+        metadata: dict[str, Any],
+    ) -> None:
+        """Replace everything ``ledger.source`` contributed, in one transaction.
+
+        ``parts`` maps a workspace table name to the Ibis expression of this source's rows for it.
+        """
+        compiled = {table: self.con.compile(expr) for table, expr in parts.items()}
+        raw = self.raw
+        raw.execute("BEGIN TRANSACTION")
+        try:
+            self._remove_source(ledger.source)
+            for table, sql in compiled.items():
+                self._append(table, sql)
+            if malformed_lines:
+                self._append(f"{ledger.table}_set_aside", _malformed_lines_sql(malformed_lines), [ledger.source])
+            self._record_ledger(ledger, metadata)
+            raw.execute("COMMIT")
+        except BaseException:
+            raw.execute("ROLLBACK")
+            raise
+
+    def _remove_source(self, source: str) -> None:
+        for table in self.list_tables():
+            if table in (LEDGER_TABLE, SOURCES_TABLE) or SOURCE_COLUMN in self._columns(table):
+                column = "source" if table in (LEDGER_TABLE, SOURCES_TABLE) else SOURCE_COLUMN
+                self.raw.execute(f"DELETE FROM {quote_identifier(table)} WHERE {column} = ?", [source])
+
+    def _columns(self, table: str) -> list[str]:
+        return [r[0] for r in self.raw.execute(f"DESCRIBE {quote_identifier(table)}").fetchall()]
+
+    def _append(self, table: str, select_sql: str, params: list[Any] | None = None) -> None:
+        name = quote_identifier(table)
+        if self.has_table(table):
+            self.raw.execute(
+                f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM {name} UNION ALL BY NAME ({select_sql})", params
+            )
+        else:
+            self.raw.execute(f"CREATE TABLE {name} AS {select_sql}", params)
+
+    def _record_ledger(self, ledger: SourceLedger, metadata: dict[str, Any]) -> None:
+        raw = self.raw
+        raw.execute(
+            f"CREATE TABLE IF NOT EXISTS {SOURCES_TABLE} (source VARCHAR PRIMARY KEY, table_name VARCHAR, "
+            "location VARCHAR, rows_read BIGINT, details VARCHAR, ingested_at TIMESTAMP)"
+        )
+        raw.execute(
+            f"CREATE TABLE IF NOT EXISTS {LEDGER_TABLE} (source VARCHAR, table_name VARCHAR, "
+            "outcome VARCHAR, reason VARCHAR, rows BIGINT)"
+        )
+        raw.execute(
+            f"INSERT INTO {SOURCES_TABLE} VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                ledger.source,
+                ledger.table,
+                ledger.location,
+                ledger.rows_read,
+                json.dumps({**ledger.details, **metadata}, ensure_ascii=False),
+                datetime.now(timezone.utc).replace(tzinfo=None),
+            ],
+        )
+        rows = [(ledger.source, ledger.table, "used", None, ledger.rows_used)]
+        rows += [(ledger.source, ledger.table, "set_aside", r, n) for r, n in ledger.set_aside.items()]
+        raw.executemany(f"INSERT INTO {LEDGER_TABLE} VALUES (?, ?, ?, ?, ?)", rows)
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    def close(self) -> None:
+        self.con.disconnect()
+
+    def __enter__(self) -> Workspace:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _malformed_lines_sql(rejects_table: str) -> str:
+    return (
+        f"SELECT DISTINCT ON (line) ?::VARCHAR AS {SOURCE_COLUMN}, NULL::BIGINT AS _row, "
+        "'malformed_line' AS _reason, line AS _line, csv_line AS _line_text, error_message AS _error "
+        f"FROM {quote_identifier(rejects_table)} ORDER BY line"
+    )
+
+
+__all__ = ["CANCELLATIONS_TABLE", "DEFAULT_PATH", "Workspace"]

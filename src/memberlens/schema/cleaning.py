@@ -1,0 +1,221 @@
+"""The cleaning policy: which rows an analysis uses, and why each other row is set aside.
+
+:func:`classify_rows` turns a staged source table into one Ibis expression with the canonical,
+typed columns and a ``_reason`` column: null for a row that is used, otherwise the first reason
+(in :data:`REASON_ORDER`) that applies. Every row gets exactly one outcome, so rows read always
+equal rows used plus rows set aside — the ledger's invariant holds by construction, and
+:mod:`memberlens.schema.ledger` checks it again on the counts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+import ibis
+import ibis.expr.types as ir
+
+from memberlens.schema.contract import ROW_COLUMN, SOURCE_COLUMN, TableContract
+from memberlens.schema.mapping import Mapping
+from memberlens.schema.parsing import is_missing, is_unparseable, parse_number, parse_value
+
+REASON_COLUMN = "_reason"
+CANCELLATION = "cancellation"
+MALFORMED_LINE = "malformed_line"
+
+
+@dataclass(frozen=True)
+class CleaningPolicy:
+    """Which rows customer analytics uses. Each step can be switched off.
+
+    The defaults are the usual policy for customer analytics: a customer id is present, the
+    line is not a cancellation (cancellations are kept in their own table), quantity and unit
+    price are positive, and exact duplicate lines are removed.
+    """
+
+    require_customer_id: bool = True
+    separate_cancellations: bool = True
+    positive_quantity: bool = True
+    positive_price: bool = True
+    positive_amount: bool = False
+    drop_duplicates: bool = True
+
+    def to_dict(self) -> dict[str, bool]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, bool]) -> CleaningPolicy:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: bool(v) for k, v in data.items() if k in known})
+
+
+def reason_order(contract: TableContract) -> list[str]:
+    """Every reason a row of this table can be set aside for, in order of precedence."""
+    reasons = [MALFORMED_LINE, "repeated_header"]
+    reasons += [f"missing_{c}" for c in contract.required if c != "customer_id"]
+    reasons += [_unparseable_reason(c.name, c.kind) for c in contract.columns if c.kind != "text"]
+    if contract.name == "orders":
+        reasons.append(CANCELLATION)
+    reasons.append("missing_customer_id")
+    if contract.name == "orders":
+        reasons += ["non_positive_quantity", "non_positive_price", "non_positive_amount"]
+    reasons.append("duplicate_line")
+    return reasons
+
+
+def _unparseable_reason(column: str, kind: str) -> str:
+    return {"timestamp": "unparseable_", "number": "non_numeric_", "bool": "invalid_", "id": "invalid_"}[
+        kind
+    ] + column
+
+
+def typed_columns(staged: ir.Table, contract: TableContract, mapping: Mapping) -> dict[str, ir.Value]:
+    """The canonical columns parsed from their mapped source columns (typed nulls when unmapped)."""
+    out: dict[str, ir.Value] = {}
+    for column in contract.columns:
+        source = mapping.columns.get(column.name)
+        if source is not None:
+            out[column.name] = parse_value(staged[source], column.kind, mapping.date_order)
+        else:
+            out[column.name] = ibis.null(_IBIS_TYPES[column.kind])
+    if contract.name == "orders":
+        out.update(_order_columns(staged, mapping, out))
+    return out
+
+
+_IBIS_TYPES = {"id": "string", "text": "string", "timestamp": "timestamp", "number": "float64", "bool": "boolean"}
+
+
+def _order_columns(staged: ir.Table, mapping: Mapping, typed: dict[str, ir.Value]) -> dict[str, ir.Value]:
+    """Orders specifics: derived amount and order id, cancellation flag from an id prefix."""
+    out: dict[str, ir.Value] = {}
+    if "amount" not in mapping.columns:
+        out["amount"] = typed["quantity"] * typed["unit_price"]
+    if "order_id" not in mapping.columns:
+        out["order_id"] = staged[SOURCE_COLUMN] + ":" + staged[ROW_COLUMN].cast("string")
+    flagged = typed["is_cancellation"].fill_null(False)
+    if mapping.cancellation_prefix:
+        order_id = typed["order_id"] if "order_id" in mapping.columns else out["order_id"]
+        flagged = flagged | order_id.startswith(mapping.cancellation_prefix).fill_null(False)
+    out["is_cancellation"] = flagged
+    return out
+
+
+def _reason_conditions(
+    staged: ir.Table,
+    contract: TableContract,
+    mapping: Mapping,
+    typed: dict[str, ir.Value],
+    policy: CleaningPolicy,
+) -> list[tuple[ir.BooleanValue, str]]:
+    conditions: list[tuple[ir.BooleanValue, str]] = []
+    source_columns = [c for c in staged.columns if c not in (ROW_COLUMN, SOURCE_COLUMN)]
+    if all(staged[c].type().is_string() for c in source_columns):
+        repeated = ibis.and_(*(staged[c].strip() == c for c in source_columns))
+        conditions.append((repeated.fill_null(False), "repeated_header"))
+    for name in contract.required:
+        if name != "customer_id" and name in mapping.columns:
+            conditions.append((is_missing(staged[mapping.columns[name]]), f"missing_{name}"))
+    for column in contract.columns:
+        if column.kind != "text" and column.name in mapping.columns:
+            raw = staged[mapping.columns[column.name]]
+            broken = is_unparseable(raw, typed[column.name])
+            if column.kind == "number" and raw.type().is_floating():
+                broken = raw.isnan() | raw.isinf()
+            conditions.append((broken.fill_null(False), _unparseable_reason(column.name, column.kind)))
+    if contract.name == "orders" and policy.separate_cancellations:
+        conditions.append((typed["is_cancellation"], CANCELLATION))
+    if policy.require_customer_id or contract.name != "orders":
+        conditions.append((typed["customer_id"].isnull(), "missing_customer_id"))
+    if contract.name == "orders":
+        conditions += _order_value_conditions(mapping, typed, policy)
+    return conditions
+
+
+def _order_value_conditions(
+    mapping: Mapping, typed: dict[str, ir.Value], policy: CleaningPolicy
+) -> list[tuple[ir.BooleanValue, str]]:
+    conditions = []
+    if policy.positive_quantity and "quantity" in mapping.columns:
+        conditions.append(((typed["quantity"] <= 0).fill_null(False), "non_positive_quantity"))
+    if policy.positive_price and "unit_price" in mapping.columns:
+        conditions.append(((typed["unit_price"] <= 0).fill_null(False), "non_positive_price"))
+    if policy.positive_amount:
+        conditions.append(((typed["amount"] <= 0).fill_null(False), "non_positive_amount"))
+    return conditions
+
+
+def classify_rows(
+    staged: ir.Table, contract: TableContract, mapping: Mapping, policy: CleaningPolicy
+) -> ir.Table:
+    """Typed canonical columns, the kept extra columns, ``_source``, ``_row`` and ``_reason``.
+
+    ``staged`` holds the raw source columns plus ``_source`` and ``_row``.
+    """
+    typed = typed_columns(staged, contract, mapping)
+    conditions = _reason_conditions(staged, contract, mapping, typed, policy)
+    reason = ibis.cases(*conditions, else_=ibis.null("string")) if conditions else ibis.null("string")
+    classified = staged.mutate(**{REASON_COLUMN: reason}, **{f"__{k}": v for k, v in typed.items()})
+    if policy.drop_duplicates:
+        classified = _mark_duplicates(classified, staged)
+    extra = {c: classified[c] for c in mapping.extra_columns}
+    return classified.select(
+        **{k: classified[f"__{k}"] for k in typed},
+        **extra,
+        **{SOURCE_COLUMN: classified[SOURCE_COLUMN], ROW_COLUMN: classified[ROW_COLUMN]},
+        **{REASON_COLUMN: classified[REASON_COLUMN]},
+    )
+
+
+def _mark_duplicates(classified: ir.Table, staged: ir.Table) -> ir.Table:
+    """Later copies of an exact duplicate line (every source column equal) among the used rows."""
+    raw_columns = [c for c in staged.columns if c not in (ROW_COLUMN, SOURCE_COLUMN)]
+    used = classified[REASON_COLUMN].isnull()
+    copy_number = ibis.row_number().over(
+        group_by=[used, *(classified[c] for c in raw_columns)], order_by=classified[ROW_COLUMN]
+    )
+    return classified.mutate(
+        **{REASON_COLUMN: ibis.ifelse(used & (copy_number > 0), "duplicate_line", classified[REASON_COLUMN])}
+    )
+
+
+def infer_extra_column_types(staged: ir.Table, columns: tuple[str, ...]) -> dict[str, str]:
+    """For text columns kept as they are (members, customer 360): the narrowest type that fits
+    every non-empty value — int64, float64, boolean or string. One aggregate query."""
+    text_columns = [c for c in columns if staged[c].type().is_string()]
+    if not text_columns:
+        return {}
+    metrics = {}
+    for i, c in enumerate(text_columns):
+        present = ~is_missing(staged[c])
+        number = parse_number(staged[c])
+        metrics[f"p{i}"] = present.sum()
+        metrics[f"n{i}"] = (present & number.notnull()).sum()
+        metrics[f"w{i}"] = (present & number.notnull() & (number == number.floor())).sum()
+        metrics[f"b{i}"] = (present & parse_value(staged[c], "bool").notnull()).sum()
+    counts = staged.aggregate(**metrics).execute().iloc[0]
+    types: dict[str, str] = {}
+    for i, c in enumerate(text_columns):
+        present, numbers, wholes, bools = (int(counts[f"{k}{i}"] or 0) for k in "pnwb")
+        if present == 0:
+            types[c] = "string"
+        elif wholes == present:
+            types[c] = "int64"  # 0/1 flags such as in_stripe stay numbers: they are summed and averaged
+        elif numbers == present:
+            types[c] = "float64"
+        elif bools == present:
+            types[c] = "boolean"
+        else:
+            types[c] = "string"
+    return types
+
+
+def cast_extra_columns(classified: ir.Table, types: dict[str, str]) -> ir.Table:
+    casts = {}
+    for column, dtype in types.items():
+        if dtype in ("int64", "float64"):
+            casts[column] = parse_number(classified[column]).cast(dtype)
+        elif dtype == "boolean":
+            casts[column] = parse_value(classified[column], "bool")
+        else:
+            casts[column] = parse_value(classified[column], "text")
+    return classified.mutate(**casts) if casts else classified

@@ -1,0 +1,160 @@
+"""Raw values -> typed canonical values, as Ibis expressions that run in the engine.
+
+Each ``parse_*`` function takes a raw column (text from a CSV, or an already typed column from
+Parquet or a data frame) and returns the typed column, null where the value is missing or cannot
+be parsed. :func:`is_unparseable` tells the two apart, so that a missing value and a broken one
+are set aside under different reasons.
+
+Dates are matched against explicit patterns and rebuilt as ``YYYY-MM-DD HH:MM:SS`` before a
+``try_cast``, so that every engine accepts exactly the same spellings and an impossible date
+(month 13, 31 February) becomes null rather than an error.
+"""
+
+from __future__ import annotations
+
+import ibis
+import ibis.expr.types as ir
+
+from memberlens.schema.contract import Kind
+from memberlens.schema.mapping import DateOrder
+
+TRUE_WORDS = ("true", "t", "yes", "y", "1", "是", "真")
+FALSE_WORDS = ("false", "f", "no", "n", "0", "否", "假")
+EXCEL_EPOCH = "1899-12-30"  # Excel serial day 1 is 1900-01-01 (with the 1900 leap-year bug)
+
+_TIME = r"(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}(?:\.\d{1,6})?))?)?"
+# (pattern, group of year, month, day); hour, minute, second follow the date groups.
+_ISO = (r"^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})" + _TIME + r"(?:Z|[+-]\d{2}:?\d{2})?$", (1, 2, 3))
+_COMPACT = (r"^(\d{4})(\d{2})(\d{2})$", (1, 2, 3))
+_CHINESE = (r"^(\d{4})年(\d{1,2})月(\d{1,2})日?" + _TIME.replace("[ T]", r"\s*") + "$", (1, 2, 3))
+_SLASH = r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})" + _TIME + "$"
+_EXCEL_SERIAL = r"^\d{5}(?:\.\d+)?$"
+_GROUPED_NUMBER = r"^-?[£$€¥￥]?\d{1,3}(?:,\d{3})+(?:\.\d+)?$"
+_CURRENCY_NUMBER = r"^-?[£$€¥￥]\d+(?:\.\d+)?$"
+
+
+def blank_to_null(raw: ir.StringValue) -> ir.StringValue:
+    return raw.strip().nullif("")
+
+
+def is_missing(raw: ir.Value) -> ir.BooleanValue:
+    """Null, or text that is empty after trimming."""
+    if raw.type().is_string():
+        return blank_to_null(raw).isnull()
+    if raw.type().is_floating():
+        return raw.isnull() | raw.isnan()
+    return raw.isnull()
+
+
+def parse_id(raw: ir.Value) -> ir.StringValue:
+    """Identifiers as text; ``17850.0`` (an integer exported through a float) becomes ``17850``."""
+    dtype = raw.type()
+    if dtype.is_integer():
+        return raw.cast("string")
+    if dtype.is_floating():
+        whole = raw.notnull() & ~raw.isnan() & ~raw.isinf() & (raw == raw.floor())
+        return ibis.ifelse(whole, raw.cast("int64").cast("string"), raw.cast("string"))
+    text = blank_to_null(raw.cast("string"))
+    return ibis.ifelse(text.re_search(r"^\d+\.0+$"), text.re_replace(r"\.0+$", ""), text)
+
+
+def parse_text(raw: ir.Value) -> ir.StringValue:
+    return blank_to_null(raw.cast("string"))
+
+
+def parse_number(raw: ir.Value) -> ir.FloatingValue:
+    """Finite floats; thousands separators and a leading currency sign are accepted."""
+    dtype = raw.type()
+    if dtype.is_numeric() or dtype.is_boolean():
+        value = raw.cast("float64")
+    else:
+        text = blank_to_null(raw.cast("string"))
+        plain = text.try_cast("float64")
+        decorated = text.re_search(_GROUPED_NUMBER) | text.re_search(_CURRENCY_NUMBER)
+        cleaned = text.re_replace(r"[£$€¥￥,]", "").try_cast("float64")
+        value = ibis.coalesce(plain, ibis.ifelse(decorated, cleaned, ibis.null("float64")))
+    return ibis.ifelse(value.isnan() | value.isinf(), ibis.null("float64"), value)
+
+
+def parse_bool(raw: ir.Value) -> ir.BooleanValue:
+    dtype = raw.type()
+    if dtype.is_boolean():
+        return raw
+    if dtype.is_numeric():
+        return ibis.ifelse(raw.isnull(), ibis.null("boolean"), raw != 0)
+    word = blank_to_null(raw.cast("string")).lower()
+    return (
+        ibis.cases((word.isin(TRUE_WORDS), True), (word.isin(FALSE_WORDS), False), else_=ibis.null("boolean"))
+    )
+
+
+def _assemble(text: ir.StringValue, pattern: str, ymd: tuple[int, int, int]) -> ir.StringValue:
+    """Rebuild a matched date as ``YYYY-MM-DD HH:MM:SS`` text (null when it does not match)."""
+
+    def group(index: int, default: str) -> ir.StringValue:
+        return ibis.coalesce(text.re_extract(pattern, index).nullif(""), ibis.literal(default))
+
+    year, month, day = ymd
+    first_time_group = max(ymd) + 1
+    hour, minute, second = (group(first_time_group + i, "0") for i in range(3))
+    built = (
+        group(year, "")
+        + "-" + group(month, "").lpad(2, "0")
+        + "-" + group(day, "").lpad(2, "0")
+        + " " + hour.lpad(2, "0")
+        + ":" + minute.lpad(2, "0")
+        + ":" + ibis.ifelse(second.length() == 1, "0" + second, second)
+    )
+    return ibis.ifelse(text.re_search(pattern), built, ibis.null("string"))
+
+
+def _from_excel_serial(days: ir.FloatingValue) -> ir.TimestampValue:
+    seconds = (days * 86400).round().cast("int64")
+    return ibis.timestamp(EXCEL_EPOCH + " 00:00:00") + seconds.as_interval("s")
+
+
+def parse_timestamp(raw: ir.Value, date_order: DateOrder = "mdy") -> ir.TimestampValue:
+    """Dates and date-times in ISO, compact ``YYYYMMDD``, Chinese, slash or Excel-serial form.
+
+    Slash dates with the year last (``12/1/2010 8:26``) are month/day/year unless
+    ``date_order='dmy'``.
+    """
+    dtype = raw.type()
+    if dtype.is_timestamp():
+        return raw.cast("timestamp")
+    if dtype.is_date():
+        return raw.cast("timestamp")
+    if dtype.is_numeric():
+        return _from_excel_serial(raw.cast("float64"))
+    text = blank_to_null(raw.cast("string"))
+    # _SLASH's groups are (first, second, year): pick (year, month, day) by the date order.
+    slash_ymd = (3, 2, 1) if date_order == "dmy" else (3, 1, 2)
+    candidates = [
+        _assemble(text, *_ISO),
+        _assemble(text, _SLASH, slash_ymd),
+        _assemble(text, *_COMPACT),
+        _assemble(text, *_CHINESE),
+    ]
+    parsed = ibis.coalesce(*candidates).try_cast("timestamp")
+    serial = ibis.ifelse(
+        text.re_search(_EXCEL_SERIAL), _from_excel_serial(text.try_cast("float64")), ibis.null("timestamp")
+    )
+    return ibis.coalesce(parsed, serial)
+
+
+def parse_value(raw: ir.Value, kind: Kind, date_order: DateOrder = "mdy") -> ir.Value:
+    if kind == "id":
+        return parse_id(raw)
+    if kind == "text":
+        return parse_text(raw)
+    if kind == "number":
+        return parse_number(raw)
+    if kind == "bool":
+        return parse_bool(raw)
+    return parse_timestamp(raw, date_order)
+
+
+def is_unparseable(raw: ir.Value, parsed: ir.Value) -> ir.BooleanValue:
+    """Present in the source but not understood (a NaN or inf number counts as present)."""
+    present = raw.notnull() if not raw.type().is_string() else blank_to_null(raw).notnull()
+    return present & parsed.isnull()
