@@ -2,7 +2,7 @@
 
 :func:`classify_rows` turns a staged source table into one Ibis expression with the canonical,
 typed columns and a ``_reason`` column: null for a row that is used, otherwise the first reason
-(in :data:`REASON_ORDER`) that applies. Every row gets exactly one outcome, so rows read always
+(in the order of :func:`reason_order`) that applies. Every row gets exactly one outcome, so rows read always
 equal rows used plus rows set aside — the ledger's invariant holds by construction, and
 :mod:`memberlens.schema.ledger` checks it again on the counts.
 """
@@ -52,9 +52,9 @@ def reason_order(contract: TableContract) -> list[str]:
     """Every reason a row of this table can be set aside for, in order of precedence."""
     reasons = [MALFORMED_LINE, "repeated_header"]
     reasons += [f"missing_{c}" for c in contract.required if c != "customer_id"]
-    reasons += [_unparseable_reason(c.name, c.kind) for c in contract.columns if c.kind != "text"]
+    reasons += [_unparseable_reason(c.name, c.kind) for c in contract.columns if c.kind in ("timestamp", "number", "bool")]
     if contract.name == "orders":
-        reasons.append(CANCELLATION)
+        reasons += ["missing_amount", CANCELLATION]
     reasons.append("missing_customer_id")
     if contract.name == "orders":
         reasons += ["non_positive_quantity", "non_positive_price", "non_positive_amount"]
@@ -63,9 +63,7 @@ def reason_order(contract: TableContract) -> list[str]:
 
 
 def _unparseable_reason(column: str, kind: str) -> str:
-    return {"timestamp": "unparseable_", "number": "non_numeric_", "bool": "invalid_", "id": "invalid_"}[
-        kind
-    ] + column
+    return {"timestamp": "unparseable_", "number": "non_numeric_", "bool": "invalid_"}[kind] + column
 
 
 def typed_columns(staged: ir.Table, contract: TableContract, mapping: Mapping) -> dict[str, ir.Value]:
@@ -116,12 +114,14 @@ def _reason_conditions(
         if name != "customer_id" and name in mapping.columns:
             conditions.append((is_missing(staged[mapping.columns[name]]), f"missing_{name}"))
     for column in contract.columns:
-        if column.kind != "text" and column.name in mapping.columns:
+        if column.kind in ("timestamp", "number", "bool") and column.name in mapping.columns:
             raw = staged[mapping.columns[column.name]]
             broken = is_unparseable(raw, typed[column.name])
             if column.kind == "number" and raw.type().is_floating():
                 broken = raw.isnan() | raw.isinf()
             conditions.append((broken.fill_null(False), _unparseable_reason(column.name, column.kind)))
+    if contract.name == "orders":
+        conditions.append((typed["amount"].isnull(), "missing_amount"))
     if contract.name == "orders" and policy.separate_cancellations:
         conditions.append((typed["is_cancellation"], CANCELLATION))
     if policy.require_customer_id or contract.name != "orders":
