@@ -1,0 +1,51 @@
+"""Shared fixtures: real data under ../shared, a CLI runner, and the CI rule that a skip of a
+test that needs something (../shared, Java, a browser) is a failure when CI=true."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from memberlens.cli import app
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def require(condition: bool, reason: str) -> None:
+    """Skip with ``reason`` when ``condition`` is false — except in CI, where that is a failure."""
+    if condition:
+        return
+    if IN_CI:
+        pytest.fail(f"{reason} (CI=true: this test must run in CI)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    require(SHARED_DATA.is_dir(), f"needs the real data folder {SHARED_DATA}")
+    return SHARED_DATA
+
+
+class CliResult:
+    def __init__(self, exit_code: int, stdout: str, stderr: str, exception: BaseException | None) -> None:
+        self.exit_code, self.stdout, self.stderr, self.exception = exit_code, stdout, stderr, exception
+
+
+@pytest.fixture
+def run_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """Run ``memberlens ARGS`` in-process in ``tmp_path`` as a user would, capturing both streams."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MEMBERLENS_DEBUG", raising=False)
+    monkeypatch.delenv("MEMBERLENS_DB", raising=False)
+    runner = CliRunner()
+
+    def run(*args: str) -> CliResult:
+        result = runner.invoke(app, [str(a) for a in args], catch_exceptions=True)
+        exception = result.exception if not isinstance(result.exception, SystemExit) else None
+        return CliResult(result.exit_code, result.stdout, result.stderr, exception)
+
+    return run
