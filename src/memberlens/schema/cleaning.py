@@ -198,7 +198,10 @@ def classify_rows(
 
 def infer_extra_column_types(staged: ir.Table, columns: tuple[str, ...]) -> dict[str, str]:
     """For text columns kept as they are (members, customer 360): the narrowest type that fits
-    every non-empty value — int64, float64, boolean or string. One aggregate query."""
+    every non-empty value — int64, float64, boolean or string. One aggregate query.
+
+    ``NaN`` and ``inf`` count as numbers here and become nulls: in an attribute column they are
+    how many exports write a missing value."""
     text_columns = [c for c in columns if staged[c].type().is_string()]
     if not text_columns:
         return {}
@@ -206,8 +209,9 @@ def infer_extra_column_types(staged: ir.Table, columns: tuple[str, ...]) -> dict
     for i, c in enumerate(text_columns):
         present = ~is_missing(staged[c])
         number = parse_number(staged[c])
+        not_finite = staged[c].strip().lower().isin(("nan", "inf", "-inf", "infinity", "-infinity"))
         metrics[f"p{i}"] = present.sum()
-        metrics[f"n{i}"] = (present & number.notnull()).sum()
+        metrics[f"n{i}"] = (present & (number.notnull() | not_finite)).sum()  # NaN: a null number
         metrics[f"w{i}"] = (present & number.notnull() & (number == number.floor())).sum()
         metrics[f"b{i}"] = (present & parse_value(staged[c], "bool").notnull()).sum()
     counts = staged.aggregate(**metrics).execute().iloc[0]
