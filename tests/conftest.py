@@ -49,3 +49,24 @@ def run_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
         return CliResult(result.exit_code, result.stdout, result.stderr, exception)
 
     return run
+
+
+# -- engines ---------------------------------------------------------------------------------
+# Every metric test takes the `con` fixture and runs once per engine. Tables are loaded with
+# `load(con, name, frame)`; results are compared with a pandas oracle after sorting.
+ENGINES = ["duckdb"]
+
+
+@pytest.fixture(params=ENGINES)
+def con(request):
+    import ibis
+
+    if request.param == "duckdb":
+        backend = ibis.duckdb.connect()
+        yield backend
+        backend.disconnect()
+
+
+def load(con, name: str, frame):
+    """Put a pandas frame into ``con`` as table ``name`` and return it as an Ibis table."""
+    return con.create_table(name, frame, overwrite=True)

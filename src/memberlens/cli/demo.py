@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.text import Text
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from memberlens.cli._common import OutputFormat, err, out, print_records
@@ -60,7 +61,7 @@ def demo_command(
     db = out_dir / "memberlens.duckdb"
     with Workspace(db) as workspace:
         for table in DEMO_TABLES:
-            with err.status(f"ingesting {table}"):
+            with err.status(Text(f"ingesting {table}")):
                 result = ingest(workspace, files[table]["path"], table=table, name=table)
             err.print(
                 f"ingested {table}: {result.ledger.rows_read:,} rows read, {result.ledger.rows_used:,} used",

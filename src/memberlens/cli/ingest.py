@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from rich.text import Text
 
 from memberlens.cli._common import OutputFormat, err, option_db, print_json, print_records
 from memberlens.errors import ConfigError
@@ -62,7 +63,7 @@ def ingest_command(
     results: list[IngestResult] = []
     with Workspace(db) as workspace:
         for source in sources:
-            with err.status(f"ingesting {source}"):
+            with err.status(Text(f"ingesting {source}")):
                 result = ingest(
                     workspace, source, table=table, name=name, mapping=spec, preset=preset, policy=policy, options=options
                 )

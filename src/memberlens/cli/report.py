@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from rich.text import Text
 
 from memberlens.cli._common import err, option_db, out
 from memberlens.ingest import ingest
@@ -23,7 +24,7 @@ def report_command(
     """Write the self-contained HTML report of the workspace."""
     with Workspace(db, must_exist=not sources) as workspace:
         for source in sources or []:
-            with err.status(f"ingesting {source}"):
+            with err.status(Text(f"ingesting {source}")):
                 ingest(workspace, source, preset=preset)
         path = write_report(workspace, out_dir, lang=lang)
     out.print(f"report: {path}", markup=False)

@@ -212,7 +212,11 @@ def _stage_excel(con: duckdb.DuckDBPyConnection, path: Path, source_name: str, o
             sheet = sheets[0]
         if sheet not in sheets:
             raise InputError(f"{path}: has no sheet {sheet!r}; sheets: {sheets}", "check the sheet name")
-        frame = workbook.parse(sheet, dtype=str)
+        # pandas renames a repeated header cell ("amount" -> "amount.1"): check the cells as written.
+        first_row = pd.read_excel(workbook, sheet_name=sheet, header=None, nrows=1, dtype=str)
+        written = first_row.iloc[0] if len(first_row) else []
+        _check_header(path, tuple(str(c).strip() for c in written if isinstance(c, str)))
+        frame = pd.read_excel(workbook, sheet_name=sheet, dtype=str)
     frame.columns = [str(c).strip() for c in frame.columns]
     if frame.empty and len(frame.columns) == 0:
         raise InputError(f"{path}: sheet {sheet!r} is empty", "the first row must name the columns")

@@ -12,6 +12,8 @@ import csv
 import gzip
 import io
 import re
+import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +24,10 @@ CHUNK_BYTES = 1 << 22
 DELIMITERS = (",", ";", "\t", "|")
 # DuckDB decodes these itself; anything else is transcoded to UTF-8 first.
 NATIVE_ENCODINGS = {"utf-8": "utf-8", "utf-8-sig": "utf-8", "latin-1": "latin-1"}
+# What users type on a shell for a tab, which does not expand ``\t`` inside quotes.
+DELIMITER_ALIASES = {"\\t": "\t", "tab": "\t", "TAB": "\t"}
+# A truncated or corrupt gzip stream raises any of these, possibly only far into the file.
+READ_ERRORS = (OSError, EOFError, zlib.error)
 
 
 @dataclass(frozen=True)
@@ -43,12 +49,26 @@ def open_binary(path: Path, gzipped: bool):
     return gzip.open(path, "rb") if gzipped else open(path, "rb")
 
 
+def unreadable(path: Path, exc: BaseException) -> InputError:
+    return InputError(f"{path}: cannot be read ({exc})", "check the file is complete")
+
+
 def read_sample(path: Path, gzipped: bool, size: int = SAMPLE_BYTES) -> bytes:
     try:
         with open_binary(path, gzipped) as f:
             return f.read(size)
-    except (OSError, EOFError) as exc:
-        raise InputError(f"{path}: cannot be read ({exc})", "check the file is complete") from exc
+    except READ_ERRORS as exc:
+        raise unreadable(path, exc) from exc
+
+
+def read_chunks(path: Path, gzipped: bool) -> Iterator[bytes]:
+    """The whole (decompressed) file in chunks; a read error is an :class:`InputError`."""
+    try:
+        with open_binary(path, gzipped) as f:
+            while chunk := f.read(CHUNK_BYTES):
+                yield chunk
+    except READ_ERRORS as exc:
+        raise unreadable(path, exc) from exc
 
 
 def looks_binary(sample: bytes) -> bool:
@@ -73,16 +93,15 @@ def normalise_encoding_name(name: str) -> str:
 def whole_file_is_utf8(path: Path, gzipped: bool) -> tuple[bool, bytes]:
     """Stream-decode the file as UTF-8; on failure return the chunk that failed."""
     decoder = codecs.getincrementaldecoder("utf-8")("strict")
-    with open_binary(path, gzipped) as f:
-        while chunk := f.read(CHUNK_BYTES):
-            try:
-                decoder.decode(chunk)
-            except UnicodeDecodeError:
-                return False, chunk
+    for chunk in read_chunks(path, gzipped):
         try:
-            decoder.decode(b"", final=True)
+            decoder.decode(chunk)
         except UnicodeDecodeError:
-            return False, b""
+            return False, chunk
+    try:
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False, b""
     return True, b""
 
 
@@ -173,8 +192,11 @@ def sniff_text_format(
         )
     chosen = normalise_encoding_name(encoding) if encoding else detect_encoding(path, gzipped, sample)
     text = decode_sample(sample, chosen)
+    delimiter = DELIMITER_ALIASES.get(delimiter, delimiter) if delimiter is not None else None
     if delimiter is not None and len(delimiter) != 1:
-        raise InputError(f"delimiter {delimiter!r} must be a single character", "e.g. --delimiter ';'")
+        raise InputError(
+            f"delimiter {delimiter!r} must be a single character", "e.g. --delimiter ';' (or --delimiter tab)"
+        )
     sep = delimiter or detect_delimiter(text)
     header = read_header(text, sep)
     return TextFormat(gzipped=gzipped, encoding=chosen, delimiter=sep, header=header)
@@ -184,8 +206,8 @@ def transcode_to_utf8(path: Path, fmt: TextFormat, target: Path) -> None:
     """Write a UTF-8 copy of a non-UTF-8 file (streamed, bounded memory)."""
     decoder = codecs.getincrementaldecoder(fmt.encoding)("strict")
     try:
-        with open_binary(path, fmt.gzipped) as src, open(target, "w", encoding="utf-8", newline="") as dst:
-            while chunk := src.read(CHUNK_BYTES):
+        with open(target, "w", encoding="utf-8", newline="") as dst:
+            for chunk in read_chunks(path, fmt.gzipped):
                 dst.write(decoder.decode(chunk))
             dst.write(decoder.decode(b"", final=True))
     except UnicodeDecodeError as exc:

@@ -212,7 +212,7 @@ def infer_extra_column_types(staged: ir.Table, columns: tuple[str, ...]) -> dict
         not_finite = staged[c].strip().lower().isin(("nan", "inf", "-inf", "infinity", "-infinity"))
         metrics[f"p{i}"] = present.sum()
         metrics[f"n{i}"] = (present & (number.notnull() | not_finite)).sum()  # NaN: a null number
-        metrics[f"w{i}"] = (present & number.notnull() & (number == number.floor())).sum()
+        metrics[f"w{i}"] = (present & number.notnull() & (number % 1 == 0) & (number.abs() < 2.0**63)).sum()
         metrics[f"b{i}"] = (present & parse_value(staged[c], "bool").notnull()).sum()
     counts = staged.aggregate(**metrics).execute().iloc[0]
     types: dict[str, str] = {}

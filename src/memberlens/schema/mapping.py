@@ -158,6 +158,8 @@ def load_mapping_file(path: str | Path) -> MappingSpec:
         data = tomllib.loads(path.read_text(encoding="utf-8-sig"))
     except FileNotFoundError as exc:
         raise ConfigError(f"{path}: mapping file not found") from exc
+    except OSError as exc:  # a folder, no permission...
+        raise ConfigError(f"{path}: cannot read the mapping file ({exc.strerror or exc})") from exc
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: not a valid TOML mapping file ({exc})", "see README, 'Your own data'") from exc
     unknown = set(data) - {"table", "date_order", "cancellation_prefix", "columns"}
@@ -169,6 +171,9 @@ def load_mapping_file(path: str | Path) -> MappingSpec:
     columns = data.get("columns", {})
     if not isinstance(columns, dict) or not all(isinstance(v, str) for v in columns.values()):
         raise ConfigError(f"{path}: [columns] must map canonical names to source column names (strings)")
+    for key, example in (("table", '"orders"'), ("cancellation_prefix", '"C"')):
+        if key in data and not (isinstance(data[key], str) and data[key]):
+            raise ConfigError(f"{path}: {key} must be a non-empty string, got {data[key]!r}", f"e.g. {key} = {example}")
     return MappingSpec(
         columns=dict(columns),
         date_order=_checked_date_order(data.get("date_order"), str(path)),
@@ -290,12 +295,13 @@ def _require(contract: TableContract, source_columns: list[str], columns: dict[s
     if not missing:
         return
     first = missing[0].split(" ")[0]
-    close = _suggestions(first, source_columns)
+    taken = set(columns.values())  # a column already feeding another canonical column is no candidate
+    close = _suggestions(first, [c for c in source_columns if c not in taken])
     shown = source_columns if len(source_columns) <= 30 else [*source_columns[:30], "..."]
     hint = f"map it with --map {first}=COLUMN"
     if close:
         hint = f"did you mean {close}? " + f"map it with --map {first}={close[0]}"
-    if len(source_columns) == 1 and any(d in source_columns[0] for d in ";\t|"):
+    if len(source_columns) == 1 and any(d in source_columns[0] for d in ",;\t|"):
         hint = "the file seems to use another delimiter; pass it with --delimiter"
     raise InputError(
         f"{where}: required column {', '.join(missing)} for table '{contract.name}' not found; columns: {shown}",

@@ -52,8 +52,11 @@ def parse_id(raw: ir.Value) -> ir.StringValue:
     if dtype.is_integer():
         return raw.cast("string")
     if dtype.is_floating():
-        whole = raw.notnull() & ~raw.isnan() & ~raw.isinf() & (raw == raw.floor())
-        return ibis.ifelse(whole, raw.cast("int64").cast("string"), raw.cast("string"))
+        finite = raw.notnull() & ~raw.isnan() & ~raw.isinf()
+        whole = finite & (raw % 1 == 0) & (raw.abs() < 2.0**63)  # fits int64 (floor() casts to int64)
+        return ibis.cases(
+            (whole, raw.cast("int64").cast("string")), (finite, raw.cast("string")), else_=ibis.null("string")
+        )
     text = blank_to_null(raw.cast("string"))
     return ibis.ifelse(text.re_search(r"^\d+\.0+$"), text.re_replace(r"\.0+$", ""), text)
 
@@ -113,6 +116,18 @@ def _from_excel_serial(days: ir.FloatingValue) -> ir.TimestampValue:
     return ibis.timestamp(EXCEL_EPOCH + " 00:00:00") + seconds.as_interval("s")
 
 
+def _numeric_date(number: ir.FloatingValue) -> ir.TimestampValue:
+    """A number column: Excel serials as in text (five digits), whole ``YYYYMMDD`` numbers; else null."""
+    serial = (number >= 10000) & (number < 100000)
+    compact = (number >= 10000101) & (number <= 99991231) & (number % 1 == 0)
+    as_compact = _assemble(ibis.ifelse(compact, number.cast("int64").cast("string"), ibis.null("string")), *_COMPACT)
+    return ibis.cases(
+        (serial, _from_excel_serial(number)),
+        (compact, as_compact.try_cast("timestamp")),
+        else_=ibis.null("timestamp"),
+    )
+
+
 def parse_timestamp(raw: ir.Value, date_order: DateOrder = "mdy") -> ir.TimestampValue:
     """Dates and date-times in ISO, compact ``YYYYMMDD``, Chinese, slash or Excel-serial form.
 
@@ -125,7 +140,7 @@ def parse_timestamp(raw: ir.Value, date_order: DateOrder = "mdy") -> ir.Timestam
     if dtype.is_date():
         return raw.cast("timestamp")
     if dtype.is_numeric():
-        return _from_excel_serial(raw.cast("float64"))
+        return _numeric_date(raw.cast("float64"))
     text = blank_to_null(raw.cast("string"))
     # _SLASH's groups are (first, second, year): pick (year, month, day) by the date order.
     slash_ymd = (3, 2, 1) if date_order == "dmy" else (3, 1, 2)
