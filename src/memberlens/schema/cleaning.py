@@ -55,7 +55,8 @@ def reason_order(contract: TableContract) -> list[str]:
     reasons += [_unparseable_reason(c.name, c.kind) for c in contract.columns if c.kind in ("timestamp", "number", "bool")]
     if contract.name == "orders":
         reasons += ["missing_amount", CANCELLATION]
-    reasons.append("missing_customer_id")
+    if "customer_id" in contract.names:
+        reasons.append("missing_customer_id")
     if contract.name == "orders":
         reasons += ["non_positive_quantity", "non_positive_price", "non_positive_amount"]
     reasons.append("duplicate_line")
@@ -151,7 +152,7 @@ def _reason_conditions(
         conditions.append((typed["amount"].isnull(), "missing_amount"))
     if contract.name == "orders" and policy.separate_cancellations:
         conditions.append((typed["is_cancellation"], CANCELLATION))
-    if policy.require_customer_id or contract.name != "orders":
+    if "customer_id" in typed and (policy.require_customer_id or contract.name != "orders"):
         conditions.append((typed["customer_id"].isnull(), "missing_customer_id"))
     if contract.name == "orders":
         conditions += _order_value_conditions(mapping, typed, policy)
