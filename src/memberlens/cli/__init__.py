@@ -8,6 +8,7 @@ import typer
 
 from memberlens import __version__
 from memberlens.cli._common import MemberlensGroup
+from memberlens.cli.analyze import analyze_command
 from memberlens.cli.demo import demo_command, demo_data_command
 from memberlens.cli.info import info_command
 from memberlens.cli.ingest import ingest_command
@@ -45,6 +46,7 @@ app.command("demo-data")(demo_data_command)
 app.command("ingest")(ingest_command)
 app.command("info")(info_command)
 app.command("report")(report_command)
+app.command("analyze")(analyze_command)
 
 
 def main() -> None:

@@ -1,0 +1,108 @@
+"""``memberlens analyze NAME``: run one analysis and print or save its table."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import pandas as pd
+import typer
+
+from memberlens.analyses import ANALYSES, AnalysisOptions, run_analysis
+from memberlens.cli._common import OutputFormat, option_db, print_records
+from memberlens.errors import ConfigError
+from memberlens.io.files import atomic_path
+from memberlens.io.workspace import Workspace
+
+
+class TableFormat(str, Enum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+    parquet = "parquet"
+
+
+def _parse_date(value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return datetime.strptime(value, "%Y-%m-%d").date()
+    except ValueError as exc:
+        raise ConfigError(f"--as-of {value!r} is not a date", "use YYYY-MM-DD, e.g. --as-of 2011-12-10") from exc
+
+
+def analyze_command(
+    name: Annotated[str, typer.Argument(help="Analysis: " + ", ".join(ANALYSES))],
+    db: Annotated[str, option_db()] = "memberlens.duckdb",
+    as_of: Annotated[Optional[str], typer.Option("--as-of", help="Cut-off date YYYY-MM-DD: later orders are not counted.")] = None,
+    period: Annotated[str, typer.Option(help="day, week, month or quarter.")] = "month",
+    fmt: Annotated[TableFormat, typer.Option("--format", help="table, csv, json or parquet.")] = TableFormat.table,
+    out: Annotated[Optional[Path], typer.Option("--out", help="Write to this file instead of printing.")] = None,
+    bins: Annotated[int, typer.Option(help="RFM/RFE score bins: 3, 4 or 5.")] = 5,
+    scheme: Annotated[str, typer.Option(help="RFM segments: grid, eleven, or a TOML file of rules.")] = "grid",
+    lookback_days: Annotated[Optional[int], typer.Option(help="RFM/RFE look-back window in days.")] = None,
+    churn_days: Annotated[int, typer.Option(help="Days without an order after which a customer is churned.")] = 90,
+    top: Annotated[int, typer.Option(help="Largest orders per period (super-orders).")] = 3,
+    by: Annotated[str, typer.Option(help="ABC by customer or product.")] = "customer",
+    measure: Annotated[str, typer.Option(help="Cohorts: customers or revenue.")] = "customers",
+    cumulative: Annotated[bool, typer.Option(help="Cohorts: active in period N or later.")] = False,
+    relative_to: Annotated[str, typer.Option(help="Cohorts: retention relative to the first or previous period.")] = "first",
+    source: Annotated[str, typer.Option(help="Active users from events or orders.")] = "orders",
+    k: Annotated[Optional[int], typer.Option(help="Clusters: fix k instead of choosing it by the elbow.")] = None,
+) -> None:
+    """Run one analysis on the workspace and print (or --out save) its table."""
+    if fmt is TableFormat.parquet and out is None:
+        raise ConfigError("--format parquet needs --out FILE", "e.g. --format parquet --out rfm.parquet")
+    options = AnalysisOptions(
+        period=period, as_of=_parse_date(as_of), bins=bins, scheme=_scheme(scheme), churn_days=churn_days, top=top,
+        by=by, measure=measure, cumulative=cumulative, relative_to=relative_to, source=source, k=k,
+        lookback_days=lookback_days,
+    )
+    with Workspace(db, read_only=True, must_exist=True) as workspace:
+        result = run_analysis(workspace, name, options)
+        frame = result if isinstance(result, pd.DataFrame) else _to_frame(result)
+    if out is not None:
+        _write(frame, out, fmt)
+        return
+    records = _records(frame)
+    print_records(records, OutputFormat(fmt.value), title=f"{name} ({len(records):,} rows)")
+
+
+def _to_frame(table) -> pd.DataFrame:
+    """Execute; date columns stay dates (pandas would make them midnight timestamps)."""
+    frame = table.to_pandas()
+    for column, dtype in table.schema().items():
+        if dtype.is_date():
+            frame[column] = pd.to_datetime(frame[column]).dt.date
+    return frame
+
+
+def _scheme(value: str):
+    if value in ("grid", "eleven"):
+        return value
+    import tomllib
+
+    path = Path(value)
+    try:
+        rules = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"--scheme {value!r}: not 'grid', 'eleven' or a readable TOML file ({exc})",
+                          'a TOML file of [segment] tables, e.g. [champions] r = [5, 5] f = [4, 5]') from exc
+    return {name: {k: tuple(v) for k, v in rule.items()} for name, rule in rules.items()}
+
+
+def _records(frame: pd.DataFrame) -> list[dict]:
+    clean = frame.astype(object).where(frame.notna(), None)
+    return [{k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in row.items()} for row in clean.to_dict("records")]
+
+
+def _write(frame: pd.DataFrame, out: Path, fmt: TableFormat) -> None:
+    with atomic_path(out) as tmp:
+        if fmt is TableFormat.parquet:
+            frame.to_parquet(tmp, index=False)
+        elif fmt is TableFormat.json:
+            frame.to_json(tmp, orient="records", date_format="iso", force_ascii=False, indent=2)
+        else:
+            frame.to_csv(tmp, index=False)

@@ -1,0 +1,239 @@
+"""``memberlens clv fit|predict|evaluate``: buy-till-you-die CLV models on the workspace's orders."""
+
+from __future__ import annotations
+
+import math
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import pandas as pd
+import typer
+
+from memberlens.cli._common import MemberlensGroup, OutputFormat, err, option_db, out, print_json, print_records
+from memberlens.errors import ConfigError
+from memberlens.io.files import write_text_atomic
+from memberlens.io.workspace import Workspace
+from memberlens.models import (
+    PURCHASE_MODELS,
+    BetaGeoBetaBinomModel,
+    GammaGammaModel,
+    compare_models,
+    evaluate_holdout,
+    load_model,
+    model_to_dict,
+    predict_member_value,
+    save_model,
+    summarise_purchases,
+    track_cumulative_purchases,
+    tracking_error,
+)
+from memberlens.models._base import BaseModel, TransactionModel
+
+clv_app = typer.Typer(
+    name="clv",
+    cls=MemberlensGroup,
+    help="Buy-till-you-die CLV models: fit, predict member value, evaluate on a holdout.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+class ModelName(str, Enum):
+    bg_nbd = "bg-nbd"
+    mbg_nbd = "mbg-nbd"
+    pareto_nbd = "pareto-nbd"
+    bg_bb = "bg-bb"
+
+
+ModelOption = Annotated[ModelName, typer.Option("--model", help="bg-nbd, mbg-nbd, pareto-nbd or bg-bb (discrete periods).")]
+TimeUnitOption = Annotated[str, typer.Option("--time-unit", help="Unit of recency and T: D, W, M, Q, Y or a multiple such as 2W.")]
+CalibrationOption = Annotated[
+    Optional[str], typer.Option("--calibration-end", help="Last day (YYYY-MM-DD) of the calibration period; later orders are the holdout.")
+]
+ObservationOption = Annotated[
+    Optional[str], typer.Option("--observation-end", help="Last day observed (default: the day of the last order).")
+]
+FormatOption = Annotated[OutputFormat, typer.Option("--format", help="table, json or csv.")]
+
+
+def _summary(workspace: Workspace, model_name: str, time_unit: str, calibration_end: str | None, observation_end: str | None):
+    return summarise_purchases(
+        workspace.table("orders"),
+        time_unit=time_unit,
+        calibration_end=calibration_end,
+        observation_end=observation_end,
+        discrete=model_name == BetaGeoBetaBinomModel.model_name,
+    )
+
+
+def _fit(summary: Any, model_name: str, time_unit: str, spend: bool) -> tuple[TransactionModel, GammaGammaModel | None]:
+    model = PURCHASE_MODELS[model_name](time_unit=time_unit).fit(summary)
+    spend_model = None
+    if spend:
+        repeat = summary.filter((summary.frequency > 0) & (summary.monetary_value > 0))
+        if repeat.count().execute() >= 2:
+            spend_model = GammaGammaModel(time_unit=time_unit).fit(repeat)
+        else:
+            err.print("warning: fewer than two repeat buyers with positive spend; no spend model", markup=False)
+    return model, spend_model  # type: ignore[return-value]
+
+
+def _parameter_records(model: BaseModel) -> list[dict[str, Any]]:
+    return [
+        {"model": model.model_name, "parameter": row.parameter, "estimate": row.estimate,
+         "std_error": row.std_error if math.isfinite(row.std_error) else None}
+        for row in model.parameter_table().itertuples()
+    ]
+
+
+def _fit_record(model: BaseModel) -> dict[str, Any]:
+    record = {
+        "model": model.model_name,
+        "members": model.n_members_,
+        "combinations": model.n_combinations_,
+        "log_likelihood": model.log_likelihood_,
+        "bic": model.bic_,
+    }
+    if isinstance(model, GammaGammaModel):
+        record["frequency_spend_correlation"] = model.frequency_spend_correlation_
+    return record
+
+
+@clv_app.command("fit")
+def fit_command(
+    model: ModelOption = ModelName.bg_nbd,
+    time_unit: TimeUnitOption = "W",
+    calibration_end: CalibrationOption = None,
+    observation_end: ObservationOption = None,
+    spend: Annotated[bool, typer.Option("--spend/--no-spend", help="Also fit Gamma-Gamma on the repeat buyers' spend.")] = True,
+    out_file: Annotated[Optional[Path], typer.Option("--out", help="Save the fitted model(s) as JSON.")] = None,
+    db: Annotated[str, option_db()] = "memberlens.duckdb",
+    fmt: FormatOption = OutputFormat.table,
+) -> None:
+    """Fit a purchase model (and Gamma-Gamma spend) on the orders; print the parameters."""
+    with Workspace(db, read_only=True, must_exist=True) as workspace:
+        summary = _summary(workspace, model.value, time_unit, calibration_end, observation_end)
+        fitted, spend_model = _fit(summary, model.value, time_unit, spend)
+    models = [m for m in (fitted, spend_model) if m is not None]
+    if out_file:
+        save_model(out_file, *models)
+        err.print(f"saved {', '.join(m.model_name for m in models)} to {out_file}", markup=False)
+    if fmt is OutputFormat.json:
+        print_json({"models": [model_to_dict(m) for m in models]})
+        return
+    records = [r for m in models for r in _parameter_records(m)]
+    print_records(records, fmt, title="parameters")
+    if fmt is OutputFormat.table:
+        print_records([_fit_record(m) for m in models], fmt, title="fit")
+
+
+@clv_app.command("predict")
+def predict_command(
+    model: ModelOption = ModelName.bg_nbd,
+    model_file: Annotated[Optional[Path], typer.Option("--model-file", help="Use models saved by 'clv fit --out' instead of fitting.")] = None,
+    time_unit: TimeUnitOption = "W",
+    observation_end: ObservationOption = None,
+    calibration_end: CalibrationOption = None,
+    discount_rate: Annotated[float, typer.Option(help="Yearly discount rate of the residual CLV.")] = 0.10,
+    clv_horizon: Annotated[float, typer.Option("--clv-horizon", help="Days of the residual CLV.")] = 365.0,
+    out_file: Annotated[Optional[Path], typer.Option("--out", help="Write the predictions to this file (csv or json by --format).")] = None,
+    limit: Annotated[int, typer.Option(help="Rows shown with --format table.")] = 20,
+    db: Annotated[str, option_db()] = "memberlens.duckdb",
+    fmt: FormatOption = OutputFormat.csv,
+) -> None:
+    """Predicted value per member: P(alive), expected orders, next order, CLV (one row each)."""
+    with Workspace(db, read_only=True, must_exist=True) as workspace:
+        if model_file:
+            loaded = load_model(model_file)
+            purchase = [m for m in loaded if isinstance(m, TransactionModel)]
+            spend_models = [m for m in loaded if isinstance(m, GammaGammaModel)]
+            if not purchase:
+                raise ConfigError(f"{model_file}: holds no purchase model", "save one with: memberlens clv fit --out FILE")
+            fitted: TransactionModel = purchase[0]
+            spend_model = spend_models[0] if spend_models else None
+            summary = _summary(workspace, fitted.model_name, str(fitted.time_unit), calibration_end, observation_end)
+        else:
+            summary = _summary(workspace, model.value, time_unit, calibration_end, observation_end)
+            fitted, spend_model = _fit(summary, model.value, time_unit, True)
+        result = predict_member_value(
+            summary, fitted, spend_model, discount_rate=discount_rate, clv_horizon=clv_horizon
+        ).order_by("customer_id")
+        frame = result.execute()
+    frame = _plain(frame)
+    if out_file:
+        text = frame.to_json(orient="records", date_format="iso", indent=1) if fmt is OutputFormat.json else frame.to_csv(index=False)
+        write_text_atomic(out_file, text)
+        err.print(f"wrote {len(frame)} members to {out_file}", markup=False)
+        return
+    if fmt is OutputFormat.table:
+        shown = frame[[c for c in TABLE_COLUMNS if c in frame.columns]].head(limit)
+        print_records(shown.to_dict(orient="records"), fmt, title=f"member value (first {len(shown)} of {len(frame)}; all columns with --format csv or json)")
+        return
+    print_records(frame.to_dict(orient="records"), fmt)
+
+
+TABLE_COLUMNS = ("customer_id", "probability_alive", "expected_orders_30d", "next_order_date", "predicted_clv")
+
+
+def _plain(frame: pd.DataFrame) -> pd.DataFrame:
+    """Dates as YYYY-MM-DD text, NaN as null: what CSV and JSON readers expect."""
+    frame = frame.copy()
+    for column in frame.columns:
+        if pd.api.types.is_datetime64_any_dtype(frame[column]):
+            frame[column] = frame[column].dt.strftime("%Y-%m-%d")
+    return frame.astype(object).where(frame.notna(), None)
+
+
+@clv_app.command("evaluate")
+def evaluate_command(
+    calibration_end: Annotated[str, typer.Option("--calibration-end", help="Last day (YYYY-MM-DD) of the calibration period.")],
+    model: ModelOption = ModelName.bg_nbd,
+    time_unit: TimeUnitOption = "W",
+    observation_end: ObservationOption = None,
+    compare: Annotated[bool, typer.Option("--compare/--no-compare", help="Also fit the other continuous-time models and compare by BIC.")] = True,
+    max_frequency: Annotated[int, typer.Option(help="Last frequency bin (and above).")] = 7,
+    db: Annotated[str, option_db()] = "memberlens.duckdb",
+    fmt: FormatOption = OutputFormat.table,
+) -> None:
+    """Fit on the calibration period; compare expected and actual holdout purchases."""
+    with Workspace(db, read_only=True, must_exist=True) as workspace:
+        summary = _summary(workspace, model.value, time_unit, calibration_end, observation_end)
+        fitted, _ = _fit(summary, model.value, time_unit, False)
+        holdout = evaluate_holdout(fitted, summary, max_frequency=max_frequency)
+        tracking = None
+        if not fitted.discrete:
+            tracking = track_cumulative_purchases(
+                fitted, workspace.table("orders"), calibration_end=calibration_end, observation_end=observation_end, step="W"
+            )
+        comparison = None
+        if compare and not fitted.discrete:
+            others = [PURCHASE_MODELS[n](time_unit=time_unit) for n in ("bg-nbd", "mbg-nbd", "pareto-nbd") if n != model.value]
+            comparison = compare_models(summary, [fitted, *others])
+    result: dict[str, Any] = {
+        "model": model_to_dict(fitted),
+        "by_frequency": holdout.by_frequency.to_dict(orient="records"),
+        "error": holdout.error,
+    }
+    if tracking is not None:
+        result["tracking_error"] = tracking_error(tracking)
+        result["tracking"] = _plain(tracking).to_dict(orient="records")
+    if comparison is not None:
+        result["comparison"] = comparison.to_dict(orient="records")
+    if fmt is OutputFormat.json:
+        print_json(result)
+        return
+    if fmt is OutputFormat.csv:
+        print_records(result["by_frequency"], fmt)
+        return
+    print_records(result["by_frequency"], fmt, title="holdout purchases per member, by calibration frequency")
+    print_records([{"measure": k, "value": v} for k, v in holdout.error.items()], fmt, title="holdout error")
+    if tracking is not None:
+        print_records([{"measure": k, "value": v} for k, v in result["tracking_error"].items()], fmt, title="tracking")
+    if comparison is not None:
+        print_records(result["comparison"], fmt, title="model comparison (lower BIC is better)")
+    out.print(f"fitted {fitted.model_name} on {fitted.n_members_} members up to {calibration_end}", markup=False)
+
+
+__all__ = ["clv_app"]
