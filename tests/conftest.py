@@ -54,17 +54,40 @@ def run_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
 # -- engines ---------------------------------------------------------------------------------
 # Every metric test takes the `con` fixture and runs once per engine. Tables are loaded with
 # `load(con, name, frame)`; results are compared with a pandas oracle after sorting.
-ENGINES = ["duckdb"]
+ENGINES = ["duckdb", "spark"]
+
+
+def _java_available() -> bool:
+    import shutil
+
+    return shutil.which("java") is not None or bool(os.environ.get("JAVA_HOME"))
+
+
+@pytest.fixture(scope="session")
+def spark_backend():
+    try:
+        import pyspark  # noqa: F401
+    except ImportError:
+        require(False, "needs PySpark (pip install -e '.[test]')")
+    require(_java_available(), "needs Java for Spark")
+    from memberlens.io.engines import connect
+
+    backend = connect("spark", spark_conf={"spark.sql.shuffle.partitions": "2", "spark.default.parallelism": "2",
+                                           "spark.driver.memory": "2g"})
+    os.environ.setdefault("TZ", "UTC")
+    yield backend
 
 
 @pytest.fixture(params=ENGINES)
 def con(request):
+    if request.param == "spark":
+        yield request.getfixturevalue("spark_backend")
+        return
     import ibis
 
-    if request.param == "duckdb":
-        backend = ibis.duckdb.connect()
-        yield backend
-        backend.disconnect()
+    backend = ibis.duckdb.connect()
+    yield backend
+    backend.disconnect()
 
 
 def load(con, name: str, frame):

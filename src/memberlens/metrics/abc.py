@@ -12,6 +12,7 @@ from typing import Literal
 import ibis
 import ibis.expr.types as ir
 
+from memberlens.metrics._arith import ratio
 from memberlens.errors import ConfigError
 
 ENTITY_COLUMNS = {"customer": "customer_id", "product": "product_id"}
@@ -32,8 +33,8 @@ def classify_abc(
     running = ibis.cumulative_window(order_by=order)
     total = per.revenue.sum().over()
     with_share = per.mutate(
-        revenue_share=per.revenue / total,
-        cumulative_share=per.revenue.sum().over(running) / total,
+        revenue_share=ratio(per.revenue, total),
+        cumulative_share=ratio(per.revenue.sum().over(running), total),
         rank=ibis.row_number().over(order_by=order) + 1,
     )
     before = with_share.cumulative_share - with_share.revenue_share
@@ -50,7 +51,7 @@ def summarise_abc(classified: ir.Table) -> ir.Table:
     return joined.select(
         "abc_class",
         "entities",
-        entity_share=joined.entities.cast("float64") / joined.n,
+        entity_share=ratio(joined.entities, joined.n),
         revenue=joined.revenue,
-        revenue_share=joined.revenue / joined.r,
+        revenue_share=ratio(joined.revenue, joined.r),
     ).order_by("abc_class")

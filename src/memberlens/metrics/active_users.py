@@ -12,6 +12,7 @@ from __future__ import annotations
 import ibis
 import ibis.expr.types as ir
 
+from memberlens.metrics._arith import ratio
 from memberlens.errors import ConfigError
 from memberlens.metrics._periods import day_number, period_spine
 
@@ -54,6 +55,6 @@ def count_active_users(activity: ir.Table, time_column: str = "occurred_at") -> 
         dau=result.dau,
         wau=result.wau,
         mau=result.mau,
-        stickiness=ibis.ifelse(result.mau > 0, result.dau.cast("float64") / result.mau, ibis.null("float64")),
+        stickiness=ratio(result.dau, result.mau),
         full_window=result.day - first >= 29,
     ).order_by("day")

@@ -16,6 +16,7 @@ from __future__ import annotations
 import ibis
 import ibis.expr.types as ir
 
+from memberlens.metrics._arith import ratio
 from memberlens.errors import ConfigError
 from memberlens.metrics._periods import Period, check_period, day_number, period_index, period_spine, period_start
 
@@ -66,10 +67,8 @@ def compute_churn(orders: ir.Table, period: Period = "month", *, churn_days: int
         known=t.known,
         active=t.active,
         churned=t.churned,
-        churn_rate=ibis.ifelse(t.known > 0, t.churned.cast("float64") / t.known, ibis.null("float64")),
+        churn_rate=ratio(t.churned, t.known),
         new_buyers=t.new_buyers,
         newly_churned=t.newly_churned,
-        change_ratio=ibis.ifelse(
-            t.newly_churned > 0, t.new_buyers.cast("float64") / t.newly_churned, ibis.null("float64")
-        ),
+        change_ratio=ratio(t.new_buyers, t.newly_churned),
     ).order_by("period_start")

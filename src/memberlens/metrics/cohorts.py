@@ -17,6 +17,7 @@ from typing import Literal
 import ibis
 import ibis.expr.types as ir
 
+from memberlens.metrics._arith import ratio
 from memberlens.errors import ConfigError
 from memberlens.metrics._activity import customer_periods
 from memberlens.metrics._periods import Period, check_period, period_start
@@ -57,7 +58,7 @@ def build_retention_cohorts(
         period_number=joined.period_number,
         cohort_size=size,
         value=joined.value,
-        retention=ibis.ifelse(base > 0, joined.value / base, ibis.null("float64")),
+        retention=ratio(joined.value, base),
         observable=joined.observable,
     ).order_by(["cohort_start", "period_number"])
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import ibis
 import ibis.expr.types as ir
 
+from memberlens.metrics._arith import ratio
 from memberlens.errors import MissingTableError
 from memberlens.metrics._periods import Period, check_period, period_index, period_spine, period_start
 
@@ -23,10 +24,6 @@ def _require(table: ir.Table | None, name: str, what: str) -> ir.Table:
     if table is None:
         raise MissingTableError(f"{what} needs the '{name}' table", f"add it with: memberlens ingest FILE --table {name}")
     return table
-
-
-def _ratio(part: ir.NumericValue, whole: ir.NumericValue) -> ir.FloatingValue:
-    return ibis.ifelse(whole > 0, part.cast("float64") / whole, ibis.null("float64"))
 
 
 def _per_period(table: ir.Table, time_column: str, period: Period, **metrics) -> ir.Table:
@@ -77,26 +74,26 @@ def compute_member_kpis(
         "registered_cumulative": t.registered_cumulative,
         "activated_new": t.activated_new,
         "activated_cumulative": t.activated_cumulative,
-        "activation_rate": _ratio(t.activated_cumulative, t.registered_cumulative),
+        "activation_rate": ratio(t.activated_cumulative, t.registered_cumulative),
         "purchasing_new": t.purchasing_new,
         "purchasing_cumulative": t.purchasing_cumulative,
-        "registration_to_purchase_rate": _ratio(t.registered_buyers_cumulative, t.registered_cumulative),
-        "activation_to_purchase_rate": _ratio(t.activated_buyers_cumulative, t.activated_cumulative),
+        "registration_to_purchase_rate": ratio(t.registered_buyers_cumulative, t.registered_cumulative),
+        "activation_to_purchase_rate": ratio(t.activated_buyers_cumulative, t.activated_cumulative),
         "marketable_cumulative": t.marketable_cumulative,
         "buyers": t.buyers,
         "orders": t.orders,
         "revenue": t.revenue,
-        "revenue_per_registration": _ratio(t.revenue, t.registered_new),
-        "revenue_per_order": _ratio(t.revenue, t.orders),
-        "revenue_per_buyer": _ratio(t.revenue, t.buyers),
+        "revenue_per_registration": ratio(t.revenue, t.registered_new),
+        "revenue_per_order": ratio(t.revenue, t.orders),
+        "revenue_per_buyer": ratio(t.revenue, t.buyers),
     }
     if "coupon_orders" in t.columns:
         out |= {
-            "coupon_member_ratio": _ratio(t.coupon_buyers, t.buyers),
-            "coupon_amount_ratio": _ratio(t.coupon_revenue, t.revenue),
-            "coupon_order_ratio": _ratio(t.coupon_orders, t.orders),
-            "coupon_users_aov": _ratio(t.coupon_revenue, t.coupon_orders),
-            "coupon_users_repurchase_rate": _ratio(t.coupon_repeat_buyers, t.coupon_buyers),
+            "coupon_member_ratio": ratio(t.coupon_buyers, t.buyers),
+            "coupon_amount_ratio": ratio(t.coupon_revenue, t.revenue),
+            "coupon_order_ratio": ratio(t.coupon_orders, t.orders),
+            "coupon_users_aov": ratio(t.coupon_revenue, t.coupon_orders),
+            "coupon_users_repurchase_rate": ratio(t.coupon_repeat_buyers, t.coupon_buyers),
         }
     if marketing_costs is not None:
         cost = t.media_cost + t.coupon_cost + t.points_cost + t.other_cost
@@ -105,14 +102,14 @@ def compute_member_kpis(
             "coupon_cost": t.coupon_cost,
             "points_cost": t.points_cost,
             "marketing_cost": cost,
-            "cost_per_registration": _ratio(cost, t.registered_new),
-            "cost_per_order": _ratio(cost, t.orders),
-            "cost_per_buyer": _ratio(cost, t.buyers),
+            "cost_per_registration": ratio(cost, t.registered_new),
+            "cost_per_order": ratio(cost, t.orders),
+            "cost_per_buyer": ratio(cost, t.buyers),
         }
     if campaigns is not None:
         out["marketing_revenue"] = t.marketing_revenue
         if marketing_costs is not None:
-            out["cost_ratio"] = _ratio(out["marketing_cost"], t.marketing_revenue)
+            out["cost_ratio"] = ratio(out["marketing_cost"], t.marketing_revenue)
     return t.select(**out).order_by("period_start")
 
 
@@ -191,4 +188,4 @@ def summarise_member_value(orders: ir.Table) -> ir.Table:
         first_order_at=orders.ordered_at.min(),
         last_order_at=orders.ordered_at.max(),
     )
-    return per.mutate(average_order_value=per.historic_clv / per.orders)
+    return per.mutate(average_order_value=ratio(per.historic_clv, per.orders))

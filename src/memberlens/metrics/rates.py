@@ -13,12 +13,9 @@ from __future__ import annotations
 import ibis
 import ibis.expr.types as ir
 
+from memberlens.metrics._arith import ratio
 from memberlens.metrics._activity import customer_periods
 from memberlens.metrics._periods import Period, check_period, period_spine, period_start
-
-
-def _share(part: ir.NumericValue, whole: ir.NumericValue) -> ir.FloatingValue:
-    return ibis.ifelse(whole > 0, part.cast("float64") / whole, ibis.null("float64"))
 
 
 def compute_repurchase_rates(orders: ir.Table, period: Period = "month") -> ir.Table:
@@ -55,11 +52,11 @@ def compute_repurchase_rates(orders: ir.Table, period: Period = "month") -> ir.T
         period_start=period_start(t.period, period),
         buyers=t.buyers,
         repeat_buyers=t.repeat_buyers,
-        repurchase_rate=_share(t.repeat_buyers, t.buyers),
+        repurchase_rate=ratio(t.repeat_buyers, t.buyers),
         previous_buyers=t.previous_buyers,
         returning_buyers=t.returning_buyers,
-        return_rate=_share(t.returning_buyers, t.previous_buyers),
+        return_rate=ratio(t.returning_buyers, t.previous_buyers),
         lapsed_customers=t.lapsed,
         reactivated_buyers=t.reactivated_buyers,
-        reactivation_rate=_share(t.reactivated_buyers, t.lapsed),
+        reactivation_rate=ratio(t.reactivated_buyers, t.lapsed),
     ).order_by("period_start")

@@ -22,6 +22,7 @@ from typing import Literal
 import ibis
 import ibis.expr.types as ir
 
+from memberlens.metrics._arith import ratio
 from memberlens.errors import ConfigError
 from memberlens.metrics._periods import day_number
 
@@ -211,9 +212,9 @@ def summarise_segments(segmented: ir.Table) -> ir.Table:
     return joined.select(
         "segment",
         "customers",
-        customer_share=joined.customers.cast("float64") / joined.all_customers,
+        customer_share=ratio(joined.customers, joined.all_customers),
         revenue=joined.revenue,
-        revenue_share=joined.revenue / joined.all_revenue,
+        revenue_share=ratio(joined.revenue, joined.all_revenue),
         mean_recency=joined.mean_recency,
         mean_frequency=joined.mean_frequency,
         mean_monetary=joined.mean_monetary,

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import ibis
 import ibis.expr.types as ir
 
+from memberlens.metrics._arith import ratio
 from memberlens.errors import ConfigError
 from memberlens.metrics._periods import Period, check_period, period_index, period_spine, period_start
 
@@ -37,6 +38,9 @@ def summarise_trends(orders: ir.Table, period: Period = "month") -> ir.Table:
         .select(spine.period, *(activity[c] for c in ("buyers", "orders", "revenue", "units")))
     )
     joined = joined.left_join(new, joined.period == new.period).select(joined, new.new_customers)
+    joined = joined.cross_join(lines.aggregate(has_quantity=lines.quantity.count() > 0))
+    empty = joined.buyers.isnull()
+    units = ibis.ifelse(empty & joined.has_quantity, 0.0, joined.units)
     buyers = joined.buyers.fill_null(0)
     orders_n = joined.orders.fill_null(0)
     revenue = joined.revenue.fill_null(0.0)
@@ -45,9 +49,9 @@ def summarise_trends(orders: ir.Table, period: Period = "month") -> ir.Table:
         buyers=buyers,
         orders=orders_n,
         revenue=revenue,
-        units=joined.units,
-        revenue_per_buyer=ibis.ifelse(buyers > 0, revenue / buyers, ibis.null("float64")),
-        average_order_value=ibis.ifelse(orders_n > 0, revenue / orders_n, ibis.null("float64")),
+        units=units,
+        revenue_per_buyer=ratio(revenue, buyers),
+        average_order_value=ratio(revenue, orders_n),
         new_customers=joined.new_customers.fill_null(0),
     ).order_by("period_start")
 
@@ -88,7 +92,7 @@ def rank_largest_orders(orders: ir.Table, period: Period = "month", top: int = 3
             ordered_at=ranked.ordered_at,
             amount=ranked.amount,
             units=ranked.units,
-            share_of_period_revenue=ranked.amount / ranked.period_revenue,
+            share_of_period_revenue=ratio(ranked.amount, ranked.period_revenue),
         )
         .order_by(["period_start", "rank"])
     )

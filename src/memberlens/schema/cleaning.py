@@ -16,7 +16,15 @@ import ibis.expr.types as ir
 
 from memberlens.schema.contract import ROW_COLUMN, SOURCE_COLUMN, TableContract
 from memberlens.schema.mapping import Mapping
-from memberlens.schema.parsing import is_missing, is_unparseable, parse_number, parse_timestamp, parse_value
+from memberlens.schema.parsing import (
+    is_infinite,
+    is_missing,
+    is_unparseable,
+    parse_number,
+    parse_timestamp,
+    parse_value,
+    trim,
+)
 
 REASON_COLUMN = "_reason"
 CANCELLATION = "cancellation"
@@ -136,7 +144,7 @@ def _reason_conditions(
     conditions: list[tuple[ir.BooleanValue, str]] = []
     source_columns = [c for c in staged.columns if c not in (ROW_COLUMN, SOURCE_COLUMN) and not c.startswith("__parsed_")]
     if all(staged[c].type().is_string() for c in source_columns):
-        repeated = ibis.and_(*(staged[c].strip() == c for c in source_columns))
+        repeated = ibis.and_(*(trim(staged[c]) == c for c in source_columns))
         conditions.append((repeated.fill_null(False), "repeated_header"))
     for name in contract.required:
         if name != "customer_id" and name in mapping.columns:
@@ -146,7 +154,7 @@ def _reason_conditions(
             raw = staged[mapping.columns[column.name]]
             broken = is_unparseable(raw, typed[column.name])
             if column.kind == "number" and raw.type().is_floating():
-                broken = raw.isnan() | raw.isinf()
+                broken = raw.isnan() | is_infinite(raw)
             conditions.append((broken.fill_null(False), _unparseable_reason(column.name, column.kind)))
     if contract.name == "orders":
         conditions.append((typed["amount"].isnull(), "missing_amount"))
@@ -210,7 +218,7 @@ def infer_extra_column_types(staged: ir.Table, columns: tuple[str, ...]) -> dict
     for i, c in enumerate(text_columns):
         present = ~is_missing(staged[c])
         number = parse_number(staged[c])
-        not_finite = staged[c].strip().lower().isin(("nan", "inf", "-inf", "infinity", "-infinity"))
+        not_finite = trim(staged[c]).lower().isin(("nan", "inf", "-inf", "infinity", "-infinity"))
         metrics[f"p{i}"] = present.sum()
         metrics[f"n{i}"] = (present & (number.notnull() | not_finite)).sum()  # NaN: a null number
         metrics[f"w{i}"] = (present & number.notnull() & (number % 1 == 0) & (number.abs() < 2.0**63)).sum()

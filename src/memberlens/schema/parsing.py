@@ -33,8 +33,19 @@ _GROUPED_NUMBER = r"^-?[£$€¥￥]?\d{1,3}(?:,\d{3})+(?:\.\d+)?$"
 _CURRENCY_NUMBER = r"^-?[£$€¥￥]\d+(?:\.\d+)?$"
 
 
+def trim(raw: ir.StringValue) -> ir.StringValue:
+    """Leading and trailing white space removed (Ibis' ``strip()`` also drops the letters v
+    and f on Spark, and ``lstrip``/``rstrip`` differ between engines)."""
+    return raw.re_replace(r"^\s+|\s+$", "")
+
+
+def is_infinite(value: ir.FloatingValue) -> ir.BooleanValue:
+    """``isinf()`` compiles to FALSE on Spark; compare with the infinities instead."""
+    return (value == float("inf")) | (value == float("-inf"))
+
+
 def blank_to_null(raw: ir.StringValue) -> ir.StringValue:
-    return raw.strip().nullif("")
+    return trim(raw).nullif("")
 
 
 def is_missing(raw: ir.Value) -> ir.BooleanValue:
@@ -52,7 +63,7 @@ def parse_id(raw: ir.Value) -> ir.StringValue:
     if dtype.is_integer():
         return raw.cast("string")
     if dtype.is_floating():
-        finite = raw.notnull() & ~raw.isnan() & ~raw.isinf()
+        finite = raw.notnull() & ~raw.isnan() & ~is_infinite(raw)
         whole = finite & (raw % 1 == 0) & (raw.abs() < 2.0**63)  # fits int64 (floor() casts to int64)
         return ibis.cases(
             (whole, raw.cast("int64").cast("string")), (finite, raw.cast("string")), else_=ibis.null("string")
@@ -76,7 +87,7 @@ def parse_number(raw: ir.Value) -> ir.FloatingValue:
         decorated = text.re_search(_GROUPED_NUMBER) | text.re_search(_CURRENCY_NUMBER)
         cleaned = text.re_replace(r"[£$€¥￥,]", "").try_cast("float64")
         value = ibis.coalesce(plain, ibis.ifelse(decorated, cleaned, ibis.null("float64")))
-    return ibis.ifelse(value.isnan() | value.isinf(), ibis.null("float64"), value)
+    return ibis.ifelse(value.isnan() | is_infinite(value), ibis.null("float64"), value)
 
 
 def parse_bool(raw: ir.Value) -> ir.BooleanValue:

@@ -1,0 +1,74 @@
+"""Connections to the engines that run memberlens' Ibis expressions.
+
+DuckDB is the embedded default. Spark runs the same expressions: ``connect("spark")`` uses the
+active SparkSession when there is one (spark-submit, a notebook on a cluster), or starts a local
+one. Settings for a session memberlens starts come from ``MEMBERLENS_SPARK_CONF`` (a file of
+``key=value`` lines) and ``MEMBERLENS_SPARK_MASTER``; the defaults suit one machine.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import ibis
+
+from memberlens.errors import ConfigError
+
+ENGINES = ("duckdb", "spark")
+SPARK_DEFAULTS = {
+    "spark.sql.session.timeZone": "UTC",
+    "spark.driver.extraJavaOptions": "-Duser.timezone=UTC",
+    "spark.executor.extraJavaOptions": "-Duser.timezone=UTC",
+    "spark.sql.shuffle.partitions": "8",
+    "spark.ui.enabled": "false",
+    "spark.ui.showConsoleProgress": "false",
+    "spark.sql.execution.arrow.pyspark.enabled": "true",
+}
+
+
+def spark_settings(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """Defaults, then the ``MEMBERLENS_SPARK_CONF`` file, then ``extra``."""
+    settings = dict(SPARK_DEFAULTS)
+    conf_file = os.environ.get("MEMBERLENS_SPARK_CONF")
+    if conf_file:
+        path = Path(conf_file)
+        if not path.is_file():
+            raise ConfigError(f"MEMBERLENS_SPARK_CONF={conf_file}: no such file", "a file of key=value lines")
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if line.strip() and not line.lstrip().startswith("#"):
+                key, sep, value = line.partition("=")
+                if not sep:
+                    raise ConfigError(f"{conf_file}, line {number}: expected key=value, got {line!r}")
+                settings[key.strip()] = value.strip()
+    return {**settings, **(extra or {})}
+
+
+def spark_session(extra: dict[str, str] | None = None) -> Any:
+    """The active SparkSession, or a new local one with :func:`spark_settings`."""
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError as exc:
+        raise ConfigError("the spark engine needs PySpark", "pip install 'memberlens[spark]'") from exc
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        return active
+    builder = SparkSession.builder.master(os.environ.get("MEMBERLENS_SPARK_MASTER", "local[*]")).appName("memberlens")
+    settings = spark_settings(extra)
+    settings.setdefault("spark.sql.warehouse.dir", tempfile.mkdtemp(prefix="memberlens-spark-"))
+    for key, value in settings.items():
+        builder = builder.config(key, value)
+    session = builder.getOrCreate()
+    session.sparkContext.setLogLevel("ERROR")
+    return session
+
+
+def connect(engine: str = "duckdb", *, path: str | None = None, spark_conf: dict[str, str] | None = None) -> ibis.BaseBackend:
+    """An Ibis backend for ``engine``: ``duckdb`` (``path`` or in memory) or ``spark``."""
+    if engine == "duckdb":
+        return ibis.duckdb.connect(path or ":memory:")
+    if engine == "spark":
+        return ibis.pyspark.connect(spark_session(spark_conf))
+    raise ConfigError(f"unknown engine {engine!r}", f"engines: {', '.join(ENGINES)}")
