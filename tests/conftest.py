@@ -70,11 +70,14 @@ def spark_backend():
     except ImportError:
         require(False, "needs PySpark (pip install -e '.[test]')")
     require(_java_available(), "needs Java for Spark")
+    import time
+
     from memberlens.io.engines import connect
 
+    os.environ["TZ"] = "UTC"  # before the JVM starts: naive timestamps must not shift
+    time.tzset()
     backend = connect("spark", spark_conf={"spark.sql.shuffle.partitions": "2", "spark.default.parallelism": "2",
                                            "spark.driver.memory": "2g"})
-    os.environ.setdefault("TZ", "UTC")
     yield backend
 
 
