@@ -4,13 +4,23 @@ Ibis tables without executing them (clustering, which fits scikit-learn, is the 
 from memberlens.metrics.abc import classify_abc, summarise_abc
 from memberlens.metrics.active_users import count_active_users
 from memberlens.metrics.churn import compute_churn
-from memberlens.metrics.clustering import ClusterResult, cluster_customers
 from memberlens.metrics.cohorts import build_retention_cohorts
 from memberlens.metrics.kpis import compute_member_kpis, summarise_member_value
 from memberlens.metrics.lifecycle import assign_lifecycle_stage, count_growth_stages, count_lifecycle_stages
 from memberlens.metrics.rates import compute_repurchase_rates
 from memberlens.metrics.rfm import compute_rfe, compute_rfm, quantile_score, score_rfm, segment_rfm, summarise_segments
 from memberlens.metrics.trends import order_totals, rank_largest_orders, summarise_price_bands, summarise_trends
+
+
+
+def __getattr__(name: str):
+    """Clustering imports scikit-learn: load it only when it is used."""
+    if name in ("ClusterResult", "cluster_customers"):
+        from memberlens.metrics import clustering
+
+        return getattr(clustering, name)
+    raise AttributeError(f"module 'memberlens.metrics' has no attribute {name!r}")
+
 
 __all__ = [
     "ClusterResult",

@@ -37,7 +37,10 @@ def classify_abc(
         cumulative_share=ratio(per.revenue.sum().over(running), total),
         rank=ibis.row_number().over(order_by=order) + 1,
     )
-    before = with_share.cumulative_share - with_share.revenue_share
+    # the revenue of the entities ranked before this one, summed directly (a difference of
+    # running shares is off by rounding exactly at a threshold)
+    preceding = ibis.window(order_by=[with_share.revenue.desc(), with_share[key]], rows=(None, -1))
+    before = ratio(with_share.revenue.sum().over(preceding).fill_null(0), with_share.revenue.sum().over())
     return with_share.mutate(
         abc_class=ibis.cases((before < a, "A"), (before < b, "B"), else_="C")
     ).order_by("rank")

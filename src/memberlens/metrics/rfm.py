@@ -35,49 +35,52 @@ def _check_bins(bins: int) -> int:
     return bins
 
 
-def _cutoff_day(table: ir.Table, time_column: str, as_of: date | str | None) -> ir.IntegerScalar | ir.IntegerValue:
-    if as_of is None:
-        return day_number(table[time_column]).max() + 1
-    return day_number(ibis.date(str(as_of)))
+def _day_after_last(table: ir.Table, time_column: str) -> ir.Table:
+    """A one-row table: ``_cutoff``, the day after the last event of ``table`` (the default cut-off)."""
+    return table.aggregate(_cutoff=table[time_column].max().date() + ibis.interval(days=1))
 
 
 def _in_window(table: ir.Table, time_column: str, as_of: date | str | None, lookback_days: int | None) -> ir.Table:
-    day = day_number(table[time_column])
-    if as_of is None and lookback_days is None:
-        return table.mutate(_day=day)
-    cutoff = _cutoff_day(table, time_column, as_of)
-    cut = table.mutate(_day=day, _cutoff=cutoff)
-    keep = cut._day < cut._cutoff
+    """Rows before the cut-off (and within the look-back window), compared as timestamps so the
+    engine can skip whole row groups."""
+    if lookback_days is not None and (not isinstance(lookback_days, int) or lookback_days < 1):
+        raise ConfigError(f"The 'lookback_days' parameter must be an int in the range [1, inf). Got {lookback_days!r} instead.")
+    if as_of is None:
+        if lookback_days is None:
+            return table
+        cut = table.cross_join(_day_after_last(table, time_column))
+    else:
+        cut = table.mutate(_cutoff=ibis.date(str(as_of)))
+    start = cut._cutoff.cast("timestamp")
+    keep = cut[time_column] < start
     if lookback_days is not None:
-        if lookback_days < 1:
-            raise ConfigError(f"The 'lookback_days' parameter must be an int in the range [1, inf). Got {lookback_days!r} instead.")
-        keep &= cut._day >= cut._cutoff - lookback_days
+        keep &= cut[time_column] >= start - ibis.interval(days=lookback_days)
     return cut.filter(keep).drop("_cutoff")
+
+
+def _with_recency(per: ir.Table, source: ir.Table, time_column: str, as_of: date | str | None) -> ir.Table:
+    """``recency``: whole days from the date of ``last_at`` to the cut-off date."""
+    if as_of is None:
+        per = per.cross_join(_day_after_last(source, time_column))
+        cutoff = per._cutoff
+    else:
+        cutoff = ibis.date(str(as_of))
+    return per.mutate(recency=cutoff.delta(per.last_at.date(), unit="day"))
 
 
 def compute_rfm(orders: ir.Table, *, as_of: date | str | None = None, lookback_days: int | None = None) -> ir.Table:
     """One row per customer: ``customer_id, recency, frequency, monetary, first_order_at,
     last_order_at``."""
     kept = _in_window(orders, "ordered_at", as_of, lookback_days)
-    cutoff = _cutoff_day(orders, "ordered_at", as_of)
     per_customer = kept.group_by("customer_id").aggregate(
-        last_day=kept._day.max(),
+        last_at=kept.ordered_at.max(),
         frequency=kept.order_id.nunique(),
         monetary=kept.amount.sum(),
         first_order_at=kept.ordered_at.min(),
-        last_order_at=kept.ordered_at.max(),
     )
-    if as_of is None:
-        per_customer = per_customer.cross_join(orders.aggregate(_cutoff=cutoff))
-    else:
-        per_customer = per_customer.mutate(_cutoff=cutoff)
+    per_customer = _with_recency(per_customer, orders, "ordered_at", as_of)
     return per_customer.select(
-        "customer_id",
-        recency=per_customer._cutoff - per_customer.last_day,
-        frequency=per_customer.frequency,
-        monetary=per_customer.monetary,
-        first_order_at=per_customer.first_order_at,
-        last_order_at=per_customer.last_order_at,
+        "customer_id", "recency", "frequency", "monetary", "first_order_at", last_order_at=per_customer.last_at
     )
 
 
@@ -85,21 +88,12 @@ def compute_rfe(events: ir.Table, *, as_of: date | str | None = None, lookback_d
     """One row per member: ``customer_id, recency`` (days since the last event), ``frequency``
     (events) and ``engagement`` (summed engagement; an event without one counts 1)."""
     kept = _in_window(events, "occurred_at", as_of, lookback_days)
-    cutoff = _cutoff_day(events, "occurred_at", as_of)
     engagement = kept.engagement.fill_null(1) if "engagement" in kept.columns else ibis.literal(1)
     per_member = kept.mutate(_engagement=engagement).group_by("customer_id").aggregate(
-        last_day=lambda t: t._day.max(), frequency=lambda t: t.count(), engagement=lambda t: t._engagement.sum()
+        last_at=lambda t: t.occurred_at.max(), frequency=lambda t: t.count(), engagement=lambda t: t._engagement.sum()
     )
-    if as_of is None:
-        per_member = per_member.cross_join(events.aggregate(_cutoff=cutoff))
-    else:
-        per_member = per_member.mutate(_cutoff=cutoff)
-    return per_member.select(
-        "customer_id",
-        recency=per_member._cutoff - per_member.last_day,
-        frequency=per_member.frequency,
-        engagement=per_member.engagement,
-    )
+    per_member = _with_recency(per_member, events, "occurred_at", as_of)
+    return per_member.select("customer_id", "recency", "frequency", "engagement")
 
 
 def quantile_score(column: ir.NumericValue, bins: int, *, higher_is_better: bool = True) -> ir.IntegerValue:
@@ -144,16 +138,17 @@ GRID_SEGMENTS: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {
 
 # The 11-segment R/F/M table; the first rule that matches wins (explicit precedence).
 ELEVEN_SEGMENTS: list[tuple[str, tuple[int, int], tuple[int, int], tuple[int, int]]] = [
-    # name, (R lo, hi), (F lo, hi), (M lo, hi)
+    # name, (R lo, hi), (F lo, hi), (M lo, hi). The first rule that matches wins, so each
+    # specific rule stands before the broader ones that contain it.
     ("champions", (4, 5), (4, 5), (4, 5)),
     ("loyal", (2, 5), (3, 5), (3, 5)),
-    ("potential_loyalists", (3, 5), (1, 3), (1, 3)),
     ("recent", (4, 5), (1, 1), (1, 1)),
     ("promising", (3, 4), (1, 1), (1, 1)),
+    ("potential_loyalists", (3, 5), (1, 3), (1, 3)),
     ("need_attention", (2, 3), (2, 3), (2, 3)),
     ("about_to_sleep", (2, 3), (1, 2), (1, 2)),
-    ("at_risk", (1, 2), (2, 5), (2, 5)),
     ("cant_lose", (1, 1), (4, 5), (4, 5)),
+    ("at_risk", (1, 2), (2, 5), (2, 5)),
     ("hibernating", (1, 2), (1, 2), (1, 2)),
     ("lost", (1, 2), (1, 5), (1, 5)),
 ]
@@ -161,8 +156,11 @@ OTHER_SEGMENT = "other"
 
 
 def _score_on_five(score: ir.IntegerValue, bins: int) -> ir.IntegerValue:
-    """Scores of 3 or 4 bins placed on the 1..5 scale the segment tables are written for."""
-    return score if bins == 5 else ((score * 5 + bins - 1) // bins).cast("int64")
+    """Scores of 3 or 4 bins placed on the 1..5 scale the segment tables are written for,
+    keeping both ends: ``1 + round(4 (s - 1) / (bins - 1))`` (3 bins: 1, 3, 5; 4 bins: 1, 2, 4, 5)."""
+    if bins == 5:
+        return score
+    return (1 + ((score - 1) * 8 + bins - 1) // (2 * (bins - 1))).cast("int64")
 
 
 def segment_rfm(
