@@ -3,8 +3,9 @@
 From ``members``: registered, activated and marketable members (new and cumulative), the
 activation rate, and registration→purchase and activation→purchase conversion (the share of
 registered / activated members who have bought by the end of the period). From ``orders``:
-purchasing members (new and cumulative), revenue, orders, and the coupon ratios and coupon
-users' AOV and repurchase rate (orders need ``coupon_amount``). From ``marketing_costs``: cost
+purchasing members (new and cumulative), revenue, orders, and the coupon ratios (orders need
+``coupon_amount``); coupon users (用券用户) are the period's buyers with a coupon order, and
+their AOV and repurchase rate count all their orders in the period. From ``marketing_costs``: cost
 by kind (media, coupon, points) and cost per registration, order and purchasing member. From
 ``campaigns``: marketing revenue and the cost ratio (营销费率 = marketing cost / marketing
 revenue). A table that is absent raises :class:`MissingTableError` naming it.
@@ -92,7 +93,7 @@ def compute_member_kpis(
             "coupon_member_ratio": ratio(t.coupon_buyers, t.buyers),
             "coupon_amount_ratio": ratio(t.coupon_revenue, t.revenue),
             "coupon_order_ratio": ratio(t.coupon_orders, t.orders),
-            "coupon_users_aov": ratio(t.coupon_revenue, t.coupon_orders),
+            "coupon_users_aov": ratio(t.coupon_users_revenue, t.coupon_users_orders),
             "coupon_users_repurchase_rate": ratio(t.coupon_repeat_buyers, t.coupon_buyers),
         }
     if marketing_costs is not None:
@@ -120,9 +121,13 @@ def _member_counts(members: ir.Table, orders: ir.Table, period: Period) -> ir.Ta
     )
     # a member counts as a converted registration (activation) in the period of the later of
     # registering (activating) and first buying
+    def later(a: ir.TimestampValue, b: ir.TimestampValue) -> ir.TimestampValue:
+        # GREATEST ignores nulls: a member who never bought (or never activated) has not converted
+        return ibis.ifelse(a.notnull() & b.notnull(), ibis.greatest(a, b), ibis.null("timestamp"))
+
     m = m.mutate(
-        registered_bought_at=ibis.greatest(m.registered_at, m.first_order_at),
-        activated_bought_at=ibis.greatest(m.activated_at, m.first_order_at),
+        registered_bought_at=later(m.registered_at, m.first_order_at),
+        activated_bought_at=later(m.activated_at, m.first_order_at),
     )
     parts = [
         _per_period(m, "registered_at", period, registered_new=lambda t: t.count(),
@@ -145,13 +150,24 @@ def _order_counts(orders: ir.Table, period: Period) -> ir.Table:
         per_order = lines.group_by(["period", "customer_id", "order_id"]).aggregate(
             coupon=lines.coupon_amount.fill_null(0).sum(), amount=lines.amount.sum()
         )
-        coupon_orders = per_order.filter(per_order.coupon > 0)
-        per_user = coupon_orders.group_by(["period", "customer_id"]).aggregate(n=coupon_orders.count())
-        parts.append(coupon_orders.group_by("period").aggregate(
-            coupon_orders=coupon_orders.count(), coupon_revenue=coupon_orders.amount.sum(),
-        ))
+        per_order = per_order.mutate(with_coupon=per_order.coupon > 0)
+        # coupon users (用券用户): buyers with a coupon order in the period; their AOV and
+        # repurchase rate count all their orders in it
+        per_user = per_order.group_by(["period", "customer_id"]).aggregate(
+            orders=per_order.count(),
+            amount=per_order.amount.sum(),
+            coupon_orders=per_order.with_coupon.cast("int64").sum(),
+            coupon_revenue=ibis.ifelse(per_order.with_coupon, per_order.amount, 0.0).sum(),
+        )
+        users = per_user.filter(per_user.coupon_orders > 0)
         parts.append(per_user.group_by("period").aggregate(
-            coupon_buyers=per_user.count(), coupon_repeat_buyers=(per_user.n > 1).sum(),
+            coupon_orders=per_user.coupon_orders.sum(), coupon_revenue=per_user.coupon_revenue.sum(),
+        ))
+        parts.append(users.group_by("period").aggregate(
+            coupon_buyers=users.count(),
+            coupon_repeat_buyers=(users.orders > 1).cast("int64").sum(),
+            coupon_users_orders=users.orders.sum(),
+            coupon_users_revenue=users.amount.sum(),
         ))
     return _combine(parts)
 

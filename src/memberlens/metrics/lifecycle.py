@@ -89,10 +89,11 @@ def assign_lifecycle_stage(orders: ir.Table, period: Period = "month") -> ir.Tab
     last_period_start`` (for member lists per lifecycle state)."""
     period = check_period(period)
     activity = customer_periods(orders, period)
-    last = activity.period.max().over()
-    latest = activity.mutate(current=last).filter(
-        activity.period == activity.period.max().over(group_by=activity.customer_id)
+    marked = activity.mutate(
+        current=activity.period.max().over(),
+        latest_period=activity.period.max().over(group_by=activity.customer_id),
     )
+    latest = marked.filter(marked.period == marked.latest_period)  # a window inside a filter breaks on Spark
     stage = ibis.cases(
         (latest.period < latest.current, "unactive"),
         (latest.period == latest.first_period, "new"),
