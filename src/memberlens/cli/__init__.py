@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from typing import Annotated
 
 import typer
@@ -9,6 +11,7 @@ import typer
 from memberlens import __version__
 from memberlens.cli._common import MemberlensGroup
 from memberlens.cli.analyze import analyze_command
+from memberlens.cli.clv import clv_app
 from memberlens.cli.demo import demo_command, demo_data_command
 from memberlens.cli.info import info_command
 from memberlens.cli.ingest import ingest_command
@@ -47,7 +50,14 @@ app.command("ingest")(ingest_command)
 app.command("info")(info_command)
 app.command("report")(report_command)
 app.command("analyze")(analyze_command)
+app.add_typer(clv_app, name="clv")
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+    finally:
+        try:
+            sys.stdout.flush()
+        except BrokenPipeError:  # the reader stopped reading (`| head`): not an error
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

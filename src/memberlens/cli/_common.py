@@ -52,6 +52,9 @@ class MemberlensGroup(TyperGroup):
             if exc.hint:
                 err.print(f"hint: {exc.hint}", markup=False)
             raise click.exceptions.Exit(exc.exit_code) from None
+        except BrokenPipeError:  # the reader (e.g. `| head`) stopped reading: not an error
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            raise click.exceptions.Exit(0) from None
         except KeyboardInterrupt:
             err.print("interrupted", markup=False)
             raise click.exceptions.Exit(130) from None

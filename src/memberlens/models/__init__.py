@@ -1,0 +1,80 @@
+"""Buy-till-you-die customer-lifetime-value models, fitted on distinct combinations with weights.
+
+From orders to predicted member value::
+
+    from memberlens.models import (BetaGeoModel, GammaGammaModel, summarise_purchases,
+                                   predict_member_value)
+
+    summary = summarise_purchases(ws.table("orders"), time_unit="W")        # an Ibis expression
+    purchases = BetaGeoModel(time_unit="W").fit(summary)
+    spend = GammaGammaModel().fit(summary.filter(summary.frequency > 0))
+    value = predict_member_value(summary, purchases, spend)                  # one row per member
+
+Models (one module each, named after the paper):
+
+=====================================  =========================================================
+:class:`BetaGeoModel`                  BG/NBD — Fader, Hardie & Lee (2005)
+:class:`ModifiedBetaGeoModel`          MBG/NBD — Batislam, Denizel & Filiztekin (2007)
+:class:`ParetoNBDModel`                Pareto/NBD — Schmittlein, Morrison & Colombo (1987)
+:class:`BetaGeoBetaBinomModel`         BG/BB (discrete periods) — Fader, Hardie & Shang (2010)
+:class:`GammaGammaModel`               spend per transaction — Fader, Hardie & Lee (2005), RFM and CLV
+=====================================  =========================================================
+"""
+
+from __future__ import annotations
+
+from memberlens.models._evaluate import (
+    HoldoutEvaluation,
+    compare_models,
+    evaluate_holdout,
+    track_cumulative_purchases,
+    tracking_error,
+)
+from memberlens.models._fitting import ConvergenceError
+from memberlens.models._persistence import load_model, model_from_dict, model_to_dict, save_model
+from memberlens.models._predict import predict_member_value
+from memberlens.models._simulate import (
+    simulate_bg_bb,
+    simulate_bg_nbd,
+    simulate_gamma_gamma,
+    simulate_orders,
+    simulate_pareto_nbd,
+)
+from memberlens.models._summary import TimeUnit, compress_summary, summarise_purchases
+from memberlens.models.bg_bb import BetaGeoBetaBinomModel
+from memberlens.models.bg_nbd import BetaGeoModel
+from memberlens.models.gamma_gamma import GammaGammaModel
+from memberlens.models.mbg_nbd import ModifiedBetaGeoModel
+from memberlens.models.pareto_nbd import ParetoNBDModel
+
+PURCHASE_MODELS = {
+    cls.model_name: cls for cls in (BetaGeoModel, ModifiedBetaGeoModel, ParetoNBDModel, BetaGeoBetaBinomModel)
+}
+
+__all__ = [
+    "PURCHASE_MODELS",
+    "BetaGeoBetaBinomModel",
+    "BetaGeoModel",
+    "ConvergenceError",
+    "GammaGammaModel",
+    "HoldoutEvaluation",
+    "ModifiedBetaGeoModel",
+    "ParetoNBDModel",
+    "TimeUnit",
+    "compare_models",
+    "compress_summary",
+    "evaluate_holdout",
+    "load_model",
+    "model_from_dict",
+    "model_to_dict",
+    "predict_member_value",
+    "save_model",
+    "simulate_bg_bb",
+    "simulate_bg_nbd",
+    "simulate_gamma_gamma",
+    "simulate_orders",
+    "simulate_pareto_nbd",
+    "summarise_purchases",
+    "track_cumulative_purchases",
+    "tracking_error",
+]

@@ -1,0 +1,413 @@
+"""What every model shares: argument validation, compression of the summary, the fit loop, the
+fitted attributes, and the per-member predictions joined back in the engine.
+
+The scikit-learn contract: ``__init__`` only stores its arguments; ``fit(summary)`` validates
+them, compresses the summary to its distinct combinations with weights (in the engine), fits,
+sets the attributes ending in ``_`` and returns ``self``. A model stores no data.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import ibis.expr.types as ir
+import numpy as np
+import pandas as pd
+
+from memberlens.errors import ConfigError, InputError, MemberlensError
+from memberlens.models._fitting import FitOutcome, maximise_log_likelihood, single_threaded_blas
+from memberlens.models._summary import SUMMARY_COLUMNS, WEIGHT, TimeUnit, compress_summary
+
+
+# Above this many distinct combinations a fit starts from a fit on a thinned sample of members.
+WARM_START_COMBINATIONS = 50_000
+WARM_START_MEMBERS = 50_000
+
+
+# -- validation, in scikit-learn's message style --------------------------------------------------
+def check_number(
+    value: Any,
+    name: str,
+    owner: str,
+    *,
+    low: float = -math.inf,
+    high: float = math.inf,
+    low_open: bool = False,
+    integer: bool = False,
+) -> float:
+    """``value`` as a float within ``[low, high]`` (``(low, high]`` when ``low_open``), or ConfigError."""
+    kind = "an int" if integer else "a float"
+    interval = f"{'(' if low_open else '['}{_fmt(low)}, {_fmt(high)}{']' if math.isfinite(high) else ')'}"
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
+    if ok and integer:
+        ok = float(value).is_integer()
+    if ok:
+        v = float(value)
+        ok = math.isfinite(v) or (v == high == math.inf)
+        ok = ok and (v > low if low_open else v >= low) and v <= high
+    if not ok:
+        raise ConfigError(
+            f"The '{name}' parameter of {owner} must be {kind} in the range {interval}. Got {value!r} instead."
+        )
+    return float(value)
+
+
+def _fmt(x: float) -> str:
+    if x == math.inf:
+        return "inf"
+    if x == -math.inf:
+        return "-inf"
+    return f"{x:g}"
+
+
+# -- the distinct combinations a likelihood runs over ---------------------------------------------
+@dataclass(frozen=True)
+class PairIndex:
+    """Distinct ``(frequency, y)`` pairs of a set of combinations (``y`` is recency or T)."""
+
+    code: np.ndarray  # per combination: its pair
+    x_code: np.ndarray  # per pair: index into ``Combos.x_values``
+    y: np.ndarray  # per pair: the recency or T value
+
+    @property
+    def size(self) -> int:
+        return len(self.x_code)
+
+
+@dataclass(frozen=True)
+class Combos:
+    """Distinct (frequency, recency, T) combinations and how many members share each.
+
+    Likelihood terms that depend on frequency alone are computed once per distinct frequency,
+    terms that depend on (frequency, T) or (frequency, recency) once per distinct pair, and only
+    what couples all three runs per combination.
+    """
+
+    x: np.ndarray
+    t_x: np.ndarray
+    T: np.ndarray
+    weight: np.ndarray
+    x_values: np.ndarray
+    x_code: np.ndarray
+    by_T: PairIndex
+    by_t_x: PairIndex
+    weight_x: np.ndarray  # members per distinct frequency
+
+    @classmethod
+    def from_arrays(cls, x: Any, t_x: Any, T: Any, weight: Any = None) -> Combos:
+        x = np.asarray(x, dtype=np.int64).ravel()
+        t_x = np.asarray(t_x, dtype=float).ravel()
+        T = np.asarray(T, dtype=float).ravel()
+        weight = np.ones(len(x)) if weight is None else np.asarray(weight, dtype=float).ravel()
+        x_code, x_values = pd.factorize(x, sort=True)
+        weight_x = np.bincount(x_code, weight, len(x_values))
+        return cls(
+            x, t_x, T, weight, x_values.astype(float), x_code, _pairs(x_code, T), _pairs(x_code, t_x), weight_x
+        )
+
+    @property
+    def n_members(self) -> float:
+        return float(self.weight.sum())
+
+
+
+def dot(a: np.ndarray, b: np.ndarray) -> float:
+    """``a · b`` for 1-D arrays without BLAS (whose threads slow small products on a busy machine)."""
+    return float(np.einsum("i,i->", a, b))
+
+
+def matvec(m: np.ndarray, v: np.ndarray) -> np.ndarray:
+    return np.einsum("ij,j->i", m, v)
+
+
+def _pairs(x_code: np.ndarray, y: np.ndarray) -> PairIndex:
+    y_code, y_values = pd.factorize(y, sort=False)
+    key = x_code.astype(np.int64) * max(len(y_values), 1) + y_code
+    code, keys = pd.factorize(key, sort=False)
+    n = max(len(y_values), 1)
+    return PairIndex(code=code, x_code=(keys // n).astype(np.int64), y=np.asarray(y_values, dtype=float)[keys % n])
+
+
+def check_transaction_summary(frame: pd.DataFrame, owner: str, *, discrete: bool = False) -> None:
+    """Frequency a non-negative integer, 0 <= recency <= T, recency 0 for one-time buyers."""
+    x, t_x, T = (frame[c].to_numpy(dtype=float) for c in SUMMARY_COLUMNS)
+    w = frame[WEIGHT].to_numpy(dtype=float)
+    checks = [
+        (~np.isfinite(x) | ~np.isfinite(t_x) | ~np.isfinite(T), "missing or non-finite frequency/recency/T"),
+        ((x < 0) | (x != np.floor(x)), "frequency that is not a non-negative integer"),
+        ((t_x < 0) | (T < 0), "negative recency or T"),
+        (t_x > T * (1 + 1e-12), "recency greater than T"),
+        ((x == 0) & (t_x != 0), "recency other than 0 for frequency 0"),
+        ((x > 0) & (t_x <= 0), "recency 0 with repeat purchases"),
+        (~np.isfinite(w) | (w < 0), "a negative or missing weight"),
+    ]
+    if discrete:
+        checks += [
+            ((t_x != np.floor(t_x)) | (T != np.floor(T)), "recency or periods that are not whole periods"),
+            (x > t_x, "frequency greater than recency (BG/BB counts at most one purchase per period)"),
+        ]
+    for bad, what in checks:
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise InputError(
+                f"{owner}: {int(w[bad].sum()) if np.isfinite(w[bad]).all() else int(bad.sum())} member(s) with "
+                f"{what}, e.g. frequency={x[i]:g}, recency={t_x[i]:g}, T={T[i]:g}",
+                "build the summary with summarise_purchases(orders"
+                + (", discrete=True" if discrete else "")
+                + ") or check your own frequency/recency/T columns",
+            )
+    if w.sum() <= 0:
+        raise InputError(f"{owner}: the summary has no members", "ingest orders first")
+
+
+# -- the base model -------------------------------------------------------------------------------
+class BaseModel:
+    """Shared scikit-learn style machinery. Subclasses define the parameters and the likelihood."""
+
+    param_names: ClassVar[tuple[str, ...]] = ()
+    model_name: ClassVar[str] = ""  # the CLI / JSON name, e.g. "bg-nbd"
+    paper: ClassVar[str] = ""
+    columns: ClassVar[tuple[str, ...]] = SUMMARY_COLUMNS
+    discrete: ClassVar[bool] = False
+    fit_hint: ClassVar[str] = ""
+
+    def __init__(self, *, time_unit: str = "W", penalizer: float = 0.0, max_iter: int = 1000) -> None:
+        self.time_unit = time_unit
+        self.penalizer = penalizer
+        self.max_iter = max_iter
+
+    # -- parameters ---------------------------------------------------------------------------
+    def get_params(self) -> dict[str, Any]:
+        return {"time_unit": self.time_unit, "penalizer": self.penalizer, "max_iter": self.max_iter}
+
+    def _validate_params(self) -> TimeUnit:
+        owner = type(self).__name__
+        check_number(self.penalizer, "penalizer", owner, low=0.0)
+        check_number(self.max_iter, "max_iter", owner, low=1, integer=True)
+        try:
+            return TimeUnit.parse(self.time_unit)
+        except ConfigError as exc:
+            raise ConfigError(exc.message.replace("parameter", f"parameter of {owner}", 1), exc.hint) from None
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        return f"{type(self).__name__}({args})"
+
+    # -- fitting ------------------------------------------------------------------------------
+    def fit(self, summary: ir.Table | pd.DataFrame) -> BaseModel:
+        """Fit by maximum likelihood on the distinct combinations of the summary, with weights.
+
+        Parameters
+        ----------
+        summary
+            An Ibis table (any engine) or a pandas frame with the model's columns (by default
+            ``frequency``, ``recency``, ``T``), one row per member, or already compressed with a
+            ``weight`` column. :func:`summarise_purchases` builds it from orders.
+
+        Returns
+        -------
+        self
+        """
+        self._validate_params()
+        frame = self._compress(summary)
+        self._check_frame(frame)
+        with single_threaded_blas():
+            data = self._prepare(frame)
+            initial = self._initial(data)
+            if len(frame) > WARM_START_COMBINATIONS:
+                initial = self._warm_start(frame, initial)
+            outcome = maximise_log_likelihood(
+                lambda theta: self._loglik(theta, data),
+                initial,
+                self.param_names,
+                model=type(self).__name__,
+                n_members=float(frame[WEIGHT].sum()),
+                penalizer=float(self.penalizer),
+                max_iter=int(self.max_iter),
+                hint=self.fit_hint,
+            )
+        self._set_fitted(outcome, frame)
+        return self
+
+    def _warm_start(self, frame: pd.DataFrame, initial: np.ndarray) -> np.ndarray:
+        """Starting values from a fit on a random thinning of the members (about
+        ``WARM_START_MEMBERS``), so the fit on all combinations needs few iterations. The answer
+        is the full data's maximum either way; this only changes where the search starts."""
+        weight = frame[WEIGHT].to_numpy(dtype=float)
+        share = WARM_START_MEMBERS / weight.sum()
+        if share >= 0.5:
+            return initial
+        thinned = np.random.default_rng(0).binomial(np.round(weight).astype(np.int64), share)
+        sample = frame.assign(**{WEIGHT: thinned.astype(float)})
+        sample = sample[sample[WEIGHT] > 0].reset_index(drop=True)
+        sample_data = self._prepare(sample)
+        try:
+            outcome = maximise_log_likelihood(
+                lambda theta: self._loglik(theta, sample_data),
+                initial,
+                self.param_names,
+                model=type(self).__name__,
+                n_members=float(sample[WEIGHT].sum()),
+                penalizer=float(self.penalizer),
+                max_iter=int(self.max_iter),
+                hint=self.fit_hint,
+                gtol=1e-5,
+                standard_errors=False,
+            )
+        except MemberlensError:
+            return initial  # the full fit will say what is wrong, if anything
+        return outcome.params
+
+    def _compress(self, summary: ir.Table | pd.DataFrame) -> pd.DataFrame:
+        return compress_summary(summary, self.columns)
+
+    def _check_frame(self, frame: pd.DataFrame) -> None:
+        check_transaction_summary(frame, type(self).__name__, discrete=self.discrete)
+
+    def _set_fitted(self, outcome: FitOutcome, frame: pd.DataFrame) -> None:
+        self.params_ = dict(zip(self.param_names, (float(v) for v in outcome.params)))
+        self.standard_errors_ = dict(zip(self.param_names, (float(v) for v in outcome.standard_errors)))
+        self.log_likelihood_ = float(outcome.log_likelihood)
+        self.n_members_ = int(round(float(frame[WEIGHT].sum())))
+        self.n_combinations_ = int(len(frame))
+        self.n_iter_ = outcome.n_iter
+        self.gradient_norm_ = outcome.gradient_norm
+
+    @property
+    def is_fitted(self) -> bool:
+        return hasattr(self, "params_")
+
+    def _check_fitted(self) -> dict[str, float]:
+        if not self.is_fitted:
+            raise ConfigError(
+                f"This {type(self).__name__} instance is not fitted yet.",
+                "call fit(summary) first, or load a fitted model with load_model(path)",
+            )
+        return self.params_
+
+    @property
+    def bic_(self) -> float:
+        """Bayesian information criterion: ``k ln N - 2 LL`` (N members)."""
+        self._check_fitted()
+        return len(self.param_names) * math.log(max(self.n_members_, 1)) - 2 * self.log_likelihood_
+
+    @property
+    def aic_(self) -> float:
+        self._check_fitted()
+        return 2 * len(self.param_names) - 2 * self.log_likelihood_
+
+    def log_likelihood(self, summary: ir.Table | pd.DataFrame) -> float:
+        """Log-likelihood of ``summary`` at the fitted parameters."""
+        params = self._check_fitted()
+        frame = self._compress(summary)
+        self._check_frame(frame)
+        ll, _ = self._loglik(np.array([params[n] for n in self.param_names]), self._prepare(frame))
+        return float(ll)
+
+    def parameter_table(self) -> pd.DataFrame:
+        """Parameters with standard errors and 95 % Wald intervals."""
+        params = self._check_fitted()
+        rows = []
+        for name in self.param_names:
+            se = self.standard_errors_[name]
+            rows.append(
+                {"parameter": name, "estimate": params[name], "std_error": se,
+                 "lower_95": params[name] - 1.96 * se, "upper_95": params[name] + 1.96 * se}
+            )
+        return pd.DataFrame(rows)
+
+    # -- what a subclass implements -----------------------------------------------------------
+    def _prepare(self, frame: pd.DataFrame) -> Any:
+        raise NotImplementedError
+
+    def _initial(self, data: Any) -> np.ndarray:
+        raise NotImplementedError
+
+    def _loglik(self, theta: np.ndarray, data: Any) -> tuple[float, np.ndarray]:
+        raise NotImplementedError
+
+    def _predict_frame(self, frame: pd.DataFrame, **options: Any) -> pd.DataFrame:
+        """Predictions for distinct combinations (the key columns are in ``frame``)."""
+        raise NotImplementedError
+
+    # -- per-member predictions ---------------------------------------------------------------
+    def predict(self, summary: ir.Table | pd.DataFrame, **options: Any) -> ir.Table | pd.DataFrame:
+        """One row per member: ``customer_id`` (when present) and the model's predictions.
+
+        Computed once per distinct combination of the model's columns and joined back to the
+        members in the engine (an Ibis table in gives an Ibis table out; pandas gives pandas).
+        """
+        self._check_fitted()
+        from memberlens.models._predict import predict_by_combination
+
+        return predict_by_combination(summary, self.columns, lambda f: self._predict_frame(f, **options))
+
+    # -- persistence --------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        from memberlens.models._persistence import model_to_dict
+
+        return model_to_dict(self)
+
+
+class TransactionModel(BaseModel):
+    """A buy-till-you-die purchase model: P(alive), expected purchases, P(n purchases)."""
+
+    def probability_alive(self, frequency: Any, recency: Any, T: Any) -> np.ndarray:
+        """P(the member is still alive at ``T``) given their history."""
+        raise NotImplementedError
+
+    def expected_purchases(self, t: Any, frequency: Any = 0, recency: Any = 0, T: Any = 0) -> np.ndarray:
+        """Expected purchases in ``(T, T + t]`` given the history (a new member: all zero)."""
+        raise NotImplementedError
+
+    def probability_of_purchases(self, n: int, t: Any, frequency: Any = 0, recency: Any = 0, T: Any = 0) -> np.ndarray:
+        """P(exactly ``n`` purchases in ``(T, T + t]``) given the history."""
+        raise NotImplementedError
+
+    def median_wait_alive(self, frequency: Any, recency: Any, T: Any) -> np.ndarray:
+        """Time until the next purchase is as likely as not to have happened, for a member who
+        stays alive (NaN where the model has no continuous clock)."""
+        return np.full(np.broadcast(np.asarray(frequency), np.asarray(T)).shape, np.nan)
+
+    def _predict_frame(self, frame: pd.DataFrame, *, t: float = 1.0) -> pd.DataFrame:
+        t = check_number(t, "t", type(self).__name__, low=0.0)
+        x, t_x, T = (frame[c].to_numpy(dtype=float) for c in SUMMARY_COLUMNS)
+        p0 = self.probability_of_purchases(0, t, x, t_x, T)
+        return pd.DataFrame(
+            {
+                "probability_alive": self.probability_alive(x, t_x, T),
+                "expected_purchases": self.expected_purchases(t, x, t_x, T),
+                "probability_any_purchase": 1.0 - p0,
+            }
+        )
+
+    def _arrays(self, frequency: Any, recency: Any, T: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        self._check_fitted()
+        x, t_x, T = np.broadcast_arrays(
+            np.asarray(frequency, dtype=float), np.asarray(recency, dtype=float), np.asarray(T, dtype=float)
+        )
+        return x, t_x, T
+
+
+def check_count(n: Any, owner: str) -> int:
+    return int(check_number(n, "n", owner, low=0, integer=True))
+
+
+def as_sequence(values: float | Sequence[float]) -> list[float]:
+    return [values] if isinstance(values, numbers.Real) else list(values)
+
+
+__all__ = [
+    "BaseModel",
+    "Combos",
+    "PairIndex",
+    "TransactionModel",
+    "check_number",
+    "check_transaction_summary",
+    "dot",
+    "matvec",
+]

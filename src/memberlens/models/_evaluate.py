@@ -1,0 +1,210 @@
+"""Calibration/holdout evaluation and model comparison.
+
+* :func:`evaluate_holdout` — actual vs expected repeat purchases in the holdout period, by
+  calibration frequency (Fader, Hardie & Lee 2005, figure 3), with the member-level error.
+* :func:`track_cumulative_purchases` — the tracking curve: cumulative repeat purchases of the
+  calibration cohort, actual vs expected, period by period across calibration and holdout
+  (figure 2).
+* :func:`compare_models` — log-likelihood, AIC and BIC of several models on one summary.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+import numpy as np
+import pandas as pd
+
+from memberlens.errors import InputError
+from memberlens.models._base import BaseModel, TransactionModel, check_number
+from memberlens.models._predict import _as_table
+from memberlens.models._summary import SUMMARY_COLUMNS, TimeUnit, parse_date
+
+HOLDOUT_COLUMNS = ("frequency_holdout", "duration_holdout")
+
+
+@dataclass(frozen=True)
+class HoldoutEvaluation:
+    """Actual vs expected holdout purchases.
+
+    Attributes
+    ----------
+    by_frequency
+        Per calibration frequency (the last bin is ``max_frequency`` and above): ``members``,
+        ``actual`` and ``expected`` mean holdout purchases per member.
+    error
+        ``members``, ``actual_total``, ``expected_total``, ``total_error_pct`` (expected vs actual
+        total), ``mae`` and ``rmse`` per member, and ``mae_by_frequency`` (mean absolute error of
+        the binned means, weighted by members).
+    """
+
+    by_frequency: pd.DataFrame
+    error: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"by_frequency": self.by_frequency.to_dict(orient="list"), "error": dict(self.error)}
+
+
+def evaluate_holdout(
+    model: TransactionModel, summary: ir.Table | pd.DataFrame, *, max_frequency: int = 7
+) -> HoldoutEvaluation:
+    """Compare the model's conditional expectations with what members did in the holdout.
+
+    ``summary`` comes from ``summarise_purchases(..., calibration_end=...)`` (it has
+    ``frequency_holdout`` and ``duration_holdout``). The work runs per distinct combination.
+    """
+    model._check_fitted()
+    max_frequency = int(check_number(max_frequency, "max_frequency", "evaluate_holdout", low=1, integer=True))
+    table, _ = _as_table(summary)
+    missing = [c for c in (*SUMMARY_COLUMNS, *HOLDOUT_COLUMNS) if c not in table.columns]
+    if missing:
+        raise InputError(
+            f"the summary has no holdout column(s) {missing}",
+            "build it with summarise_purchases(orders, calibration_end=DATE)",
+        )
+    keys = [*SUMMARY_COLUMNS, "duration_holdout"]
+    # members per (combination, holdout purchases): small, and enough for every error measure
+    counts = table.group_by([*keys, "frequency_holdout"]).aggregate(members=table.count()).execute()
+    combos = counts[keys].drop_duplicates().reset_index(drop=True)
+    x, t_x, T, duration = (combos[c].to_numpy(dtype=float) for c in keys)
+    expected_per_combo = model.expected_purchases(duration, x, t_x, T)
+    counts = counts.merge(combos.assign(_expected=expected_per_combo), on=keys, how="left")
+    held = counts["frequency_holdout"].to_numpy(dtype=float)
+    members = counts["members"].to_numpy(dtype=float)
+    e = counts["_expected"].to_numpy(dtype=float)
+    abs_err = float(members @ np.abs(held - e))
+    sse = members * (held - e) ** 2
+    x = counts["frequency"].to_numpy(dtype=float)
+    w = members
+    actual = held * members
+    expected = e
+    bins = np.minimum(x, max_frequency).astype(int)
+    frame = pd.DataFrame({"frequency": bins, "members": w, "actual": actual, "expected": expected * w})
+    grouped = frame.groupby("frequency", sort=True).sum()
+    by_frequency = pd.DataFrame(
+        {
+            "frequency": [f"{f}+" if f == max_frequency else str(f) for f in grouped.index],
+            "members": grouped["members"].astype(int).to_numpy(),
+            "actual": (grouped["actual"] / grouped["members"]).to_numpy(),
+            "expected": (grouped["expected"] / grouped["members"]).to_numpy(),
+        }
+    )
+    n = float(w.sum())
+    actual_total, expected_total = float(actual.sum()), float((expected * w).sum())
+    error = {
+        "members": n,
+        "actual_total": actual_total,
+        "expected_total": expected_total,
+        "total_error_pct": 100.0 * (expected_total - actual_total) / actual_total if actual_total else float("nan"),
+        "mae": abs_err / n,
+        "rmse": float(np.sqrt(max(sse.sum(), 0.0) / n)),
+        "mae_by_frequency": float(
+            np.average(np.abs(by_frequency["actual"] - by_frequency["expected"]), weights=by_frequency["members"])
+        ),
+    }
+    return HoldoutEvaluation(by_frequency, error)
+
+
+def track_cumulative_purchases(
+    model: TransactionModel,
+    orders: ir.Table,
+    *,
+    calibration_end: str | _dt.date,
+    observation_end: str | _dt.date | None = None,
+    step: str = "W",
+) -> pd.DataFrame:
+    """Cumulative repeat purchases of the calibration cohort, actual vs expected, per ``step``.
+
+    The cohort is every member whose first purchase is on or before ``calibration_end``; a repeat
+    purchase is a purchase day after the member's first. The expectation sums the model's
+    ``E[X(t)]`` over the cohort's first-purchase days (Fader, Hardie & Lee 2005, figure 2).
+
+    Returns a frame with ``period_end`` (date), ``actual``, ``expected`` (repeat purchases in the
+    period), ``actual_cumulative``, ``expected_cumulative`` and ``holdout`` (bool).
+    """
+    model._check_fitted()
+    unit = TimeUnit.parse(model.time_unit)
+    step_unit = TimeUnit.parse(step)
+    cal_end = parse_date(calibration_end, "calibration_end")
+    end = parse_date(observation_end, "observation_end")
+    if end is None:
+        end = pd.Timestamp(orders.ordered_at.max().execute()).date()
+    day = orders.ordered_at.date()
+    daily = orders.filter(day <= ibis.literal(end)).select(customer_id=orders.customer_id, day=day).distinct()
+    firsts = daily.group_by("customer_id").aggregate(first_day=daily.day.min())
+    cohort = firsts.filter(firsts.first_day <= ibis.literal(cal_end))
+    cohort_sizes = cohort.group_by("first_day").aggregate(members=cohort.count()).execute()
+    repeat = daily.join(cohort, "customer_id")
+    repeat = repeat.filter(repeat.day > repeat.first_day)
+    repeat_days = repeat.group_by("day").aggregate(purchases=repeat.count()).execute()
+
+    start = pd.Timestamp(cohort_sizes["first_day"].min()).date()
+    n_steps = int(np.ceil(((end - start).days + 1) / step_unit.days))
+    period_ends = [start + _dt.timedelta(days=int(round((k + 1) * step_unit.days)) - 1) for k in range(n_steps)]
+    period_ends[-1] = min(period_ends[-1], end)
+    first_days = np.array([(pd.Timestamp(d).date() - start).days for d in cohort_sizes["first_day"]], dtype=float)
+    members = cohort_sizes["members"].to_numpy(dtype=float)
+    expected_cum = []
+    for pe in period_ends:
+        age_days = (pe - start).days + 1 - first_days  # days observed after each first-purchase day
+        t = np.clip(age_days - 1, 0.0, None) / unit.days
+        expected_cum.append(float(members @ model.expected_purchases(t)))
+    repeat_days["offset"] = [(pd.Timestamp(d).date() - start).days for d in repeat_days["day"]]
+    bucket = np.minimum((repeat_days["offset"].to_numpy() // step_unit.days).astype(int), n_steps - 1)
+    actual = np.bincount(bucket, repeat_days["purchases"].to_numpy(dtype=float), n_steps)
+    expected_cum_arr = np.array(expected_cum)
+    return pd.DataFrame(
+        {
+            "period_end": period_ends,
+            "actual": actual,
+            "expected": np.diff(expected_cum_arr, prepend=0.0),
+            "actual_cumulative": np.cumsum(actual),
+            "expected_cumulative": expected_cum_arr,
+            "holdout": [pe > cal_end for pe in period_ends],
+        }
+    )
+
+
+def tracking_error(tracking: pd.DataFrame) -> dict[str, float]:
+    """Summary of a tracking curve: mean absolute percentage error of the cumulative curve in the
+    holdout, and the error of the final cumulative count."""
+    hold = tracking[tracking["holdout"]]
+    if hold.empty:
+        return {"holdout_mape_cumulative_pct": float("nan"), "final_error_pct": float("nan")}
+    actual = hold["actual_cumulative"].to_numpy(dtype=float)
+    expected = hold["expected_cumulative"].to_numpy(dtype=float)
+    ok = actual > 0
+    return {
+        "holdout_mape_cumulative_pct": float(100 * np.mean(np.abs(expected[ok] - actual[ok]) / actual[ok])),
+        "final_error_pct": float(100 * (expected[-1] - actual[-1]) / actual[-1]) if actual[-1] else float("nan"),
+    }
+
+
+def compare_models(summary: ir.Table | pd.DataFrame, models: Sequence[BaseModel]) -> pd.DataFrame:
+    """Fit (if needed) each model on ``summary`` and compare log-likelihood, AIC and BIC.
+
+    Lower BIC is better; models must be fitted on the same summary to be comparable.
+    """
+    rows = []
+    for model in models:
+        if not model.is_fitted:
+            model.fit(summary)
+        rows.append(
+            {
+                "model": model.model_name,
+                "parameters": len(model.param_names),
+                "log_likelihood": model.log_likelihood_,
+                "aic": model.aic_,
+                "bic": model.bic_,
+                "members": model.n_members_,
+            }
+        )
+    return pd.DataFrame(rows).sort_values("bic", kind="stable").reset_index(drop=True)
+
+
+__all__ = ["HoldoutEvaluation", "compare_models", "evaluate_holdout", "track_cumulative_purchases", "tracking_error"]

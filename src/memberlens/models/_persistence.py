@@ -1,0 +1,148 @@
+"""Fitted models as JSON: parameters, model name, data unit, versions — no pickle, no data.
+
+A file holds one model or several (a purchase model and its spend model)::
+
+    {"format": "memberlens-clv", "format_version": 1, "memberlens_version": "0.1.0",
+     "models": [{"model": "bg-nbd", "class": "BetaGeoModel", "time_unit": "W",
+                 "params": {"r": 0.243, ...}, "standard_errors": {...},
+                 "log_likelihood": -9582.43, "n_members": 2357, ...}]}
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from memberlens.errors import InputError
+from memberlens.io.files import write_text_atomic
+from memberlens.models._base import BaseModel
+
+FORMAT = "memberlens-clv"
+FORMAT_VERSION = 1
+
+
+def _registry() -> dict[str, type[BaseModel]]:
+    from memberlens.models.bg_bb import BetaGeoBetaBinomModel
+    from memberlens.models.bg_nbd import BetaGeoModel
+    from memberlens.models.gamma_gamma import GammaGammaModel
+    from memberlens.models.mbg_nbd import ModifiedBetaGeoModel
+    from memberlens.models.pareto_nbd import ParetoNBDModel
+
+    classes = (BetaGeoModel, ModifiedBetaGeoModel, ParetoNBDModel, BetaGeoBetaBinomModel, GammaGammaModel)
+    return {cls.model_name: cls for cls in classes}
+
+
+def _finite_or_none(value: float) -> float | None:
+    return float(value) if math.isfinite(value) else None
+
+
+def model_to_dict(model: BaseModel) -> dict[str, Any]:
+    """A fitted model as a JSON-ready dict (no data, only what predictions need and provenance)."""
+    model._check_fitted()
+    from memberlens import __version__
+
+    out: dict[str, Any] = {
+        "model": model.model_name,
+        "class": type(model).__name__,
+        "paper": model.paper,
+        "memberlens_version": __version__,
+        "time_unit": str(model.time_unit),
+        "settings": {"penalizer": model.penalizer, "max_iter": model.max_iter},
+        "params": dict(model.params_),
+        "standard_errors": {k: _finite_or_none(v) for k, v in model.standard_errors_.items()},
+        "log_likelihood": model.log_likelihood_,
+        "n_members": model.n_members_,
+        "n_combinations": model.n_combinations_,
+    }
+    if hasattr(model, "frequency_spend_correlation_"):
+        out["frequency_spend_correlation"] = model.frequency_spend_correlation_
+    return out
+
+
+def model_from_dict(data: dict[str, Any], *, where: str = "model") -> BaseModel:
+    """Rebuild a fitted model from :func:`model_to_dict`'s output."""
+    registry = _registry()
+    name = data.get("model") if isinstance(data, dict) else None
+    if name not in registry:
+        raise InputError(f"{where}: unknown model {name!r}", f"known models: {sorted(registry)}")
+    cls = registry[name]
+    params = data.get("params")
+    if not isinstance(params, dict) or set(params) != set(cls.param_names):
+        raise InputError(
+            f"{where}: {name} needs parameters {list(cls.param_names)}, got {sorted(params) if isinstance(params, dict) else params!r}"
+        )
+    values = {}
+    for key in cls.param_names:
+        value = params[key]
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value) or value <= 0:
+            raise InputError(f"{where}: parameter {key} of {name} must be a positive number, got {value!r}")
+        values[key] = float(value)
+    settings = data.get("settings", {})
+    model = cls(
+        time_unit=data.get("time_unit", "W"),
+        penalizer=settings.get("penalizer", 0.0),
+        max_iter=settings.get("max_iter", 1000),
+    )
+    model._validate_params()
+    model.params_ = values
+    errors = data.get("standard_errors") or {}
+    model.standard_errors_ = {k: float(errors[k]) if errors.get(k) is not None else math.inf for k in cls.param_names}
+    model.log_likelihood_ = float(data.get("log_likelihood", math.nan))
+    model.n_members_ = int(data.get("n_members", 0))
+    model.n_combinations_ = int(data.get("n_combinations", 0))
+    model.n_iter_ = 0
+    model.gradient_norm_ = 0.0
+    if "frequency_spend_correlation" in data:
+        model.frequency_spend_correlation_ = float(data["frequency_spend_correlation"])
+    return model
+
+
+def models_to_json(*models: BaseModel) -> str:
+    from memberlens import __version__
+
+    document = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "memberlens_version": __version__,
+        "models": [model_to_dict(m) for m in models],
+    }
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
+def models_from_json(text: str, *, where: str = "model file") -> list[BaseModel]:
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{where}: not valid JSON ({exc.msg} at line {exc.lineno})", "save it with save_model()") from None
+    if not isinstance(document, dict) or document.get("format") != FORMAT:
+        raise InputError(f"{where}: not a memberlens model file (no \"format\": \"{FORMAT}\")", "save it with save_model()")
+    if document.get("format_version") != FORMAT_VERSION:
+        raise InputError(
+            f"{where}: model file format version {document.get('format_version')!r} is not supported "
+            f"(this memberlens reads version {FORMAT_VERSION})",
+            "refit and save the model with this version",
+        )
+    models = document.get("models")
+    if not isinstance(models, list) or not models:
+        raise InputError(f"{where}: holds no models")
+    return [model_from_dict(m, where=f"{where}: models[{i}]") for i, m in enumerate(models)]
+
+
+def save_model(path: str | Path, *models: BaseModel) -> Path:
+    """Write fitted model(s) to ``path`` as JSON, atomically."""
+    if not models:
+        raise InputError("save_model needs at least one fitted model")
+    return write_text_atomic(path, models_to_json(*models))
+
+
+def load_model(path: str | Path) -> list[BaseModel]:
+    """The fitted models saved in ``path`` by :func:`save_model`, in the order saved."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: no such model file", "write one with: memberlens clv fit --out FILE.json")
+    return models_from_json(path.read_text(encoding="utf-8"), where=str(path))
+
+
+__all__ = ["load_model", "model_from_dict", "model_to_dict", "models_from_json", "models_to_json", "save_model"]

@@ -1,0 +1,210 @@
+"""Per-member predictions: computed once per distinct combination, joined back in the engine.
+
+A summary of a million members holds far fewer distinct (frequency, recency, T) combinations. The
+model runs over those (in NumPy); the result goes back to the engine as an Ibis memtable and is
+joined to the members there, so the answer is one row per member (never one per draw or per
+combination) and the member table never leaves the engine. The join keys are exact: frequency is
+an integer and recency and T are whole days divided by the unit. Gamma-Gamma's expected spend is
+a closed form of (frequency, mean spend) and is computed in the engine directly.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+import numpy as np
+import pandas as pd
+
+from memberlens.errors import ConfigError, InputError
+from memberlens.models._base import BaseModel, TransactionModel, check_number
+from memberlens.models._summary import WEIGHT, TimeUnit, compress_summary
+
+DAYS_PER_YEAR = 365.25
+MAX_WAIT_DAYS = 36_525  # a next order expected more than 100 years out is reported as null
+
+
+def _as_table(summary: ir.Table | pd.DataFrame) -> tuple[ir.Table, bool]:
+    if isinstance(summary, pd.DataFrame):
+        return ibis.memtable(summary), True
+    if isinstance(summary, ir.Table):
+        return summary, False
+    raise InputError(
+        f"expected an Ibis table or a pandas DataFrame of the purchase summary, got {type(summary).__name__}",
+        "build it with summarise_purchases(orders)",
+    )
+
+
+def _combination_table(
+    table: ir.Table, columns: Sequence[str], fn: Callable[[pd.DataFrame], pd.DataFrame]
+) -> ir.Table:
+    combos = compress_summary(table, columns).drop(columns=[WEIGHT])
+    predictions = fn(combos)
+    frame = pd.concat([combos.reset_index(drop=True), predictions.reset_index(drop=True)], axis=1)
+    return ibis.memtable(frame)
+
+
+def _join(table: ir.Table, predictions: ir.Table, columns: Sequence[str]) -> ir.Table:
+    # a view: Ibis cannot join a projection of a join to another table by column name
+    table = table.view()
+    joined = table.join(predictions, list(columns))
+    return joined.select(*table.columns, *(c for c in predictions.columns if c not in columns))
+
+
+def predict_by_combination(
+    summary: ir.Table | pd.DataFrame, columns: Sequence[str], fn: Callable[[pd.DataFrame], pd.DataFrame]
+) -> ir.Table | pd.DataFrame:
+    """Run ``fn`` over the distinct combinations of ``columns`` and join its columns back to
+    every member (Ibis in, Ibis out; pandas in, pandas out, in the input's row order)."""
+    table, was_pandas = _as_table(summary)
+    if was_pandas:
+        frame = summary.reset_index(drop=True)  # type: ignore[union-attr]
+        combos = frame[list(columns)].drop_duplicates().reset_index(drop=True)
+        predictions = pd.concat([combos, fn(combos).reset_index(drop=True)], axis=1)
+        return frame.merge(predictions, on=list(columns), how="left", sort=False)
+    return _join(table, _combination_table(table, columns, fn), columns)
+
+
+def _label(days: float) -> str:
+    return f"{int(days)}d" if float(days).is_integer() else f"{days:g}d".replace(".", "_")
+
+
+def predict_member_value(
+    summary: ir.Table | pd.DataFrame,
+    model: TransactionModel,
+    spend_model: BaseModel | None = None,
+    *,
+    horizons: Sequence[float] = (7, 30, 90, 365),
+    probability_horizon: float = 30,
+    clv_horizon: float = 365,
+    discount_rate: float = 0.10,
+) -> ir.Table | pd.DataFrame:
+    """Predicted member value, one row per member.
+
+    Parameters
+    ----------
+    summary
+        From :func:`summarise_purchases` with the model's time unit (Ibis table or pandas).
+    model
+        A fitted purchase model (BG/NBD, MBG/NBD, Pareto/NBD, BG/BB).
+    spend_model
+        A fitted :class:`GammaGammaModel`; without it the value columns are left out.
+    horizons
+        Days for ``expected_orders_<h>d`` (a discrete-period model counts whole periods).
+    probability_horizon
+        Days for ``probability_order_<h>d``, P(at least one order).
+    clv_horizon, discount_rate
+        Residual CLV: expected spend over ``clv_horizon`` days, month by month, discounted at
+        ``discount_rate`` a year.
+
+    Returns
+    -------
+    One row per member with the summary's columns and:
+
+    ``probability_alive``, ``churn_probability``
+        P(still a customer) at the end of the period, and 1 minus it.
+    ``expected_orders_<h>d``, ``probability_order_<h>d``
+        Expected purchase occasions in the next h days; P(at least one).
+    ``predicted_orders``
+        Expected orders in the next 365 days (Klaviyo's "predicted number of orders").
+    ``next_order_date``
+        The day by which a member who stays active is as likely as not to have ordered again
+        (null for discrete-period models and beyond 100 years).
+    ``historic_orders``, ``historic_clv``, ``average_order_value``, ``average_days_between_orders``
+        From the history: purchase days, total spend, spend per purchase day, days between
+        purchases (null for a one-order member).
+    ``expected_order_value``, ``predicted_clv``, ``total_clv``, ``residual_clv``
+        With a spend model: the next order's expected value, predicted spend over 365 days
+        (undiscounted), historic + predicted, and the discounted residual CLV.
+    """
+    model._check_fitted()
+    if not isinstance(model, TransactionModel):
+        raise ConfigError(
+            f"The 'model' parameter of predict_member_value must be a fitted purchase model "
+            f"(BetaGeoModel, ModifiedBetaGeoModel, ParetoNBDModel, BetaGeoBetaBinomModel). Got {type(model).__name__} instead."
+        )
+    if spend_model is not None:
+        spend_model._check_fitted()
+    horizons = [check_number(h, "horizons", "predict_member_value", low=0.0, low_open=True) for h in horizons]
+    probability_horizon = check_number(probability_horizon, "probability_horizon", "predict_member_value", low=0.0, low_open=True)
+    clv_horizon = check_number(clv_horizon, "clv_horizon", "predict_member_value", low=0.0, low_open=True)
+    discount_rate = check_number(discount_rate, "discount_rate", "predict_member_value", low=0.0)
+    unit = TimeUnit.parse(model.time_unit)
+    table, was_pandas = _as_table(summary)
+    columns = model.columns
+
+    def purchases(frame: pd.DataFrame) -> pd.DataFrame:
+        x, t_x, T = (frame[c].to_numpy(dtype=float) for c in columns)
+        alive = model.probability_alive(x, t_x, T)
+        out: dict[str, Any] = {"probability_alive": alive, "churn_probability": 1.0 - alive}
+        for h in horizons:
+            out[f"expected_orders_{_label(h)}"] = model.expected_purchases(h / unit.days, x, t_x, T)
+        out[f"probability_order_{_label(probability_horizon)}"] = 1.0 - model.probability_of_purchases(
+            0, probability_horizon / unit.days, x, t_x, T
+        )
+        out["predicted_orders"] = model.expected_purchases(365.0 / unit.days, x, t_x, T)
+        out["discounted_orders"] = _discounted_orders(model, x, t_x, T, unit, clv_horizon, discount_rate)
+        wait_days = model.median_wait_alive(x, t_x, T) * unit.days
+        with np.errstate(invalid="ignore"):
+            out["_wait_days"] = np.where(np.isfinite(wait_days) & (wait_days <= MAX_WAIT_DAYS), wait_days, np.nan)
+        return pd.DataFrame(out)
+
+    result = _join(table, _combination_table(table, columns, purchases), columns)
+    wait = result["_wait_days"]
+    extra: dict[str, ir.Value] = {}
+    if "first_order_date" in table.columns and not model.discrete:
+        days_ahead = (result["T"] * unit.days + wait).round().cast("int64")
+        extra["next_order_date"] = ibis.ifelse(
+            wait.isnull() | wait.isnan(), ibis.null("date"), (result.first_order_date + days_ahead.as_interval("D")).cast("date")
+        )
+    else:
+        extra["next_order_date"] = ibis.null("date")
+    frequency = result["frequency"]
+    extra["historic_orders"] = (frequency + 1).cast("int64")
+    if "total_spend" in table.columns:
+        extra["historic_clv"] = result.total_spend
+        extra["average_order_value"] = result.total_spend / (frequency + 1).cast("float64")
+    extra["average_days_between_orders"] = ibis.ifelse(
+        frequency > 0, result["recency"] * unit.days / frequency.cast("float64"), ibis.null("float64")
+    )
+    result = result.mutate(**extra).drop("_wait_days")
+
+    if spend_model is not None:
+        # closed form, so computed in the engine row by row (mean spend is a float sum, which an
+        # engine may round differently from run to run: no join on it)
+        result = result.mutate(expected_order_value=spend_model.expected_spend_expression(result))
+        value = result.expected_order_value
+        predicted = result.predicted_orders * value
+        extra = {"predicted_clv": predicted, "residual_clv": result.discounted_orders * value}
+        if "total_spend" in table.columns:
+            extra["total_clv"] = result.total_spend + predicted
+        result = result.mutate(**extra)
+    result = result.drop("discounted_orders")
+    return result.execute() if was_pandas else result
+
+
+def _discounted_orders(
+    model: TransactionModel,
+    x: np.ndarray,
+    t_x: np.ndarray,
+    T: np.ndarray,
+    unit: TimeUnit,
+    horizon_days: float,
+    annual_rate: float,
+) -> np.ndarray:
+    """Σ over months of the expected orders in the month, discounted to today."""
+    months = max(1, math.ceil(horizon_days / (DAYS_PER_YEAR / 12) - 1e-9))
+    ends = np.minimum(np.arange(1, months + 1) * (DAYS_PER_YEAR / 12), horizon_days)
+    previous = np.zeros_like(x)
+    total = np.zeros_like(x)
+    for end in ends:
+        cumulative = model.expected_purchases(end / unit.days, x, t_x, T)
+        total += (cumulative - previous) / (1.0 + annual_rate) ** (end / DAYS_PER_YEAR)
+        previous = cumulative
+    return total
+
+
+__all__ = ["predict_by_combination", "predict_member_value"]
