@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test clean
+.PHONY: demo test clean browser
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,7 +18,17 @@ $(VENV)/.installed-test: $(VENV)/.installed
 demo: $(VENV)/.installed
 	$(BIN)/memberlens demo --out demo-output
 
-test: $(VENV)/.installed-test
+# The report's browser tests drive Debian's chromium (fonts-noto-cjk draws the Chinese report).
+browser:
+	@if ! command -v chromium >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; \
+	  else \
+	    echo "chromium is missing and we are not root: the browser tests will skip (and fail when CI=true)"; \
+	  fi; \
+	fi
+
+test: $(VENV)/.installed-test browser
 	$(BIN)/python -m pytest
 
 clean:

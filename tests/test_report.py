@@ -1,13 +1,27 @@
-"""The HTML report: self-contained, both languages, ledger figures, and user text escaped."""
+"""The HTML report: self-contained, both languages, ledger figures, user text escaped, one
+message catalogue, one run of each analysis shared by sections and exports, and the CLI."""
 
 from __future__ import annotations
 
+import json
 import re
+import string
+import tomllib
+from importlib import resources
 
 import pandas as pd
+import pytest
 
 from memberlens import Workspace, ingest
-from memberlens.reports.render import render_report, write_report
+from memberlens.analyses import AnalysisOptions
+from memberlens.reports import context as report_context
+from memberlens.reports.base import Chart, SectionContent
+from memberlens.reports.charts import embed_json, plain
+from memberlens.reports.data_quality import DataQualitySection
+from memberlens.reports.exports import write_exports
+from memberlens.reports.recommendations import Profile
+from memberlens.reports.render import render_report, write_report, write_reports
+from memberlens.reports.sections import SECTIONS
 
 ORDERS = pd.DataFrame(
     {
@@ -18,8 +32,62 @@ ORDERS = pd.DataFrame(
         "product_name": ['<script>alert("x")</script>', "</div><b>bold</b>", "ok", "ok"],
     }
 )
+HOSTILE = '<script>alert(1)</script>"</div>'
+CHART = re.compile(r'<script type="application/json" data-chart="chart-([^"]+)">(.*?)</script>', re.S)
 
 
+def chart_specs(html: str) -> dict[str, dict]:
+    """Every chart's Plotly figure, parsed back from the page."""
+    return {key: json.loads(text) for key, text in CHART.findall(html)}
+
+
+def shop_orders(customers: int = 60, months: int = 8, seed: int = 1, product: str = "mug") -> pd.DataFrame:
+    """A small, varied order log: repeat buyers, lapsed ones, several products and prices."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    rows = []
+    for c in range(customers):
+        first = rng.integers(0, months)
+        visits = 1 + rng.poisson(2 if c % 3 else 6)
+        for v in range(visits):
+            month = min(months - 1, first + v * rng.integers(0, 3))
+            day = 1 + rng.integers(0, 27)
+            for line in range(1 + rng.integers(0, 3)):
+                price = float(rng.choice([0.5, 1.5, 4.0, 12.0, 60.0]))
+                quantity = int(1 + rng.integers(0, 10))
+                rows.append({
+                    "customer_id": f"C{c:03d}", "order_id": f"O{c:03d}-{v}", "ordered_at": f"2024-{month + 1:02d}-{day:02d} 10:00",
+                    "quantity": quantity, "unit_price": price, "product_id": f"P{line}{int(price)}",
+                    "product_name": product if line == 0 else f"item {line}",
+                })
+    return pd.DataFrame(rows)
+
+
+@pytest.fixture(scope="module")
+def shop(tmp_path_factory):
+    """A workspace with orders only (no members, events...)."""
+    path = tmp_path_factory.mktemp("shop") / "shop.duckdb"
+    with Workspace(path) as ws:
+        ingest(ws, shop_orders(), name="shop")
+    return path
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    """A workspace with every table of the demo data (small)."""
+    from memberlens.demo.generator import generate_demo_data
+
+    root = tmp_path_factory.mktemp("demo")
+    files = generate_demo_data(root / "data", customers=300, years=1, seed=3)
+    path = root / "demo.duckdb"
+    with Workspace(path) as ws:
+        for table in ("orders", "members", "events", "campaigns", "marketing_costs", "customer_360"):
+            ingest(ws, files[table]["path"], table=table, name=table)
+    return path
+
+
+# -- the ledger, languages, escaping ---------------------------------------------------------
 def test_report_shows_the_ledger_in_both_languages(tmp_path):
     with Workspace(tmp_path / "w.duckdb") as ws:
         ingest(ws, ORDERS, name="shop")
@@ -28,20 +96,47 @@ def test_report_shows_the_ledger_in_both_languages(tmp_path):
     assert (tmp_path / "report.html").exists() and (tmp_path / "report.zh.html").exists()
     assert "Of 4 rows read from shop, 2 (50.0%) are used" in en
     assert "从 shop 读取的 4 行中，有 2 行（50.0%）用于分析" in zh
-    assert 'lang="zh-CN"' in zh and "Microsoft YaHei" in zh
+    assert 'lang="zh-CN"' in zh and "Microsoft YaHei" in zh and "Noto Sans CJK SC" in zh
     for html in (en, zh):
         assert not re.search(r"<(script|link|img)\b[^>]*\b(src|href)=", html)  # nothing fetched
+        assert "default-src 'none'" in html  # and the page may not fetch anything either
 
 
 def test_user_text_is_escaped(tmp_path):
-    hostile = '<script>alert(1)</script>"</div>'
     with Workspace(tmp_path / "w.duckdb") as ws:
-        ingest(ws, ORDERS, name=hostile)
+        ingest(ws, ORDERS, name=HOSTILE)
         html = render_report(ws)
     assert "<script>alert(1)" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;&#34;&lt;/div&gt;" in html
 
 
+def test_hostile_product_and_segment_names_stay_text(tmp_path):
+    orders = shop_orders(product=HOSTILE)
+    scheme = {HOSTILE: {"r": (1, 5), "f": (4, 5)}, "rest": {"r": (1, 5)}}
+    with Workspace(tmp_path / "w.duckdb") as ws:
+        ingest(ws, orders, name="shop")
+        html = render_report(ws, options=AnalysisOptions(scheme=scheme))
+    assert "<script>alert" not in html and "</div>\"" not in html
+    # our own scripts only: the JSON blocks, Plotly and the loader
+    specs = chart_specs(html)
+    assert html.count("<script") == len(specs) + 2 == html.count("</script")
+    # in tables and sentences: entities; in chart data: JSON escapes, and entities for Plotly
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;&#34;&lt;/div&gt;" in html
+    assert "\\u003cscript\\u003e" not in html.split("<body>")[0]
+    labels = json.dumps([specs["rfm-shares"]["data"][0]["x"], specs["abc-top-products"]["data"][0]["y"]])
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;\\\"&lt;/div&gt;" in labels
+    raw_json = CHART.findall(html)
+    assert all("<" not in text and ">" not in text for _, text in raw_json)
+
+
+def test_embed_json_cannot_end_the_script_element():
+    text = embed_json({"label": "</script><script>alert(1)</script>&\u2028\u2029", "nan": float("nan")})
+    assert "<" not in text and ">" not in text and "&" not in text and "\u2028" not in text and "\u2029" not in text
+    assert json.loads(text) == {"label": "</script><script>alert(1)</script>&\u2028\u2029", "nan": None}
+    assert plain('<b>"x" & y</b>') == '&lt;b&gt;"x" &amp; y&lt;/b&gt;'
+
+
+# -- sections ----------------------------------------------------------------------------------
 def test_a_section_whose_table_is_missing_says_how_to_add_it(tmp_path):
     class NeedsMembers:
         key, title_key, needs = "members_demo", "data_quality.title", ("members",)
@@ -53,3 +148,194 @@ def test_a_section_whose_table_is_missing_says_how_to_add_it(tmp_path):
         ingest(ws, ORDERS, name="shop")
         html = render_report(ws, sections=[NeedsMembers()])
     assert "needs the members table" in html and "memberlens ingest FILE --table members" in html
+
+
+def test_a_new_analysis_adds_its_section_through_the_interface(shop):
+    class Monthly:
+        key, title_key, needs = "monthly", "trends.title", ("orders",)
+
+        def build(self, ctx):
+            trends = ctx.analyses.run("trends")
+            figure = {"data": [{"type": "bar", "x": [str(v)[:7] for v in trends.period_start], "y": trends.revenue.tolist()}],
+                      "layout": {}}
+            return SectionContent(self.key, "Monthly", charts=[Chart("monthly", "Revenue", figure, ["A sentence."], None, "trends")])
+
+    with Workspace(shop, read_only=True) as ws:
+        html = render_report(ws, sections=[DataQualitySection(), Monthly()])
+    specs = chart_specs(html)
+    assert set(specs) == {"data-quality", "monthly"}
+    assert html.count("* plotly.js v") == 1 and html.count("<script>") == 2  # plotly.js once, one loader
+
+
+def test_orders_only_workspace_shows_every_orders_section_and_locks_the_rest(shop):
+    with Workspace(shop, read_only=True) as ws:
+        html = render_report(ws)
+    sections = dict(re.findall(r'<section id="([a-z_]+)">\s*<h2>([^<]*)</h2>', html))
+    assert list(sections) == [s.key for s in SECTIONS]
+    locked = set(re.findall(r'<section id="([a-z_]+)">\s*<h2>[^<]*</h2>\s*<p class="locked">', html))
+    assert locked == {"kpis", "rfe"}
+    assert "needs the members table" in html and "needs the events table" in html
+    specs = chart_specs(html)
+    for key in ("trends-customers", "trends-super-orders", "price-bands", "lifecycle-stages", "rates", "cohorts-customers",
+                "rfm-shares", "clusters-elbow", "clusters-silhouette", "clusters-profiles", "abc-customers", "abc-top-products",
+                "activity", "churn"):
+        assert specs[key]["data"], key
+
+
+def test_every_section_works_on_the_demo_data_in_both_languages(demo):
+    with Workspace(demo, read_only=True) as ws:
+        cache = report_context.AnalysisCache(ws)
+        en = render_report(ws, lang="en", analyses=cache)
+        zh = render_report(ws, lang="zh", analyses=cache)
+    for html in (en, zh):
+        assert 'class="locked"' not in html
+        specs = chart_specs(html)
+        assert {"kpis-members", "kpis-conversion", "kpis-cost", "kpis-unit", "kpis-coupons", "activity", "rfe"} <= set(specs)
+        for key, spec in specs.items():
+            assert spec["data"] and all(trace.get("x") is not None or trace.get("z") is not None for trace in spec["data"]), key
+    assert "Observations and recommendations" in en and "洞察与建议" in zh
+    # every chart: a sentence saying what it shows, and the table it was drawn from
+    for html in (en, zh):
+        figures = re.findall(r'<figure class="chart-block">(.*?)</figure>', html, re.S)
+        assert len(figures) == len(chart_specs(html))
+        for figure in figures:
+            assert '<p class="explain">' in figure and "<details><summary>" in figure and "<tbody>" in figure, figure[:200]
+    assert "counted from the events table" in en and "由 events 事件表统计" in zh
+    # nothing of one language leaks into the other's sentences
+    assert "Revenue peaked" not in zh and "消费金额在" not in en
+
+
+def test_tiny_data_gives_a_report_not_an_error(tmp_path):
+    with Workspace(tmp_path / "w.duckdb") as ws:
+        ingest(ws, ORDERS, name="shop")
+        for lang in ("en", "zh"):
+            html = render_report(ws, lang=lang)
+            assert "<section id=\"recommendations\">" in html
+    assert "clustering needs at least 3 customers" in html
+
+
+# -- numbers come from the analyses, once ------------------------------------------------------
+def test_each_analysis_runs_once_for_both_languages_and_the_exports(shop, tmp_path, monkeypatch):
+    from memberlens import analyses
+
+    calls: list[tuple[str, str]] = []
+    fits: list[str] = []
+    real_run, real_fit = report_context.run_analysis, analyses._clusters
+    monkeypatch.setattr(report_context, "run_analysis",
+                        lambda ws, name, options: calls.append((name, repr(options))) or real_run(ws, name, options))
+    monkeypatch.setattr(analyses, "_clusters", lambda tables, options: fits.append(repr(options)) or real_fit(tables, options))
+    with Workspace(shop, read_only=True) as ws:
+        files = write_reports(ws, tmp_path, langs=("en", "zh"), export_format="csv")
+    assert len(files.reports) == 2 and len(files.exports) == 3
+    assert len(calls) == len(set(calls)) and len(calls) >= 15
+    assert len(fits) == 1
+
+
+def test_report_figures_are_the_analysis_tables(shop):
+    from memberlens.analyses import run_analysis
+
+    with Workspace(shop, read_only=True) as ws:
+        html = render_report(ws)
+        trends = run_analysis(ws, "trends", AnalysisOptions()).to_pandas()
+        segments = run_analysis(ws, "rfm-segments", AnalysisOptions()).to_pandas()
+        lifecycle = run_analysis(ws, "lifecycle", AnalysisOptions()).to_pandas()
+    specs = chart_specs(html)
+    revenue = specs["trends-customers"]["data"][0]["y"]
+    assert revenue == pytest.approx(trends.revenue.tolist())
+    assert specs["rfm-shares"]["data"][1]["y"] == pytest.approx(segments.revenue_share.tolist())
+    assert [t["y"] for t in specs["lifecycle-stages"]["data"]] == [lifecycle[s].tolist() for s in ("new", "active", "return", "unactive")]
+
+
+# -- recommendations ---------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("profile", "advice"),
+    [
+        (Profile(0.2, 4.0, 5.0), "keep"),
+        (Profile(3.0, 4.0, 1.0), "win_back"),
+        (Profile(3.0, 0.5, 0.4), "low_value"),
+        (Profile(0.3, 0.5, 0.5), "nurture"),
+        (Profile(1.0, 2.0, 1.0), "raise_basket"),
+        (Profile(1.0, 0.5, 2.0), "raise_frequency"),
+        (Profile(1.0, 1.0, 1.0), "activate"),
+    ],
+)
+def test_advice_follows_the_profile(profile, advice):
+    assert profile.advice() == advice
+
+
+def test_recommendations_state_the_numbers_they_come_from(shop):
+    from memberlens.analyses import run_analysis
+
+    with Workspace(shop, read_only=True) as ws:
+        html = render_report(ws)
+        segments = run_analysis(ws, "rfm-segments", AnalysisOptions()).to_pandas()
+    cards = html.split('<section id="recommendations">')[1]
+    for row in segments.itertuples():
+        assert f"{row.customers:,} customers ({row.customer_share:.1%}) hold {row.revenue_share:.1%} of revenue." in cards
+
+
+# -- exports -----------------------------------------------------------------------------------
+@pytest.mark.parametrize("fmt", ["csv", "parquet", "xlsx"])
+def test_member_lists_are_exported_in_each_format(shop, tmp_path, fmt):
+    with Workspace(shop, read_only=True) as ws:
+        paths = write_exports(ws, tmp_path / "exports", fmt)
+        customers = ws.table("orders").customer_id.nunique().execute()
+    assert sorted(p.name for p in paths) == sorted(f"{n}.{fmt}" for n in ("rfm_segments", "clusters", "lifecycle_stages"))
+    read = {"csv": pd.read_csv, "parquet": pd.read_parquet, "xlsx": pd.read_excel}[fmt]
+    frames = {p.stem: read(p) for p in paths}
+    assert {"customer_id", "segment", "r_score", "f_score", "m_score", "rfm_code"} <= set(frames["rfm_segments"].columns)
+    assert {"customer_id", "cluster", "cluster_name"} <= set(frames["clusters"].columns)
+    assert {"customer_id", "stage"} <= set(frames["lifecycle_stages"].columns)
+    assert all(len(frame) == customers and frame.customer_id.is_unique for frame in frames.values())
+    assert not list(tmp_path.glob("exports/.*.tmp"))  # written atomically
+
+
+# -- catalogues --------------------------------------------------------------------------------
+def test_en_and_zh_catalogues_have_the_same_messages_and_placeholders():
+    def load(lang):
+        return tomllib.loads(resources.files("memberlens.messages").joinpath(f"{lang}.toml").read_text(encoding="utf-8"))
+
+    en, zh = load("en"), load("zh")
+    assert {(s, k) for s in en for k in en[s]} == {(s, k) for s in zh for k in zh[s]}
+    fields = string.Formatter()
+    for section, messages in en.items():
+        for key, text in messages.items():
+            names = {f[1] for f in fields.parse(text) if f[1]}
+            assert names == {f[1] for f in fields.parse(zh[section][key]) if f[1]}, f"{section}.{key}"
+
+
+def test_every_message_key_the_reports_use_exists():
+    from pathlib import Path
+
+    en = tomllib.loads(resources.files("memberlens.messages").joinpath("en.toml").read_text(encoding="utf-8"))
+    source = "\n".join(p.read_text(encoding="utf-8") for p in Path(report_context.__file__).parent.glob("*.py"))
+    for section, key in set(re.findall(r'\bt\("([a-z_]+)\.([a-z_]+)"', source)):
+        assert key in en.get(section, {}), f"{section}.{key}"
+
+
+# -- the command -------------------------------------------------------------------------------
+def test_report_command_ingests_reports_and_exports(run_cli, tmp_path):
+    shop_orders().to_csv(tmp_path / "orders.csv", index=False)
+    result = run_cli("report", "orders.csv", "--out", "out", "--lang", "zh", "--export-format", "parquet",
+                     "--as-of", "2024-07-01")
+    assert result.exit_code == 0, result.stderr
+    html = (tmp_path / "out" / "report.zh.html").read_text(encoding="utf-8")
+    assert "数据截至 2024-07-01" in html and "截止日期 2024-07-01" in html
+    assert sorted(p.name for p in (tmp_path / "out" / "exports").iterdir()) == [
+        "clusters.parquet", "lifecycle_stages.parquet", "rfm_segments.parquet"]
+    assert "report" in result.stderr and "ingest" in result.stderr  # the progress bars
+    rfm = pd.read_parquet(tmp_path / "out" / "exports" / "rfm_segments.parquet")
+    assert pd.to_datetime(rfm.last_order_at).max() < pd.Timestamp("2024-07-01")
+
+
+def test_report_command_reports_an_existing_workspace_and_rejects_bad_options(run_cli, tmp_path):
+    shop_orders().to_csv(tmp_path / "orders.csv", index=False)
+    assert run_cli("ingest", "orders.csv").exit_code == 0
+    result = run_cli("report", "--no-exports")
+    assert result.exit_code == 0 and (tmp_path / "report.html").exists() and not (tmp_path / "exports").exists()
+    bad = run_cli("report", "--lang", "fr")
+    assert bad.exit_code == 2 and "--lang" in bad.stderr
+    bad = run_cli("report", "--as-of", "yesterday")
+    assert bad.exit_code == 2 and "YYYY-MM-DD" in bad.stderr
+    missing = run_cli("report", "--db", "nope.duckdb")
+    assert missing.exit_code == 2 and "no such workspace" in missing.stderr

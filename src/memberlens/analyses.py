@@ -137,6 +137,16 @@ def run_analysis(workspace: Workspace, name: str, options: AnalysisOptions) -> i
     if name not in ANALYSES:
         raise ConfigError(f"unknown analysis {name!r}", f"available: {', '.join(ANALYSES)}")
     analysis = ANALYSES[name]
+    return analysis.run(_tables(workspace, analysis), options)
+
+
+def _tables(workspace: Workspace, analysis: Analysis) -> dict[str, ir.Table]:
     tables = {table: workspace.table(table) for table in analysis.needs}  # raises naming a missing table
     tables |= {table: workspace.table(table) for table in OPTIONAL_TABLES if workspace.has_table(table) and table not in tables}
-    return analysis.run(tables, options)
+    return tables
+
+
+def cluster_result(workspace: Workspace, options: AnalysisOptions) -> metrics.ClusterResult:
+    """The whole clustering — per-customer assignments, profiles and the k curve — fitted once;
+    the ``clusters`` and ``cluster-curve`` analyses show parts of it."""
+    return _clusters(_tables(workspace, ANALYSES["clusters"]), options)

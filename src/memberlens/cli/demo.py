@@ -13,7 +13,7 @@ from memberlens.cli._common import OutputFormat, err, out, print_records
 from memberlens.errors import ConfigError
 from memberlens.ingest import ingest
 from memberlens.io.workspace import Workspace
-from memberlens.reports.render import write_report
+from memberlens.reports.render import write_reports
 
 DEMO_TABLES = ("orders", "members", "events", "campaigns", "marketing_costs", "customer_360")
 
@@ -67,7 +67,9 @@ def demo_command(
                 f"ingested {table}: {result.ledger.rows_read:,} rows read, {result.ledger.rows_used:,} used",
                 markup=False,
             )
-        reports = [write_report(workspace, out_dir, lang=lang) for lang in ("en", "zh")]
+        with err.status(Text("writing the report (en, zh) and the member lists")):
+            files = write_reports(workspace, out_dir, langs=("en", "zh"))  # analyses run once for both
     out.print(f"workspace: {db}", markup=False)
-    for report in reports:
+    for report in files.reports:
         out.print(f"report:    {report}", markup=False)
+    out.print(f"exports:   {out_dir / 'exports'}", markup=False)

@@ -1,30 +1,75 @@
-"""``memberlens report``: the HTML report of a workspace, optionally ingesting sources first."""
+"""``memberlens report``: the HTML report of a workspace, optionally ingesting sources first,
+with the member lists (exports) beside it."""
 
 from __future__ import annotations
 
+from datetime import date, datetime
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.text import Text
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from memberlens.analyses import AnalysisOptions
 from memberlens.cli._common import err, option_db, out
+from memberlens.errors import ConfigError
+from memberlens.i18n import LANGUAGES
 from memberlens.ingest import ingest
 from memberlens.io.workspace import Workspace
-from memberlens.reports.render import write_report
+from memberlens.reports.render import write_reports
+
+
+class ExportFormat(str, Enum):
+    csv = "csv"
+    parquet = "parquet"
+    xlsx = "xlsx"
+
+
+def _parse_date(value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return datetime.strptime(value, "%Y-%m-%d").date()
+    except ValueError as exc:
+        raise ConfigError(f"--as-of {value!r} is not a date", "use YYYY-MM-DD, e.g. --as-of 2011-12-10") from exc
 
 
 def report_command(
     sources: Annotated[Optional[list[Path]], typer.Argument(help="Order files to ingest first (optional).")] = None,
     db: Annotated[str, option_db()] = "memberlens.duckdb",
     preset: Annotated[Optional[str], typer.Option(help="Mapping preset for the sources, e.g. online-retail.")] = None,
+    as_of: Annotated[Optional[str], typer.Option("--as-of", help="Cut-off date YYYY-MM-DD: later orders are not counted.")] = None,
     lang: Annotated[str, typer.Option(help="en or zh.")] = "en",
-    out_dir: Annotated[Path, typer.Option("--out", help="Folder to write report.html into.")] = Path("."),
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder to write report.html (and exports/) into.")] = Path("."),
+    export_format: Annotated[ExportFormat, typer.Option("--export-format", help="Member lists as csv, parquet or xlsx.")] = ExportFormat.csv,
+    exports: Annotated[bool, typer.Option("--exports/--no-exports", help="Write the member lists into OUT/exports.")] = True,
 ) -> None:
-    """Write the self-contained HTML report of the workspace."""
-    with Workspace(db, must_exist=not sources) as workspace:
-        for source in sources or []:
-            with err.status(Text(f"ingesting {source}")):
+    """Write the self-contained HTML report of the workspace, and the member lists beside it."""
+    if lang not in LANGUAGES:
+        raise ConfigError(f"--lang {lang!r} is not a language of the report", "use --lang en or --lang zh")
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ConfigError(f"{out_dir}: exists and is not a folder", "choose another --out")
+    options = AnalysisOptions(as_of=_parse_date(as_of))
+    with Workspace(db, must_exist=not sources) as workspace, Progress(
+        TextColumn("{task.description:<44}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err,
+    ) as bar:
+        if sources:
+            task = bar.add_task("ingest", total=len(sources))
+            for source in sources:
+                bar.update(task, description=f"ingest {source.name}"[:44])
                 ingest(workspace, source, preset=preset)
-        path = write_report(workspace, out_dir, lang=lang)
-    out.print(f"report: {path}", markup=False)
+                bar.advance(task)
+            bar.update(task, description="ingest")
+        task = bar.add_task("report", total=None)
+
+        def on_section(label: str, done: int, total: int) -> None:
+            bar.update(task, description=f"report: {label}"[:44], completed=done, total=total)
+
+        files = write_reports(workspace, out_dir, langs=(lang,), options=options,
+                              export_format=export_format.value if exports else None, progress=on_section)
+        bar.update(task, description="report")
+    for path in files.reports:
+        out.print(f"report:  {path}", markup=False)
+    for path in files.exports:
+        out.print(f"export:  {path}", markup=False)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from memberlens.reports.base import ReportContext, SectionContent, TableBlock
+from memberlens.reports import charts as c
+from memberlens.reports.base import Chart, ReportContext, SectionContent, TableBlock
 
 
 class DataQualitySection:
@@ -13,7 +14,8 @@ class DataQualitySection:
     def build(self, ctx: ReportContext) -> SectionContent:
         t = ctx.t
         sentences, rows = [], []
-        for ledger in ctx.workspace.ledgers():
+        ledgers = ctx.workspace.ledgers()
+        for ledger in ledgers:
             read = ledger.rows_read or 1
             if ledger.set_aside:
                 top_reason, top_rows = max(ledger.set_aside.items(), key=lambda kv: (kv[1], kv[0]))
@@ -42,6 +44,24 @@ class DataQualitySection:
                 )
         sentences.append(t("data_quality.balanced"))
         columns = [t(f"data_quality.col_{c}") for c in ("source", "table", "outcome", "reason", "rows", "share")]
-        return SectionContent(
-            key=self.key, title=t(self.title_key), sentences=sentences, tables=[TableBlock("", columns, rows)]
-        )
+        table = TableBlock("", columns, rows)
+        charts = [self._chart(ctx, ledgers, table)] if ledgers else []
+        return SectionContent(key=self.key, title=t(self.title_key), sentences=sentences, charts=charts)
+
+    def _chart(self, ctx: ReportContext, ledgers, table: TableBlock) -> Chart:
+        t = ctx.t
+        sources = [f"{ledger.source} ({ledger.table})" for ledger in ledgers]
+        data = [c.bar(t("data_quality.used"), sources, [ledger.rows_used for ledger in ledgers], key="rows_used", orientation="h")]
+        reasons = sorted({reason for ledger in ledgers for reason in ledger.set_aside})
+        for reason in reasons:
+            values = [ledger.set_aside.get(reason, 0) for ledger in ledgers]
+            data.append(c.bar(t.reason(reason), sources, values, key=f"reason:{reason}", orientation="h"))
+        layout = c.layout(x_title=t("data_quality.col_rows"), barmode="stack", hovermode="closest", x_category=False,
+                          height=max(220, 48 * len(ledgers) + 150))
+        layout["yaxis"] |= {"type": "category", "autorange": "reversed", "rangemode": "normal"}
+        layout["legend"]["traceorder"] = "normal"
+        read = sum(ledger.rows_read for ledger in ledgers)
+        used = sum(ledger.rows_used for ledger in ledgers)
+        explain = [t("data_quality.chart_explain", sources=len(ledgers), read=t.number(read), used=t.number(used),
+                     share=t.percent(used / read if read else 1))]
+        return Chart("data-quality", t("data_quality.chart_title"), c.figure(data, layout), explain, table, "ledger")

@@ -1,17 +1,28 @@
-"""Render the report: one self-contained HTML file (no external requests), escaped throughout."""
+"""Render the report: one self-contained HTML file (no external requests), escaped throughout.
+
+``write_report`` writes one language; ``write_reports`` writes several languages and the member
+lists (exports) from one run of the analyses.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 
 from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup
 
 from memberlens import __version__
+from memberlens.analyses import AnalysisOptions
+from memberlens.errors import MemberlensError
 from memberlens.i18n import Messages
 from memberlens.io.files import write_text_atomic
 from memberlens.io.workspace import UNLOCK_HINTS, Workspace
 from memberlens.reports.base import ReportContext, Section
+from memberlens.reports.charts import plotly_js
+from memberlens.reports.context import AnalysisCache
 from memberlens.reports.sections import SECTIONS
 
 _env = Environment(
@@ -21,35 +32,107 @@ _env = Environment(
     lstrip_blocks=True,
 )
 
+# progress(label, done, total): called before each section is built and once at the end
+Progress = Callable[[str, int, int], None]
+
 
 def _locked_note(section: Section, missing: list[str], t: Messages) -> str:
     hint = "; ".join(UNLOCK_HINTS.get(table, "memberlens ingest FILE") for table in missing)
     return t("report.locked", tables=", ".join(missing), hint=hint)
 
 
-def render_report(workspace: Workspace, *, lang: str = "en", as_of: date | None = None, sections: list[Section] | None = None) -> str:
-    """The report as HTML text."""
+def render_report(
+    workspace: Workspace,
+    *,
+    lang: str = "en",
+    as_of: date | None = None,
+    sections: Sequence[Section] | None = None,
+    options: AnalysisOptions | None = None,
+    analyses: AnalysisCache | None = None,
+    progress: Progress | None = None,
+) -> str:
+    """The report as HTML text.
+
+    ``options`` are the analyses' options (cut-off date, period, RFM scheme...); ``analyses``
+    is a cache to share with another language or with the exports.
+    """
     t = Messages(lang)
-    ctx = ReportContext(workspace=workspace, t=t, as_of=as_of)
-    present = set(workspace.list_tables())
+    cache = analyses or AnalysisCache(workspace, as_of=as_of, options=options)
+    ctx = ReportContext(workspace=workspace, t=t, as_of=cache.options.as_of, analyses=cache)
+    chosen = list(sections if sections is not None else SECTIONS)
     blocks = []
-    for section in sections if sections is not None else SECTIONS:
-        missing = [table for table in section.needs if table not in present]
+    for done, section in enumerate(chosen):
+        title = t(section.title_key)
+        if progress:
+            progress(title, done, len(chosen))
+        missing = [table for table in section.needs if table not in cache.tables]
         if missing:
-            blocks.append({"key": section.key, "title": t(section.title_key), "locked": _locked_note(section, missing, t)})
-        else:
+            blocks.append({"key": section.key, "title": title, "locked": _locked_note(section, missing, t)})
+            continue
+        try:
             blocks.append({"key": section.key, "content": section.build(ctx)})
+        except MemberlensError as exc:  # e.g. too few customers to cluster: say so, go on
+            blocks.append({"key": section.key, "title": title, "locked": t("report.failed", reason=exc.message)})
+    if progress:
+        progress(t("report.writing"), len(chosen), len(chosen))
+    has_charts = any(block.get("content") and block["content"].charts for block in blocks)
     return _env.get_template("report.html.j2").render(
         lang=lang,
         t=t,
         blocks=blocks,
         workspace=workspace.path.name,
+        as_of=cache.options.as_of,
         generated=datetime.now().strftime("%Y-%m-%d %H:%M"),
         version=__version__,
+        plotly_js=Markup(plotly_js()) if has_charts else None,
     )
 
 
-def write_report(workspace: Workspace, out_dir: str | Path, *, lang: str = "en", as_of: date | None = None) -> Path:
+def report_name(lang: str) -> str:
+    return "report.html" if lang == "en" else f"report.{lang}.html"
+
+
+def write_report(
+    workspace: Workspace,
+    out_dir: str | Path,
+    *,
+    lang: str = "en",
+    as_of: date | None = None,
+    options: AnalysisOptions | None = None,
+    analyses: AnalysisCache | None = None,
+    progress: Progress | None = None,
+) -> Path:
     """Write ``report.html`` (``report.zh.html`` for Chinese) into ``out_dir`` atomically."""
-    name = "report.html" if lang == "en" else f"report.{lang}.html"
-    return write_text_atomic(Path(out_dir) / name, render_report(workspace, lang=lang, as_of=as_of))
+    html = render_report(workspace, lang=lang, as_of=as_of, options=options, analyses=analyses, progress=progress)
+    return write_text_atomic(Path(out_dir) / report_name(lang), html)
+
+
+@dataclass
+class ReportFiles:
+    reports: list[Path] = field(default_factory=list)
+    exports: list[Path] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def write_reports(
+    workspace: Workspace,
+    out_dir: str | Path,
+    *,
+    langs: Sequence[str] = ("en", "zh"),
+    as_of: date | None = None,
+    options: AnalysisOptions | None = None,
+    export_format: str | None = "csv",
+    progress: Progress | None = None,
+) -> ReportFiles:
+    """The report in each of ``langs`` and (unless ``export_format`` is None) the member lists
+    in ``out_dir/exports`` — every analysis run once for all of them."""
+    from memberlens.reports.exports import write_exports
+
+    cache = AnalysisCache(workspace, as_of=as_of, options=options)
+    files = ReportFiles()
+    for lang in langs:
+        files.reports.append(write_report(workspace, out_dir, lang=lang, analyses=cache, progress=progress))
+    if export_format is not None:
+        files.exports = write_exports(workspace, Path(out_dir) / "exports", export_format, analyses=cache, lang=langs[0])
+    files.timings = dict(cache.timings)
+    return files

@@ -1,8 +1,40 @@
-"""The report's sections, in order. Add a section here to put it in the report."""
+"""The report's sections, in order (the order of the seeds). Add a section here to put it in the
+report: a module with a class that has ``key``, ``title_key``, ``needs`` and ``build(ctx)`` (and
+optionally ``exports(ctx)``), see :mod:`memberlens.reports.base`."""
 
 from __future__ import annotations
 
+from memberlens.reports.abc import AbcSection
+from memberlens.reports.activity import ActivitySection
 from memberlens.reports.base import Section
+from memberlens.reports.churn import ChurnSection
+from memberlens.reports.clusters import ClustersSection
+from memberlens.reports.cohorts import CohortsSection
 from memberlens.reports.data_quality import DataQualitySection
+from memberlens.reports.kpis import KpisSection
+from memberlens.reports.lifecycle import LifecycleSection
+from memberlens.reports.price_bands import PriceBandsSection
+from memberlens.reports.rates import RatesSection
+from memberlens.reports.recommendations import RecommendationsSection
+from memberlens.reports.rfe import RfeSection
+from memberlens.reports.rfm import RfmSection
+from memberlens.reports.trends import TrendsSection
 
-SECTIONS: list[Section] = [DataQualitySection()]
+SECTIONS: list[Section] = [
+    DataQualitySection(),
+    TrendsSection(),
+    PriceBandsSection(),
+    LifecycleSection(),
+    RatesSection(),
+    CohortsSection(),
+    RfmSection(),
+    ClustersSection(),
+    AbcSection(),
+    # CLV (BG/NBD, Gamma-Gamma) and churn risk bands: added by their modules
+    KpisSection(),
+    ActivitySection(),
+    ChurnSection(),
+    RfeSection(),
+    # segment explorer; next-product rules and anomalies: added by their modules
+    RecommendationsSection(),
+]

@@ -1,0 +1,80 @@
+"""Member lists beside the report, for marketing tools: one file per list (RFM segment, cluster,
+lifecycle stage, and whatever later sections contribute, e.g. churn risk band), as CSV, Parquet
+or Excel, each written atomically."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from memberlens.errors import ConfigError, MemberlensError
+from memberlens.i18n import Messages
+from memberlens.io.files import atomic_path
+from memberlens.io.workspace import Workspace
+from memberlens.reports.base import ReportContext, Section, section_exports
+from memberlens.reports.context import AnalysisCache
+
+FORMATS = {"csv": ".csv", "parquet": ".parquet", "xlsx": ".xlsx"}
+
+
+def collect_exports(ctx: ReportContext, sections: Sequence[Section] | None = None) -> dict[str, pd.DataFrame]:
+    """Every section's member lists whose tables the workspace has (a list that cannot be made,
+    e.g. clusters of too few customers, is left out)."""
+    from memberlens.reports.sections import SECTIONS
+
+    lists: dict[str, pd.DataFrame] = {}
+    for section in sections if sections is not None else SECTIONS:
+        if not ctx.has(*section.needs):
+            continue
+        try:
+            lists |= section_exports(section, ctx)
+        except MemberlensError:
+            continue
+    return lists
+
+
+def write_exports(
+    workspace: Workspace,
+    out_dir: str | Path,
+    fmt: str = "csv",
+    *,
+    analyses: AnalysisCache | None = None,
+    lang: str = "en",
+    sections: Sequence[Section] | None = None,
+) -> list[Path]:
+    """Write each member list to ``out_dir/<name>.<fmt>``; returns the paths written."""
+    if fmt not in FORMATS:
+        raise ConfigError(f"unknown export format {fmt!r}", "use --export-format csv, parquet or xlsx")
+    cache = analyses or AnalysisCache(workspace)
+    ctx = ReportContext(workspace=workspace, t=Messages(lang), as_of=cache.options.as_of, analyses=cache)
+    paths = []
+    for name, frame in collect_exports(ctx, sections).items():
+        target = Path(out_dir) / f"{name}{FORMATS[fmt]}"
+        write_frame(frame, target, fmt)
+        paths.append(target)
+    return paths
+
+
+def write_frame(frame: pd.DataFrame, target: Path, fmt: str) -> None:
+    frame = _plain_dates(frame)
+    with atomic_path(target) as tmp:
+        if fmt == "parquet":
+            frame.to_parquet(tmp, index=False)
+        elif fmt == "xlsx":
+            frame.to_excel(tmp, index=False, sheet_name=target.stem[:31], engine="openpyxl")
+        else:
+            frame.to_csv(tmp, index=False, encoding="utf-8")
+
+
+def _plain_dates(frame: pd.DataFrame) -> pd.DataFrame:
+    """Timestamps at midnight become dates; others stay timestamps (Excel has no time zones)."""
+    out = frame.copy()
+    for column in out.columns:
+        if pd.api.types.is_datetime64_any_dtype(out[column]):
+            values = out[column]
+            if values.dt.tz is not None:
+                values = values.dt.tz_localize(None)
+            out[column] = values.dt.date if (values.dropna() == values.dropna().dt.normalize()).all() else values
+    return out

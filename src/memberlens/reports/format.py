@@ -1,0 +1,99 @@
+"""Formatting numbers, dates and names for the report's sentences and tables."""
+
+from __future__ import annotations
+
+import math
+from datetime import date, datetime
+from typing import Any
+
+import pandas as pd
+
+from memberlens.i18n import Messages
+
+DASH = "–"
+
+
+def missing(value: Any) -> bool:
+    if value is None or value is pd.NaT:
+        return True
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def num(value: Any, digits: int | None = None) -> str:
+    """``1,234`` for whole numbers and large values, ``12.35`` otherwise; ``–`` when missing."""
+    if missing(value):
+        return DASH
+    value = float(value)
+    if math.isinf(value):
+        return "∞" if value > 0 else "-∞"
+    if digits is None:
+        digits = 0 if value.is_integer() or abs(value) >= 1000 else (1 if abs(value) >= 100 else 2)
+    return f"{value:,.{digits}f}"
+
+
+def pct(share: Any, digits: int = 1) -> str:
+    return DASH if missing(share) else f"{float(share) * 100:.{digits}f}%"
+
+
+def times(ratio: Any) -> str:
+    """``2.3×``."""
+    return DASH if missing(ratio) else f"{float(ratio):.1f}×"
+
+
+def day(value: Any) -> str:
+    if missing(value):
+        return DASH
+    return pd.Timestamp(value).strftime("%Y-%m-%d")
+
+
+def period(value: Any, kind: str = "month") -> str:
+    """A period start as the period's name: ``2011-01`` (month), ``2011 Q1``, or the date."""
+    if missing(value):
+        return DASH
+    ts = pd.Timestamp(value)
+    if kind == "month":
+        return ts.strftime("%Y-%m")
+    if kind == "quarter":
+        return f"{ts.year} Q{(ts.month - 1) // 3 + 1}"
+    return ts.strftime("%Y-%m-%d")
+
+
+def label(t: Messages, group: str, name: Any) -> str:
+    """The catalogue's label for a named thing (segment, stage, cluster...), or the name itself
+    (a user-defined segment, a product): never an error."""
+    text = str(name)
+    if group == "cluster":
+        return cluster_label(t, text)
+    try:
+        return t(f"{group}.{text}")
+    except (KeyError, ValueError, IndexError):
+        return text
+
+
+def cluster_label(t: Messages, name: str) -> str:
+    """Clusters are named by value rank: ``high value``, ``developing [n]``, ``low value``."""
+    parts = name.split()
+    try:
+        if parts[:1] == ["developing"] and len(parts) == 2 and parts[1].isdigit():
+            return t("cluster.developing_n", n=parts[1])
+        return t("cluster." + "_".join(parts))
+    except (KeyError, ValueError, IndexError):
+        return name
+
+
+def cell(value: Any) -> Any:
+    """A table cell: numbers stay numbers (formatted by the template), dates become text."""
+    if missing(value):
+        return ""
+    if isinstance(value, (pd.Timestamp, datetime)):
+        return day(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    if hasattr(value, "item"):  # numpy scalars
+        value = value.item()
+    if isinstance(value, float) and not value.is_integer():
+        return round(value, 4)
+    return value
