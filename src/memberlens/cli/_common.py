@@ -18,7 +18,9 @@ from rich.table import Table
 from rich.text import Text
 from typer.core import TyperGroup
 
-from memberlens.errors import MemberlensError
+from datetime import date, datetime
+
+from memberlens.errors import ConfigError, MemberlensError
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -115,3 +117,13 @@ def _cell(value: Any) -> str:
 
 def option_db() -> Any:
     return typer.Option("--db", help="Workspace file (DuckDB).", envvar="MEMBERLENS_DB")
+
+
+def parse_as_of(value: str | None) -> date | None:
+    """``--as-of YYYY-MM-DD`` as a date (None when not given)."""
+    if value is None:
+        return None
+    try:
+        return datetime.strptime(value, "%Y-%m-%d").date()
+    except ValueError as exc:
+        raise ConfigError(f"--as-of {value!r} is not a date", "use YYYY-MM-DD, e.g. --as-of 2011-12-10") from exc

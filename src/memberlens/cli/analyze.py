@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
@@ -11,7 +10,7 @@ import pandas as pd
 import typer
 
 from memberlens.analyses import ANALYSES, AnalysisOptions, run_analysis
-from memberlens.cli._common import OutputFormat, option_db, print_records
+from memberlens.cli._common import OutputFormat, option_db, parse_as_of, print_records
 from memberlens.errors import ConfigError
 from memberlens.io.files import atomic_path
 from memberlens.io.workspace import Workspace
@@ -22,15 +21,6 @@ class TableFormat(str, Enum):
     csv = "csv"
     json = "json"
     parquet = "parquet"
-
-
-def _parse_date(value: str | None) -> date | None:
-    if value is None:
-        return None
-    try:
-        return datetime.strptime(value, "%Y-%m-%d").date()
-    except ValueError as exc:
-        raise ConfigError(f"--as-of {value!r} is not a date", "use YYYY-MM-DD, e.g. --as-of 2011-12-10") from exc
 
 
 def analyze_command(
@@ -56,7 +46,7 @@ def analyze_command(
     if fmt is TableFormat.parquet and out is None:
         raise ConfigError("--format parquet needs --out FILE", "e.g. --format parquet --out rfm.parquet")
     options = AnalysisOptions(
-        period=period, as_of=_parse_date(as_of), bins=bins, scheme=_scheme(scheme), churn_days=churn_days, top=top,
+        period=period, as_of=parse_as_of(as_of), bins=bins, scheme=_scheme(scheme), churn_days=churn_days, top=top,
         by=by, measure=measure, cumulative=cumulative, relative_to=relative_to, source=source, k=k,
         lookback_days=lookback_days,
     )

@@ -3,7 +3,6 @@ with the member lists (exports) beside it."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
@@ -12,7 +11,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from memberlens.analyses import AnalysisOptions
-from memberlens.cli._common import err, option_db, out
+from memberlens.cli._common import err, option_db, out, parse_as_of
 from memberlens.errors import ConfigError
 from memberlens.i18n import LANGUAGES
 from memberlens.ingest import ingest
@@ -24,15 +23,6 @@ class ExportFormat(str, Enum):
     csv = "csv"
     parquet = "parquet"
     xlsx = "xlsx"
-
-
-def _parse_date(value: str | None) -> date | None:
-    if value is None:
-        return None
-    try:
-        return datetime.strptime(value, "%Y-%m-%d").date()
-    except ValueError as exc:
-        raise ConfigError(f"--as-of {value!r} is not a date", "use YYYY-MM-DD, e.g. --as-of 2011-12-10") from exc
 
 
 def report_command(
@@ -50,7 +40,7 @@ def report_command(
         raise ConfigError(f"--lang {lang!r} is not a language of the report", "use --lang en or --lang zh")
     if out_dir.exists() and not out_dir.is_dir():
         raise ConfigError(f"{out_dir}: exists and is not a folder", "choose another --out")
-    options = AnalysisOptions(as_of=_parse_date(as_of))
+    options = AnalysisOptions(as_of=parse_as_of(as_of))
     with Workspace(db, must_exist=not sources) as workspace, Progress(
         TextColumn("{task.description:<44}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err,
     ) as bar:

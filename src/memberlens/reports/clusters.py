@@ -7,6 +7,7 @@ import pandas as pd
 
 from memberlens.reports import charts as c
 from memberlens.reports import format as f
+from memberlens.reports.common import share_comparison
 from memberlens.reports.base import Chart, ReportContext, SectionContent
 from memberlens.reports.palette import colour
 
@@ -54,22 +55,8 @@ class ClustersSection:
         profiles = result.profiles
         names = [f.label(t, "cluster", n) for n in profiles.cluster_name]
         colours = [colour(n) for n in profiles.cluster_name]
-        data = [
-            c.bar(t("label.customer_share"), names, profiles.customer_share, colours=colours, pattern="/", opacity=0.55, percent=True),
-            c.bar(t("label.revenue_share"), names, profiles.revenue_share, colours=colours, percent=True),
-        ]
-        layout = c.layout(x_title=t("label.cluster"), y_title=t("label.share"), y_percent=True, barmode="group", hovermode="x")
-        table = c.table(profiles.assign(name=names), [
-            ("name", t("label.cluster"), "text"),
-            ("customers", t("label.customers"), "int"),
-            ("customer_share", t("label.customer_share"), "pct"),
-            ("revenue", t("label.revenue"), "num"),
-            ("revenue_share", t("label.revenue_share"), "pct"),
-            ("mean_recency", t("label.mean_recency"), "num"),
-            ("mean_frequency", t("label.mean_frequency"), "num"),
-            ("mean_monetary", t("label.mean_monetary"), "num"),
-        ])
-        profile_chart = Chart("clusters-profiles", t("clusters.profiles_title"), c.figure(data, layout),
+        figure, table = share_comparison(t, profiles, names, colours, "label.cluster")
+        profile_chart = Chart("clusters-profiles", t("clusters.profiles_title"), figure,
                               self._profile_sentences(ctx, profiles, names), table, "clusters")
         return SectionContent(self.key, t(self.title_key), sentences=[t("clusters.intro")],
                               charts=[elbow_chart, silhouette_chart, profile_chart])

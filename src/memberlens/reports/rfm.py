@@ -7,6 +7,7 @@ import pandas as pd
 from memberlens.reports import charts as c
 from memberlens.reports import format as f
 from memberlens.reports.base import Chart, ReportContext, SectionContent
+from memberlens.reports.common import share_comparison
 from memberlens.reports.palette import colour
 
 AT_RISK = ("at_risk", "cant_lose")
@@ -24,22 +25,8 @@ class RfmSection:
             return SectionContent(self.key, t(self.title_key), notes=[t("report.no_customers")])
         names = [f.label(t, "segment", s) for s in segments.segment]
         colours = [colour(s) for s in segments.segment]
-        shares = [
-            c.bar(t("label.customer_share"), names, segments.customer_share, colours=colours, pattern="/", opacity=0.55, percent=True),
-            c.bar(t("label.revenue_share"), names, segments.revenue_share, colours=colours, percent=True),
-        ]
-        layout = c.layout(x_title=t("label.segment"), y_title=t("label.share"), y_percent=True, barmode="group", hovermode="x")
-        table = c.table(segments.assign(name=names), [
-            ("name", t("label.segment"), "text"),
-            ("customers", t("label.customers"), "int"),
-            ("customer_share", t("label.customer_share"), "pct"),
-            ("revenue", t("label.revenue"), "num"),
-            ("revenue_share", t("label.revenue_share"), "pct"),
-            ("mean_recency", t("label.mean_recency"), "num"),
-            ("mean_frequency", t("label.mean_frequency"), "num"),
-            ("mean_monetary", t("label.mean_monetary"), "num"),
-        ])
-        share_chart = Chart("rfm-shares", t("rfm.shares_title"), c.figure(shares, layout), self._sentences(ctx, segments, names),
+        figure, table = share_comparison(t, segments, names, colours, "label.segment")
+        share_chart = Chart("rfm-shares", t("rfm.shares_title"), figure, self._sentences(ctx, segments, names),
                             table, "rfm-segments")
 
         biggest = segments.revenue.max() or 1
