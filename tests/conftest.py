@@ -66,7 +66,7 @@ def _java_available() -> bool:
 @pytest.fixture(scope="session")
 def spark_backend():
     try:
-        import pyspark  # noqa: F401
+        import pyspark  # noqa: F401  (is PySpark installed?)
     except ImportError:
         require(False, "needs PySpark (pip install -e '.[test]')")
     require(_java_available(), "needs Java for Spark")

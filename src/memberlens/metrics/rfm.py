@@ -24,7 +24,6 @@ import ibis.expr.types as ir
 
 from memberlens.metrics._arith import ratio
 from memberlens.errors import ConfigError
-from memberlens.metrics._periods import day_number
 
 Bins = Literal[3, 4, 5]
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from memberlens.analyses import ANALYSES, OPTIONAL_TABLES, AnalysisOptions, run_analysis
+from memberlens.analyses import AnalysisOptions, run_analysis
 from memberlens.io.workspace import Workspace
 from memberlens.metrics import ClusterResult
 

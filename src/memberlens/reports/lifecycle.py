@@ -79,7 +79,7 @@ class LifecycleSection:
         return sentences
 
     def _growth_sentences(self, ctx: ReportContext, growth: pd.DataFrame) -> list[str]:
-        t, kind = ctx.t, ctx.analyses.options.period
+        t = ctx.t
         observed = growth[~growth.left_censored.astype(bool)]
         if observed.empty:
             return []
