@@ -1,6 +1,8 @@
 """Message catalogues: every user-facing label and sentence, in English and Chinese.
 
-Catalogues are TOML files in ``memberlens/messages`` with the same keys. A key such as
+Catalogues are TOML files in ``memberlens/messages``: ``en.toml`` and ``zh.toml``, plus one pair
+``AREA.en.toml`` / ``AREA.zh.toml`` per area that keeps its own (``segment.en.toml``), merged by
+section; both languages have the same keys. A key such as
 ``"missing_*"`` matches any name with that prefix and receives the rest as ``{column}``.
 """
 
@@ -20,8 +22,17 @@ LANGUAGES = ("en", "zh")
 def catalogue(lang: str) -> dict[str, dict[str, str]]:
     if lang not in LANGUAGES:
         raise ConfigError(f"unknown language {lang!r}", "use --lang en or --lang zh")
-    text = resources.files("memberlens.messages").joinpath(f"{lang}.toml").read_text(encoding="utf-8")
-    return tomllib.loads(text)
+    folder = resources.files("memberlens.messages")
+    names = sorted(f.name for f in folder.iterdir() if f.name == f"{lang}.toml" or f.name.endswith(f".{lang}.toml"))
+    merged: dict[str, dict[str, str]] = {}
+    for name in names:
+        for section, entries in tomllib.loads(folder.joinpath(name).read_text(encoding="utf-8")).items():
+            target = merged.setdefault(section, {})
+            clash = set(target) & set(entries)
+            if clash:
+                raise RuntimeError(f"messages {name}: [{section}] redefines {sorted(clash)}")
+            target.update(entries)
+    return merged
 
 
 class Messages:
