@@ -10,13 +10,16 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 from datetime import date
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import pandas as pd
 
 from memberlens.analyses import AnalysisOptions, run_analysis
 from memberlens.io.workspace import Workspace
 from memberlens.metrics import ClusterResult
+
+T = TypeVar("T")
 
 
 class AnalysisCache:
@@ -30,6 +33,7 @@ class AnalysisCache:
         self._tables: set[str] | None = None
         self._frames: dict[tuple[str, str], pd.DataFrame] = {}
         self._clusters: dict[str, ClusterResult] = {}
+        self._memo: dict[str, Any] = {}
         self.timings: dict[str, float] = {}
 
     # -- what the workspace holds ---------------------------------------------------------------
@@ -75,6 +79,15 @@ class AnalysisCache:
             self._clusters[key] = analyses.cluster_result(self.workspace, options)
             self._record(f"clusters {_describe(changes)}".strip(), start)
         return self._clusters[key]
+
+    def memo(self, key: str, compute: Callable[[], T]) -> T:
+        """A result that is not a registry analysis (a fitted model, its scores), computed once
+        per report under ``key`` and shared by the sections and the exports."""
+        if key not in self._memo:
+            start = time.perf_counter()
+            self._memo[key] = compute()
+            self._record(key, start)
+        return self._memo[key]
 
     def _record(self, label: str, start: float) -> None:
         self.timings[label] = self.timings.get(label, 0.0) + time.perf_counter() - start
