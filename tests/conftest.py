@@ -96,3 +96,26 @@ def con(request):
 def load(con, name: str, frame):
     """Put a pandas frame into ``con`` as table ``name`` and return it as an Ibis table."""
     return con.create_table(name, frame, overwrite=True)
+
+
+# -- the demo data, shared -------------------------------------------------------------------
+DEMO_TABLES = ("orders", "members", "events", "campaigns", "marketing_costs", "customer_360")
+
+
+@pytest.fixture(scope="session")
+def demo_workspace(tmp_path_factory):
+    """Demo data (6,000 customers over two years, seed 11) ingested into a workspace, shared by
+    every test that needs realistic member data. Returns ``(workspace path, files)``, where
+    ``files[table]["path"]`` is each generated file, ``truth`` included (who dropped out, when).
+    Open it with ``Workspace(path, read_only=True)``; never write to it."""
+    from memberlens.demo.generator import generate_demo_data
+    from memberlens.ingest import ingest
+    from memberlens.io.workspace import Workspace
+
+    root = tmp_path_factory.mktemp("demo-shared")
+    files = generate_demo_data(root / "data", customers=6_000, years=2, seed=11)
+    path = root / "demo.duckdb"
+    with Workspace(path) as ws:
+        for table in DEMO_TABLES:
+            ingest(ws, files[table]["path"], table=table, name=table)
+    return path, files
