@@ -307,7 +307,9 @@ def test_en_and_zh_catalogues_have_the_same_messages_and_placeholders():
 def test_every_message_key_the_reports_use_exists():
     from pathlib import Path
 
-    en = tomllib.loads(resources.files("memberlens.messages").joinpath("en.toml").read_text(encoding="utf-8"))
+    from memberlens.i18n import catalogue
+
+    en = catalogue("en")
     source = "\n".join(p.read_text(encoding="utf-8") for p in Path(report_context.__file__).parent.glob("*.py"))
     for section, key in set(re.findall(r'\bt\("([a-z_]+)\.([a-z_]+)"', source)):
         assert key in en.get(section, {}), f"{section}.{key}"

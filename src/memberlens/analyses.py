@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import ibis
@@ -101,6 +101,8 @@ ANALYSES: dict[str, Analysis] = {
         Analysis("kpis", ("members", "orders"), "member-operations KPIs per period (seed 002 §1)",
                  lambda t, o: metrics.compute_member_kpis(t["members"], _orders_before(t, o), campaigns=t.get("campaigns"),
                                                           marketing_costs=t.get("marketing_costs"), period=o.period)),
+        Analysis("clv", ("orders",), "per member P(alive), expected orders, next order and predicted CLV (BG/NBD + Gamma-Gamma)",
+                 lambda t, o: _member_value_fit(t, o).predictions().order_by("customer_id")),
         Analysis("member-value", ("orders",), "per member historic CLV, orders and AOV",
                  lambda t, o: metrics.summarise_member_value(_orders_before(t, o)).order_by("customer_id")),
     ]
@@ -126,6 +128,20 @@ def _clusters(tables, o: AnalysisOptions) -> metrics.ClusterResult:
 def _cluster_curve(tables, o: AnalysisOptions) -> pd.DataFrame:
     result = _clusters(tables, o)
     return result.curve.assign(chosen=result.curve.k == result.chosen_k, reason=result.reason)
+
+
+def _member_value_fit(tables, o: AnalysisOptions):
+    """BG/NBD and Gamma-Gamma in weeks on the orders before ``as_of`` (observed to the day before)."""
+    from memberlens.models import fit_member_value
+
+    observation_end = o.as_of - timedelta(days=1) if o.as_of is not None else None
+    return fit_member_value(_orders_before(tables, o), time_unit="W", observation_end=observation_end)
+
+
+def member_value_fit(workspace: Workspace, options: AnalysisOptions):
+    """The fitted CLV models whose predictions the ``clv`` analysis returns (for the report,
+    which also shows the parameters)."""
+    return _member_value_fit(_tables(workspace, ANALYSES["clv"]), options)
 
 
 def analysis_names() -> list[str]:

@@ -16,15 +16,16 @@ from memberlens.io.files import write_text_atomic
 from memberlens.io.workspace import Workspace
 from memberlens.models import (
     PURCHASE_MODELS,
-    BetaGeoBetaBinomModel,
     GammaGammaModel,
+    MemberValueFit,
     compare_models,
     evaluate_holdout,
     load_model,
     model_to_dict,
     predict_member_value,
     save_model,
-    summarise_purchases,
+    fit_member_value,
+    summarise_for,
     track_cumulative_purchases,
     tracking_error,
 )
@@ -59,25 +60,15 @@ FormatOption = Annotated[OutputFormat, typer.Option("--format", help="table, jso
 
 
 def _summary(workspace: Workspace, model_name: str, time_unit: str, calibration_end: str | None, observation_end: str | None):
-    return summarise_purchases(
-        workspace.table("orders"),
-        time_unit=time_unit,
-        calibration_end=calibration_end,
-        observation_end=observation_end,
-        discrete=model_name == BetaGeoBetaBinomModel.model_name,
-    )
+    return summarise_for(workspace.table("orders"), model_name, time_unit, calibration_end=calibration_end,
+                         observation_end=observation_end)
 
 
-def _fit(summary: Any, model_name: str, time_unit: str, spend: bool) -> tuple[TransactionModel, GammaGammaModel | None]:
-    model = PURCHASE_MODELS[model_name](time_unit=time_unit).fit(summary)
-    spend_model = None
-    if spend:
-        repeat = summary.filter((summary.frequency > 0) & (summary.monetary_value > 0))
-        if repeat.count().execute() >= 2:
-            spend_model = GammaGammaModel(time_unit=time_unit).fit(repeat)
-        else:
-            err.print("warning: fewer than two repeat buyers with positive spend; no spend model", markup=False)
-    return model, spend_model  # type: ignore[return-value]
+def _fit(workspace: Workspace, model_name: str, time_unit: str, calibration_end: str | None, observation_end: str | None,
+         spend: bool) -> MemberValueFit:
+    return fit_member_value(workspace.table("orders"), model=model_name, time_unit=time_unit, calibration_end=calibration_end,
+                            observation_end=observation_end, spend=spend,
+                            warn=lambda note: err.print(f"warning: {note}", markup=False))
 
 
 def _parameter_records(model: BaseModel) -> list[dict[str, Any]]:
@@ -114,9 +105,8 @@ def fit_command(
 ) -> None:
     """Fit a purchase model (and Gamma-Gamma spend) on the orders; print the parameters."""
     with Workspace(db, read_only=True, must_exist=True) as workspace:
-        summary = _summary(workspace, model.value, time_unit, calibration_end, observation_end)
-        fitted, spend_model = _fit(summary, model.value, time_unit, spend)
-    models = [m for m in (fitted, spend_model) if m is not None]
+        fit = _fit(workspace, model.value, time_unit, calibration_end, observation_end, spend)
+    models = [m for m in (fit.purchases, fit.spend) if m is not None]
     if out_file:
         save_model(out_file, *models)
         err.print(f"saved {', '.join(m.model_name for m in models)} to {out_file}", markup=False)
@@ -155,8 +145,8 @@ def predict_command(
             spend_model = spend_models[0] if spend_models else None
             summary = _summary(workspace, fitted.model_name, str(fitted.time_unit), calibration_end, observation_end)
         else:
-            summary = _summary(workspace, model.value, time_unit, calibration_end, observation_end)
-            fitted, spend_model = _fit(summary, model.value, time_unit, True)
+            fit = _fit(workspace, model.value, time_unit, calibration_end, observation_end, True)
+            summary, fitted, spend_model = fit.summary, fit.purchases, fit.spend
         result = predict_member_value(
             summary, fitted, spend_model, discount_rate=discount_rate, clv_horizon=clv_horizon
         ).order_by("customer_id")
@@ -199,8 +189,8 @@ def evaluate_command(
 ) -> None:
     """Fit on the calibration period; compare expected and actual holdout purchases."""
     with Workspace(db, read_only=True, must_exist=True) as workspace:
-        summary = _summary(workspace, model.value, time_unit, calibration_end, observation_end)
-        fitted, _ = _fit(summary, model.value, time_unit, False)
+        fit = _fit(workspace, model.value, time_unit, calibration_end, observation_end, False)
+        summary, fitted = fit.summary, fit.purchases
         holdout = evaluate_holdout(fitted, summary, max_frequency=max_frequency)
         tracking = None
         if not fitted.discrete:

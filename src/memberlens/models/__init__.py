@@ -41,15 +41,12 @@ from memberlens.models._simulate import (
     simulate_pareto_nbd,
 )
 from memberlens.models._summary import TimeUnit, compress_summary, summarise_purchases
+from memberlens.models._value import PURCHASE_MODELS, MemberValueFit, fit_member_value, summarise_for
 from memberlens.models.bg_bb import BetaGeoBetaBinomModel
 from memberlens.models.bg_nbd import BetaGeoModel
 from memberlens.models.gamma_gamma import GammaGammaModel
 from memberlens.models.mbg_nbd import ModifiedBetaGeoModel
 from memberlens.models.pareto_nbd import ParetoNBDModel
-
-PURCHASE_MODELS = {
-    cls.model_name: cls for cls in (BetaGeoModel, ModifiedBetaGeoModel, ParetoNBDModel, BetaGeoBetaBinomModel)
-}
 
 __all__ = [
     "PURCHASE_MODELS",
@@ -58,12 +55,14 @@ __all__ = [
     "ConvergenceError",
     "GammaGammaModel",
     "HoldoutEvaluation",
+    "MemberValueFit",
     "ModifiedBetaGeoModel",
     "ParetoNBDModel",
     "TimeUnit",
     "compare_models",
     "compress_summary",
     "evaluate_holdout",
+    "fit_member_value",
     "load_model",
     "model_from_dict",
     "model_to_dict",
@@ -74,6 +73,7 @@ __all__ = [
     "simulate_gamma_gamma",
     "simulate_orders",
     "simulate_pareto_nbd",
+    "summarise_for",
     "summarise_purchases",
     "track_cumulative_purchases",
     "tracking_error",

@@ -101,9 +101,12 @@ def write_report(
     options: AnalysisOptions | None = None,
     analyses: AnalysisCache | None = None,
     progress: Progress | None = None,
+    sections: Sequence[Section] | None = None,
 ) -> Path:
-    """Write ``report.html`` (``report.zh.html`` for Chinese) into ``out_dir`` atomically."""
-    html = render_report(workspace, lang=lang, as_of=as_of, options=options, analyses=analyses, progress=progress)
+    """Write ``report.html`` (``report.zh.html`` for Chinese) into ``out_dir`` atomically
+    (``sections``: only these, e.g. one section on its own; default all)."""
+    html = render_report(workspace, lang=lang, as_of=as_of, options=options, analyses=analyses, progress=progress,
+                         sections=sections)
     return write_text_atomic(Path(out_dir) / report_name(lang), html)
 
 
@@ -123,6 +126,7 @@ def write_reports(
     options: AnalysisOptions | None = None,
     export_format: str | None = "csv",
     progress: Progress | None = None,
+    sections: Sequence[Section] | None = None,
 ) -> ReportFiles:
     """The report in each of ``langs`` and (unless ``export_format`` is None) the member lists
     in ``out_dir/exports`` — every analysis run once for all of them."""
@@ -131,8 +135,9 @@ def write_reports(
     cache = AnalysisCache(workspace, as_of=as_of, options=options)
     files = ReportFiles()
     for lang in langs:
-        files.reports.append(write_report(workspace, out_dir, lang=lang, analyses=cache, progress=progress))
+        files.reports.append(write_report(workspace, out_dir, lang=lang, analyses=cache, progress=progress, sections=sections))
     if export_format is not None:
-        files.exports = write_exports(workspace, Path(out_dir) / "exports", export_format, analyses=cache, lang=langs[0])
+        files.exports = write_exports(workspace, Path(out_dir) / "exports", export_format, analyses=cache, lang=langs[0],
+                                      sections=sections)
     files.timings = dict(cache.timings)
     return files

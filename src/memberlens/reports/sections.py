@@ -9,6 +9,7 @@ from memberlens.reports.activity import ActivitySection
 from memberlens.reports.base import Section
 from memberlens.reports.churn import ChurnSection
 from memberlens.reports.clusters import ClustersSection
+from memberlens.reports.clv import ClvSection
 from memberlens.reports.cohorts import CohortsSection
 from memberlens.reports.data_quality import DataQualitySection
 from memberlens.reports.kpis import KpisSection
@@ -30,7 +31,8 @@ SECTIONS: list[Section] = [
     RfmSection(),
     ClustersSection(),
     AbcSection(),
-    # CLV (BG/NBD, Gamma-Gamma) and churn risk bands: added by their modules
+    ClvSection(),
+    # churn risk bands: added by its module
     KpisSection(),
     ActivitySection(),
     ChurnSection(),

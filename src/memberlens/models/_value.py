@@ -1,0 +1,73 @@
+"""From orders to predicted member value in one call: the summary, a purchase model and the
+Gamma-Gamma spend model fitted on the repeat buyers — what ``memberlens clv``, the ``clv``
+analysis and the report's CLV section all run, so they show the same numbers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import ibis.expr.types as ir
+
+from memberlens.models._base import TransactionModel
+from memberlens.models._predict import predict_member_value
+from memberlens.models._summary import summarise_purchases
+from memberlens.models.bg_bb import BetaGeoBetaBinomModel
+from memberlens.models.bg_nbd import BetaGeoModel
+from memberlens.models.gamma_gamma import GammaGammaModel
+from memberlens.models.mbg_nbd import ModifiedBetaGeoModel
+from memberlens.models.pareto_nbd import ParetoNBDModel
+
+PURCHASE_MODELS: dict[str, type[TransactionModel]] = {
+    cls.model_name: cls for cls in (BetaGeoModel, ModifiedBetaGeoModel, ParetoNBDModel, BetaGeoBetaBinomModel)
+}
+MIN_SPEND_BUYERS = 2
+
+
+@dataclass(frozen=True)
+class MemberValueFit:
+    """A fitted purchase model and (when the data allows) spend model over one summary."""
+
+    summary: ir.Table
+    purchases: TransactionModel
+    spend: GammaGammaModel | None
+    spend_note: str | None = None  # why there is no spend model
+
+    def predictions(self, **options: Any) -> ir.Table:
+        """One row per member (see :func:`predict_member_value`), not executed."""
+        return predict_member_value(self.summary, self.purchases, self.spend, **options)
+
+
+def summarise_for(orders: ir.Table, model: str, time_unit: str, *, calibration_end: str | date | None = None,
+                  observation_end: str | date | None = None) -> ir.Table:
+    """The purchase summary in the shape ``model`` needs (whole periods for BG/BB)."""
+    return summarise_purchases(orders, time_unit=time_unit, calibration_end=calibration_end, observation_end=observation_end,
+                               discrete=model == BetaGeoBetaBinomModel.model_name)
+
+
+def fit_member_value(
+    orders: ir.Table,
+    *,
+    model: str = BetaGeoModel.model_name,
+    time_unit: str = "W",
+    calibration_end: str | date | None = None,
+    observation_end: str | date | None = None,
+    spend: bool = True,
+    warn: Callable[[str], object] | None = None,
+) -> MemberValueFit:
+    """Summarise ``orders``, fit the purchase ``model`` and, with ``spend``, Gamma-Gamma on the
+    repeat buyers with positive spend (it needs at least two; otherwise ``spend`` is None and
+    ``spend_note`` says why, also passed to ``warn``)."""
+    summary = summarise_for(orders, model, time_unit, calibration_end=calibration_end, observation_end=observation_end)
+    purchases = PURCHASE_MODELS[model](time_unit=time_unit).fit(summary)
+    if not spend:
+        return MemberValueFit(summary, purchases, None)
+    repeat = summary.filter((summary.frequency > 0) & (summary.monetary_value > 0))
+    if repeat.count().execute() < MIN_SPEND_BUYERS:
+        note = "fewer than two repeat buyers with positive spend; no spend model"
+        if warn is not None:
+            warn(note)
+        return MemberValueFit(summary, purchases, None, note)
+    return MemberValueFit(summary, purchases, GammaGammaModel(time_unit=time_unit).fit(repeat))

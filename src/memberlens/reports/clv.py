@@ -1,0 +1,130 @@
+"""Report section: predicted member value (seed 002 §1.5) — BG/NBD and Gamma-Gamma fitted on the
+orders as of the cut-off: members by P(alive), the most valuable members of the next year, how
+concentrated that value is; exports every member's prediction."""
+
+from __future__ import annotations
+
+import ibis
+import ibis.expr.types as ir
+import pandas as pd
+
+from memberlens import analyses
+from memberlens.errors import MemberlensError
+from memberlens.reports import charts as c
+from memberlens.reports import format as f
+from memberlens.reports.base import Chart, ReportContext, SectionContent
+from memberlens.reports.palette import colour
+
+BANDS = 10  # P(alive) in tenths
+TOP_MEMBERS = 20
+EXPORT_COLUMNS = ("customer_id", "probability_alive", "expected_orders_30d", "probability_order_30d", "predicted_orders",
+                  "next_order_date", "historic_orders", "historic_clv", "average_order_value", "expected_order_value",
+                  "predicted_clv", "residual_clv")
+
+
+def alive_bands(predictions: ir.Table) -> ir.Table:
+    """Members, historic spend and predicted 365-day value per tenth of P(alive) (0 = under 10 %)."""
+    band = (predictions.probability_alive * BANDS).floor().cast("int64")
+    band = ibis.ifelse(band >= BANDS, BANDS - 1, band)
+    value = predictions.predicted_clv.fill_null(0) if "predicted_clv" in predictions.columns else ibis.literal(0.0)
+    return (
+        predictions.mutate(band=band, _value=value)
+        .group_by("band")
+        .aggregate(members=ibis._.count(), historic_clv=ibis._.historic_clv.sum(), predicted_clv=ibis._._value.sum(),
+                   expected_orders_30d=ibis._.expected_orders_30d.sum())
+        .order_by("band")
+    )
+
+
+def top_members(predictions: ir.Table, n: int = TOP_MEMBERS) -> ir.Table:
+    """The ``n`` members with the highest predicted 365-day value (ties by customer id)."""
+    return predictions.order_by([ibis.desc("predicted_clv"), "customer_id"]).limit(n)
+
+
+def value_concentration(predictions: ir.Table, share: float = 0.1) -> ir.Table:
+    """The predicted value held by the top ``share`` of members (ranked by value, then id), as one row."""
+    ranked = predictions.mutate(_rank=ibis.row_number().over(order_by=[ibis.desc("predicted_clv"), "customer_id"]))
+    members = ranked.count()
+    top = ranked.filter(ranked._rank < (members.cast("float64") * share).ceil().cast("int64"))
+    return ranked.aggregate(members=members, total=ranked.predicted_clv.sum()).cross_join(
+        top.aggregate(top_members=top.count(), top_value=top.predicted_clv.sum())
+    )
+
+
+class ClvSection:
+    key = "clv"
+    title_key = "clv.title"
+    needs = ("orders",)
+
+    def _fit(self, ctx: ReportContext):
+        return ctx.analyses.memo("clv-fit", lambda: analyses.member_value_fit(ctx.workspace, ctx.analyses.options))
+
+    def build(self, ctx: ReportContext) -> SectionContent:
+        t = ctx.t
+        try:
+            fit = self._fit(ctx)
+        except MemberlensError as exc:
+            return SectionContent(self.key, t(self.title_key), sentences=[t("clv.intro")], notes=[t("clv.no_fit", reason=exc.message)])
+        predictions = fit.predictions()
+        p = fit.purchases.params_
+        sentences = [t("clv.intro"), t("clv.fitted", members=f.num(fit.purchases.n_members_),
+                                        combinations=f.num(fit.purchases.n_combinations_), r=f.num(p["r"], 3),
+                                        alpha=f.num(p["alpha"], 2), a=f.num(p["a"], 3), b=f.num(p["b"], 3))]
+        notes = []
+        if fit.spend is None:
+            notes.append(t("clv.no_spend"))
+        else:
+            q = fit.spend.params_
+            sentences.append(t("clv.spend_fitted", p=f.num(q["p"], 2), q=f.num(q["q"], 2), gamma=f.num(q["gamma"], 2),
+                               buyers=f.num(fit.spend.n_members_), correlation=f.num(fit.spend.frequency_spend_correlation_, 2)))
+        charts = [self._alive_chart(ctx, alive_bands(predictions).execute())]
+        if fit.spend is not None:
+            charts.append(self._top_chart(ctx, top_members(predictions).execute(), value_concentration(predictions).execute()))
+        return SectionContent(self.key, t(self.title_key), sentences=sentences, charts=charts, notes=notes)
+
+    def _alive_chart(self, ctx: ReportContext, bands: pd.DataFrame) -> Chart:
+        t = ctx.t
+        labels = [f"{int(b) * 10}–{int(b) * 10 + 10}%" for b in bands.band]
+        data = [c.bar(t("label.members"), labels, bands.members, key="members"),
+                c.line(t("clv.label_predicted_clv"), labels, bands.predicted_clv, key="predicted_clv", yaxis="y2")]
+        layout = c.layout(x_title=t("clv.label_probability_alive"), y_title=t("label.members"), y2_title=t("clv.label_predicted_clv"))
+        table = c.table(bands.assign(label=labels), [
+            ("label", t("clv.label_probability_alive"), "text"), ("members", t("label.members"), "int"),
+            ("historic_clv", t("clv.label_historic_clv"), "num"), ("expected_orders_30d", t("clv.label_expected_orders_30d"), "num"),
+            ("predicted_clv", t("clv.label_predicted_clv"), "num"),
+        ])
+        total = bands.members.sum()
+        low = bands[bands.band < 3]
+        high = bands[bands.band >= 7]
+        sentences = [
+            t("clv.alive_low", members=f.num(low.members.sum()), share=f.pct(low.members.sum() / total if total else 0),
+              historic=f.pct(low.historic_clv.sum() / bands.historic_clv.sum() if bands.historic_clv.sum() else 0)),
+            t("clv.alive_high", members=f.num(high.members.sum()), share=f.pct(high.members.sum() / total if total else 0),
+              orders=f.num(high.expected_orders_30d.sum(), 0), all_orders=f.num(bands.expected_orders_30d.sum(), 0)),
+        ]
+        return Chart("clv-alive", t("clv.alive_title"), c.figure(data, layout), sentences, table, "clv")
+
+    def _top_chart(self, ctx: ReportContext, top: pd.DataFrame, concentration: pd.DataFrame) -> Chart:
+        t = ctx.t
+        ids = [str(v) for v in top.customer_id][::-1]
+        data = [c.bar(t("clv.label_predicted_clv"), ids, top.predicted_clv[::-1], key="predicted_clv", orientation="h")]
+        layout = c.layout(x_title=t("clv.label_predicted_clv"), legend=False, hovermode="closest", height=max(380, 22 * len(ids)),
+                          x_category=False)
+        layout["yaxis"]["type"] = "category"
+        table = c.table(top, [
+            ("customer_id", t("label.customer_id"), "text"), ("historic_orders", t("clv.label_historic_orders"), "int"),
+            ("historic_clv", t("clv.label_historic_clv"), "num"), ("probability_alive", t("clv.label_probability_alive"), "pct"),
+            ("expected_orders_30d", t("clv.label_expected_orders_30d"), "num"),
+            ("expected_order_value", t("clv.label_expected_order_value"), "num"), ("predicted_clv", t("clv.label_predicted_clv"), "num"),
+            ("next_order_date", t("clv.label_next_order_date"), "day"),
+        ])
+        row = concentration.iloc[0]
+        sentences = []
+        if row.total and row.total > 0:
+            sentences.append(t("clv.concentration", top_members=f.num(row.top_members), total=f.num(row.total),
+                               share=f.pct(row.top_value / row.total), members=f.num(row.members)))
+        return Chart("clv-top", t("clv.top_title", n=len(top)), c.figure(data, layout), sentences, table, "clv")
+
+    def exports(self, ctx: ReportContext) -> dict[str, pd.DataFrame]:
+        frame = ctx.analyses.run("clv")
+        return {"clv": frame[[col for col in EXPORT_COLUMNS if col in frame.columns]]}

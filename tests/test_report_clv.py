@@ -1,0 +1,80 @@
+"""The report's CLV section shows what the ``clv`` analysis returns (one source of truth): the
+P(alive) bands, the top members and the value concentration, checked against pandas over the
+analysis' own per-member output."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from memberlens.analyses import AnalysisOptions, run_analysis
+from memberlens.i18n import Messages
+from memberlens.ingest import ingest
+from memberlens.io.workspace import Workspace
+from memberlens.reports.base import ReportContext
+from memberlens.reports.clv import ClvSection
+
+
+def _number(text: str) -> float:
+    return float(str(text).replace(",", "").rstrip("%"))
+
+
+@pytest.fixture(scope="module")
+def clv_view(demo_workspace):
+    path, _ = demo_workspace
+    with Workspace(path, read_only=True) as ws:
+        ctx = ReportContext(ws, Messages("en"))
+        content = ClvSection().build(ctx)
+        exports = ClvSection().exports(ctx)
+        members = run_analysis(ws, "clv", AnalysisOptions()).to_pandas()
+    return content, exports, members
+
+
+def test_alive_bands_match_the_members_predictions(clv_view):
+    content, _, members = clv_view
+    chart = next(ch for ch in content.charts if ch.key == "clv-alive")
+    band = np.minimum(np.floor(members.probability_alive * 10), 9).astype(int)
+    expected = members.assign(band=band).groupby("band").agg(members=("customer_id", "size"), value=("predicted_clv", "sum"))
+    rows = chart.table.rows
+    assert len(rows) == len(expected)
+    for row, (b, want) in zip(rows, expected.iterrows()):
+        assert row[0].startswith(f"{b * 10}–")
+        assert _number(row[1]) == want.members
+        assert _number(row[4]) == pytest.approx(want.value, rel=1e-3, abs=1)
+    assert sum(_number(r[1]) for r in rows) == len(members)
+
+
+def test_top_members_are_the_highest_predicted_values(clv_view):
+    content, _, members = clv_view
+    chart = next(ch for ch in content.charts if ch.key == "clv-top")
+    expected = members.sort_values(["predicted_clv", "customer_id"], ascending=[False, True]).head(20)
+    assert [r[0] for r in chart.table.rows] == expected.customer_id.tolist()
+    top = members.predicted_clv.sort_values(ascending=False)
+    n = int(np.ceil(len(members) * 0.1))
+    share = top.head(n).sum() / top.sum()
+    assert any(f"{share:.1%}" in s and f"{n:,}" in s for s in chart.sentences)
+
+
+def test_fitted_parameters_and_exports(clv_view):
+    content, exports, members = clv_view
+    assert any("BG/NBD fitted on" in s and f"{len(members):,} members" in s for s in content.sentences)
+    frame = exports["clv"]
+    assert len(frame) == len(members) and frame.customer_id.is_unique
+    merged = frame.merge(members, on="customer_id", suffixes=("", "_analysis"))
+    assert np.allclose(merged.predicted_clv, merged.predicted_clv_analysis)
+
+
+def test_a_model_that_cannot_be_fitted_is_a_note_saying_why(tmp_path):
+    """Nobody bought twice: BG/NBD has nothing to learn a purchase rate from; the section says so."""
+    orders = pd.DataFrame({
+        "customer_id": [f"C{i}" for i in range(40)],
+        "order_id": [f"O{i}" for i in range(40)],
+        "ordered_at": pd.date_range("2024-01-01", periods=40, freq="3D"),
+        "amount": [10.0 + i for i in range(40)],
+    })
+    with Workspace(tmp_path / "w.duckdb") as ws:
+        ingest(ws, orders, name="one-timers")
+        content = ClvSection().build(ReportContext(ws, Messages("zh")))
+    assert content.notes and content.notes[0].startswith("无法拟合 CLV 模型") and "alpha" in content.notes[0]
+    assert content.charts == []
