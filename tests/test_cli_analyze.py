@@ -37,7 +37,7 @@ def workspace(tmp_path_factory):
     return path
 
 
-@pytest.mark.parametrize("name", [n for n in ANALYSES if not n.startswith("cluster")])
+@pytest.mark.parametrize("name", [n for n in ANALYSES if not n.startswith("cluster") and n != "clv"])
 def test_every_analysis_prints_its_own_table_as_json(run_cli, workspace, name):
     result = run_cli("analyze", name, "--db", workspace, "--format", "json")
     assert result.exit_code == 0, result.stderr
@@ -46,6 +46,24 @@ def test_every_analysis_prints_its_own_table_as_json(run_cli, workspace, name):
         expected = run_analysis(ws, name, AnalysisOptions()).to_pandas()
     assert len(printed) == len(expected) > 0
     assert list(printed.columns) == list(expected.columns)
+
+
+def test_clv_from_the_cli_is_the_analysis(run_cli, demo_workspace):
+    """Four customers are too few for BG/NBD: the CLV analysis runs on the demo workspace."""
+    path, _ = demo_workspace
+    result = run_cli("analyze", "clv", "--db", path, "--as-of", "2024-07-01", "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    printed = pd.DataFrame(json.loads(result.stdout))
+    with Workspace(path, read_only=True) as ws:
+        expected = run_analysis(ws, "clv", AnalysisOptions(as_of=pd.Timestamp("2024-07-01").date())).to_pandas()
+    assert printed.customer_id.tolist() == expected.customer_id.tolist()
+    assert pd.to_datetime(printed.last_order_date).max() < pd.Timestamp("2024-07-01")
+    assert (printed.probability_alive - expected.probability_alive).abs().max() < 1e-9
+
+
+def test_clv_on_too_little_data_says_why_in_one_line(run_cli, workspace):
+    result = run_cli("analyze", "clv", "--db", workspace)
+    assert result.exit_code == 2 and "did not converge" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_clusters_from_the_cli(run_cli, workspace):

@@ -137,6 +137,7 @@ def summarise_purchases(
     _require_columns(orders, ("customer_id", "ordered_at", "amount"), "the orders table")
     end = parse_date(observation_end, "observation_end")
     cal_end = parse_date(calibration_end, "calibration_end")
+    observed_to_last_order = end is None
     if end is None:
         last = orders.ordered_at.max().execute()
         if last is None or pd.isna(last):
@@ -150,8 +151,11 @@ def summarise_purchases(
     period_end = cal_end or end
 
     day = orders.ordered_at.date()
+    known = orders.customer_id.notnull()
+    if not observed_to_last_order:  # with the default end every order is observed: no filter needed
+        known = known & (day <= ibis.literal(end))
     daily = (
-        orders.filter(orders.customer_id.notnull(), day <= ibis.literal(end))
+        orders.filter(known)
         .group_by(customer_id=orders.customer_id, day=day)
         .aggregate(spend=orders.amount.sum().fill_null(0.0))
     )
@@ -260,8 +264,8 @@ def compress_summary(
     """The distinct combinations of ``columns`` with the number of members sharing each.
 
     The grouping runs in the engine (or in pandas for a pandas frame); only the distinct
-    combinations come back, as a pandas frame with ``columns`` plus ``weight``, in no particular
-    order. A ``weight``
+    combinations come back, as a pandas frame with ``columns`` plus ``weight``, sorted by
+    ``columns``. A ``weight``
     column already in ``summary`` (a summary that is itself compressed, such as a published
     recency/frequency matrix) is summed instead of counting rows.
     """
@@ -282,9 +286,11 @@ def compress_summary(
     _require_columns(summary, columns, "the purchase summary")
     table = summary.filter(where) if where is not None else summary
     weight = table[WEIGHT].sum() if WEIGHT in table.columns else table.count()
-    # not ordered: sorting costs more than the fit. A parallel engine returns the combinations in
-    # any order, so sums over them (and a fit's last digits, ~1e-13) can vary from run to run.
-    return table.group_by(columns).aggregate(**{WEIGHT: weight}).execute()
+    # A parallel engine returns the combinations in any order; sorted here (there are far fewer
+    # combinations than members, so this is cheap) the likelihood is summed in one order and a
+    # fit takes the same path on every run and engine.
+    frame = table.group_by(columns).aggregate(**{WEIGHT: weight}).execute()
+    return frame.sort_values(columns, kind="mergesort", ignore_index=True)
 
 
 def _require_frame_columns(frame: pd.DataFrame, columns: Sequence[str]) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 import ibis.expr.types as ir
 
 from memberlens.models._base import TransactionModel
+from memberlens.models._fitting import ConvergenceError
 from memberlens.models._predict import predict_member_value
 from memberlens.models._summary import summarise_purchases
 from memberlens.models.bg_bb import BetaGeoBetaBinomModel
@@ -58,8 +59,9 @@ def fit_member_value(
     warn: Callable[[str], object] | None = None,
 ) -> MemberValueFit:
     """Summarise ``orders``, fit the purchase ``model`` and, with ``spend``, Gamma-Gamma on the
-    repeat buyers with positive spend (it needs at least two; otherwise ``spend`` is None and
-    ``spend_note`` says why, also passed to ``warn``)."""
+    repeat buyers with positive spend. Without a spend model (fewer than two such buyers, or a
+    Gamma-Gamma fit that does not converge) ``spend`` is None and ``spend_note`` says why, also
+    passed to ``warn``: the purchase predictions stand on their own."""
     summary = summarise_for(orders, model, time_unit, calibration_end=calibration_end, observation_end=observation_end)
     purchases = PURCHASE_MODELS[model](time_unit=time_unit).fit(summary)
     if not spend:
@@ -70,4 +72,11 @@ def fit_member_value(
         if warn is not None:
             warn(note)
         return MemberValueFit(summary, purchases, None, note)
-    return MemberValueFit(summary, purchases, GammaGammaModel(time_unit=time_unit).fit(repeat))
+    try:
+        spend_model = GammaGammaModel(time_unit=time_unit).fit(repeat)
+    except ConvergenceError as exc:  # e.g. spend per order nearly the same for everyone (q runs away)
+        note = f"no spend model: {exc.message}"
+        if warn is not None:
+            warn(note)
+        return MemberValueFit(summary, purchases, None, note)
+    return MemberValueFit(summary, purchases, spend_model)

@@ -13,7 +13,6 @@ from memberlens.errors import MemberlensError
 from memberlens.reports import charts as c
 from memberlens.reports import format as f
 from memberlens.reports.base import Chart, ReportContext, SectionContent
-from memberlens.reports.palette import colour
 
 BANDS = 10  # P(alive) in tenths
 TOP_MEMBERS = 20
@@ -72,7 +71,7 @@ class ClvSection:
                                         alpha=f.num(p["alpha"], 2), a=f.num(p["a"], 3), b=f.num(p["b"], 3))]
         notes = []
         if fit.spend is None:
-            notes.append(t("clv.no_spend"))
+            notes.append(t("clv.no_spend", reason=fit.spend_note))
         else:
             q = fit.spend.params_
             sentences.append(t("clv.spend_fitted", p=f.num(q["p"], 2), q=f.num(q["q"], 2), gamma=f.num(q["gamma"], 2),
