@@ -13,6 +13,7 @@ from memberlens.cli._common import MemberlensGroup
 from memberlens.cli.analyze import analyze_command
 from memberlens.cli.clv import clv_app
 from memberlens.cli.demo import demo_command, demo_data_command
+from memberlens.cli.export_tables import export_tables_command
 from memberlens.cli.info import info_command
 from memberlens.cli.ingest import ingest_command
 from memberlens.cli.report import report_command
@@ -48,6 +49,7 @@ app.command("demo")(demo_command)
 app.command("demo-data")(demo_data_command)
 app.command("ingest")(ingest_command)
 app.command("info")(info_command)
+app.command("export-tables")(export_tables_command)
 app.command("report")(report_command)
 app.command("analyze")(analyze_command)
 app.add_typer(clv_app, name="clv")

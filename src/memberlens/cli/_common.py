@@ -119,6 +119,14 @@ def option_db() -> Any:
     return typer.Option("--db", help="Workspace file (DuckDB).", envvar="MEMBERLENS_DB")
 
 
+def option_engine() -> Any:
+    return typer.Option(
+        "--engine", envvar="MEMBERLENS_ENGINE",
+        help="duckdb (default), spark, or an Ibis URL (postgres://...). With spark, --db is a folder of "
+             "Parquet tables or spark:DATABASE.",
+    )
+
+
 def parse_as_of(value: str | None) -> date | None:
     """``--as-of YYYY-MM-DD`` as a date (None when not given)."""
     if value is None:

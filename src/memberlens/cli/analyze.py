@@ -10,10 +10,10 @@ import pandas as pd
 import typer
 
 from memberlens.analyses import ANALYSES, AnalysisOptions, run_analysis
-from memberlens.cli._common import OutputFormat, option_db, parse_as_of, print_records
+from memberlens.cli._common import OutputFormat, option_db, option_engine, parse_as_of, print_records
 from memberlens.errors import ConfigError
 from memberlens.io.files import atomic_path
-from memberlens.io.workspace import Workspace
+from memberlens.io.catalog import open_tables
 
 
 class TableFormat(str, Enum):
@@ -26,6 +26,7 @@ class TableFormat(str, Enum):
 def analyze_command(
     name: Annotated[str, typer.Argument(help="Analysis: " + ", ".join(ANALYSES))],
     db: Annotated[str, option_db()] = "memberlens.duckdb",
+    engine: Annotated[str, option_engine()] = "duckdb",
     as_of: Annotated[Optional[str], typer.Option("--as-of", help="Cut-off date YYYY-MM-DD: later orders are not counted.")] = None,
     period: Annotated[str, typer.Option(help="day, week, month or quarter.")] = "month",
     fmt: Annotated[TableFormat, typer.Option("--format", help="table, csv, json or parquet.")] = TableFormat.table,
@@ -50,7 +51,7 @@ def analyze_command(
         by=by, measure=measure, cumulative=cumulative, relative_to=relative_to, source=source, k=k,
         lookback_days=lookback_days,
     )
-    with Workspace(db, read_only=True, must_exist=True) as workspace:
+    with open_tables(engine, db) as workspace:
         result = run_analysis(workspace, name, options)
         frame = result if isinstance(result, pd.DataFrame) else _to_frame(result)
     if out is not None:

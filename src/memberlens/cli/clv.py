@@ -10,10 +10,10 @@ from typing import Annotated, Any, Optional
 import pandas as pd
 import typer
 
-from memberlens.cli._common import MemberlensGroup, OutputFormat, err, option_db, out, print_json, print_records
+from memberlens.cli._common import MemberlensGroup, OutputFormat, err, option_db, option_engine, out, print_json, print_records
 from memberlens.errors import ConfigError
 from memberlens.io.files import write_text_atomic
-from memberlens.io.workspace import Workspace
+from memberlens.io.catalog import Tables, open_tables
 from memberlens.models import (
     PURCHASE_MODELS,
     GammaGammaModel,
@@ -59,12 +59,12 @@ ObservationOption = Annotated[
 FormatOption = Annotated[OutputFormat, typer.Option("--format", help="table, json or csv.")]
 
 
-def _summary(workspace: Workspace, model_name: str, time_unit: str, calibration_end: str | None, observation_end: str | None):
+def _summary(workspace: Tables, model_name: str, time_unit: str, calibration_end: str | None, observation_end: str | None):
     return summarise_for(workspace.table("orders"), model_name, time_unit, calibration_end=calibration_end,
                          observation_end=observation_end)
 
 
-def _fit(workspace: Workspace, model_name: str, time_unit: str, calibration_end: str | None, observation_end: str | None,
+def _fit(workspace: Tables, model_name: str, time_unit: str, calibration_end: str | None, observation_end: str | None,
          spend: bool) -> MemberValueFit:
     return fit_member_value(workspace.table("orders"), model=model_name, time_unit=time_unit, calibration_end=calibration_end,
                             observation_end=observation_end, spend=spend,
@@ -101,10 +101,11 @@ def fit_command(
     spend: Annotated[bool, typer.Option("--spend/--no-spend", help="Also fit Gamma-Gamma on the repeat buyers' spend.")] = True,
     out_file: Annotated[Optional[Path], typer.Option("--out", help="Save the fitted model(s) as JSON.")] = None,
     db: Annotated[str, option_db()] = "memberlens.duckdb",
+    engine: Annotated[str, option_engine()] = "duckdb",
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
     """Fit a purchase model (and Gamma-Gamma spend) on the orders; print the parameters."""
-    with Workspace(db, read_only=True, must_exist=True) as workspace:
+    with open_tables(engine, db) as workspace:
         fit = _fit(workspace, model.value, time_unit, calibration_end, observation_end, spend)
     models = [m for m in (fit.purchases, fit.spend) if m is not None]
     if out_file:
@@ -131,10 +132,11 @@ def predict_command(
     out_file: Annotated[Optional[Path], typer.Option("--out", help="Write the predictions to this file (csv or json by --format).")] = None,
     limit: Annotated[int, typer.Option(help="Rows shown with --format table.")] = 20,
     db: Annotated[str, option_db()] = "memberlens.duckdb",
+    engine: Annotated[str, option_engine()] = "duckdb",
     fmt: FormatOption = OutputFormat.csv,
 ) -> None:
     """Predicted value per member: P(alive), expected orders, next order, CLV (one row each)."""
-    with Workspace(db, read_only=True, must_exist=True) as workspace:
+    with open_tables(engine, db) as workspace:
         if model_file:
             loaded = load_model(model_file)
             purchase = [m for m in loaded if isinstance(m, TransactionModel)]
@@ -185,10 +187,11 @@ def evaluate_command(
     compare: Annotated[bool, typer.Option("--compare/--no-compare", help="Also fit the other continuous-time models and compare by BIC.")] = True,
     max_frequency: Annotated[int, typer.Option(help="Last frequency bin (and above).")] = 7,
     db: Annotated[str, option_db()] = "memberlens.duckdb",
+    engine: Annotated[str, option_engine()] = "duckdb",
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
     """Fit on the calibration period; compare expected and actual holdout purchases."""
-    with Workspace(db, read_only=True, must_exist=True) as workspace:
+    with open_tables(engine, db) as workspace:
         fit = _fit(workspace, model.value, time_unit, calibration_end, observation_end, False)
         summary, fitted = fit.summary, fit.purchases
         holdout = evaluate_holdout(fitted, summary, max_frequency=max_frequency)

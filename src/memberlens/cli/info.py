@@ -6,17 +6,18 @@ from typing import Annotated
 
 import typer
 
-from memberlens.cli._common import OutputFormat, option_db, out, print_json, print_records
-from memberlens.io.workspace import Workspace
+from memberlens.cli._common import OutputFormat, option_db, option_engine, out, print_json, print_records
+from memberlens.io.catalog import open_tables
 from memberlens.i18n import describe_reason
 
 
 def info_command(
     db: Annotated[str, option_db()] = "memberlens.duckdb",
+    engine: Annotated[str, option_engine()] = "duckdb",
     fmt: Annotated[OutputFormat, typer.Option("--format", help="table, json or csv.")] = OutputFormat.table,
 ) -> None:
     """Show the workspace's tables and the data-quality ledger (rows read = used + set aside)."""
-    with Workspace(db, read_only=True, must_exist=True) as workspace:
+    with open_tables(engine, db) as workspace:
         tables = workspace.row_counts()
         ledgers = workspace.ledgers()
     if fmt is OutputFormat.json:

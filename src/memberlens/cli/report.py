@@ -11,10 +11,11 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from memberlens.analyses import AnalysisOptions
-from memberlens.cli._common import err, option_db, out, parse_as_of
+from memberlens.cli._common import err, option_db, option_engine, out, parse_as_of
 from memberlens.errors import ConfigError
 from memberlens.i18n import LANGUAGES
 from memberlens.ingest import ingest
+from memberlens.io.catalog import open_tables
 from memberlens.io.workspace import Workspace
 from memberlens.reports.render import write_reports
 
@@ -28,6 +29,7 @@ class ExportFormat(str, Enum):
 def report_command(
     sources: Annotated[Optional[list[Path]], typer.Argument(help="Order files to ingest first (optional).")] = None,
     db: Annotated[str, option_db()] = "memberlens.duckdb",
+    engine: Annotated[str, option_engine()] = "duckdb",
     preset: Annotated[Optional[str], typer.Option(help="Mapping preset for the sources, e.g. online-retail.")] = None,
     as_of: Annotated[Optional[str], typer.Option("--as-of", help="Cut-off date YYYY-MM-DD: later orders are not counted.")] = None,
     lang: Annotated[str, typer.Option(help="en or zh.")] = "en",
@@ -40,8 +42,13 @@ def report_command(
         raise ConfigError(f"--lang {lang!r} is not a language of the report", "use --lang en or --lang zh")
     if out_dir.exists() and not out_dir.is_dir():
         raise ConfigError(f"{out_dir}: exists and is not a folder", "choose another --out")
+    if sources and engine != "duckdb":
+        raise ConfigError(f"--engine {engine} reads tables that are already clean; it does not ingest files",
+                          "ingest with DuckDB first (memberlens ingest FILE), then memberlens export-tables --out FOLDER "
+                          f"and memberlens report --engine {engine} --db FOLDER")
     options = AnalysisOptions(as_of=parse_as_of(as_of))
-    with Workspace(db, must_exist=not sources) as workspace, Progress(
+    tables = Workspace(db, must_exist=False) if sources else open_tables(engine, db)
+    with tables as workspace, Progress(
         TextColumn("{task.description:<44}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err,
     ) as bar:
         if sources:

@@ -4,6 +4,10 @@ DuckDB is the embedded default. Spark runs the same expressions: ``connect("spar
 active SparkSession when there is one (spark-submit, a notebook on a cluster), or starts a local
 one. Settings for a session memberlens starts come from ``MEMBERLENS_SPARK_CONF`` (a file of
 ``key=value`` lines) and ``MEMBERLENS_SPARK_MASTER``; the defaults suit one machine.
+
+DuckDB runs larger-than-memory data within ``MEMBERLENS_DUCKDB_MEMORY_LIMIT`` (e.g. ``6GB``;
+DuckDB's default is 80 % of RAM), spilling to ``MEMBERLENS_DUCKDB_TEMP_DIR`` (default: beside the
+database file), with ``MEMBERLENS_DUCKDB_THREADS`` threads (default: all cores).
 """
 
 from __future__ import annotations
@@ -18,15 +22,25 @@ import ibis
 from memberlens.errors import ConfigError
 
 ENGINES = ("duckdb", "spark")
+LOG_CONFIG = Path(__file__).with_name("spark-log4j2.properties")
 SPARK_DEFAULTS = {
     "spark.sql.session.timeZone": "UTC",
-    "spark.driver.extraJavaOptions": "-Duser.timezone=UTC",
+    "spark.driver.extraJavaOptions": f"-Duser.timezone=UTC -Dlog4j2.configurationFile=file:{LOG_CONFIG}",
     "spark.executor.extraJavaOptions": "-Duser.timezone=UTC",
     "spark.sql.shuffle.partitions": "8",
     "spark.ui.enabled": "false",
     "spark.ui.showConsoleProgress": "false",
     "spark.sql.execution.arrow.pyspark.enabled": "true",
 }
+
+
+DUCKDB_SETTINGS = {"memory_limit": "MEMBERLENS_DUCKDB_MEMORY_LIMIT", "temp_directory": "MEMBERLENS_DUCKDB_TEMP_DIR",
+                   "threads": "MEMBERLENS_DUCKDB_THREADS"}
+
+
+def duckdb_settings() -> dict[str, str]:
+    """DuckDB settings from the environment (see the module docstring)."""
+    return {setting: os.environ[variable] for setting, variable in DUCKDB_SETTINGS.items() if os.environ.get(variable)}
 
 
 def spark_settings(extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -55,6 +69,7 @@ def spark_session(extra: dict[str, str] | None = None) -> Any:
     active = SparkSession.getActiveSession()
     if active is not None:
         return active
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # one machine: no "resolves to a loopback address" warning
     builder = SparkSession.builder.master(os.environ.get("MEMBERLENS_SPARK_MASTER", "local[*]")).appName("memberlens")
     settings = spark_settings(extra)
     settings.setdefault("spark.sql.warehouse.dir", tempfile.mkdtemp(prefix="memberlens-spark-"))
@@ -68,7 +83,7 @@ def spark_session(extra: dict[str, str] | None = None) -> Any:
 def connect(engine: str = "duckdb", *, path: str | None = None, spark_conf: dict[str, str] | None = None) -> ibis.BaseBackend:
     """An Ibis backend for ``engine``: ``duckdb`` (``path`` or in memory) or ``spark``."""
     if engine == "duckdb":
-        return ibis.duckdb.connect(path or ":memory:")
+        return ibis.duckdb.connect(path or ":memory:", **duckdb_settings())
     if engine == "spark":
         return ibis.pyspark.connect(spark_session(spark_conf))
     raise ConfigError(f"unknown engine {engine!r}", f"engines: {', '.join(ENGINES)}")

@@ -29,13 +29,13 @@ import ibis
 import ibis.expr.types as ir
 
 from memberlens.errors import InputError, MissingTableError
+from memberlens.io.catalog import LEDGER_TABLE, SOURCES_TABLE, ledgers_from
+from memberlens.io.engines import duckdb_settings
 from memberlens.io.sources import quote_identifier
 from memberlens.schema.contract import CANCELLATIONS_TABLE, CONTRACTS, SOURCE_COLUMN
 from memberlens.schema.ledger import SourceLedger
 
 DEFAULT_PATH = Path("memberlens.duckdb")
-LEDGER_TABLE = "ledger"
-SOURCES_TABLE = "sources"
 UNLOCK_HINTS = {
     "orders": "memberlens ingest ORDERS_FILE",
     **{name: f"memberlens ingest FILE --table {name}" for name in CONTRACTS if name != "orders"},
@@ -57,6 +57,7 @@ class Workspace:
 
     def __init__(self, path: str | Path = DEFAULT_PATH, *, read_only: bool = False, must_exist: bool = False) -> None:
         self.path = Path(path)
+        self.location = str(self.path)
         if must_exist and not self.path.exists():
             raise InputError(
                 f"{self.path}: no such workspace", "ingest data first: memberlens ingest FILE (or pass --db)"
@@ -64,7 +65,7 @@ class Workspace:
         if self.path.exists() and self.path.is_dir():
             raise InputError(f"{self.path}: is a folder, not a workspace file", "pass --db FILE.duckdb")
         try:
-            self.con = ibis.duckdb.connect(str(self.path), read_only=read_only)
+            self.con = ibis.duckdb.connect(str(self.path), read_only=read_only, **duckdb_settings())
         except duckdb.Error as exc:
             raise InputError(
                 f"{self.path}: cannot open the workspace ({str(exc).splitlines()[0]})",
@@ -109,22 +110,20 @@ class Workspace:
         sources = self.raw.execute(
             f"SELECT source, table_name, location, rows_read, details FROM {SOURCES_TABLE} ORDER BY ingested_at, source"
         ).fetchall()
-        outcomes = self.raw.execute(f"SELECT source, reason, rows FROM {LEDGER_TABLE}").fetchall()
-        result = []
-        for source, table, location, rows_read, details in sources:
-            counts = {reason: rows for s, reason, rows in outcomes if s == source}
-            result.append(
-                SourceLedger(
-                    source=source,
-                    table=table,
-                    location=location,
-                    rows_read=rows_read,
-                    rows_used=counts.pop(None, 0),
-                    set_aside=dict(sorted(counts.items())),
-                    details=json.loads(details),
-                )
-            )
-        return result
+        return ledgers_from(sources, self.raw.execute(f"SELECT source, reason, rows FROM {LEDGER_TABLE}").fetchall())
+
+    def export_parquet(self, folder: str | Path, tables: list[str] | None = None) -> list[Path]:
+        """Write each table (default: all) to ``folder/NAME.parquet``, each file atomically: the
+        folder other engines read with ``--engine spark --db FOLDER``."""
+        from memberlens.io.files import atomic_path
+
+        written = []
+        for name in tables or self.list_tables():
+            target = Path(folder) / f"{name}.parquet"
+            with atomic_path(target) as tmp:
+                self.raw.execute(f"COPY {quote_identifier(name)} TO '{_sql_string(str(tmp))}' (FORMAT parquet)")
+            written.append(target)
+        return written
 
     # -- writing -------------------------------------------------------------------------------
     @contextmanager
@@ -218,6 +217,10 @@ class Workspace:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _sql_string(text: str) -> str:
+    return text.replace("'", "''")
 
 
 def _malformed_lines_sql(rejects_table: str) -> str:

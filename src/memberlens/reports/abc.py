@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from memberlens.metrics.products import name_products
 from memberlens.reports import charts as c
 from memberlens.reports import format as f
 from memberlens.reports.base import Chart, ReportContext, SectionContent
@@ -92,6 +93,5 @@ def product_names(ctx: ReportContext, product_ids: list) -> dict:
     orders = ctx.workspace.table("orders")
     if "product_name" not in orders.columns or not product_ids:
         return {}
-    rows = orders.filter(orders.product_id.isin(product_ids) & orders.product_name.notnull())
-    names = rows.group_by("product_id").aggregate(product_name=rows.product_name.mode()).to_pandas()
+    names = name_products(orders, product_ids).to_pandas()
     return dict(zip(names.product_id, names.product_name))

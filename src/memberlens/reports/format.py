@@ -22,11 +22,17 @@ def missing(value: Any) -> bool:
         return False
 
 
+def stable(value: float) -> float:
+    """``value`` to 12 significant digits: engines add floats in different orders, so a sum can be
+    905.7499999999999 on one and 905.7500000000001 on another; both must print as the same text."""
+    return float(f"{value:.12g}")
+
+
 def num(value: Any, digits: int | None = None) -> str:
     """``1,234`` for whole numbers and large values, ``12.35`` otherwise; ``–`` when missing."""
     if missing(value):
         return DASH
-    value = float(value)
+    value = stable(float(value))
     if math.isinf(value):
         return "∞" if value > 0 else "-∞"
     if digits is None:
@@ -35,12 +41,12 @@ def num(value: Any, digits: int | None = None) -> str:
 
 
 def pct(share: Any, digits: int = 1) -> str:
-    return DASH if missing(share) else f"{float(share) * 100:.{digits}f}%"
+    return DASH if missing(share) else f"{stable(float(share) * 100):.{digits}f}%"
 
 
 def times(ratio: Any) -> str:
     """``2.3×``."""
-    return DASH if missing(ratio) else f"{float(ratio):.1f}×"
+    return DASH if missing(ratio) else f"{stable(float(ratio)):.1f}×"
 
 
 def day(value: Any) -> str:

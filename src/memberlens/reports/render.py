@@ -80,7 +80,7 @@ def render_report(
         lang=lang,
         t=t,
         blocks=blocks,
-        workspace=workspace.path.name,
+        workspace=Path(str(workspace.location)).name,
         as_of=cache.options.as_of,
         generated=datetime.now().strftime("%Y-%m-%d %H:%M"),
         version=__version__,

@@ -1,0 +1,125 @@
+"""The whole report on Spark equals the DuckDB run: same tables in (the demo workspace written as
+Parquet), every analysis the report runs gives the same frame, and the report says the same
+words. Also: a folder of Parquet tables read in place by DuckDB, and the engine errors."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from memberlens.analyses import AnalysisOptions
+from memberlens.errors import ConfigError, InputError
+from memberlens.ingest import ingest
+from memberlens.io.catalog import open_tables
+from memberlens.io.workspace import Workspace
+from memberlens.reports.context import AnalysisCache
+from memberlens.reports.render import render_report
+
+from conftest import DEMO_TABLES
+
+
+@pytest.fixture(scope="module")
+def demo_parquet(tmp_path_factory):
+    """A small demo workspace and the same tables as a Parquet folder."""
+    from memberlens.demo.generator import generate_demo_data
+
+    root = tmp_path_factory.mktemp("engines")
+    files = generate_demo_data(root / "data", customers=400, years=1, seed=5)
+    path = root / "demo.duckdb"
+    with Workspace(path) as ws:
+        for table in DEMO_TABLES:
+            ingest(ws, files[table]["path"], table=table, name=table)
+        ws.export_parquet(root / "demo-parquet")
+    return path, root / "demo-parquet"
+
+
+def _visible_text(html: str) -> str:
+    html = re.sub(r"<script.*?</script>", " ", html, flags=re.S)
+    html = re.sub(r"<style.*?</style>", " ", html, flags=re.S)
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
+
+
+def _report(tables, lang: str = "en") -> tuple[str, AnalysisCache]:
+    cache = AnalysisCache(tables, options=AnalysisOptions())
+    return render_report(tables, lang=lang, analyses=cache), cache
+
+
+def _same_frames(left: dict, right: dict) -> None:
+    assert left.keys() == right.keys()
+    for key in left:
+        a, b = left[key], right[key]
+        assert list(a.columns) == list(b.columns), key
+        assert len(a) == len(b), key
+        for column in a.columns:
+            x, y = a[column], b[column]
+            if pd.api.types.is_numeric_dtype(x) and pd.api.types.is_numeric_dtype(y) and not pd.api.types.is_bool_dtype(x):
+                assert np.allclose(x.astype(float), y.astype(float), rtol=1e-9, atol=1e-9, equal_nan=True), (key, column)
+            else:
+                xs = x.map(lambda v: None if v is None or (isinstance(v, float) and np.isnan(v)) else str(pd.Timestamp(v).date()) if hasattr(v, "year") else str(v))
+                ys = y.map(lambda v: None if v is None or (isinstance(v, float) and np.isnan(v)) else str(pd.Timestamp(v).date()) if hasattr(v, "year") else str(v))
+                assert xs.tolist() == ys.tolist(), (key, column)
+
+
+def test_the_report_on_spark_equals_the_duckdb_report(demo_parquet, spark_backend):
+    path, folder = demo_parquet
+    with Workspace(path, read_only=True) as ws:
+        duck_html, duck = _report(ws)
+    with open_tables("spark", folder) as tables:
+        spark_html, spark = _report(tables)
+    assert len(duck._frames) >= 15  # every registry analysis the report shows
+    _same_frames(duck._frames, spark._frames)
+    duck_words, spark_words = _visible_text(duck_html), _visible_text(spark_html)
+    # the only difference allowed: where the data came from
+    duck_words = duck_words.replace(path.name, "LOCATION")
+    spark_words = spark_words.replace(folder.name, "LOCATION")
+    generated = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}")  # when each was written
+    duck_words, spark_words = generated.sub("WHEN", duck_words), generated.sub("WHEN", spark_words)
+    _same_words(duck_words, spark_words)
+
+
+NUMBER = re.compile(r"-?[\d,]*\.?\d+%?")
+
+
+def _same_words(left: str, right: str) -> None:
+    """Word for word equal; a number may differ by one unit of its last printed digit (a model
+    fitted on sums that two engines add in different orders can land either side of a rounding
+    boundary)."""
+    a, b = left.split(" "), right.split(" ")
+    assert len(a) == len(b)
+    for x, y in zip(a, b):
+        if x == y:
+            continue
+        assert NUMBER.fullmatch(x) and NUMBER.fullmatch(y), (x, y)
+        decimals = len(x.rstrip("%").partition(".")[2])
+        unit = 10.0 ** -decimals
+        assert abs(float(x.rstrip("%").replace(",", "")) - float(y.rstrip("%").replace(",", ""))) <= unit * 1.01, (x, y)
+
+
+def test_duckdb_reads_a_parquet_folder_in_place(demo_parquet):
+    path, folder = demo_parquet
+    with Workspace(path, read_only=True) as ws, open_tables("duckdb", folder) as tables:
+        assert set(tables.list_tables()) == set(ws.list_tables())
+        assert tables.row_counts() == ws.row_counts()
+        assert [l.to_dict() for l in tables.ledgers()] == [l.to_dict() for l in ws.ledgers()]
+        _, from_folder = _report(tables)
+        _, from_workspace = _report(ws)
+    _same_frames(from_workspace._frames, from_folder._frames)
+
+
+def test_engine_errors_name_the_problem(tmp_path, demo_parquet):
+    path, folder = demo_parquet
+    with pytest.raises(ConfigError, match="export-tables"):
+        with open_tables("spark", path):
+            pass
+    with pytest.raises(ConfigError, match="unknown engine 'oracle'"):
+        with open_tables("oracle", folder):
+            pass
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InputError, match="holds no Parquet tables"):
+        with open_tables("duckdb", tmp_path / "empty"):
+            pass
+    with open_tables("duckdb", folder) as tables, pytest.raises(Exception, match="has no 'nothing' table"):
+        tables.table("nothing")
