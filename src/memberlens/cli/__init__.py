@@ -17,6 +17,7 @@ from memberlens.cli.export_tables import export_tables_command
 from memberlens.cli.info import info_command
 from memberlens.cli.ingest import ingest_command
 from memberlens.cli.report import report_command
+from memberlens.cli.segment import segment_command
 
 app = typer.Typer(
     name="memberlens",
@@ -52,6 +53,7 @@ app.command("info")(info_command)
 app.command("export-tables")(export_tables_command)
 app.command("report")(report_command)
 app.command("analyze")(analyze_command)
+app.command("segment")(segment_command)
 app.add_typer(clv_app, name="clv")
 
 
