@@ -170,10 +170,11 @@ def test_a_new_analysis_adds_its_section_through_the_interface(shop):
 def test_orders_only_workspace_shows_every_orders_section_and_locks_the_rest(shop):
     with Workspace(shop, read_only=True) as ws:
         html = render_report(ws)
-    sections = dict(re.findall(r'<section id="([a-z_]+)">\s*<h2>([^<]*)</h2>', html))
+    sections = dict(re.findall(r'<section id="([a-z_-]+)">\s*<h2>([^<]*)</h2>', html))
     assert list(sections) == [s.key for s in SECTIONS]
-    locked = set(re.findall(r'<section id="([a-z_]+)">\s*<h2>[^<]*</h2>\s*<p class="locked">', html))
-    assert locked == {"kpis", "rfe"}
+    locked = set(re.findall(r'<section id="([a-z_-]+)">\s*<h2>[^<]*</h2>\s*<p class="locked">', html))
+    # churn risk: 6 months of orders cannot train and validate a 180-day churn model; it says so
+    assert locked == {"kpis", "rfe", "segment-explorer", "churn-risk"}
     assert "needs the members table" in html and "needs the events table" in html
     specs = chart_specs(html)
     for key in ("trends-customers", "trends-super-orders", "price-bands", "lifecycle-stages", "rates", "cohorts-customers",
@@ -188,7 +189,9 @@ def test_every_section_works_on_the_demo_data_in_both_languages(demo):
         en = render_report(ws, lang="en", analyses=cache)
         zh = render_report(ws, lang="zh", analyses=cache)
     for html in (en, zh):
-        assert 'class="locked"' not in html
+        # one year of demo data is too short for a 180-day churn model (tested in test_churn_model)
+        locked = re.findall(r'<section id="([a-z_-]+)">\s*<h2>[^<]*</h2>\s*<p class="locked">', html)
+        assert locked == ["churn-risk"]
         specs = chart_specs(html)
         assert {"kpis-members", "kpis-conversion", "kpis-cost", "kpis-unit", "kpis-coupons", "activity", "rfe"} <= set(specs)
         for key, spec in specs.items():
@@ -226,7 +229,7 @@ def test_each_analysis_runs_once_for_both_languages_and_the_exports(shop, tmp_pa
     monkeypatch.setattr(analyses, "_clusters", lambda tables, options: fits.append(repr(options)) or real_fit(tables, options))
     with Workspace(shop, read_only=True) as ws:
         files = write_reports(ws, tmp_path, langs=("en", "zh"), export_format="csv")
-    assert len(files.reports) == 2 and len(files.exports) == 3
+    assert len(files.reports) == 2 and len(files.exports) == len(MEMBER_LISTS)
     assert len(calls) == len(set(calls)) and len(calls) >= 15
     assert len(fits) == 1
 
@@ -275,18 +278,26 @@ def test_recommendations_state_the_numbers_they_come_from(shop):
 
 
 # -- exports -----------------------------------------------------------------------------------
+# the shop's member lists: every customer's segment, cluster, stage and predicted value; the
+# members flagged as unusual; next-product suggestions (none: the shop's baskets give no rules)
+MEMBER_LISTS = ("rfm_segments", "clusters", "lifecycle_stages", "clv", "next_product", "unusual_members")
+
+
 @pytest.mark.parametrize("fmt", ["csv", "parquet", "xlsx"])
 def test_member_lists_are_exported_in_each_format(shop, tmp_path, fmt):
     with Workspace(shop, read_only=True) as ws:
         paths = write_exports(ws, tmp_path / "exports", fmt)
         customers = ws.table("orders").customer_id.nunique().execute()
-    assert sorted(p.name for p in paths) == sorted(f"{n}.{fmt}" for n in ("rfm_segments", "clusters", "lifecycle_stages"))
+    assert sorted(p.name for p in paths) == sorted(f"{n}.{fmt}" for n in MEMBER_LISTS)
     read = {"csv": pd.read_csv, "parquet": pd.read_parquet, "xlsx": pd.read_excel}[fmt]
     frames = {p.stem: read(p) for p in paths}
     assert {"customer_id", "segment", "r_score", "f_score", "m_score", "rfm_code"} <= set(frames["rfm_segments"].columns)
     assert {"customer_id", "cluster", "cluster_name"} <= set(frames["clusters"].columns)
     assert {"customer_id", "stage"} <= set(frames["lifecycle_stages"].columns)
-    assert all(len(frame) == customers and frame.customer_id.is_unique for frame in frames.values())
+    every_customer = ("rfm_segments", "clusters", "lifecycle_stages", "clv")
+    assert all(len(frames[n]) == customers and frames[n].customer_id.is_unique for n in every_customer)
+    assert {"customer_id", "reason_codes", "reasons"} <= set(frames["unusual_members"].columns)
+    assert len(frames["unusual_members"]) < customers
     assert not list(tmp_path.glob("exports/.*.tmp"))  # written atomically
 
 
@@ -324,7 +335,7 @@ def test_report_command_ingests_reports_and_exports(run_cli, tmp_path):
     html = (tmp_path / "out" / "report.zh.html").read_text(encoding="utf-8")
     assert "数据截至 2024-07-01" in html and "截止日期 2024-07-01" in html
     assert sorted(p.name for p in (tmp_path / "out" / "exports").iterdir()) == [
-        "clusters.parquet", "lifecycle_stages.parquet", "rfm_segments.parquet"]
+        "clusters.parquet", "lifecycle_stages.parquet", "next_product.parquet", "rfm_segments.parquet", "unusual_members.parquet"]
     assert "report" in result.stderr and "ingest" in result.stderr  # the progress bars
     rfm = pd.read_parquet(tmp_path / "out" / "exports" / "rfm_segments.parquet")
     assert pd.to_datetime(rfm.last_order_at).max() < pd.Timestamp("2024-07-01")

@@ -8,17 +8,20 @@ from memberlens.reports.abc import AbcSection
 from memberlens.reports.activity import ActivitySection
 from memberlens.reports.base import Section
 from memberlens.reports.churn import ChurnSection
+from memberlens.reports.churn_risk import ChurnRiskSection
 from memberlens.reports.clusters import ClustersSection
 from memberlens.reports.clv import ClvSection
 from memberlens.reports.cohorts import CohortsSection
 from memberlens.reports.data_quality import DataQualitySection
 from memberlens.reports.kpis import KpisSection
 from memberlens.reports.lifecycle import LifecycleSection
+from memberlens.reports.next_product import NextProductSection
 from memberlens.reports.price_bands import PriceBandsSection
 from memberlens.reports.rates import RatesSection
 from memberlens.reports.recommendations import RecommendationsSection
 from memberlens.reports.rfe import RfeSection
 from memberlens.reports.rfm import RfmSection
+from memberlens.reports.segment_explorer import SegmentExplorerSection
 from memberlens.reports.trends import TrendsSection
 
 SECTIONS: list[Section] = [
@@ -32,11 +35,12 @@ SECTIONS: list[Section] = [
     ClustersSection(),
     AbcSection(),
     ClvSection(),
-    # churn risk bands: added by its module
     KpisSection(),
     ActivitySection(),
     ChurnSection(),
+    ChurnRiskSection(),
     RfeSection(),
-    # segment explorer; next-product rules and anomalies: added by their modules
+    SegmentExplorerSection(),
+    NextProductSection(),
     RecommendationsSection(),
 ]

@@ -1,0 +1,164 @@
+"""``memberlens predict next-product`` and ``memberlens predict anomalies``: association rules
+and next-product suggestions, and unusual orders and members with their reasons."""
+
+from __future__ import annotations
+
+import json
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import pandas as pd
+import typer
+
+from memberlens.cli._common import OutputFormat, err, option_db, option_engine, parse_as_of, print_records
+from memberlens.errors import ConfigError
+from memberlens.i18n import LANGUAGES, Messages
+from memberlens.io.files import write_text_atomic
+from memberlens.io.catalog import open_tables
+from memberlens.predict.anomalies import AnomalyThresholds, explain_members, explain_orders, find_anomalies
+from memberlens.predict.baskets import AssociationRuleModel
+
+AsOfOption = Annotated[Optional[str], typer.Option("--as-of", help="Cut-off date YYYY-MM-DD: later orders are not counted.")]
+FormatOption = Annotated[OutputFormat, typer.Option("--format", help="table, json or csv.")]
+OutOption = Annotated[Optional[Path], typer.Option("--out", help="Write all rows to this file (csv, or json with --format json).")]
+LimitOption = Annotated[int, typer.Option(help="Rows shown with --format table.")]
+
+
+def next_product_command(
+    as_of: AsOfOption = None,
+    min_support: Annotated[float, typer.Option(help="Smallest share of baskets a rule's products appear in together, (0, 1].")] = 0.01,
+    min_confidence: Annotated[float, typer.Option(help="Smallest confidence of a rule, [0, 1].")] = 0.2,
+    min_lift: Annotated[float, typer.Option(help="Smallest lift of a rule (1 = independence).")] = 1.2,
+    max_len: Annotated[int, typer.Option(help="Most products in a rule (bought and suggested together), at least 2.")] = 3,
+    members: Annotated[bool, typer.Option("--members", help="Print suggestions per member instead of the rules.")] = False,
+    top: Annotated[int, typer.Option(help="With --members: suggestions per member.")] = 3,
+    save: Annotated[Optional[Path], typer.Option("--save", help="Save the rules (thresholds, cut-off, counts) as JSON.")] = None,
+    model_file: Annotated[Optional[Path], typer.Option("--model", help="Use rules saved with --save instead of mining them.")] = None,
+    fmt: FormatOption = OutputFormat.table,
+    out_file: OutOption = None,
+    limit: LimitOption = 20,
+    db: Annotated[str, option_db()] = "memberlens.duckdb",
+    engine: Annotated[str, option_engine()] = "duckdb",
+) -> None:
+    """Association rules over baskets (FP-growth) and the next product for each member."""
+    cut_off = parse_as_of(as_of)
+    if top < 1:
+        raise ConfigError(f"--top must be at least 1. Got {top} instead.", "e.g. --top 3")
+    if model_file:
+        model = AssociationRuleModel.load(model_file)
+    else:
+        model = AssociationRuleModel(min_support=min_support, min_confidence=min_confidence, min_lift=min_lift,
+                                     max_len=max_len)
+    with open_tables(engine, db) as workspace:
+        orders = workspace.table("orders")
+        if not model_file:
+            model.fit(orders, as_of=cut_off)
+        suggestions = model.suggest(orders, top=top, as_of=cut_off).to_pandas() if members else None
+    if save:
+        model.save(save)
+        err.print(f"saved {len(model.rules_)} rules to {save}", markup=False)
+    if members:
+        _emit(suggestions, fmt, out_file, limit, f"next product per member ({suggestions.customer_id.nunique():,} members)")
+    else:
+        rules = model.rules_
+        title = (f"{len(rules):,} rules from {model.n_baskets_:,} baskets, {model.n_frequent_items_:,} frequent products"
+                 + (f", as of {model.as_of_}" if model.as_of_ else ""))
+        _emit(_rules_for_output(rules, fmt), fmt, out_file, limit, title)
+
+
+def _rules_for_output(rules: pd.DataFrame, fmt: OutputFormat) -> pd.DataFrame:
+    """Rules as printed: lists stay lists in JSON, become ``a + b`` text in CSV and tables."""
+    if fmt is OutputFormat.json:
+        return rules
+    joined = rules.copy()
+    for column in ("antecedent_ids", "antecedent_names", "consequent_ids", "consequent_names"):
+        joined[column] = joined[column].map(lambda items: " + ".join(map(str, items)))
+    if fmt is OutputFormat.table:
+        return joined[["rule_id", "antecedent_names", "consequent_names", "support", "confidence", "lift", "baskets"]]
+    return joined
+
+
+class AnomalyKind(str, Enum):
+    orders = "orders"
+    members = "members"
+
+
+def anomalies_command(
+    kind: Annotated[AnomalyKind, typer.Option("--kind", help="orders or members.")] = AnomalyKind.orders,
+    as_of: AsOfOption = None,
+    product_ratio: Annotated[float, typer.Option(help="Flag a line at this many times its product's median quantity.")] = 100.0,
+    min_units: Annotated[float, typer.Option(help="...and at least this many units (also for --order-ratio on units).")] = 1000.0,
+    min_product_lines: Annotated[int, typer.Option(help="Products with fewer lines have no median to compare with.")] = 5,
+    order_ratio: Annotated[float, typer.Option(help="Flag an order at this many times the median order's units or amount.")] = 100.0,
+    customer_ratio: Annotated[float, typer.Option(help="Flag an order at this many times the customer's own median order.")] = 20.0,
+    min_customer_orders: Annotated[int, typer.Option(help="...for customers with at least this many orders.")] = 3,
+    orders_per_day: Annotated[int, typer.Option(help="Flag a member with this many orders on one day.")] = 10,
+    spend_z: Annotated[float, typer.Option(help="Flag a member whose robust z-score of log spend reaches this.")] = 3.5,
+    lang: Annotated[str, typer.Option(help="Language of the reasons: en or zh.")] = "en",
+    fmt: FormatOption = OutputFormat.table,
+    out_file: OutOption = None,
+    limit: LimitOption = 20,
+    db: Annotated[str, option_db()] = "memberlens.duckdb",
+    engine: Annotated[str, option_engine()] = "duckdb",
+) -> None:
+    """Unusual orders (bulk super orders, beyond the customer's habit) or members (bulk resellers
+    黄牛, bursts of orders, VIP spend), each with the reason it was flagged."""
+    if lang not in LANGUAGES:
+        raise ConfigError(f"--lang {lang!r} is not a language memberlens speaks", "use --lang en or --lang zh")
+    thresholds = AnomalyThresholds(
+        product_ratio=product_ratio, min_units=min_units, min_product_lines=min_product_lines, order_ratio=order_ratio,
+        customer_ratio=customer_ratio, min_customer_orders=min_customer_orders, orders_per_day=orders_per_day,
+        spend_z=spend_z,
+    )
+    cut_off = parse_as_of(as_of)
+    with open_tables(engine, db) as workspace:
+        cancellations = workspace.table("cancellations") if workspace.has_table("cancellations") else None
+        found = find_anomalies(workspace.table("orders"), cancellations, thresholds=thresholds, as_of=cut_off)
+    t = Messages(lang)
+    if kind is AnomalyKind.orders:
+        frame = explain_orders(found.orders, t)
+        shown = ["order_id", "customer_id", "ordered_at", "units", "amount", "reasons"]
+    else:
+        frame = explain_members(found.members, t)
+        shown = ["customer_id", "kind", "orders", "spend", "reasons"]
+    if fmt is OutputFormat.table:
+        frame = frame[shown]
+    _emit(frame, fmt, out_file, limit, f"{len(frame):,} unusual {kind.value}")
+
+
+def _emit(frame: pd.DataFrame, fmt: OutputFormat, out_file: Path | None, limit: int, title: str) -> None:
+    """Print ``frame`` (the first ``limit`` rows as a table), or write all of it to ``out_file``."""
+    frame = _plain(frame)
+    records = frame.to_dict(orient="records")
+    if out_file:
+        text = (json.dumps(records, ensure_ascii=False, indent=1, default=str) + "\n" if fmt is OutputFormat.json
+                else _csv_frame(frame).to_csv(index=False))
+        write_text_atomic(out_file, text)
+        err.print(f"wrote {len(frame):,} rows to {out_file}", markup=False)
+        return
+    if fmt is OutputFormat.table:
+        print_records(records[:limit], fmt, title=title + (f" (first {limit}; all with --format csv or json)" if len(records) > limit else ""))
+        return
+    print_records(records, fmt)
+
+
+def _csv_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """List cells (a rule's products) as ``a + b`` text."""
+    return frame.map(lambda v: " + ".join(map(str, v)) if isinstance(v, list) else v)
+
+
+def _plain(frame: pd.DataFrame) -> pd.DataFrame:
+    """Dates and times as ISO text, NaN as null, numpy scalars as Python values."""
+    frame = frame.copy()
+    for column in frame.columns:
+        if pd.api.types.is_datetime64_any_dtype(frame[column]):
+            frame[column] = frame[column].map(lambda v: None if pd.isna(v) else v.isoformat())
+    return frame.astype(object).where(frame.notna(), None).map(_python)
+
+
+def _python(value: Any) -> Any:
+    return value.item() if hasattr(value, "item") and not isinstance(value, (list, str)) else value
+
+
+__all__ = ["anomalies_command", "next_product_command"]

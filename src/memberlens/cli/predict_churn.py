@@ -1,0 +1,183 @@
+"""``memberlens predict churn`` and ``memberlens predict response``: train (or load) the model on
+the workspace, print its validation metrics and each member's probability."""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import pandas as pd
+import typer
+
+from memberlens.cli._common import OutputFormat, err, option_db, option_engine, parse_as_of, print_json, print_records
+from memberlens.errors import ConfigError
+from memberlens.i18n import Messages
+from memberlens.io.files import write_text_atomic
+from memberlens.io.catalog import Tables, open_tables
+from memberlens.predict.churn import ChurnModel
+from memberlens.predict.response import ResponseModel, describe_conditions
+
+SOURCE_TABLES = ("orders", "events", "campaigns", "members")
+
+
+class LabelName(str, Enum):
+    orders = "orders"
+    unsubscribe = "unsubscribe"
+
+
+class Band(str, Enum):
+    high = "high"
+    medium = "medium"
+    low = "low"
+
+
+class Audience(str, Enum):
+    all = "all"
+    marketable = "marketable"
+    churn_high = "churn-high"
+    churn_medium = "churn-medium"
+    churn_low = "churn-low"
+
+
+AsOfOption = Annotated[Optional[str], typer.Option("--as-of", help="Score as of this day YYYY-MM-DD (default: the day after the last order).")]
+FormatOption = Annotated[OutputFormat, typer.Option("--format", help="table, json or csv.")]
+OutOption = Annotated[Optional[Path], typer.Option("--out", help="Write the per-member probabilities to this file (csv or json by --format).")]
+LimitOption = Annotated[int, typer.Option(help="Members shown with --format table.")]
+HighOption = Annotated[float, typer.Option("--high", help="Churn probability from which a customer is high risk.")]
+MediumOption = Annotated[float, typer.Option("--medium", help="Churn probability from which a customer is medium risk.")]
+
+
+def source_tables(workspace: Tables) -> dict[str, Any]:
+    """The workspace tables the models read (orders required, the others when present)."""
+    present = set(workspace.list_tables())
+    workspace.table("orders")  # a missing orders table: the usual error and hint
+    return {name: workspace.table(name) for name in SOURCE_TABLES if name in present}
+
+
+def churn_model(tables: dict[str, Any], model_file: Path | None, horizon_days: int, label: str, high: float,
+                medium: float) -> ChurnModel:
+    """A churn model loaded from ``model_file`` (with these thresholds) or trained on ``tables``."""
+    if model_file is not None:
+        return ChurnModel.load(model_file).with_thresholds(high, medium)
+    return ChurnModel(horizon_days=horizon_days, label=label, high=high, medium=medium).fit(tables)
+
+
+def churn_command(
+    as_of: AsOfOption = None,
+    horizon_days: Annotated[int, typer.Option("--horizon-days", help="Churned = no order (or an unsubscription) in this many days.")] = 180,
+    label: Annotated[LabelName, typer.Option("--label", help="orders (no order in the horizon) or unsubscribe (members.unsubscribed_at).")] = LabelName.orders,
+    high: HighOption = 0.75,
+    medium: MediumOption = 0.5,
+    band: Annotated[Optional[Band], typer.Option("--band", help="Only members of this risk band.")] = None,
+    model_file: Annotated[Optional[Path], typer.Option("--model", help="Score with a model saved by --save instead of training.")] = None,
+    save: Annotated[Optional[Path], typer.Option("--save", help="Save the trained model (skops file, no pickle).")] = None,
+    out_file: OutOption = None,
+    limit: LimitOption = 20,
+    db: Annotated[str, option_db()] = "memberlens.duckdb",
+    engine: Annotated[str, option_engine()] = "duckdb",
+    fmt: FormatOption = OutputFormat.table,
+) -> None:
+    """Churn probability and risk band per customer; the model's validation on a later cut-off."""
+    day = parse_as_of(as_of)
+    with open_tables(engine, db) as workspace:
+        tables = source_tables(workspace)
+        model = churn_model(tables, model_file, horizon_days, label.value, high, medium)
+        scores = model.score(tables, day)
+    if save is not None:
+        model.save(save)
+        err.print(f"saved the churn model to {save}", markup=False)
+    if band is not None:
+        scores = scores[scores.risk_band == band.value].reset_index(drop=True)
+    _emit(model.summary(), _plain(scores), fmt, out_file, limit, "churn")
+
+
+def response_command(
+    campaign: Annotated[Optional[list[str]], typer.Option("--campaign", help="Campaign id to learn from (repeatable; default all). The latest is the check.")] = None,
+    audience: Annotated[Audience, typer.Option("--audience", help="Planned send: all, marketable, or a churn band (churn-high, churn-medium, churn-low).")] = Audience.marketable,
+    as_of: AsOfOption = None,
+    churn_model_file: Annotated[Optional[Path], typer.Option("--churn-model", help="Churn model for a churn-band audience (default: train one).")] = None,
+    high: HighOption = 0.75,
+    medium: MediumOption = 0.5,
+    model_file: Annotated[Optional[Path], typer.Option("--model", help="Score with a model saved by --save instead of training.")] = None,
+    save: Annotated[Optional[Path], typer.Option("--save", help="Save the trained model (skops file, no pickle).")] = None,
+    lang: Annotated[str, typer.Option("--lang", help="Language of the rules: en or zh.")] = "en",
+    out_file: OutOption = None,
+    limit: LimitOption = 20,
+    db: Annotated[str, option_db()] = "memberlens.duckdb",
+    engine: Annotated[str, option_engine()] = "duckdb",
+    fmt: FormatOption = OutputFormat.table,
+) -> None:
+    """Response probability per member from past campaigns; a planned send's expected responders,
+    conversion rate and revenue; the rules describing likely responders."""
+    day = parse_as_of(as_of)
+    t = Messages(lang)
+    with open_tables(engine, db) as workspace:
+        tables = source_tables(workspace)
+        model = ResponseModel.load(model_file) if model_file is not None else ResponseModel(campaigns=campaign or None).fit(tables)
+        scores = model.score(tables, day)
+        members = _audience(scores, audience, tables, day, churn_model_file, high, medium)
+    if save is not None:
+        model.save(save)
+        err.print(f"saved the response model to {save}", markup=False)
+    plan = model.plan_send(scores, members)
+    summary = model.summary()
+    summary["plan"] = {"audience": audience.value, **vars(plan)}
+    summary["rule_sentences"] = [
+        t("churn_risk.response_rule", conditions=describe_conditions(r, t), rate=f"{r.response_rate:.1%}",
+          lift=f"{r.lift:.1f}×", members=f"{r.members:,}") for r in model.rules(min_lift=1.0)
+    ]
+    chosen = scores if members is None else scores[scores.customer_id.isin(set(members))].reset_index(drop=True)
+    _emit(summary, _plain(chosen), fmt, out_file, limit, "response")
+
+
+def _audience(scores: pd.DataFrame, audience: Audience, tables: dict[str, Any], day, churn_model_file: Path | None,
+              high: float, medium: float) -> list[str] | None:
+    """The customer ids of the planned send (None: everyone scored)."""
+    if audience is Audience.all:
+        return None
+    if audience is Audience.marketable:
+        if "marketable" not in scores.columns:
+            raise ConfigError("--audience marketable needs the members table (marketable)",
+                              "memberlens ingest FILE --table members, or --audience all")
+        return scores.customer_id[scores.marketable.fillna(0) == 1].tolist()
+    churn = churn_model(tables, churn_model_file, 180, "orders", high, medium).score(tables, day)
+    wanted = audience.value.removeprefix("churn-")
+    return churn.customer_id[churn.risk_band == wanted].tolist()
+
+
+def _plain(frame: pd.DataFrame) -> pd.DataFrame:
+    """Dates as YYYY-MM-DD text and NaN as null, as CSV and JSON readers expect."""
+    frame = frame.copy()
+    if "as_of" in frame.columns:
+        frame["as_of"] = frame["as_of"].astype(str)
+    return frame.astype(object).where(frame.notna(), None)
+
+
+def _emit(summary: dict[str, Any], scores: pd.DataFrame, fmt: OutputFormat, out_file: Path | None, limit: int, kind: str) -> None:
+    records = scores.to_dict(orient="records")
+    if out_file is not None:
+        text = scores.to_json(orient="records", indent=1, force_ascii=False) if fmt is OutputFormat.json else scores.to_csv(index=False)
+        write_text_atomic(out_file, text)
+        err.print(f"wrote {len(scores):,} members to {out_file}", markup=False)
+        if fmt is not OutputFormat.table:
+            return
+    if fmt is OutputFormat.json:
+        print_json({"model": summary, "members": records} if out_file is None else {"model": summary})
+        return
+    if fmt is OutputFormat.csv:
+        print_records(records, fmt)
+        return
+    metrics = summary["metrics"]
+    checked_on = summary.get("validation_cutoff") or summary.get("validation_campaign")
+    print_records([{"measure": k, "value": v} for k, v in metrics.items()], fmt, title=f"{kind} model checked on {checked_on}")
+    print_records(summary["deciles"], fmt, title="by tenth of predicted probability, highest first")
+    print_records(summary["importances"][:8], fmt, title="feature importances (ROC-AUC drop when shuffled)")
+    if kind == "response":
+        print_records([{"measure": k, "value": v} for k, v in summary["plan"].items()], fmt, title="planned send")
+        print_records([{"rule": s} for s in summary["rule_sentences"]], fmt, title="likely responders")
+    shown = records[:limit]
+    print_records(shown, fmt, title=f"members (first {len(shown):,} of {len(records):,}; all with --format csv or json)")
+
+
+__all__ = ["churn_command", "response_command"]

@@ -1,0 +1,128 @@
+"""Training pairs for churn: the cut-off schedule, the labels after each cut-off, and the
+feature matrix of several cut-offs executed in one query.
+
+The label is the only thing that reads data on or after a cut-off, and only inside its label
+window ``[cut-off, cut-off + horizon)``; features come from :mod:`memberlens.predict.features`,
+which never reads past the cut-off.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from datetime import date, timedelta
+from typing import Literal
+
+import ibis
+import ibis.expr.types as ir
+import numpy as np
+import pandas as pd
+
+from memberlens.errors import ConfigError
+from memberlens.predict.features import as_date, cutoff_timestamp, member_features, stack_features
+
+Label = Literal["orders", "unsubscribe"]
+LABELS = ("orders", "unsubscribe")
+SEASON_FEATURES = ("season_sin", "season_cos")
+
+
+def check_label(label: str) -> Label:
+    if label not in LABELS:
+        raise ConfigError(f"The 'label' parameter must be 'orders' or 'unsubscribe'. Got {label!r} instead.",
+                          "--label orders (no order in the horizon) or --label unsubscribe (members.unsubscribed_at)")
+    return label  # type: ignore[return-value]
+
+
+def check_positive(name: str, value: int) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ConfigError(f"The '{name}' parameter must be an int in the range [1, inf). Got {value!r} instead.")
+    return value
+
+
+def end_of_data(orders: ir.Table) -> date:
+    """The day after the last order: the first day nothing is known about."""
+    last = orders.ordered_at.max().execute()
+    if last is None or pd.isna(last):
+        raise ConfigError("the orders table is empty", "ingest orders first: memberlens ingest ORDERS_FILE")
+    return pd.Timestamp(last).date() + timedelta(days=1)
+
+
+def first_order_day(orders: ir.Table) -> date:
+    return pd.Timestamp(orders.ordered_at.min().execute()).date()
+
+
+def schedule_cutoffs(first: date, end: date, *, horizon_days: int, step_days: int, n_cutoffs: int,
+                     min_history_days: int) -> tuple[list[date], date]:
+    """Training cut-offs (oldest first) and the validation cut-off.
+
+    The validation cut-off is the latest whose label window is fully observed (``end −
+    horizon``); training cut-offs step back from ``validation − horizon`` every ``step_days``, so
+    every training label is known before the validation cut-off; the oldest has at least
+    ``min_history_days`` of orders behind it.
+    """
+    validation = end - timedelta(days=horizon_days)
+    latest = validation - timedelta(days=horizon_days)
+    earliest = first + timedelta(days=min_history_days)
+    training = [latest - timedelta(days=step_days * k) for k in range(n_cutoffs)]
+    training = sorted(day for day in training if day >= earliest)
+    if len(training) < 2:
+        need = 2 * horizon_days + min_history_days + step_days
+        raise ConfigError(
+            f"orders from {first} to {end - timedelta(days=1)} are too short to train and validate a churn model "
+            f"with a {horizon_days}-day horizon (it needs about {need} days)",
+            "use a shorter --horizon-days, or more history",
+        )
+    return training, validation
+
+
+def churn_labels(tables: Mapping[str, ir.Table], as_of: date | str, horizon_days: int, label: Label = "orders") -> ir.Table:
+    """``customer_id, churned`` (1/0) for the customers with an order before ``as_of``.
+
+    * ``orders``: churned when the customer places no order in ``[as_of, as_of + horizon)``;
+    * ``unsubscribe``: among those still subscribed at ``as_of`` (a member row, not
+      unsubscribed before it), churned when ``unsubscribed_at`` falls in the window.
+    """
+    day = as_date(as_of)
+    start, stop = cutoff_timestamp(day), cutoff_timestamp(day + timedelta(days=horizon_days))
+    orders = tables["orders"]
+    customers = orders.filter(orders.ordered_at < start).select("customer_id").distinct()
+    if label == "orders":
+        later = orders.filter((orders.ordered_at >= start) & (orders.ordered_at < stop)).select("customer_id").distinct()
+        later = later.mutate(_seen=ibis.literal(1))
+        joined = customers.left_join(later, customers.customer_id == later.customer_id)
+        return joined.select(customers.customer_id, churned=joined._seen.isnull().ifelse(1, 0))
+    members = tables.get("members")
+    if members is None:
+        raise ConfigError("--label unsubscribe needs the members table (unsubscribed_at)",
+                          "memberlens ingest FILE --table members")
+    m = members.filter(members.registered_at < start)
+    per = m.group_by("customer_id").aggregate(unsubscribed_at=m.unsubscribed_at.min())
+    per = per.filter(per.unsubscribed_at.isnull() | (per.unsubscribed_at >= start))
+    joined = customers.join(per, customers.customer_id == per.customer_id)
+    gone = joined.unsubscribed_at.notnull() & (joined.unsubscribed_at < stop)
+    return joined.select(customers.customer_id, churned=gone.ifelse(1, 0))
+
+
+def labelled_features(tables: Mapping[str, ir.Table], as_of: date, horizon_days: int, label: Label) -> ir.Table:
+    """Features as of ``as_of`` joined to the label after it (one row per customer)."""
+    features = member_features(tables, as_of)
+    labels = churn_labels(tables, as_of, horizon_days, label).view()
+    joined = features.join(labels, features.customer_id == labels.customer_id)
+    return joined.select(features, labels.churned)
+
+
+def training_frame(tables: Mapping[str, ir.Table], cutoffs: Sequence[date], horizon_days: int, label: Label) -> pd.DataFrame:
+    """The labelled feature matrix of every cut-off, executed in one query; only this comes to
+    Python. Rows are ordered by cut-off and customer id."""
+    stacked = stack_features([labelled_features(tables, day, horizon_days, label) for day in cutoffs])
+    frame = stacked.order_by(["cutoff", "customer_id"]).execute()
+    frame["cutoff"] = pd.to_datetime(frame["cutoff"]).dt.date
+    return with_season(frame)
+
+
+def with_season(frame: pd.DataFrame) -> pd.DataFrame:
+    """Add the cut-off's time of year (sine and cosine of its day of the year): how much a
+    label window's customers buy depends on the season it covers."""
+    day_of_year = pd.to_datetime(frame["cutoff"]).dt.dayofyear.to_numpy(dtype=float)
+    angle = 2 * math.pi * day_of_year / 365.25
+    return frame.assign(season_sin=np.sin(angle), season_cos=np.cos(angle))
