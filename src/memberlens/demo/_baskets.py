@@ -12,6 +12,7 @@ from memberlens.demo._story import DAY, rank_within
 _MAX_LINES = 60
 _LINES_SCALE = 0.9  # 1 + Poisson(0.9 * (value / 15) ** 0.75) lines: ~4 for a 64 order
 _PRODUCT_REDRAWS = 4
+_COMPANION_SHARE = 0.5  # a line of a product with a companion brings the companion along this often
 _SUPER_QUANTITY = (10_000, 90_000)
 _COUPON_PERCENTS = np.array([10, 15, 20])
 _COUPON_FIXED_CENTS = np.array([500, 1000])
@@ -93,8 +94,27 @@ def build_lines(
     target = order_value[order] * weight
     product = _pick_affordable_products(rng, target, catalogue)
     price = catalogue.price[product]
-    quantity = np.maximum(1, np.rint(target / price)).astype(np.int64)
-    return Lines(order, product, _round_to_packs(rng, quantity), price)
+    quantity = _round_to_packs(rng, np.maximum(1, np.rint(target / price)).astype(np.int64))
+    return _add_companions(rng, Lines(order, product, quantity, price), catalogue)
+
+
+def _add_companions(rng: np.random.Generator, lines: Lines, catalogue: Catalogue) -> Lines:
+    """Some lines of a product with a companion bring a line of the companion, in the same
+    quantity (a matching set), unless the order already has it: the baskets' association rules."""
+    companion = catalogue.companion[lines.product]
+    chosen = np.flatnonzero((companion >= 0) & (rng.random(lines.order.size) < _COMPANION_SHARE))
+    if chosen.size == 0:
+        return lines
+    present = set(zip(lines.order.tolist(), lines.product.tolist()))
+    chosen = np.array([i for i in chosen if (int(lines.order[i]), int(companion[i])) not in present], dtype=np.int64)
+    if chosen.size == 0:
+        return lines
+    extra = companion[chosen]
+    order = np.concatenate([lines.order, lines.order[chosen]])
+    keep = np.argsort(order, kind="stable")  # lines stay grouped by order, companions after
+    return Lines(order[keep], np.concatenate([lines.product, extra])[keep],
+                 np.concatenate([lines.quantity, lines.quantity[chosen]])[keep],
+                 np.concatenate([lines.price, catalogue.price[extra]])[keep])
 
 
 def make_super_orders(

@@ -141,6 +141,9 @@ class Catalogue:
         Cumulative Zipf popularity, for ``searchsorted`` draws.
     cheap
         Indices of the products priced at most 2.10, the stock of bulk "super orders".
+    companion
+        For the most popular products, the product often bought with it (the same item in
+        another motif, like UCI's GREEN and PINK REGENCY TEACUP AND SAUCER); -1 for the rest.
     """
 
     product_id: list[str]
@@ -148,6 +151,7 @@ class Catalogue:
     price: np.ndarray
     cumulative_popularity: np.ndarray
     cheap: np.ndarray
+    companion: np.ndarray
 
     def draw(self, rng: np.random.Generator, n: int) -> np.ndarray:
         """Draw ``n`` product indices by popularity."""
@@ -215,7 +219,25 @@ def build_catalogue() -> Catalogue:
         price=price,
         cumulative_popularity=cumulative,
         cheap=np.flatnonzero(price <= 2.10),
+        companion=_companions(names, popularity),
     )
+
+
+N_COMPANIONS = 24  # the most popular products that have a companion
+
+
+def _companions(names: list[str], popularity: np.ndarray) -> np.ndarray:
+    """Pair each of the most popular products with a product of the same item in another motif
+    (its 'colour'), or failing that the next most popular product; deterministic."""
+    companion = np.full(len(names), -1, dtype=np.int64)
+    by_popularity = np.argsort(-popularity, kind="stable")
+    for product in by_popularity[:N_COMPANIONS]:
+        item = next((m for m in _MOTIFS if names[product].startswith(m + " ")), None)
+        suffix = names[product][len(item) + 1:] if item else None
+        same_item = [int(p) for p in by_popularity if p != product and suffix and names[p].endswith(" " + suffix)]
+        fallback = [int(p) for p in by_popularity if p != product]
+        companion[product] = same_item[0] if same_item else fallback[0]
+    return companion
 
 
 # --------------------------------------------------------------------------------------------
