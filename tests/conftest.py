@@ -102,20 +102,24 @@ def load(con, name: str, frame):
 DEMO_TABLES = ("orders", "members", "events", "campaigns", "marketing_costs", "customer_360")
 
 
+def build_demo_workspace(root: Path, *, customers: int, years: int, seed: int) -> tuple[Path, dict]:
+    """Generate demo data into ``root/data`` and ingest every table into ``root/demo.duckdb``."""
+    from memberlens.demo.generator import generate_demo_data
+    from memberlens.ingest import ingest
+    from memberlens.io.workspace import Workspace
+
+    files = generate_demo_data(root / "data", customers=customers, years=years, seed=seed)
+    path = root / "demo.duckdb"
+    with Workspace(path) as ws:
+        for table in DEMO_TABLES:
+            ingest(ws, files[table]["path"], table=table, name=table)
+    return path, files
+
+
 @pytest.fixture(scope="session")
 def demo_workspace(tmp_path_factory):
     """Demo data (6,000 customers over two years, seed 11) ingested into a workspace, shared by
     every test that needs realistic member data. Returns ``(workspace path, files)``, where
     ``files[table]["path"]`` is each generated file, ``truth`` included (who dropped out, when).
     Open it with ``Workspace(path, read_only=True)``; never write to it."""
-    from memberlens.demo.generator import generate_demo_data
-    from memberlens.ingest import ingest
-    from memberlens.io.workspace import Workspace
-
-    root = tmp_path_factory.mktemp("demo-shared")
-    files = generate_demo_data(root / "data", customers=6_000, years=2, seed=11)
-    path = root / "demo.duckdb"
-    with Workspace(path) as ws:
-        for table in DEMO_TABLES:
-            ingest(ws, files[table]["path"], table=table, name=table)
-    return path, files
+    return build_demo_workspace(tmp_path_factory.mktemp("demo-shared"), customers=6_000, years=2, seed=11)

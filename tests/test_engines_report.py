@@ -12,26 +12,20 @@ import pytest
 
 from memberlens.analyses import AnalysisOptions
 from memberlens.errors import ConfigError, InputError
-from memberlens.ingest import ingest
 from memberlens.io.catalog import open_tables
 from memberlens.io.workspace import Workspace
 from memberlens.reports.context import AnalysisCache
 from memberlens.reports.render import render_report
 
-from conftest import DEMO_TABLES
+from conftest import build_demo_workspace
 
 
 @pytest.fixture(scope="module")
 def demo_parquet(tmp_path_factory):
     """A small demo workspace and the same tables as a Parquet folder."""
-    from memberlens.demo.generator import generate_demo_data
-
     root = tmp_path_factory.mktemp("engines")
-    files = generate_demo_data(root / "data", customers=400, years=1, seed=5)
-    path = root / "demo.duckdb"
-    with Workspace(path) as ws:
-        for table in DEMO_TABLES:
-            ingest(ws, files[table]["path"], table=table, name=table)
+    path, _ = build_demo_workspace(root, customers=400, years=1, seed=5)
+    with Workspace(path, read_only=True) as ws:
         ws.export_parquet(root / "demo-parquet")
     return path, root / "demo-parquet"
 
@@ -58,9 +52,14 @@ def _same_frames(left: dict, right: dict) -> None:
             if pd.api.types.is_numeric_dtype(x) and pd.api.types.is_numeric_dtype(y) and not pd.api.types.is_bool_dtype(x):
                 assert np.allclose(x.astype(float), y.astype(float), rtol=1e-9, atol=1e-9, equal_nan=True), (key, column)
             else:
-                xs = x.map(lambda v: None if v is None or (isinstance(v, float) and np.isnan(v)) else str(pd.Timestamp(v).date()) if hasattr(v, "year") else str(v))
-                ys = y.map(lambda v: None if v is None or (isinstance(v, float) and np.isnan(v)) else str(pd.Timestamp(v).date()) if hasattr(v, "year") else str(v))
-                assert xs.tolist() == ys.tolist(), (key, column)
+                assert x.map(_text).tolist() == y.map(_text).tolist(), (key, column)
+
+
+def _text(value) -> str | None:
+    """A cell as comparable text: missing as None, dates and timestamps as their day."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return None
+    return str(pd.Timestamp(value).date()) if hasattr(value, "year") else str(value)
 
 
 def test_the_report_on_spark_equals_the_duckdb_report(demo_parquet, spark_backend):

@@ -80,13 +80,11 @@ DRAWN = """() => Array.from(document.querySelectorAll('.chart')).map(el => {
 
 @pytest.fixture(scope="module")
 def demo_reports(tmp_path_factory):
-    from memberlens.demo.generator import generate_demo_data
+    from conftest import build_demo_workspace
 
     root = tmp_path_factory.mktemp("demo-browser")
-    files = generate_demo_data(root / "data", customers=300, years=1, seed=5)
-    with Workspace(root / "demo.duckdb") as ws:
-        for table in ("orders", "members", "events", "campaigns", "marketing_costs", "customer_360"):
-            ingest(ws, files[table]["path"], table=table, name=table)
+    path, _ = build_demo_workspace(root, customers=300, years=1, seed=5)
+    with Workspace(path) as ws:
         written = write_reports(ws, root / "out", langs=("en", "zh"), export_format=None)
     return dict(zip(("en", "zh"), written.reports))
 

@@ -77,7 +77,6 @@ class EngineTables:
         self.owns_backend = backend.name != "pyspark"  # a Spark session is shared: never stop it
         self._tables = dict(sorted(tables.items()))
         self.location = location
-        self.path = location  # what messages name
 
     def list_tables(self) -> list[str]:
         return list(self._tables)

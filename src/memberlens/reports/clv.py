@@ -125,5 +125,8 @@ class ClvSection:
         return Chart("clv-top", t("clv.top_title", n=len(top)), c.figure(data, layout), sentences, table, "clv")
 
     def exports(self, ctx: ReportContext) -> dict[str, pd.DataFrame]:
-        frame = ctx.analyses.run("clv")
-        return {"clv": frame[[col for col in EXPORT_COLUMNS if col in frame.columns]]}
+        """Every member's prediction from the section's own fit (the ``clv`` analysis would fit
+        the same models again)."""
+        predictions = self._fit(ctx).predictions()
+        columns = [col for col in EXPORT_COLUMNS if col in predictions.columns]
+        return {"clv": predictions.select(*columns).order_by("customer_id").to_pandas()}
