@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import string
 import tomllib
 from importlib import resources
@@ -76,15 +77,9 @@ def shop(tmp_path_factory):
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
     """A workspace with every table of the demo data (small)."""
-    from memberlens.demo.generator import generate_demo_data
+    from conftest import build_demo_workspace
 
-    root = tmp_path_factory.mktemp("demo")
-    files = generate_demo_data(root / "data", customers=300, years=1, seed=3)
-    path = root / "demo.duckdb"
-    with Workspace(path) as ws:
-        for table in ("orders", "members", "events", "campaigns", "marketing_costs", "customer_360"):
-            ingest(ws, files[table]["path"], table=table, name=table)
-    return path
+    return build_demo_workspace(tmp_path_factory.mktemp("demo"), customers=300, years=1, seed=3)[0]
 
 
 # -- the ledger, languages, escaping ---------------------------------------------------------
@@ -352,3 +347,32 @@ def test_report_command_reports_an_existing_workspace_and_rejects_bad_options(ru
     assert bad.exit_code == 2 and "YYYY-MM-DD" in bad.stderr
     missing = run_cli("report", "--db", "nope.duckdb")
     assert missing.exit_code == 2 and "no such workspace" in missing.stderr
+
+
+def test_report_explorer_takes_a_filter_or_a_saved_segment(run_cli, demo, tmp_path):
+    where = "customer_tier in ('Gold', 'Platinum')"
+    result = run_cli("report", "--db", demo, "--where", where, "--out", "out")
+    assert result.exit_code == 0, result.stderr
+    html = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+    assert "customer_tier in (&#39;Gold&#39;, &#39;Platinum&#39;)" in html or "customer_tier in (&#x27;Gold&#x27;" in html
+    cohort = pd.read_csv(tmp_path / "out" / "exports" / "segment_cohort.csv")
+    with Workspace(demo, read_only=True) as ws:
+        c360 = ws.table("customer_360").to_pandas()
+    assert sorted(cohort.customer_id) == sorted(c360[c360.customer_tier.isin(["Gold", "Platinum"])].customer_id)
+
+    shutil.copy(demo, tmp_path / "w.duckdb")  # segments are saved beside the workspace
+    saved = run_cli("segment", "--db", "w.duckdb", "--where", "region = 'Europe'", "--save", "europe")
+    assert saved.exit_code == 0, saved.stderr
+    result = run_cli("report", "--db", "w.duckdb", "--segment", "europe", "--out", "out2", "--no-exports")
+    assert result.exit_code == 0, result.stderr
+    assert "“europe”" in (tmp_path / "out2" / "report.html").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("args, named", [
+    (("--where", "region = 'Europe'; DROP TABLE orders"), "';'"),
+    (("--segment", "nosuch"), "nosuch"),
+    (("--segment", "a", "--where", "region = 'x'"), "not both"),
+])
+def test_report_explorer_refuses_bad_cohorts_in_one_line(run_cli, demo, args, named):
+    result = run_cli("report", "--db", demo, *args, "--out", "out")
+    assert result.exit_code == 2 and named in result.stderr and "Traceback" not in result.stderr

@@ -36,6 +36,8 @@ def report_command(
     out_dir: Annotated[Path, typer.Option("--out", help="Folder to write report.html (and exports/) into.")] = Path("."),
     export_format: Annotated[ExportFormat, typer.Option("--export-format", help="Member lists as csv, parquet or xlsx.")] = ExportFormat.csv,
     exports: Annotated[bool, typer.Option("--exports/--no-exports", help="Write the member lists into OUT/exports.")] = True,
+    segment: Annotated[Optional[str], typer.Option("--segment", help="The segment explorer's cohort: a saved segment (memberlens segment --save NAME).")] = None,
+    where: Annotated[Optional[str], typer.Option("--where", help="The segment explorer's cohort as a filter (default: seed 001's).")] = None,
 ) -> None:
     """Write the self-contained HTML report of the workspace, and the member lists beside it."""
     if lang not in LANGUAGES:
@@ -47,6 +49,7 @@ def report_command(
                           "ingest with DuckDB first (memberlens ingest FILE), then memberlens export-tables --out FOLDER "
                           f"and memberlens report --engine {engine} --db FOLDER")
     options = AnalysisOptions(as_of=parse_as_of(as_of))
+    sections = _sections(db, segment, where)
     tables = Workspace(db, must_exist=False) if sources else open_tables(engine, db)
     with tables as workspace, Progress(
         TextColumn("{task.description:<44}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err,
@@ -64,9 +67,31 @@ def report_command(
             bar.update(task, description=f"report: {label}"[:44], completed=done, total=total)
 
         files = write_reports(workspace, out_dir, langs=(lang,), options=options,
-                              export_format=export_format.value if exports else None, progress=on_section)
+                              export_format=export_format.value if exports else None, progress=on_section, sections=sections)
         bar.update(task, description="report")
     for path in files.reports:
         out.print(f"report:  {path}", markup=False)
     for path in files.exports:
         out.print(f"export:  {path}", markup=False)
+
+
+def _sections(db: str, segment: str | None, where: str | None) -> list | None:
+    """The report's sections with the explorer on the chosen cohort (None: the defaults)."""
+    if segment is None and where is None:
+        return None
+    if segment is not None and where is not None:
+        raise ConfigError("give --segment or --where, not both", "--segment NAME uses a saved segment as it was saved")
+    from dataclasses import replace
+
+    from memberlens.cli.segment import segments_file_for
+    from memberlens.reports.sections import SECTIONS
+    from memberlens.reports.segment_explorer import SegmentExplorerSection
+    from memberlens.segments import SEED_001, load_segment
+    from memberlens.segments.filters import parse_filter
+
+    if segment is not None:
+        spec, name = load_segment(segments_file_for(db), segment), segment
+    else:
+        parse_filter(where)  # a bad filter is an error now, not a note in the report
+        spec, name = replace(SEED_001, where=where), None
+    return [SegmentExplorerSection(spec, name=name) if isinstance(s, SegmentExplorerSection) else s for s in SECTIONS]

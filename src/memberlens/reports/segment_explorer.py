@@ -55,7 +55,8 @@ class SegmentExplorerSection:
 
     def exports(self, ctx: ReportContext) -> dict[str, pd.DataFrame]:
         members = select_members(ctx.workspace.table(self.table), self.spec.where).to_pandas()
-        return {f"segment_{self.name or 'seed_001'}": members}
+        label = self.name or ("seed_001" if self.spec == SEED_001 else "cohort")
+        return {f"segment_{label}": members}
 
     # -- the section -----------------------------------------------------------------------
     def build(self, ctx: ReportContext) -> SectionContent:
