@@ -330,10 +330,16 @@ def test_report_command_ingests_reports_and_exports(run_cli, tmp_path):
     html = (tmp_path / "out" / "report.zh.html").read_text(encoding="utf-8")
     assert "数据截至 2024-07-01" in html and "截止日期 2024-07-01" in html
     assert sorted(p.name for p in (tmp_path / "out" / "exports").iterdir()) == [
-        "clusters.parquet", "lifecycle_stages.parquet", "next_product.parquet", "rfm_segments.parquet", "unusual_members.parquet"]
+        "clusters.parquet", "clv.parquet", "lifecycle_stages.parquet", "next_product.parquet", "rfm_segments.parquet",
+        "unusual_members.parquet"]
     assert "report" in result.stderr and "ingest" in result.stderr  # the progress bars
     rfm = pd.read_parquet(tmp_path / "out" / "exports" / "rfm_segments.parquet")
     assert pd.to_datetime(rfm.last_order_at).max() < pd.Timestamp("2024-07-01")
+    clv = pd.read_parquet(tmp_path / "out" / "exports" / "clv.parquet")
+    orders = pd.read_csv(tmp_path / "orders.csv", parse_dates=["ordered_at"])
+    buyers = set(orders.customer_id[orders.ordered_at < pd.Timestamp("2024-07-01")].astype(str))
+    assert set(clv.customer_id.astype(str)) == buyers and clv.customer_id.is_unique
+    assert clv.probability_alive.between(0, 1).all()
 
 
 def test_report_command_reports_an_existing_workspace_and_rejects_bad_options(run_cli, tmp_path):
