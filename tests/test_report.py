@@ -342,6 +342,26 @@ def test_report_command_ingests_reports_and_exports(run_cli, tmp_path):
     assert clv.probability_alive.between(0, 1).all()
 
 
+def test_installed_command_shows_no_library_deprecation_noise(tmp_path):
+    """The libraries' notices about each other (Ibis on pandas 3 and DuckDB 1.5: hundreds per
+    run) are not shown to a user of the console script; ``python -W`` still shows them."""
+    import os
+    import subprocess
+    import sys
+
+    from conftest import require
+
+    exe = shutil.which("memberlens", path=os.path.dirname(sys.executable))
+    require(exe is not None, f"needs the memberlens console script beside {sys.executable} (pip install -e .)")
+    shop_orders().to_csv(tmp_path / "orders.csv", index=False)
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONWARNINGS", "MEMBERLENS_DB", "MEMBERLENS_DEBUG")}
+    done = subprocess.run([exe, "report", "orders.csv", "--no-exports"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "Warning" not in done.stderr, done.stderr[:2000]
+    assert (tmp_path / "report.html").exists()
+
+
 def test_report_command_reports_an_existing_workspace_and_rejects_bad_options(run_cli, tmp_path):
     shop_orders().to_csv(tmp_path / "orders.csv", index=False)
     assert run_cli("ingest", "orders.csv").exit_code == 0

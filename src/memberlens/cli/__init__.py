@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 from typing import Annotated
 
 import typer
@@ -59,7 +60,22 @@ app.add_typer(clv_app, name="clv")
 app.add_typer(predict_app, name="predict")
 
 
+#: libraries whose own deprecation notices (about their dependencies' newer releases) are not
+#: the user's to act on: Ibis 12 on DuckDB 1.5 and pandas 3, Typer on Click 8.5
+QUIET_LIBRARIES = ("ibis", "typer", "click", "pyspark")
+
+
+def quiet_library_deprecations() -> None:
+    """Hide the deprecation notices libraries raise about each other (hundreds in one report
+    run), unless the user asked for warnings with ``python -W`` or ``PYTHONWARNINGS``."""
+    if sys.warnoptions:
+        return
+    for library in QUIET_LIBRARIES:
+        warnings.filterwarnings("ignore", category=DeprecationWarning, module=rf"{library}(\.|$)")
+
+
 def main() -> None:
+    quiet_library_deprecations()
     try:
         app()
     finally:

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -116,7 +117,8 @@ def mine_rules(
     """Association rules from the executed frequent-item pairs by mlxtend's FP-growth, ordered by
     confidence, lift and support (descending), then antecedent and consequent ids; ``rule_id``
     numbers them 1, 2, ... in that order."""
-    from mlxtend.frequent_patterns import association_rules, fpgrowth
+    with warnings.catch_warnings():  # importing it sets "always show DeprecationWarning" for the whole process
+        from mlxtend.frequent_patterns import association_rules, fpgrowth
 
     if n_baskets == 0 or len(items) < 2:
         return empty_rules()
