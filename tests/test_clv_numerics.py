@@ -113,6 +113,31 @@ def test_purchase_probabilities_add_up_to_one_and_to_the_expectation(cls):
     assert mean == pytest.approx(model.expected_purchases(t, x, t_x, T), rel=1e-5)
 
 
+@pytest.mark.parametrize("cls", [BetaGeoModel, ModifiedBetaGeoModel], ids=lambda c: c.__name__)
+@pytest.mark.parametrize("scale", [1e3, 1e5, 7.1e6])
+def test_expectation_stays_finite_when_the_dropout_probability_is_nearly_fixed(cls, scale):
+    """A small shop's fit gave a = 2.4e6, b = 4.7e6 (p = a/(a+b) pinned down, its spread not):
+    SciPy's hyp2f1 returns NaN there over long horizons. The expectation must still agree with
+    the sum of n P(n) (another route: incomplete beta functions) and with the integral over p."""
+    a, b = 0.337 * scale, 0.663 * scale
+    model = fitted(cls, {"r": 1.68, "alpha": 7.1, "a": a, "b": b})
+    x, t_x, T = np.array([0.0, 1, 4, 12]), np.array([0.0, 3, 20, 30]), np.full(4, 31.0)
+    for t in (4.3, 52.0, 500.0):
+        expected = model.expected_purchases(t, x, t_x, T)
+        assert np.isfinite(expected).all() and (expected >= 0).all()
+        probabilities = np.array([model.probability_of_purchases(n, t, x, t_x, T) for n in range(400)])
+        mean = (np.arange(400)[:, None] * probabilities).sum(axis=0)
+        assert expected == pytest.approx(mean, rel=1e-6)
+    # a new member: E_p[(1 - (α/(α+pt))^r) / p] over p ~ Beta(a, b), integrated directly
+    if cls is BetaGeoModel:
+        mode = (a - 1) / (a + b - 2)
+        integrand = lambda p: -np.expm1(-1.68 * np.log1p(p * 52.0 / 7.1)) / p * np.exp(
+            (a - 1) * np.log(p) + (b - 1) * np.log1p(-p) - betaln(a, b))
+        spread = 12 * np.sqrt(a * b / ((a + b) ** 2 * (a + b + 1)))
+        integral = quad(integrand, max(mode - spread, 1e-12), min(mode + spread, 1 - 1e-12), limit=200, points=[mode])[0]
+        assert float(model.expected_purchases(52.0)) == pytest.approx(integral, rel=1e-7)
+
+
 def test_a_new_member_is_the_unconditional_model():
     model = fitted(BetaGeoModel, TRANSACTION_MODELS[BetaGeoModel])
     r, alpha, a, b = model.params_.values()

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.special import betainc, betaln, digamma, expit, gammaln, hyp2f1
+from scipy.special import betainc, betaincinv, betaln, digamma, expit, gammaln, hyp2f1, roots_legendre
 
 from memberlens.models._base import Combos, TransactionModel, check_count, dot
 
@@ -200,19 +200,51 @@ def _bgnbd_expected(t: Any, r: Any, alpha: Any, a: float, b: Any) -> np.ndarray:
     """E[X(t)] of a BG/NBD process with parameters (r, α, a, b) started at 0, alive.
 
     ``(a+b-1)/(a-1) · [1 - (α/(α+t))^r 2F1(r, b; a+b-1; t/(α+t))]`` with the Euler transform
-    ``(1-z)^r 2F1(r, b; c; z) = (1-z)^(c-b) 2F1(c-r, c-b; c; z)``, ``c-b = a-1``.
+    ``(1-z)^r 2F1(r, b; c; z) = (1-z)^(c-b) 2F1(c-r, c-b; c; z)``, ``c-b = a-1``. Where SciPy's
+    ``hyp2f1`` cannot evaluate it (a and b in the thousands, as a fit of a nearly fixed dropout
+    probability gives, over long horizons) the same expectation is integrated over p instead
+    (:func:`_bgnbd_expected_by_quadrature`).
     """
     t = np.asarray(t, dtype=float)
     z = t / (alpha + t)
 
     def value(a_: float) -> np.ndarray:
         c_ = a_ + np.asarray(b, dtype=float) - 1.0
-        term = np.exp((a_ - 1.0) * np.log1p(-z)) * hyp2f1(c_ - r, a_ - 1.0, c_, z)
+        with np.errstate(invalid="ignore", over="ignore"):
+            term = np.exp((a_ - 1.0) * np.log1p(-z)) * hyp2f1(c_ - r, a_ - 1.0, c_, z)
         return c_ / (a_ - 1.0) * (1.0 - term)
 
     if abs(a - 1.0) < 1e-7:  # removable singularity at a = 1: average the two sides
-        return 0.5 * (value(1.0 - 1e-6) + value(1.0 + 1e-6))
-    return value(a)
+        closed = 0.5 * (value(1.0 - 1e-6) + value(1.0 + 1e-6))
+    else:
+        closed = value(a)
+    closed = np.array(closed, dtype=float, ndmin=1)
+    failed = ~np.isfinite(closed) | (closed < 0)
+    if failed.any():
+        shape = closed.shape
+        t_, r_, alpha_, b_ = (np.broadcast_to(np.asarray(v, dtype=float), shape)[failed] for v in (t, r, alpha, b))
+        closed[failed] = _bgnbd_expected_by_quadrature(t_, r_, alpha_, a, b_)
+    return closed if np.ndim(t) or np.ndim(r) or np.ndim(alpha) or np.ndim(b) else closed[0]
+
+
+QUADRATURE_NODES = 1024
+
+
+def _bgnbd_expected_by_quadrature(t: np.ndarray, r: np.ndarray, alpha: np.ndarray, a: float, b: np.ndarray) -> np.ndarray:
+    """E[X(t)] as ``E_p[(1 - (α/(α+pt))^r) / p]`` over ``p ~ Beta(a, b)``: given p, purchases
+    before dropout are geometric and ``E[X(t) | λ, p] = (1 - e^(-λpt)) / p``; averaged over
+    ``λ ~ Gamma(r, α)``. Gauss-Legendre on the Beta's quantile scale (the integrand is bounded
+    and smooth in p), with the quantiles computed once per distinct b."""
+    nodes, weights = roots_legendre(QUADRATURE_NODES)
+    u, w = (nodes + 1.0) / 2.0, weights / 2.0
+    out = np.empty(t.shape, dtype=float)
+    distinct_b, which = np.unique(b, return_inverse=True)
+    for k, b_k in enumerate(distinct_b):
+        rows = which == k
+        p = betaincinv(a, b_k, u)[None, :]
+        g = -np.expm1(-r[rows, None] * np.log1p(p * (t[rows, None] / alpha[rows, None]))) / p
+        out[rows] = g @ w
+    return out
 
 
 def _median_poisson_gamma_wait(r: Any, alpha: Any) -> np.ndarray:

@@ -123,6 +123,6 @@ def training_frame(tables: Mapping[str, ir.Table], cutoffs: Sequence[date], hori
 def with_season(frame: pd.DataFrame) -> pd.DataFrame:
     """Add the cut-off's time of year (sine and cosine of its day of the year): how much a
     label window's customers buy depends on the season it covers."""
-    day_of_year = pd.to_datetime(frame["cutoff"]).dt.dayofyear.to_numpy(dtype=float)
+    day_of_year = pd.to_datetime(frame["cutoff"]).dt.day_of_year.to_numpy(dtype=float)
     angle = 2 * math.pi * day_of_year / 365.25
     return frame.assign(season_sin=np.sin(angle), season_cos=np.cos(angle))
