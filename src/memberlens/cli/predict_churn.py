@@ -56,11 +56,12 @@ def source_tables(workspace: Tables) -> dict[str, Any]:
 
 
 def churn_model(tables: dict[str, Any], model_file: Path | None, horizon_days: int, label: str, high: float,
-                medium: float) -> ChurnModel:
+                medium: float, max_training_customers: int = 200_000) -> ChurnModel:
     """A churn model loaded from ``model_file`` (with these thresholds) or trained on ``tables``."""
     if model_file is not None:
         return ChurnModel.load(model_file).with_thresholds(high, medium)
-    return ChurnModel(horizon_days=horizon_days, label=label, high=high, medium=medium).fit(tables)
+    return ChurnModel(horizon_days=horizon_days, label=label, high=high, medium=medium,
+                      max_training_customers=max_training_customers).fit(tables)
 
 
 def churn_command(
@@ -70,6 +71,8 @@ def churn_command(
     high: HighOption = 0.75,
     medium: MediumOption = 0.5,
     band: Annotated[Optional[Band], typer.Option("--band", help="Only members of this risk band.")] = None,
+    max_training_customers: Annotated[int, typer.Option(
+        "--max-training-customers", help="Train on a seeded sample of about this many customers when there are more (every customer is still scored).")] = 200_000,
     model_file: Annotated[Optional[Path], typer.Option("--model", help="Score with a model saved by --save instead of training.")] = None,
     save: Annotated[Optional[Path], typer.Option("--save", help="Save the trained model (skops file, no pickle).")] = None,
     out_file: OutOption = None,
@@ -82,7 +85,7 @@ def churn_command(
     day = parse_as_of(as_of)
     with open_tables(engine, db) as workspace:
         tables = source_tables(workspace)
-        model = churn_model(tables, model_file, horizon_days, label.value, high, medium)
+        model = churn_model(tables, model_file, horizon_days, label.value, high, medium, max_training_customers)
         scores = model.score(tables, day)
     if save is not None:
         model.save(save)
@@ -171,6 +174,10 @@ def _emit(summary: dict[str, Any], scores: pd.DataFrame, fmt: OutputFormat, out_
     metrics = summary["metrics"]
     checked_on = summary.get("validation_cutoff") or summary.get("validation_campaign")
     print_records([{"measure": k, "value": v} for k, v in metrics.items()], fmt, title=f"{kind} model checked on {checked_on}")
+    sample = summary.get("training_sample") or {}
+    if sample.get("fraction", 1.0) < 1.0:
+        err.print(f"trained and checked on a seeded sample of {sample['fraction']:.1%} of the "
+                  f"{sample['customers_before_validation']:,} customers; every customer is scored", markup=False)
     print_records(summary["deciles"], fmt, title="by tenth of predicted probability, highest first")
     print_records(summary["importances"][:8], fmt, title="feature importances (ROC-AUC drop when shuffled)")
     if kind == "response":

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from memberlens.errors import ConfigError
+from memberlens.predict._sample import in_member_sample
 from memberlens.predict.features import as_date, cutoff_timestamp, member_features, stack_features
 
 Label = Literal["orders", "unsubscribe"]
@@ -103,18 +104,32 @@ def churn_labels(tables: Mapping[str, ir.Table], as_of: date | str, horizon_days
     return joined.select(customers.customer_id, churned=gone.ifelse(1, 0))
 
 
-def labelled_features(tables: Mapping[str, ir.Table], as_of: date, horizon_days: int, label: Label) -> ir.Table:
-    """Features as of ``as_of`` joined to the label after it (one row per customer)."""
+def labelled_features(tables: Mapping[str, ir.Table], as_of: date, horizon_days: int, label: Label,
+                      sample_fraction: float = 1.0) -> ir.Table:
+    """Features as of ``as_of`` joined to the label after it (one row per customer; with
+    ``sample_fraction`` < 1, the customers of the seeded member sample only)."""
     features = member_features(tables, as_of)
+    if sample_fraction < 1.0:
+        features = features.filter(in_member_sample(features.customer_id, sample_fraction))
     labels = churn_labels(tables, as_of, horizon_days, label).view()
     joined = features.join(labels, features.customer_id == labels.customer_id)
     return joined.select(features, labels.churned)
 
 
-def training_frame(tables: Mapping[str, ir.Table], cutoffs: Sequence[date], horizon_days: int, label: Label) -> pd.DataFrame:
+def sample_fraction_for(orders: ir.Table, before: date, max_customers: int) -> tuple[float, int]:
+    """The share of customers to sample so that about ``max_customers`` customers with an order
+    before ``before`` remain (1.0 when there are no more than that), and their number."""
+    known = orders.filter(orders.customer_id.notnull() & (orders.ordered_at < cutoff_timestamp(before)))
+    customers = int(known.customer_id.nunique().execute())
+    return (1.0 if customers <= max_customers else max_customers / customers), customers
+
+
+def training_frame(tables: Mapping[str, ir.Table], cutoffs: Sequence[date], horizon_days: int, label: Label,
+                   sample_fraction: float = 1.0) -> pd.DataFrame:
     """The labelled feature matrix of every cut-off, executed in one query; only this comes to
-    Python. Rows are ordered by cut-off and customer id."""
-    stacked = stack_features([labelled_features(tables, day, horizon_days, label) for day in cutoffs])
+    Python. Rows are ordered by cut-off and customer id. With ``sample_fraction`` < 1, the same
+    seeded sample of customers at every cut-off (:mod:`memberlens.predict._sample`)."""
+    stacked = stack_features([labelled_features(tables, day, horizon_days, label, sample_fraction) for day in cutoffs])
     frame = stacked.order_by(["cutoff", "customer_id"]).execute()
     frame["cutoff"] = pd.to_datetime(frame["cutoff"]).dt.date
     return with_season(frame)

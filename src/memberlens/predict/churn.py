@@ -49,6 +49,7 @@ from memberlens.predict._churn_data import (
     check_positive,
     end_of_data,
     first_order_day,
+    sample_fraction_for,
     schedule_cutoffs,
     training_frame,
     with_season,
@@ -89,6 +90,10 @@ class ChurnModel:
         The oldest training cut-off has at least this many days of orders behind it.
     calibration_cutoffs
         The latest training cut-offs held out to fit the calibration.
+    max_training_customers
+        With more customers than this before the validation cut-off, training and validation
+        use a seeded sample of about this many customers (the same at every cut-off, drawn in
+        the engine alike on every engine); scoring always covers every customer.
     high, medium
         Probability thresholds of the high and medium risk bands.
     """
@@ -97,7 +102,7 @@ class ChurnModel:
 
     def __init__(self, *, horizon_days: int = 180, label: str = "orders", step_days: int = 15, n_cutoffs: int = 18,
                  min_history_days: int = 60, calibration_cutoffs: int = 3, high: float = 0.75, medium: float = 0.5,
-                 random_state: int = 0) -> None:
+                 random_state: int = 0, max_training_customers: int = 200_000) -> None:
         self.horizon_days = horizon_days
         self.label = label
         self.step_days = step_days
@@ -107,13 +112,15 @@ class ChurnModel:
         self.high = high
         self.medium = medium
         self.random_state = random_state
+        self.max_training_customers = max_training_customers
 
     # -- training -------------------------------------------------------------------------------
     def fit(self, tables: Mapping[str, ir.Table], *, end: date | str | None = None) -> ChurnModel:
         """Train on cut-offs before ``end`` (default: the day after the last order) and
         validate on the latest fully observed one; returns ``self``."""
         check_label(self.label)
-        for name in ("horizon_days", "step_days", "n_cutoffs", "min_history_days", "calibration_cutoffs"):
+        for name in ("horizon_days", "step_days", "n_cutoffs", "min_history_days", "calibration_cutoffs",
+                     "max_training_customers"):
             check_positive(name, getattr(self, name))
         check_thresholds(self.high, self.medium)
         orders = tables["orders"]
@@ -123,7 +130,9 @@ class ChurnModel:
             n_cutoffs=self.n_cutoffs, min_history_days=self.min_history_days,
         )
         held_out = min(self.calibration_cutoffs, len(training) - 1)
-        frame = training_frame(tables, [*training, validation], self.horizon_days, self.label)
+        fraction, customers = sample_fraction_for(orders, validation, self.max_training_customers)
+        frame = training_frame(tables, [*training, validation], self.horizon_days, self.label, fraction)
+        self.training_sample_ = {"fraction": fraction, "customers_before_validation": customers}
         self.features_ = [*feature_names(tables), *SEASON_FEATURES]
         fit_part = frame[frame.cutoff.isin(training[:-held_out])]
         calibration_part = frame[frame.cutoff.isin(training[-held_out:])]
@@ -209,6 +218,7 @@ class ChurnModel:
             "calibration_cutoffs": [d.isoformat() for d in self.calibration_cutoffs_],
             "validation_cutoff": self.validation_cutoff_.isoformat(),
             "training_rows": self.training_rows_,
+            "training_sample": getattr(self, "training_sample_", None),
             "class_weighted_and_calibrated": getattr(self, "balanced_", None),
             "thresholds": {"high": self.high, "medium": self.medium},
             "features": list(self.features_),
@@ -216,7 +226,8 @@ class ChurnModel:
             "deciles": self.deciles_.to_dict(orient="records"),
             "importances": self.importances_.to_dict(orient="records"),
             "settings": {"step_days": self.step_days, "n_cutoffs": self.n_cutoffs, "min_history_days": self.min_history_days,
-                         "calibration_cutoffs": self.calibration_cutoffs, "random_state": self.random_state},
+                         "calibration_cutoffs": self.calibration_cutoffs, "random_state": self.random_state,
+                         "max_training_customers": self.max_training_customers},
         }
 
     def save(self, path: str | Path) -> None:
@@ -237,6 +248,7 @@ class ChurnModel:
         model.calibration_cutoffs_ = [date.fromisoformat(d) for d in meta["calibration_cutoffs"]]
         model.validation_cutoff_ = date.fromisoformat(meta["validation_cutoff"])
         model.training_rows_ = meta["training_rows"]
+        model.training_sample_ = meta.get("training_sample")
         model.metrics_ = meta["metrics"]
         model.deciles_ = pd.DataFrame(meta["deciles"])
         model.importances_ = pd.DataFrame(meta["importances"])

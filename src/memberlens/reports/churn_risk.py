@@ -76,6 +76,10 @@ class ChurnRiskSection:
               top_rate=f.pct(model.deciles_.observed.iloc[0]), lift=f.times(metrics["top_decile_lift"]),
               base=f.pct(metrics["base_rate"]), capture=f.pct(metrics["top_decile_capture"])),
         ]
+        sample = summary.get("training_sample") or {}
+        if sample.get("fraction", 1.0) < 1.0:
+            sentences.append(t("churn_risk.sampled", share=f.pct(sample["fraction"]),
+                               customers=f.num(sample["customers_before_validation"])))
         charts = [self._bands_chart(ctx, model, scores), self._decile_chart(ctx, model), self._importance_chart(ctx, model)]
         notes: list[str] = []
         if ctx.has("campaigns"):
