@@ -330,3 +330,29 @@ def test_report_section_tells_the_numbers_and_escapes_product_names(tmp_path):
         html = render_report(ws, lang="zh", sections=[section])
     assert "<script>alert(1)" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "下一次购买" in html
+
+
+def test_many_baskets_are_mined_from_a_seeded_sample_that_brute_force_agrees_with(tmp_path):
+    import hashlib
+
+    orders = random_orders(6, n_orders=900)
+    params = dict(min_support=0.04, min_confidence=0.2, min_lift=1.0, max_len=2)
+    model = fit(orders, **params, max_baskets=300)
+    total = n_baskets(orders)
+    fraction = 300 / total
+    # the sample's definition, in plain Python: MD5 of "baskets:order_id" below fraction·16⁸
+    chosen = {o for o in orders.order_id.unique()
+              if int(hashlib.md5(f"baskets:{o}".encode()).hexdigest()[:8], 16) < round(fraction * 16**8)}
+    sample = orders[orders.order_id.isin(chosen)]
+    assert model.sampled and model.total_baskets_ == total and model.n_baskets_ == n_baskets(sample)
+    assert abs(model.n_baskets_ - 300) < 5 * (300 * (1 - fraction)) ** 0.5
+    expected = oracle_rules(sample, **params)
+    got = {(tuple(r.antecedent_ids), tuple(r.consequent_ids)): r for r in model.rules_.itertuples()}
+    assert set(got) == set(expected) and expected
+    for key, (support, confidence, lift, *_rest) in expected.items():
+        assert (got[key].support, got[key].confidence, got[key].lift) == pytest.approx((support, confidence, lift))
+    model.save(tmp_path / "rules.json")
+    again = AssociationRuleModel.load(tmp_path / "rules.json")
+    assert (again.sampled, again.total_baskets_, again.max_baskets) == (True, total, 300)
+    whole = fit(orders, **params)  # the default budget: every basket
+    assert not whole.sampled and whole.n_baskets_ == whole.total_baskets_ == total

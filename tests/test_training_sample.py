@@ -13,7 +13,7 @@ from conftest import load
 from memberlens.errors import ConfigError
 from memberlens.io.workspace import Workspace
 from memberlens.predict._churn_data import training_frame
-from memberlens.predict._sample import in_member_sample, sample_threshold
+from memberlens.predict._sample import in_seeded_sample, sample_threshold
 from memberlens.predict.churn import ChurnModel
 
 
@@ -27,7 +27,7 @@ def in_sample_oracle(customer_id: object, fraction: float, salt: str = "memberle
 def test_sample_matches_the_hashlib_definition_on_every_engine(con, fraction):
     ids = pd.DataFrame({"customer_id": [f"C{i:06d}" for i in range(20_000)]})
     table = load(con, "sample_ids", ids)
-    picked = set(table.filter(in_member_sample(table.customer_id, fraction)).customer_id.execute())
+    picked = set(table.filter(in_seeded_sample(table.customer_id, fraction)).customer_id.execute())
     expected = {c for c in ids.customer_id if in_sample_oracle(c, fraction)}
     assert picked == expected
     # a uniform draw: within five binomial standard errors of the requested share
@@ -38,7 +38,7 @@ def test_sample_matches_the_hashlib_definition_on_every_engine(con, fraction):
 def test_integer_ids_are_sampled_by_their_decimal_text(con):
     ids = pd.DataFrame({"customer_id": list(range(1, 5_001))})
     table = load(con, "sample_int_ids", ids)
-    picked = set(table.filter(in_member_sample(table.customer_id, 0.2)).customer_id.execute())
+    picked = set(table.filter(in_seeded_sample(table.customer_id, 0.2)).customer_id.execute())
     assert picked == {c for c in ids.customer_id if in_sample_oracle(c, 0.2)}
 
 

@@ -31,6 +31,7 @@ def next_product_command(
     min_confidence: Annotated[float, typer.Option(help="Smallest confidence of a rule, [0, 1].")] = 0.2,
     min_lift: Annotated[float, typer.Option(help="Smallest lift of a rule (1 = independence).")] = 1.2,
     max_len: Annotated[int, typer.Option(help="Most products in a rule (bought and suggested together), at least 2.")] = 3,
+    max_baskets: Annotated[int, typer.Option(help="Mine a seeded sample of about this many baskets when there are more.")] = 2_000_000,
     members: Annotated[bool, typer.Option("--members", help="Print suggestions per member instead of the rules.")] = False,
     top: Annotated[int, typer.Option(help="With --members: suggestions per member.")] = 3,
     save: Annotated[Optional[Path], typer.Option("--save", help="Save the rules (thresholds, cut-off, counts) as JSON.")] = None,
@@ -49,7 +50,7 @@ def next_product_command(
         model = AssociationRuleModel.load(model_file)
     else:
         model = AssociationRuleModel(min_support=min_support, min_confidence=min_confidence, min_lift=min_lift,
-                                     max_len=max_len)
+                                     max_len=max_len, max_baskets=max_baskets)
     with open_tables(engine, db) as workspace:
         orders = workspace.table("orders")
         if not model_file:
@@ -62,7 +63,8 @@ def next_product_command(
         _emit(suggestions, fmt, out_file, limit, f"next product per member ({suggestions.customer_id.nunique():,} members)")
     else:
         rules = model.rules_
-        title = (f"{len(rules):,} rules from {model.n_baskets_:,} baskets, {model.n_frequent_items_:,} frequent products"
+        mined = f"a seeded sample of {model.n_baskets_:,} of {model.total_baskets_:,}" if model.sampled else f"{model.n_baskets_:,}"
+        title = (f"{len(rules):,} rules from {mined} baskets, {model.n_frequent_items_:,} frequent products"
                  + (f", as of {model.as_of_}" if model.as_of_ else ""))
         _emit(_rules_for_output(rules, fmt), fmt, out_file, limit, title)
 

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from memberlens.errors import ConfigError
-from memberlens.predict._sample import in_member_sample
+from memberlens.predict._sample import in_seeded_sample
 from memberlens.predict.features import as_date, cutoff_timestamp, member_features, stack_features
 
 Label = Literal["orders", "unsubscribe"]
@@ -110,7 +110,7 @@ def labelled_features(tables: Mapping[str, ir.Table], as_of: date, horizon_days:
     ``sample_fraction`` < 1, the customers of the seeded member sample only)."""
     features = member_features(tables, as_of)
     if sample_fraction < 1.0:
-        features = features.filter(in_member_sample(features.customer_id, sample_fraction))
+        features = features.filter(in_seeded_sample(features.customer_id, sample_fraction))
     labels = churn_labels(tables, as_of, horizon_days, label).view()
     joined = features.join(labels, features.customer_id == labels.customer_id)
     return joined.select(features, labels.churned)

@@ -1,10 +1,10 @@
-"""A seeded sample of members that every engine draws alike, inside the engine.
+"""A seeded sample of members (or baskets) that every engine draws alike, inside the engine.
 
-A member is in the sample when the first eight hex digits of the MD5 of ``salt:customer_id``
+A key (a customer id, an order id) is in the sample when the first eight hex digits of the MD5 of ``salt:key``
 fall below ``fraction`` of the range: MD5 gives the same digits on DuckDB, Spark and every
 other SQL engine (unlike each engine's own ``hash``), and equal-length lowercase hex strings
 compare like the numbers they spell, so no engine-specific conversion is needed. The same
-member is in or out at every cut-off, and the sample is a uniform draw of members.
+member is in or out at every cut-off, and the sample is a uniform draw of keys.
 """
 
 from __future__ import annotations
@@ -23,10 +23,10 @@ def sample_threshold(fraction: float) -> str:
     return format(min(16**DIGITS - 1, round(fraction * 16**DIGITS)), f"0{DIGITS}x")
 
 
-def in_member_sample(customer_id: ir.Value, fraction: float, salt: str = "memberlens") -> ir.BooleanValue:
-    """True for the members in a seeded sample of about ``fraction`` of all members."""
-    key = (salt + ":") + customer_id.cast("string")
-    return key.hexdigest("md5").substr(0, DIGITS) < sample_threshold(fraction)
+def in_seeded_sample(key: ir.Value, fraction: float, salt: str = "memberlens") -> ir.BooleanValue:
+    """True for the keys in a seeded sample of about ``fraction`` of all keys."""
+    text = (salt + ":") + key.cast("string")
+    return text.hexdigest("md5").substr(0, DIGITS) < sample_threshold(fraction)
 
 
-__all__ = ["in_member_sample", "sample_threshold"]
+__all__ = ["in_seeded_sample", "sample_threshold"]

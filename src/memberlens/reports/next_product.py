@@ -62,6 +62,8 @@ class NextProductSection:
         model = self._model(ctx)
         sentences = [t("next_product.intro", baskets=f.num(model.n_baskets_), min_support=f.pct(model.min_support),
                        min_confidence=f.pct(model.min_confidence), min_lift=f.num(model.min_lift, 1))]
+        if model.sampled:
+            sentences.append(t("next_product.sampled", sample=f.num(model.n_baskets_), total=f.num(model.total_baskets_)))
         sentences += self._rule_sentences(ctx, model)
         charts = [self._rules_chart(ctx, model.rules_)] if len(model.rules_) else []
         anomalies = self._anomalies(ctx)
