@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
@@ -73,6 +74,7 @@ def render_report(
             blocks.append({"key": section.key, "content": section.build(ctx)})
         except MemberlensError as exc:  # e.g. too few customers to cluster: say so, go on
             blocks.append({"key": section.key, "title": title, "locked": t("report.failed", reason=exc.message)})
+        release_freed_memory()
     if progress:
         progress(t("report.writing"), len(chosen), len(chosen))
     has_charts = any(block.get("content") and block["content"].charts for block in blocks)
@@ -86,6 +88,34 @@ def render_report(
         version=__version__,
         plotly_js=Markup(plotly_js()) if has_charts else None,
     )
+
+
+def release_freed_memory() -> None:
+    """Hand memory that a section's large transient frames freed back to the system: Arrow's
+    pool and the C heap keep freed blocks for reuse, so on large data a long report's resident
+    set would otherwise stay near the largest section's peak for every section after it."""
+    import gc
+
+    import pyarrow as pa
+
+    gc.collect()
+    pa.default_memory_pool().release_unused()
+    if _LIBC is not None:
+        _LIBC.malloc_trim(0)
+
+
+def _glibc() -> Any:
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        return libc if hasattr(libc, "malloc_trim") else None  # glibc only (not musl, macOS)
+    except OSError:
+        return None
+
+
+_LIBC = _glibc()
 
 
 def report_name(lang: str) -> str:
