@@ -725,3 +725,13 @@ def test_installed_entry_point_exits_2_without_traceback(tmp_path, content, name
     assert lines[0].startswith("error: ") and all(n in lines[0] for n in names), done.stderr
     assert len(lines) <= 2 and (len(lines) == 1 or lines[1].startswith("hint: "))
     assert done.stdout == ""
+
+
+def test_duckdb_out_of_memory_is_one_line_naming_the_limit(run_cli, demo_workspace, monkeypatch):
+    monkeypatch.setenv("MEMBERLENS_DUCKDB_MEMORY_LIMIT", "1MB")
+    out = run_cli("analyze", "rfm", "--db", demo_workspace[0], "--format", "csv")
+    assert out.exit_code == 2, (out.exit_code, out.stderr)
+    lines = out.stderr.strip().splitlines()
+    assert lines[0].startswith("error: DuckDB ran out of memory within its limit of 1MB")
+    assert lines[1].startswith("hint: raise MEMBERLENS_DUCKDB_MEMORY_LIMIT") and len(lines) == 2
+    assert "Traceback" not in out.stderr and out.exception is None

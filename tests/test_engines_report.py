@@ -122,3 +122,20 @@ def test_engine_errors_name_the_problem(tmp_path, demo_parquet):
             pass
     with open_tables("duckdb", folder) as tables, pytest.raises(Exception, match="has no 'nothing' table"):
         tables.table("nothing")
+
+
+def test_a_local_spark_session_removes_its_scratch_warehouse_at_exit(tmp_path, spark_backend):
+    import os
+    import subprocess
+    import sys
+
+    script = ("from memberlens.io.engines import spark_session\n"
+              "s = spark_session()\n"
+              "s.sql('CREATE TABLE t AS SELECT 1 AS x')\n"
+              "print(s.conf.get('spark.sql.warehouse.dir'))\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "TMPDIR": str(tmp_path), "MEMBERLENS_SPARK_CONF": ""})
+    assert done.returncode == 0, done.stderr[-2000:]
+    warehouse = done.stdout.strip().splitlines()[-1].removeprefix("file:")
+    assert warehouse.startswith(str(tmp_path)) and "memberlens-spark-" in warehouse
+    assert not any(tmp_path.glob("memberlens-spark-*"))

@@ -9,7 +9,7 @@ import os
 import sys
 import traceback
 from enum import Enum
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 import typer
@@ -21,6 +21,7 @@ from typer.core import TyperGroup
 from datetime import date, datetime
 
 from memberlens.errors import ConfigError, MemberlensError
+from memberlens.io.engines import engine_limit_error
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -48,12 +49,7 @@ class MemberlensGroup(TyperGroup):
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
         except MemberlensError as exc:
-            if debug_enabled(ctx):
-                traceback.print_exc()
-            err.print(f"error: {exc.message}", markup=False)
-            if exc.hint:
-                err.print(f"hint: {exc.hint}", markup=False)
-            raise click.exceptions.Exit(exc.exit_code) from None
+            self._fail(ctx, exc)
         except BrokenPipeError:  # the reader (e.g. `| head`) stopped reading: not an error
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             raise click.exceptions.Exit(0) from None
@@ -61,11 +57,23 @@ class MemberlensGroup(TyperGroup):
             err.print("interrupted", markup=False)
             raise click.exceptions.Exit(130) from None
         except Exception as exc:  # a bug: say so in one line, traceback only with --debug
+            limit = engine_limit_error(exc)  # except an engine's resource limit: the user's to raise
+            if limit is not None:
+                self._fail(ctx, limit)
             if debug_enabled(ctx):
                 traceback.print_exc()
             err.print(f"internal error: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}", markup=False)
             err.print("hint: rerun with --debug for the traceback and report it", markup=False)
             raise click.exceptions.Exit(1) from None
+
+    @staticmethod
+    def _fail(ctx: click.Context, exc: MemberlensError) -> NoReturn:
+        if debug_enabled(ctx):
+            traceback.print_exc()
+        err.print(f"error: {exc.message}", markup=False)
+        if exc.hint:
+            err.print(f"hint: {exc.hint}", markup=False)
+        raise click.exceptions.Exit(exc.exit_code) from None
 
 
 def print_records(records: list[dict[str, Any]], fmt: OutputFormat, *, title: str | None = None) -> None:

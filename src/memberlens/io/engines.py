@@ -12,7 +12,9 @@ database file), with ``MEMBERLENS_DUCKDB_THREADS`` threads (default: all cores).
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -36,6 +38,19 @@ SPARK_DEFAULTS = {
 
 DUCKDB_SETTINGS = {"memory_limit": "MEMBERLENS_DUCKDB_MEMORY_LIMIT", "temp_directory": "MEMBERLENS_DUCKDB_TEMP_DIR",
                    "threads": "MEMBERLENS_DUCKDB_THREADS"}
+
+
+def engine_limit_error(exc: BaseException) -> ConfigError | None:
+    """DuckDB running out of memory, as an error the user can act on (None for anything else)."""
+    import duckdb
+
+    if not isinstance(exc, duckdb.OutOfMemoryException):
+        return None
+    limit = os.environ.get("MEMBERLENS_DUCKDB_MEMORY_LIMIT", "80% of RAM (DuckDB's default)")
+    first = str(exc).splitlines()[0] if str(exc) else "out of memory"
+    return ConfigError(f"DuckDB ran out of memory within its limit of {limit}: {first}",
+                       "raise MEMBERLENS_DUCKDB_MEMORY_LIMIT, or set MEMBERLENS_DUCKDB_THREADS=1; "
+                       "MEMBERLENS_DUCKDB_TEMP_DIR should be on a disk with room to spill")
 
 
 def duckdb_settings() -> dict[str, str]:
@@ -72,7 +87,10 @@ def spark_session(extra: dict[str, str] | None = None) -> Any:
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # one machine: no "resolves to a loopback address" warning
     builder = SparkSession.builder.master(os.environ.get("MEMBERLENS_SPARK_MASTER", "local[*]")).appName("memberlens")
     settings = spark_settings(extra)
-    settings.setdefault("spark.sql.warehouse.dir", tempfile.mkdtemp(prefix="memberlens-spark-"))
+    if "spark.sql.warehouse.dir" not in settings:  # a scratch warehouse, removed when Python exits
+        scratch = tempfile.mkdtemp(prefix="memberlens-spark-")
+        atexit.register(shutil.rmtree, scratch, ignore_errors=True)
+        settings["spark.sql.warehouse.dir"] = scratch
     for key, value in settings.items():
         builder = builder.config(key, value)
     session = builder.getOrCreate()
