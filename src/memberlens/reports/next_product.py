@@ -59,6 +59,9 @@ class NextProductSection:
     # -- the section ----------------------------------------------------------------------------
     def build(self, ctx: ReportContext) -> SectionContent:
         t = ctx.t
+        # the anomaly queries first: the engine's largest working set (medians per product and
+        # customer) then runs before the per-member suggestions are held in Python
+        anomalies = self._anomalies(ctx)
         model = self._model(ctx)
         sentences = [t("next_product.intro", baskets=f.num(model.n_baskets_), min_support=f.pct(model.min_support),
                        min_confidence=f.pct(model.min_confidence), min_lift=f.num(model.min_lift, 1))]
@@ -66,7 +69,6 @@ class NextProductSection:
             sentences.append(t("next_product.sampled", sample=f.num(model.n_baskets_), total=f.num(model.total_baskets_)))
         sentences += self._rule_sentences(ctx, model)
         charts = [self._rules_chart(ctx, model.rules_)] if len(model.rules_) else []
-        anomalies = self._anomalies(ctx)
         sentences += [t("anomalies.intro"), *self._anomaly_sentences(ctx, anomalies)]
         if len(anomalies.members):
             charts.append(self._members_chart(ctx, anomalies.members))
