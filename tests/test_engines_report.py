@@ -139,3 +139,42 @@ def test_a_local_spark_session_removes_its_scratch_warehouse_at_exit(tmp_path, s
     warehouse = done.stdout.strip().splitlines()[-1].removeprefix("file:")
     assert warehouse.startswith(str(tmp_path)) and "memberlens-spark-" in warehouse
     assert not any(tmp_path.glob("memberlens-spark-*"))
+
+
+def _close(a, b, path: str = "") -> None:
+    """Equal JSON values, floats to 1e-6 relative (engines add floats in different orders)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        assert set(a) == set(b), path
+        for key in a:
+            _close(a[key], b[key], f"{path}.{key}")
+    elif isinstance(a, list) and isinstance(b, list):
+        assert len(a) == len(b), path
+        for i, (x, y) in enumerate(zip(a, b)):
+            _close(x, y, f"{path}[{i}]")
+    elif isinstance(a, float) or isinstance(b, float):
+        assert a == pytest.approx(b, rel=1e-6, abs=1e-9), path
+    else:
+        assert a == b, path
+
+
+SPARK_COMMANDS = [
+    ["analyze", "rfm"],
+    ["analyze", "cohorts", "--measure", "revenue"],
+    ["clv", "fit"],
+    ["segment", "--where", "marketing_to_sales_days between 10 and 20 or sales_to_support_days > 30", "--format", "json"],
+    ["predict", "next-product", "--min-support", "0.02"],
+    ["predict", "anomalies"],
+]
+
+
+@pytest.mark.parametrize("command", SPARK_COMMANDS, ids=lambda c: " ".join(c[:2]))
+def test_commands_on_spark_print_what_they_print_on_duckdb(demo_parquet, spark_backend, run_cli, command):
+    import json
+
+    fmt = [] if "--format" in command else ["--format", "json"]
+    _, folder = demo_parquet
+    duck = run_cli(*command, *fmt, "--engine", "duckdb", "--db", folder)
+    spark = run_cli(*command, *fmt, "--engine", "spark", "--db", folder)
+    assert duck.exit_code == 0, duck.stderr
+    assert spark.exit_code == 0, spark.stderr
+    _close(json.loads(duck.stdout), json.loads(spark.stdout))
