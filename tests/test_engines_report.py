@@ -18,6 +18,7 @@ from memberlens.reports.context import AnalysisCache
 from memberlens.reports.render import render_report
 
 from conftest import build_demo_workspace
+from test_jsonable import strict_loads
 
 
 @pytest.fixture(scope="module")
@@ -169,12 +170,10 @@ SPARK_COMMANDS = [
 
 @pytest.mark.parametrize("command", SPARK_COMMANDS, ids=lambda c: " ".join(c[:2]))
 def test_commands_on_spark_print_what_they_print_on_duckdb(demo_parquet, spark_backend, run_cli, command):
-    import json
-
     fmt = [] if "--format" in command else ["--format", "json"]
     _, folder = demo_parquet
     duck = run_cli(*command, *fmt, "--engine", "duckdb", "--db", folder)
     spark = run_cli(*command, *fmt, "--engine", "spark", "--db", folder)
     assert duck.exit_code == 0, duck.stderr
     assert spark.exit_code == 0, spark.stderr
-    _close(json.loads(duck.stdout), json.loads(spark.stdout))
+    _close(strict_loads(duck.stdout), strict_loads(spark.stdout))

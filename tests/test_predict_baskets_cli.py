@@ -13,6 +13,8 @@ import pytest
 
 from memberlens import Workspace, ingest
 
+from test_jsonable import strict_loads
+
 
 def small_orders() -> pd.DataFrame:
     """120 orders of 30 customers: 'kettle' pulls 'teapot' into the basket; one bulk order."""
@@ -42,7 +44,7 @@ def workspace(tmp_path_factory):
 def run_json(run_cli, *args):
     result = run_cli("predict", *args, "--format", "json")
     assert result.exit_code == 0, result.stderr
-    return json.loads(result.stdout)
+    return strict_loads(result.stdout)
 
 
 def test_rules_as_json_honour_the_thresholds(run_cli, workspace):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import os
 import sys
 import traceback
@@ -22,6 +21,7 @@ from datetime import date, datetime
 
 from memberlens.errors import ConfigError, MemberlensError
 from memberlens.io.engines import engine_limit_error
+from memberlens.io.jsonable import json_ready, json_text
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -93,7 +93,7 @@ def print_records(records: list[dict[str, Any]], fmt: OutputFormat, *, title: st
 
 
 def print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
+    sys.stdout.write(json_text(data) + "\n")
 
 
 def print_csv(records: list[dict[str, Any]]) -> None:
@@ -101,7 +101,7 @@ def print_csv(records: list[dict[str, Any]]) -> None:
     if records:
         writer = csv.DictWriter(buffer, fieldnames=list(records[0]), lineterminator="\n")
         writer.writeheader()
-        writer.writerows(records)
+        writer.writerows(json_ready(records))  # NaN as an empty cell, not "nan"
     sys.stdout.write(buffer.getvalue())
 
 

@@ -3,7 +3,6 @@ and next-product suggestions, and unusual orders and members with their reasons.
 
 from __future__ import annotations
 
-import json
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, Optional
@@ -15,6 +14,7 @@ from memberlens.cli._common import OutputFormat, err, option_db, option_engine, 
 from memberlens.errors import ConfigError
 from memberlens.i18n import LANGUAGES, Messages
 from memberlens.io.files import write_text_atomic
+from memberlens.io.jsonable import json_text
 from memberlens.io.catalog import open_tables
 from memberlens.predict.anomalies import AnomalyThresholds, explain_members, explain_orders, find_anomalies
 from memberlens.predict.baskets import AssociationRuleModel
@@ -134,7 +134,7 @@ def _emit(frame: pd.DataFrame, fmt: OutputFormat, out_file: Path | None, limit: 
     frame = _plain(frame)
     records = frame.to_dict(orient="records")
     if out_file:
-        text = (json.dumps(records, ensure_ascii=False, indent=1, default=str) + "\n" if fmt is OutputFormat.json
+        text = (json_text(records, indent=1) + "\n" if fmt is OutputFormat.json
                 else _csv_frame(frame).to_csv(index=False))
         write_text_atomic(out_file, text)
         err.print(f"wrote {len(frame):,} rows to {out_file}", markup=False)
@@ -151,16 +151,12 @@ def _csv_frame(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _plain(frame: pd.DataFrame) -> pd.DataFrame:
-    """Dates and times as ISO text, NaN as null, numpy scalars as Python values."""
+    """Dates and times as ISO text (JSON's null for what is missing is :func:`json_text`'s)."""
     frame = frame.copy()
     for column in frame.columns:
         if pd.api.types.is_datetime64_any_dtype(frame[column]):
             frame[column] = frame[column].map(lambda v: None if pd.isna(v) else v.isoformat())
-    return frame.astype(object).where(frame.notna(), None).map(_python)
-
-
-def _python(value: Any) -> Any:
-    return value.item() if hasattr(value, "item") and not isinstance(value, (list, str)) else value
+    return frame
 
 
 __all__ = ["anomalies_command", "next_product_command"]

@@ -13,15 +13,13 @@ once per report. Two rules keep user text (product names, segment names, ids) in
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Callable, Iterable, Sequence
-from datetime import date, datetime
 from functools import cache
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
+from memberlens.io.jsonable import json_ready
 from memberlens.reports import format as f
 from memberlens.reports.base import TableBlock
 from memberlens.reports.palette import colour
@@ -43,27 +41,9 @@ def plain(text: Any) -> str:
 _JSON_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
 
 
-def _clean(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _clean(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return [_clean(v) for v in value.tolist()]
-    if isinstance(value, (np.generic,)):
-        value = value.item()
-    if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
-        return None
-    if value is pd.NaT or (value is not None and not isinstance(value, (str, int, float, bool)) and f.missing(value)):
-        return None
-    if isinstance(value, (pd.Timestamp, datetime, date)):
-        return value.isoformat()
-    return value
-
-
 def embed_json(data: Any) -> str:
     """JSON safe inside a ``<script>`` element of an HTML page."""
-    text = json.dumps(_clean(data), ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    text = json.dumps(json_ready(data), ensure_ascii=False, allow_nan=False, separators=(",", ":"))
     for char, escaped in _JSON_ESCAPES.items():
         text = text.replace(char, escaped)
     return text
