@@ -203,7 +203,7 @@ def test_engines_agree_with_the_oracle(con):
     _compare(got, oracle(_orders(), _events(), _campaigns(), _members(), AS_OF))
 
 
-def test_spend_features_do_not_depend_on_the_order_of_the_rows():
+def test_spend_features_are_exact_totals_whatever_the_order_of_the_rows():
     """Floats added in another order differ in their last bits, and the churn model's trees cut
     bins at such values: the demo's orders ingested twice (rows stored in another order) trained
     two different models. Spend sums are rounded to 6 decimals in the engine, so they are the

@@ -81,7 +81,8 @@ def count_baskets(orders: ir.Table) -> int:
     return int(_basket_items(orders).order_id.nunique().execute() or 0)
 
 
-def count_frequent_items(orders: ir.Table, min_support: float, sample_fraction: float = 1.0) -> tuple[ir.Table, ir.Table, int]:
+def count_frequent_items(orders: ir.Table, min_support: float, sample_fraction: float = 1.0, *,
+                         all_baskets: int | None = None) -> tuple[ir.Table, ir.Table, int]:
     """The frequent items and the baskets' pairs of them, numbered in the engine.
 
     Returns ``(items, pairs, n_baskets)``: ``items`` has ``item_no`` (0-based, by product id),
@@ -89,11 +90,14 @@ def count_frequent_items(orders: ir.Table, min_support: float, sample_fraction: 
     ``item_no`` for every basket holding a frequent item. ``n_baskets`` counts every basket,
     with or without frequent items (the denominator of support). With ``sample_fraction`` < 1,
     all of this is of a seeded sample of the baskets (:mod:`memberlens.predict._sample`).
+    ``all_baskets``: :func:`count_baskets` of ``orders`` when the caller has it (not counted again
+    unless sampling).
     """
     baskets = _basket_items(orders)
     if sample_fraction < 1.0:
         baskets = baskets.filter(in_seeded_sample(baskets.order_id, sample_fraction, salt="baskets"))
-    n_baskets = int(baskets.order_id.nunique().execute() or 0)
+        all_baskets = None
+    n_baskets = all_baskets if all_baskets is not None else int(baskets.order_id.nunique().execute() or 0)
     min_count = max(1, math.ceil(min_support * n_baskets - 1e-9))
     counted = baskets.group_by("product_id").aggregate(baskets=baskets.count())
     frequent = counted.filter(counted.baskets >= min_count)
@@ -322,7 +326,8 @@ class AssociationRuleModel:
         known = orders_before(orders, as_of)
         self.total_baskets_ = count_baskets(known)
         fraction = 1.0 if self.total_baskets_ <= self.max_baskets else self.max_baskets / self.total_baskets_
-        items_expr, pairs_expr, n_baskets = count_frequent_items(known, self.min_support, fraction)
+        items_expr, pairs_expr, n_baskets = count_frequent_items(known, self.min_support, fraction,
+                                                                 all_baskets=self.total_baskets_)
         items = items_expr.order_by("item_no").to_pandas()
         pairs = pairs_expr.to_pandas() if len(items) >= 2 else pd.DataFrame({"basket_no": [], "item_no": []}, dtype="int64")
         self.rules_ = mine_rules(pairs, items, n_baskets, min_support=self.min_support,
