@@ -196,7 +196,7 @@ def suggest_next_products(orders: ir.Table, rules: pd.DataFrame, top: int = 3) -
     Returns ``customer_id, rank, product_id, product_name, rule_id, because`` (the antecedent's
     names), ``confidence, lift``, ordered by customer and rank.
     """
-    _check_int("top", top, 1)
+    _check_int("top", top, 1, 3)
     antecedents, sizes, consequents = _rule_tables(rules)
     kept = orders.filter(orders.customer_id.notnull() & orders.product_id.notnull())
     owned = kept.select("customer_id", "product_id").distinct()
@@ -253,10 +253,10 @@ def _check_fraction(name: str, value: Any, *, open_low: bool) -> float:
     return float(value)
 
 
-def _check_int(name: str, value: Any, low: int) -> int:
+def _check_int(name: str, value: Any, low: int, example: int) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or value < low:
         raise ConfigError(f"The '{name}' parameter must be an int in the range [{low}, inf). Got {value!r} instead.",
-                          f"e.g. --{name.replace('_', '-')} {max(low, 3)}")
+                          f"e.g. --{name.replace('_', '-')} {example}")
     return value
 
 
@@ -301,8 +301,8 @@ class AssociationRuleModel:
             raise ConfigError(f"The 'min_lift' parameter of AssociationRuleModel must be a float in the range [0, inf). "
                               f"Got {self.min_lift!r} instead.", "e.g. --min-lift 1.2 (1 = independence)")
         self.min_lift = float(self.min_lift)
-        self.max_len = _check_int("max_len", self.max_len, 2)
-        self.max_baskets = _check_int("max_baskets", self.max_baskets, 1)
+        self.max_len = _check_int("max_len", self.max_len, 2, 3)
+        self.max_baskets = _check_int("max_baskets", self.max_baskets, 1, 2_000_000)
         self.rules_: pd.DataFrame | None = None
         self.n_baskets_: int = 0
         self.total_baskets_: int = 0
