@@ -15,7 +15,12 @@ Training (:meth:`ChurnModel.fit`), on the data up to ``end`` (the day after the 
   (:mod:`memberlens.predict.features`, plus the cut-off's time of year); only the feature
   matrix comes to Python;
 * a ``HistGradientBoostingClassifier`` on the log-loss, whose probabilities are calibrated by
-  its objective. When one class is rare (under 20 %, e.g. ``label="unsubscribe"``), classes are
+  its objective. With ``label="orders"`` the trees are held to the directions the label implies
+  (:data:`ORDER_CHURN_DIRECTIONS`): other things equal, churn rises with the days since the last
+  order, the last web/app event and the gaps between orders, and falls with the orders of the
+  last 30/90/180 days. Unconstrained, the trees learnt wiggles from the young shop of the
+  training cut-offs that miscalibrated the older shop at the validation cut-off (demo, 20,000
+  customers, seven seeds: largest decile gap 5.1 points on average, 4.2 constrained). When one class is rare (under 20 %, e.g. ``label="unsubscribe"``), classes are
   weighted to balance and a sigmoid calibration (``CalibratedClassifierCV`` on the
   ``FrozenEstimator``) is fitted on the latest ``calibration_cutoffs`` cut-offs, held out from
   the trees. (With balanced classes the calibration step fitted on the latest cut-offs made the
@@ -61,6 +66,10 @@ from memberlens.predict.features import as_date, feature_names, member_features
 RISK_BANDS = ("high", "medium", "low")
 MINORITY_SHARE = 0.2  # below this share of the rarer class, weight the classes and calibrate
 SCORE_CONTEXT = ("recency_days", "frequency", "monetary", "spend_180d")
+# +1: churn (no order in the horizon) rises with the feature, other things equal; -1: it falls.
+# Lifetime frequency is left free: a frequent buyer long silent is likelier gone (BG/NBD).
+ORDER_CHURN_DIRECTIONS = {"recency_days": 1, "days_since_event": 1, "mean_gap_days": 1, "last_gap_days": 1,
+                          "orders_30d": -1, "orders_90d": -1, "orders_180d": -1}
 
 
 def check_thresholds(high: float, medium: float) -> tuple[float, float]:
@@ -157,14 +166,15 @@ class ChurnModel:
         return self
 
     def _fit_estimator(self, fit_part: pd.DataFrame, calibration_part: pd.DataFrame) -> Any:
-        """Boosted trees on the log-loss; when churners (or stayers) are rare, classes are
+        """Boosted trees on the log-loss, monotone where the label implies a direction; when churners (or stayers) are rare, classes are
         weighted to balance and a sigmoid calibration fitted on the held-out latest cut-offs
         maps the weighted scores back to probabilities."""
         training = pd.concat([fit_part, calibration_part])
         minority = min(training.churned.mean(), 1 - training.churned.mean())
         balance = minority < MINORITY_SHARE
         base = HistGradientBoostingClassifier(
-            max_iter=100, learning_rate=0.05, max_leaf_nodes=15, min_samples_leaf=100, l2_regularization=1.0, early_stopping=False,
+            max_iter=200, learning_rate=0.03, max_leaf_nodes=15, min_samples_leaf=100, l2_regularization=1.0, early_stopping=False,
+            monotonic_cst=self.monotone_directions() or None,
             class_weight="balanced" if balance else None, random_state=self.random_state,
         )
         self.balanced_ = bool(balance)
@@ -174,6 +184,12 @@ class ChurnModel:
         return CalibratedClassifierCV(FrozenEstimator(base), method="sigmoid").fit(
             calibration_part[self.features_], calibration_part.churned
         )
+
+    def monotone_directions(self) -> dict[str, int]:
+        """The features the trees are monotone in (+1 rising, -1 falling churn): with
+        ``label="orders"``, those of :data:`ORDER_CHURN_DIRECTIONS` the model has."""
+        directions = ORDER_CHURN_DIRECTIONS if self.label == "orders" else {}
+        return {name: sign for name, sign in directions.items() if name in self.features_}
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "estimator_"):
@@ -222,6 +238,7 @@ class ChurnModel:
             "class_weighted_and_calibrated": getattr(self, "balanced_", None),
             "thresholds": {"high": self.high, "medium": self.medium},
             "features": list(self.features_),
+            "monotone_directions": self.monotone_directions(),
             "metrics": self.metrics_,
             "deciles": self.deciles_.to_dict(orient="records"),
             "importances": self.importances_.to_dict(orient="records"),
@@ -260,4 +277,4 @@ class ChurnModel:
         return self
 
 
-__all__ = ["RISK_BANDS", "ChurnModel", "risk_band"]
+__all__ = ["ORDER_CHURN_DIRECTIONS", "RISK_BANDS", "ChurnModel", "risk_band"]
