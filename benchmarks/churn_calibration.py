@@ -2,13 +2,14 @@
 observed churn at the later cut-off, beside two floors that no model trained on earlier cut-offs
 can beat.
 
-    .venv/bin/python benchmarks/churn_calibration.py --customers 6000 20000 --seeds 11 12 13 14 --dir /tmp/churn-cal
+    .venv/bin/python benchmarks/churn_calibration.py --customers 20000 6000 --seeds 7 11 12 13 14 15 16 --dir /tmp/churn-cal
 
 For each demo shop (customers × seed, two years; generated and ingested once into ``--dir``):
 
 * **model**: ``ChurnModel().fit`` as the report and ``memberlens predict churn`` run it. Printed
   are its ROC-AUC and its largest decile gap (|mean predicted − observed churn| over the ten
-  deciles of the validation cut-off). Issue 5 asks for at most 5 points.
+  deciles of the validation cut-off). Issue 5 asks for at most 5 points. Seed 7 with
+  20,000 customers is the demo ``memberlens demo`` writes.
 * **same population**: the same estimator cross-validated (5 folds) on the validation cut-off's
   own members. There is no shift between training and scoring here, so this gap is what the
   features and the sample size allow.
@@ -85,7 +86,7 @@ def study(path: Path) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--customers", type=int, nargs="+", default=[6_000, 20_000])
-    parser.add_argument("--seeds", type=int, nargs="+", default=[11, 12, 13, 14])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[7, 11, 12, 13, 14, 15, 16])
     parser.add_argument("--dir", type=Path, default=Path("/tmp/churn-calibration"))
     args = parser.parse_args()
     warnings.filterwarnings("ignore")

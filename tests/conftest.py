@@ -102,13 +102,14 @@ def load(con, name: str, frame):
 DEMO_TABLES = ("orders", "members", "events", "campaigns", "marketing_costs", "customer_360")
 
 
-def build_demo_workspace(root: Path, *, customers: int, years: int, seed: int) -> tuple[Path, dict]:
-    """Generate demo data into ``root/data`` and ingest every table into ``root/demo.duckdb``."""
+def build_demo_workspace(root: Path, **options: int) -> tuple[Path, dict]:
+    """Generate demo data into ``root/data`` (``customers``, ``years``, ``seed``: the generator's
+    defaults where not given) and ingest every table into ``root/demo.duckdb``."""
     from memberlens.demo.generator import generate_demo_data
     from memberlens.ingest import ingest
     from memberlens.io.workspace import Workspace
 
-    files = generate_demo_data(root / "data", customers=customers, years=years, seed=seed)
+    files = generate_demo_data(root / "data", **options)
     path = root / "demo.duckdb"
     with Workspace(path) as ws:
         for table in DEMO_TABLES:
@@ -123,3 +124,11 @@ def demo_workspace(tmp_path_factory):
     ``files[table]["path"]`` is each generated file, ``truth`` included (who dropped out, when).
     Open it with ``Workspace(path, read_only=True)``; never write to it."""
     return build_demo_workspace(tmp_path_factory.mktemp("demo-shared"), customers=6_000, years=2, seed=11)
+
+
+@pytest.fixture(scope="session")
+def default_demo_workspace(tmp_path_factory):
+    """The demo a user gets from ``memberlens demo`` (the generator's defaults: 20,000 customers
+    over two years, seed 7), ingested like :func:`demo_workspace`. About a minute to build: only
+    for the checks a 6,000-customer shop is too small to make."""
+    return build_demo_workspace(tmp_path_factory.mktemp("demo-default"))

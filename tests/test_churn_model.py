@@ -37,8 +37,7 @@ def fitted(tables):
     return ChurnModel().fit(tables)
 
 
-@pytest.fixture(scope="module")
-def validation(fitted, tables):
+def _validation_frame(fitted: ChurnModel, tables) -> pd.DataFrame:
     """The validation cut-off's customers, labels (from the raw orders, in pandas) and predictions."""
     day = fitted.validation_cutoff_
     features = member_features(tables, day).order_by("customer_id").execute()
@@ -48,6 +47,11 @@ def validation(fitted, tables):
     features["churned"] = (~features.customer_id.isin(buyers_after)).astype(int)
     features["p"] = fitted.predict_frame(features)
     return features
+
+
+@pytest.fixture(scope="module")
+def validation(fitted, tables):
+    return _validation_frame(fitted, tables)
 
 
 def _auc(y: np.ndarray, p: np.ndarray) -> float:
@@ -85,18 +89,59 @@ def test_decile_table_matches_a_direct_computation(fitted, validation):
 
 
 def test_calibration_within_twelve_points_in_every_decile(validation):
-    """A guard against regressions: measured 10.5 points (decile 4); issue #5's 5 points is the
-    xfail below."""
+    """A guard against regressions on the small shared shop, where noise dominates: exactly right
+    probabilities exceed 6 points one time in twenty (benchmarks/churn_calibration.py); measured
+    9.6 points (decile 4). Issue #5's 5 points is checked on the default demo below."""
     gaps = (_deciles(validation).predicted - _deciles(validation).observed).abs()
     assert gaps.max() <= 0.12, gaps.round(3).tolist()
 
 
-@pytest.mark.xfail(strict=True, reason="issue #5 asks for 5 points; measured 10.5 in decile 4 on this 6,000-customer "
-                   "shop, where even exactly right probabilities exceed 6 points one time in twenty "
-                   "(benchmarks/churn_calibration.py)")
-def test_calibration_within_five_points_in_every_decile(validation):
-    gaps = (_deciles(validation).predicted - _deciles(validation).observed).abs()
+def test_calibration_within_five_points_in_every_decile_on_the_default_demo(default_demo_workspace):
+    """Issue #5 on the demo ``memberlens demo`` writes (20,000 customers): on the later cut-off,
+    predicted and observed churn agree within 5 points in every decile, and ROC-AUC >= 0.75."""
+    with Workspace(default_demo_workspace[0], read_only=True) as ws:
+        tables = {name: ws.table(name) for name in TABLES}
+        fitted = ChurnModel().fit(tables)
+        validation = _validation_frame(fitted, tables)
+    deciles = _deciles(validation)
+    gaps = (deciles.predicted - deciles.observed).abs()
     assert gaps.max() <= 0.05, gaps.round(3).tolist()
+    assert _auc(validation.churned.to_numpy(), validation.p.to_numpy()) >= 0.75
+
+
+@pytest.mark.parametrize(("feature", "step", "direction"), [("recency_days", 60, 1), ("days_since_event", 60, 1),
+                                                          ("mean_gap_days", 30, 1), ("orders_90d", 2, -1)])
+def test_churn_moves_the_way_the_label_implies(fitted, validation, feature, step, direction):
+    """Other things equal, more days since the last order (or event, or between orders) never
+    lowers the churn probability; more recent orders never raise it."""
+    moved = validation.assign(**{feature: validation[feature] + step})
+    change = (fitted.predict_frame(moved) - validation.p.to_numpy()) * direction
+    assert change.min() >= -1e-12
+    assert change.max() > 0.01  # the feature is used, so the check can fail
+    assert fitted.summary()["monotone_directions"][feature] == direction
+
+
+def test_unsubscribe_label_weighs_the_rare_class_and_calibrates_it(tables):
+    """``label="unsubscribe"``: among customers still subscribed at the validation cut-off, who
+    unsubscribes in the horizon (a pandas oracle over the raw tables); the rare class is weighted
+    and calibrated back, so the mean probability is close to the observed rate."""
+    model = ChurnModel(label="unsubscribe").fit(tables)
+    day = pd.Timestamp(model.validation_cutoff_)
+    stop = day + pd.Timedelta(days=model.horizon_days)
+    orders = tables["orders"].select("customer_id", "ordered_at").execute()
+    members = tables["members"].select("customer_id", "registered_at", "unsubscribed_at").execute()
+    buyers = set(orders.customer_id[orders.ordered_at < day].dropna())
+    members = members[members.customer_id.isin(buyers) & (members.registered_at < day)]
+    first_unsubscribed = members.groupby("customer_id").unsubscribed_at.min()
+    subscribed = first_unsubscribed[first_unsubscribed.isna() | (first_unsubscribed >= day)]
+    churned = subscribed.notna() & (subscribed < stop)
+    assert model.metrics_["members"] == len(subscribed)
+    assert model.metrics_["base_rate"] == pytest.approx(churned.mean())
+    summary = model.summary()
+    assert summary["class_weighted_and_calibrated"] is True and summary["monotone_directions"] == {}
+    assert model.metrics_["roc_auc"] > 0.6
+    predicted = (model.deciles_.predicted * model.deciles_.members).sum() / model.deciles_.members.sum()
+    assert abs(predicted - churned.mean()) < 0.015
 
 
 def test_dropped_out_customers_score_higher(fitted, tables, demo_workspace):
