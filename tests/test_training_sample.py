@@ -96,7 +96,7 @@ def test_the_report_section_says_the_model_learnt_from_a_sample(sampled_model, t
     said = [s for s in sentences if words in s]
     assert len(said) == 1
     share = sampled_model.training_sample_["fraction"]
-    assert f"{share:.1%}"[:3] in said[0]
+    assert f"{share * 100:.1f}%" in said[0]
 
 
 def test_a_model_within_budget_uses_every_customer(tables):

@@ -15,7 +15,7 @@ from memberlens.errors import ConfigError
 from memberlens.i18n import Messages
 from memberlens.io.files import write_text_atomic
 from memberlens.io.catalog import Tables, open_tables
-from memberlens.predict.churn import ChurnModel
+from memberlens.predict.churn import ChurnModel, training_sample
 from memberlens.predict.response import ResponseModel, describe_conditions
 
 SOURCE_TABLES = ("orders", "events", "campaigns", "members")
@@ -174,8 +174,8 @@ def _emit(summary: dict[str, Any], scores: pd.DataFrame, fmt: OutputFormat, out_
     metrics = summary["metrics"]
     checked_on = summary.get("validation_cutoff") or summary.get("validation_campaign")
     print_records([{"measure": k, "value": v} for k, v in metrics.items()], fmt, title=f"{kind} model checked on {checked_on}")
-    sample = summary.get("training_sample") or {}
-    if sample.get("fraction", 1.0) < 1.0:
+    sample = training_sample(summary)
+    if sample is not None:
         err.print(f"trained and checked on a seeded sample of {sample['fraction']:.1%} of the "
                   f"{sample['customers_before_validation']:,} customers; every customer is scored", markup=False)
     print_records(summary["deciles"], fmt, title="by tenth of predicted probability, highest first")

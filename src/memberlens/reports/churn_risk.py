@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 
 from memberlens.errors import MemberlensError
-from memberlens.predict.churn import RISK_BANDS, ChurnModel
+from memberlens.predict.churn import RISK_BANDS, ChurnModel, training_sample
 from memberlens.predict.response import ResponseModel, describe_conditions
 from memberlens.reports import charts as c
 from memberlens.reports import format as f
@@ -76,8 +76,8 @@ class ChurnRiskSection:
               top_rate=f.pct(model.deciles_.observed.iloc[0]), lift=f.times(metrics["top_decile_lift"]),
               base=f.pct(metrics["base_rate"]), capture=f.pct(metrics["top_decile_capture"])),
         ]
-        sample = summary.get("training_sample") or {}
-        if sample.get("fraction", 1.0) < 1.0:
+        sample = training_sample(summary)
+        if sample is not None:
             sentences.append(t("churn_risk.sampled", share=f.pct(sample["fraction"]),
                                customers=f.num(sample["customers_before_validation"])))
         charts = [self._bands_chart(ctx, model, scores), self._decile_chart(ctx, model), self._importance_chart(ctx, model)]
