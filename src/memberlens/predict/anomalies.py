@@ -49,7 +49,7 @@ import pandas as pd
 
 from memberlens.errors import ConfigError
 from memberlens.i18n import Messages
-from memberlens.metrics._arith import ratio
+from memberlens.metrics._arith import money_total, ratio
 from memberlens.predict.baskets import name_products, orders_before
 
 ORDER_REASONS = ("product_quantity", "order_units", "order_amount", "customer_history", "cancelled")
@@ -136,7 +136,7 @@ def _order_totals(lines: ir.Table) -> ir.Table:
         ordered_at=lines.ordered_at.min(),
         lines=lines.count(),
         units=lines.quantity.sum(),
-        amount=lines.amount.sum(),
+        amount=money_total(lines.amount.sum()),
     )
 
 
@@ -258,7 +258,7 @@ def flag_unusual_members(
     lines = _purchase_lines(orders).filter(ibis._.customer_id.notnull())
     totals = _order_totals(lines)
     members = totals.group_by("customer_id").aggregate(orders=totals.count(), units=totals.units.sum(),
-                                                       spend=totals.amount.sum())
+                                                       spend=money_total(totals.amount.sum()))
     log_spend = ibis.ifelse(members.spend > 0, members.spend.ln(), ibis.null("float64"))
     members = members.mutate(log_spend=log_spend)
     centre = members.aggregate(median_log_spend=members.log_spend.median(), median_spend=members.spend.median())

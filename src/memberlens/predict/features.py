@@ -34,7 +34,7 @@ import ibis
 import ibis.expr.types as ir
 
 from memberlens.errors import ConfigError
-from memberlens.metrics._arith import ratio
+from memberlens.metrics._arith import money_total, ratio
 
 #: the time column that places each source table's rows in time
 TIME_COLUMNS = {"orders": "ordered_at", "events": "occurred_at", "campaigns": "sent_at", "members": "registered_at"}
@@ -172,13 +172,13 @@ def _order_features(orders: ir.Table, day: date, coupons: bool) -> ir.Table:
     for n in ORDER_WINDOWS:
         recent = o.ordered_at >= _since(day, n)
         windows[f"orders_{n}d"] = recent.ifelse(1, 0).sum()
-        windows[f"spend_{n}d"] = _money(recent.ifelse(o.amount, 0.0).sum())
+        windows[f"spend_{n}d"] = money_total(recent.ifelse(o.amount, 0.0).sum())
     per = o.group_by("customer_id").aggregate(
         first_at=o.ordered_at.min(),
         last_at=o.ordered_at.max(),
         previous_at=o.ordered_at.max(where=o._position == 1),
         frequency=o.count(),
-        monetary=_money(o.amount.sum()),
+        monetary=money_total(o.amount.sum()),
         coupon_orders=o.coupon.ifelse(1, 0).sum(),
         **windows,
     )
@@ -195,14 +195,6 @@ def _order_features(orders: ir.Table, day: date, coupons: bool) -> ir.Table:
     per = per.mutate(recency_vs_gap=ratio(per.recency_days, per.mean_gap_days))
     columns = ["customer_id", *ORDER_FEATURES, *(COUPON_FEATURES if coupons else ())]
     return per.select(*columns)
-
-
-def _money(total: ir.FloatingValue) -> ir.FloatingValue:
-    """A sum of amounts to 6 decimals: the engine adds floats in whatever order its threads
-    meet the rows, and the last bits of a sum differ with it (27.4 or 27.400000000000002). The
-    trees' bin edges are cut at such values, so unrounded sums made the same orders, ingested
-    twice, train a different model."""
-    return total.round(6)
 
 
 def _event_features(events: ir.Table, day: date) -> ir.Table:
