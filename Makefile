@@ -1,18 +1,21 @@
 # The two commands of the README: `make demo` (the main job on demo data) and `make test`.
+# Both install the exact versions of locks/ (made from pyproject.toml's ranges by `make lock`),
+# so every machine runs what CI tested.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test clean browser
+.PHONY: demo test test-fast lock clean browser
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml locks/runtime.txt
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e .
+	$(BIN)/python -m pip install --quiet --upgrade 'pip>=25'
+	$(BIN)/python -m pip install --quiet --require-hashes -r locks/runtime.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $@
 
-$(VENV)/.installed-test: $(VENV)/.installed
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+$(VENV)/.installed-test: $(VENV)/.installed locks/test.txt
+	$(BIN)/python -m pip install --quiet --require-hashes -r locks/test.txt
 	touch $@
 
 demo: $(VENV)/.installed
@@ -28,8 +31,22 @@ browser:
 	  fi; \
 	fi
 
+# The whole suite (what CI runs).
 test: $(VENV)/.installed-test browser
 	$(BIN)/python -m pytest
+
+# The edit-test loop: unit and oracle tests on DuckDB; no Spark, no browser, no slow tests.
+test-fast: $(VENV)/.installed-test
+	$(BIN)/python -m pytest -m "not slow and not spark and not browser" -q
+
+# Refresh locks/ from pyproject.toml's ranges (the newest releases that fit them), with hashes.
+LOCK := $(BIN)/uv pip compile pyproject.toml --universal --fork-strategy fewest --python-version 3.11 \
+        --generate-hashes --no-header --quiet --upgrade
+lock: $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet 'uv>=0.9,<1'
+	$(LOCK) -o locks/runtime.txt
+	$(LOCK) --extra spark -o locks/spark.txt
+	$(LOCK) --extra test -o locks/test.txt
 
 clean:
 	rm -rf $(VENV) demo-output .pytest_cache .hypothesis

@@ -51,6 +51,18 @@ def run_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     return run
 
 
+# -- lanes -----------------------------------------------------------------------------------
+# `make test-fast` leaves out tests marked slow, spark (any test that starts Spark: marked here from
+# its fixtures) and browser (the report in Chromium).
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        on_spark = "spark_backend" in getattr(item, "fixturenames", ()) or (
+            callspec is not None and "spark" in callspec.params.values())
+        if on_spark:
+            item.add_marker(pytest.mark.spark)
+
+
 # -- engines ---------------------------------------------------------------------------------
 # Every metric test takes the `con` fixture and runs once per engine. Tables are loaded with
 # `load(con, name, frame)`; results are compared with a pandas oracle after sorting.

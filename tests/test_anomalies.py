@@ -214,6 +214,7 @@ def test_uci_super_orders_are_flagged_with_their_reasons(uci, uci_used):
 
 
 # -- the demo data: the bulk buyers the generator planted --------------------------------------
+@pytest.mark.slow
 def test_demo_bulk_buyers_are_found(demo_workspace):
     """The generator turns a few orders into one line of 10,000-90,000 units of a cheap product
     (``_SUPER_QUANTITY``); ordinary demo lines stay in the hundreds. The default floor of 1,000

@@ -18,6 +18,8 @@ from memberlens.predict.features import member_features
 from memberlens.reports.base import ReportContext
 from memberlens.reports.churn_risk import ChurnRiskSection
 
+pytestmark = pytest.mark.slow  # trains churn models on demo shops
+
 TABLES = ("orders", "events", "campaigns", "members")
 
 

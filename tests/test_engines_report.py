@@ -98,6 +98,7 @@ def _same_words(left: str, right: str) -> None:
         assert abs(float(x.rstrip("%").replace(",", "")) - float(y.rstrip("%").replace(",", ""))) <= unit * 1.01, (x, y)
 
 
+@pytest.mark.slow
 def test_duckdb_reads_a_parquet_folder_in_place(demo_parquet):
     path, folder = demo_parquet
     with Workspace(path, read_only=True) as ws, open_tables("duckdb", folder) as tables:

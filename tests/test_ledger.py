@@ -115,6 +115,7 @@ policies = st.builds(
 )
 
 
+@pytest.mark.slow
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(rows=order_logs, policy=policies)
 def test_rows_read_equal_rows_used_plus_set_aside(rows, policy):
@@ -147,6 +148,7 @@ def test_every_combination_of_cell_values(policy):
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(rows=order_logs)
+@pytest.mark.slow
 def test_csv_file_gives_the_same_ledger_as_the_frame(rows, tmp_path_factory):
     path = tmp_path_factory.mktemp("csv") / "log.csv"
     pd.DataFrame(rows, columns=COLUMNS).to_csv(path, index=False)

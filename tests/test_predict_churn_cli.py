@@ -8,6 +8,8 @@ import json
 import pandas as pd
 import pytest
 
+pytestmark = pytest.mark.slow  # trains churn models on demo shops
+
 
 @pytest.fixture(scope="module")
 def saved(demo_workspace, tmp_path_factory):

@@ -24,6 +24,8 @@ from memberlens.reports.recommendations import Profile
 from memberlens.reports.render import render_report, write_report, write_reports
 from memberlens.reports.sections import SECTIONS
 
+pytestmark = pytest.mark.slow  # the report on whole shops: each test builds one or more reports
+
 ORDERS = pd.DataFrame(
     {
         "customer_id": ["a", "b", "", "c"],

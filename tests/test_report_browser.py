@@ -16,6 +16,8 @@ from memberlens import Workspace, ingest
 from memberlens.analyses import AnalysisOptions
 from memberlens.reports.render import render_report, write_reports
 
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--no-first-run"]

@@ -10,6 +10,8 @@ from memberlens.i18n import Messages
 from memberlens.io.workspace import Workspace
 from memberlens.predict.response import Condition, ResponseModel, Rule, campaign_dates, describe_conditions, send_frame
 
+pytestmark = pytest.mark.slow  # trains response models on demo shops
+
 TABLES = ("orders", "events", "campaigns", "members")
 
 

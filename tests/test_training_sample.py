@@ -16,6 +16,8 @@ from memberlens.predict._churn_data import training_frame
 from memberlens.predict._sample import in_seeded_sample, sample_threshold
 from memberlens.predict.churn import ChurnModel
 
+pytestmark = pytest.mark.slow  # trains churn models on demo shops
+
 
 def in_sample_oracle(customer_id: object, fraction: float, salt: str = "memberlens") -> bool:
     """The sample's definition, in plain Python: MD5 of ``salt:id`` as a number below fraction·16⁸."""
