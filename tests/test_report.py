@@ -334,6 +334,8 @@ def test_report_command_ingests_reports_and_exports(run_cli, tmp_path):
     assert sorted(p.name for p in (tmp_path / "out" / "exports").iterdir()) == [
         "clusters.parquet", "clv.parquet", "lifecycle_stages.parquet", "next_product.parquet", "rfm_segments.parquet",
         "unusual_members.parquet"]
+    # this shop's members are about equally likely to leave: the CLV section says it uses that limit
+    assert "数据位于模型参数空间的边界" in html and "每位会员在每次购买后停止购买的概率相同" in html
     assert "report" in result.stderr and "ingest" in result.stderr  # the progress bars
     rfm = pd.read_parquet(tmp_path / "out" / "exports" / "rfm_segments.parquet")
     assert pd.to_datetime(rfm.last_order_at).max() < pd.Timestamp("2024-07-01")

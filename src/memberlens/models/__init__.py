@@ -30,6 +30,7 @@ from memberlens.models._evaluate import (
     track_cumulative_purchases,
     tracking_error,
 )
+from memberlens.models._base import TransactionModel
 from memberlens.models._fitting import ConvergenceError
 from memberlens.models._persistence import load_model, model_from_dict, model_to_dict, save_model
 from memberlens.models._predict import predict_member_value
@@ -59,6 +60,7 @@ __all__ = [
     "ModifiedBetaGeoModel",
     "ParetoNBDModel",
     "TimeUnit",
+    "TransactionModel",
     "compare_models",
     "compress_summary",
     "evaluate_holdout",

@@ -8,6 +8,7 @@ sets the attributes ending in ``_`` and returns ``self``. A model stores no data
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 from collections.abc import Sequence
@@ -19,13 +20,23 @@ import numpy as np
 import pandas as pd
 
 from memberlens.errors import ConfigError, InputError, MemberlensError
-from memberlens.models._fitting import FitOutcome, maximise_log_likelihood, single_threaded_blas
+from memberlens.models._fitting import (
+    RUNAWAY_LOG,
+    Boundary,
+    ConvergenceError,
+    FitOutcome,
+    maximise_log_likelihood,
+    single_threaded_blas,
+)
 from memberlens.models._summary import SUMMARY_COLUMNS, WEIGHT, TimeUnit, compress_summary
 
 
 # Above this many distinct combinations a fit starts from a fit on a thinned sample of members.
 WARM_START_COMBINATIONS = 50_000
 WARM_START_MEMBERS = 50_000
+# A limit is taken when its log-likelihood is at least the stopping point's, within this relative
+# tolerance: far out, a full likelihood loses digits (ln Γ(q+px) - ln Γ(q) at q ~ 1e8).
+LIMIT_TOLERANCE = 1e-7
 
 
 # -- validation, in scikit-learn's message style --------------------------------------------------
@@ -174,6 +185,9 @@ class BaseModel:
     columns: ClassVar[tuple[str, ...]] = SUMMARY_COLUMNS
     discrete: ClassVar[bool] = False
     fit_hint: ClassVar[str] = ""
+    # the models this one may become when a parameter in `boundaries` runs away (models/_limits.py)
+    limit_models: ClassVar[tuple[Any, ...]] = ()
+    boundaries: ClassVar[frozenset[tuple[str, str]]] = frozenset()
 
     def __init__(self, *, time_unit: str = "W", penalizer: float = 0.0, max_iter: int = 1000) -> None:
         self.time_unit = time_unit
@@ -220,18 +234,104 @@ class BaseModel:
             initial = self._initial(data)
             if len(frame) > WARM_START_COMBINATIONS:
                 initial = self._warm_start(frame, initial)
-            outcome = maximise_log_likelihood(
-                lambda theta: self._loglik(theta, data),
-                initial,
-                self.param_names,
-                model=type(self).__name__,
-                n_members=float(frame[WEIGHT].sum()),
-                penalizer=float(self.penalizer),
-                max_iter=int(self.max_iter),
-                hint=self.fit_hint,
-            )
+            try:
+                outcome = maximise_log_likelihood(
+                    lambda theta: self._loglik(theta, data),
+                    initial,
+                    self.param_names,
+                    model=type(self).__name__,
+                    n_members=float(frame[WEIGHT].sum()),
+                    penalizer=float(self.penalizer),
+                    max_iter=int(self.max_iter),
+                    hint=self.fit_hint,
+                )
+            except ConvergenceError as exc:
+                limit = self._fit_limit(exc, data, frame)
+                if limit is None:
+                    raise
+                self._set_limit(*limit, frame)
+                return self
+        far = self._far_boundary(outcome.params)
+        if far is not None:  # converged, but so far out that the limit is the same fit in closed form
+            near = ConvergenceError("", boundary=far, log_likelihood=outcome.log_likelihood)
+            limit = self._fit_limit(near, data, frame)
+            if limit is not None:
+                self._set_limit(*limit, frame)
+                return self
         self._set_fitted(outcome, frame)
         return self
+
+    def _far_boundary(self, params: np.ndarray) -> Boundary | None:
+        """The first parameter beyond e^±RUNAWAY_LOG towards one of this model's boundaries."""
+        for name, value in zip(self.param_names, params):
+            log_value = math.log(value)
+            boundary = Boundary(name, "infinity" if log_value > 0 else "zero")
+            if abs(log_value) >= RUNAWAY_LOG and (boundary.parameter, boundary.direction) in self.boundaries:
+                return boundary
+        return None
+
+    def _fit_limit(self, exc: ConvergenceError, data: Any, frame: pd.DataFrame) -> tuple[Any, dict, FitOutcome, Boundary] | None:
+        """The best of the limiting models when ``exc`` says a parameter ran to one of this
+        model's ``boundaries``, if it fits at least as well as where the search stopped; else
+        None (a real failure, raised as it was)."""
+        first = exc.boundary
+        if first is None or exc.log_likelihood is None or (first.parameter, first.direction) not in self.boundaries:
+            return None
+        fits = [fit for cls in self.limit_models if (fit := self._fit_limit_model(cls, data, frame)) is not None]
+        if not fits:
+            return None
+        limit, errors, outcome = max(fits, key=lambda fit: fit[2].log_likelihood)
+        stopped = exc.log_likelihood
+        if outcome.log_likelihood < stopped - LIMIT_TOLERANCE * max(1.0, abs(stopped)):
+            return None  # an interior point fits better: the search failed, the limit is not the answer
+        return limit, errors, outcome, first
+
+    def _fit_limit_model(self, limit_cls: Any, data: Any, frame: pd.DataFrame) -> tuple[Any, dict, FitOutcome] | None:
+        """``limit_cls`` fitted, or the limit it runs to in turn (NBD -> Poisson); None if neither fits."""
+        while True:
+            try:
+                outcome = maximise_log_likelihood(
+                    lambda theta, cls=limit_cls: cls.loglik(theta, data),
+                    limit_cls.initial(data),
+                    limit_cls.param_names,
+                    model=f"{type(self).__name__} at its limit, {limit_cls.title}",
+                    n_members=float(frame[WEIGHT].sum()),
+                    penalizer=float(self.penalizer),
+                    max_iter=int(self.max_iter),
+                    hint=self.fit_hint,
+                )
+            except ConvergenceError as inner:
+                b = inner.boundary
+                if limit_cls.limit_model is None or b is None or (b.parameter, b.direction) not in limit_cls.boundaries:
+                    return None
+                limit_cls = limit_cls.limit_model
+                continue
+            limit, errors = limit_cls.from_fit(outcome.params, outcome.standard_errors)
+            return limit, errors, outcome
+
+    def _set_limit(self, limit: Any, errors: dict, outcome: FitOutcome, boundary: Boundary, frame: pd.DataFrame) -> None:
+        # what the parameters read at the limit: the limit's own, those that ran away at their
+        # boundary, NaN for the rest (not identified there)
+        shared = {**limit.params, boundary.parameter: boundary.value, **limit.full_values}
+        self.params_ = {name: float(shared.get(name, math.nan)) for name in self.param_names}
+        self.standard_errors_ = {name: errors.get(name, math.nan) for name in self.param_names}
+        self.log_likelihood_ = float(outcome.log_likelihood)
+        self.n_members_ = int(round(float(frame[WEIGHT].sum())))
+        self.n_combinations_ = int(len(frame))
+        self.n_iter_ = outcome.n_iter
+        self.gradient_norm_ = outcome.gradient_norm
+        self.limit_ = limit
+        self.boundary_ = boundary
+
+    @property
+    def fit_note_(self) -> str | None:
+        """One line when the fit ended at a boundary of the parameter space (else None)."""
+        self._check_fitted()
+        if self.limit_ is None:
+            return None
+        b = self.boundary_
+        return (f"{type(self).__name__}: the likelihood is highest at the edge of the parameter space "
+                f"({b.parameter} towards {b.direction}); using the limit there, {self.limit_.title} ({self.limit_.describe()})")
 
     def _warm_start(self, frame: pd.DataFrame, initial: np.ndarray) -> np.ndarray:
         """Starting values from a fit on a random thinning of the members (about
@@ -276,6 +376,8 @@ class BaseModel:
         self.n_combinations_ = int(len(frame))
         self.n_iter_ = outcome.n_iter
         self.gradient_norm_ = outcome.gradient_norm
+        self.limit_ = None
+        self.boundary_ = None
 
     @property
     def is_fitted(self) -> bool:
@@ -393,6 +495,21 @@ class TransactionModel(BaseModel):
         return x, t_x, T
 
 
+def limit_aware(method):
+    """A prediction method that the limiting model answers when the fit ended at a boundary
+    (``limit_`` set: see :meth:`BaseModel._fit_limit`); the limit has the same signature."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args: Any, **kwargs: Any):
+        limit = getattr(self, "limit_", None)
+        if limit is None:
+            return method(self, *args, **kwargs)
+        self._check_fitted()
+        return getattr(limit, method.__name__)(*args, **kwargs)
+
+    return wrapper
+
+
 def check_count(n: Any, owner: str) -> int:
     return int(check_number(n, "n", owner, low=0, integer=True))
 
@@ -409,5 +526,6 @@ __all__ = [
     "check_number",
     "check_transaction_summary",
     "dot",
+    "limit_aware",
     "matvec",
 ]

@@ -9,6 +9,7 @@ the data cannot resolve), the gradient norm, and what to try. Nothing here retur
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -31,8 +32,31 @@ MAX_LOG_SE = 10.0
 RUNAWAY_LOG = 10.0
 
 
+@dataclass(frozen=True)
+class Boundary:
+    """A parameter that ran to the edge of its space: ``direction`` is ``"infinity"`` or ``"zero"``."""
+
+    parameter: str
+    direction: str
+
+    @property
+    def value(self) -> float:
+        return math.inf if self.direction == "infinity" else 0.0
+
+
 class ConvergenceError(MemberlensError):
-    """A model fit did not converge, or the likelihood became non-finite."""
+    """A model fit did not converge, or the likelihood became non-finite.
+
+    When a parameter ran away, ``boundary`` names it and where it went, and ``log_likelihood`` is
+    the (finite) log-likelihood where the search stopped; a model whose limit there is known
+    fits that limit instead (:mod:`memberlens.models._limits`).
+    """
+
+    def __init__(self, message: str, hint: str | None = None, *, boundary: Boundary | None = None,
+                 log_likelihood: float | None = None) -> None:
+        super().__init__(message, hint)
+        self.boundary = boundary
+        self.log_likelihood = log_likelihood
 
 
 @contextmanager
@@ -107,7 +131,7 @@ def maximise_log_likelihood(
     theta = np.exp(result.x)
     ll, grad = loglik(theta)
     n_iter = int(result.nit)
-    _check_bounds(model, names, np.log(theta), theta, _gradient_norm(theta, grad, scale, penalizer), n_iter, hint)
+    _check_bounds(model, names, np.log(theta), theta, _gradient_norm(theta, grad, scale, penalizer), n_iter, hint, ll)
     information = None
     if standard_errors:
         information = observed_information(loglik, theta, gradient=grad, penalizer=penalizer, n_members=n_members)
@@ -115,11 +139,11 @@ def maximise_log_likelihood(
     phi = np.log(theta)
     grad_phi = -(grad * theta) * scale + 2.0 * penalizer * phi
     grad_norm = float(np.linalg.norm(grad_phi))
-    _check_bounds(model, names, phi, theta, grad_norm, n_iter, hint)
-    _check_gradient(model, names, theta, grad_phi, grad_norm, n_iter, max_iter, hint)
+    _check_bounds(model, names, phi, theta, grad_norm, n_iter, hint, ll)
+    _check_gradient(model, names, theta, grad_phi, grad_norm, n_iter, max_iter, hint, ll)
     if information is None:
         return FitOutcome(theta, float(ll), np.full(len(names), np.nan), n_iter, grad_norm)
-    _check_identified(model, names, phi, theta, information, grad_norm, n_iter, hint)
+    _check_identified(model, names, phi, theta, information, grad_norm, n_iter, hint, ll)
     return FitOutcome(theta, float(ll), _standard_errors(information), n_iter, grad_norm)
 
 
@@ -160,22 +184,25 @@ def _newton_step(
     return theta, ll, grad
 
 
-def _ran_away(model: str, name: str, value: float, log_value: float, grad_norm: float, n_iter: int, hint: str, why: str):
+def _ran_away(model: str, name: str, value: float, log_value: float, grad_norm: float, n_iter: int, hint: str, why: str,
+              ll: float):
     direction = "infinity" if log_value > 0 else "zero"
     return ConvergenceError(
         f"{model} fit did not converge: parameter '{name}' ran away towards {direction} "
         f"({name}={value:.3g}; gradient norm {grad_norm:.3g} after {n_iter} iterations)",
         _hint(hint, why),
+        boundary=Boundary(name, direction),
+        log_likelihood=float(ll) if math.isfinite(ll) else None,
     )
 
 
 def _check_bounds(
-    model: str, names: list[str], phi: np.ndarray, theta: np.ndarray, grad_norm: float, n_iter: int, hint: str
+    model: str, names: list[str], phi: np.ndarray, theta: np.ndarray, grad_norm: float, n_iter: int, hint: str, ll: float
 ) -> None:
     at_bound = np.abs(phi) >= LOG_BOUND - 1e-6
     if at_bound.any():
         i = int(np.argmax(at_bound))
-        raise _ran_away(model, names[i], theta[i], phi[i], grad_norm, n_iter, hint, "the data do not identify this parameter")
+        raise _ran_away(model, names[i], theta[i], phi[i], grad_norm, n_iter, hint, "the data do not identify this parameter", ll)
 
 
 def _check_gradient(
@@ -187,9 +214,14 @@ def _check_gradient(
     n_iter: int,
     max_iter: int,
     hint: str,
+    ll: float,
 ) -> None:
     if grad_norm > GRADIENT_TOLERANCE:
         i = int(np.argmax(np.abs(grad_phi)))
+        phi = np.log(theta)
+        if abs(phi[i]) >= RUNAWAY_LOG and grad_phi[i] * phi[i] < 0:  # far out, and still pulled further
+            raise _ran_away(model, names[i], theta[i], phi[i], grad_norm, n_iter, hint,
+                            "the likelihood still rises that way", ll)
         why = f"reached max_iter={max_iter}" if n_iter >= max_iter else "the optimiser stopped early"
         raise ConvergenceError(
             f"{model} fit did not converge: {why} with gradient norm {grad_norm:.3g} "
@@ -209,6 +241,7 @@ def _check_identified(
     grad_norm: float,
     n_iter: int,
     hint: str,
+    ll: float,
 ) -> None:
     """A parameter whose logarithm has a standard error above ``MAX_LOG_SE`` (or a flat
     likelihood) is not identified: it drifted along a ridge instead of converging."""
@@ -228,11 +261,13 @@ def _check_identified(
         i = int(np.argmax(np.where(flat, np.abs(phi), -np.inf)))
         detail = "the likelihood is flat in it"
     if abs(phi[i]) >= RUNAWAY_LOG:
-        raise _ran_away(model, names[i], theta[i], phi[i], grad_norm, n_iter, hint, f"the data do not identify it ({detail})")
+        raise _ran_away(model, names[i], theta[i], phi[i], grad_norm, n_iter, hint, f"the data do not identify it ({detail})", ll)
     raise ConvergenceError(
         f"{model} fit did not converge: parameter '{names[i]}' is not identified by the data, {detail} "
         f"({names[i]}={theta[i]:.4g}; gradient norm {grad_norm:.3g} after {n_iter} iterations)",
         _hint(hint, "more members or a longer period would pin it down"),
+        boundary=Boundary(names[i], "infinity" if phi[i] > 0 else "zero"),  # the way it drifts along the ridge
+        log_likelihood=float(ll) if math.isfinite(ll) else None,
     )
 
 
@@ -295,4 +330,4 @@ def observed_information(
     return -hessian + np.diag(penalty)
 
 
-__all__ = ["ConvergenceError", "FitOutcome", "maximise_log_likelihood", "observed_information", "single_threaded_blas"]
+__all__ = ["Boundary", "ConvergenceError", "FitOutcome", "maximise_log_likelihood", "observed_information", "single_threaded_blas"]

@@ -18,6 +18,8 @@ from typing import Any
 from memberlens.errors import InputError
 from memberlens.io.files import write_text_atomic
 from memberlens.models._base import BaseModel
+from memberlens.models._fitting import Boundary
+from memberlens.models._limits import LIMIT_MODELS, LimitModel
 
 FORMAT = "memberlens-clv"
 FORMAT_VERSION = 1
@@ -50,7 +52,7 @@ def model_to_dict(model: BaseModel) -> dict[str, Any]:
         "memberlens_version": __version__,
         "time_unit": str(model.time_unit),
         "settings": {"penalizer": model.penalizer, "max_iter": model.max_iter},
-        "params": dict(model.params_),
+        "params": {k: _finite_or_none(v) for k, v in model.params_.items()},
         "standard_errors": {k: _finite_or_none(v) for k, v in model.standard_errors_.items()},
         "log_likelihood": model.log_likelihood_,
         "n_members": model.n_members_,
@@ -58,6 +60,9 @@ def model_to_dict(model: BaseModel) -> dict[str, Any]:
     }
     if hasattr(model, "frequency_spend_correlation_"):
         out["frequency_spend_correlation"] = model.frequency_spend_correlation_
+    if getattr(model, "limit_", None) is not None:  # fitted at a boundary: predictions come from the limit
+        out["limit"] = {"model": model.limit_.name, "params": dict(model.limit_.params),
+                        "boundary": {"parameter": model.boundary_.parameter, "direction": model.boundary_.direction}}
     return out
 
 
@@ -73,12 +78,19 @@ def model_from_dict(data: dict[str, Any], *, where: str = "model") -> BaseModel:
         raise InputError(
             f"{where}: {name} needs parameters {list(cls.param_names)}, got {sorted(params) if isinstance(params, dict) else params!r}"
         )
+    limit, boundary = _limit_from_dict(data.get("limit"), cls, where=where)
     values = {}
     for key in cls.param_names:
         value = params[key]
+        if limit is not None and value is None:
+            values[key] = math.nan  # at the limit: the full model's parameter is not finite there
+            continue
         if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value) or value <= 0:
             raise InputError(f"{where}: parameter {key} of {name} must be a positive number, got {value!r}")
         values[key] = float(value)
+    if limit is not None:
+        values.update({k: v for k, v in {**limit.params, boundary.parameter: boundary.value, **limit.full_values}.items()
+                       if k in values})
     settings = data.get("settings", {})
     model = cls(
         time_unit=data.get("time_unit", "W"),
@@ -94,9 +106,30 @@ def model_from_dict(data: dict[str, Any], *, where: str = "model") -> BaseModel:
     model.n_combinations_ = int(data.get("n_combinations", 0))
     model.n_iter_ = 0
     model.gradient_norm_ = 0.0
+    model.limit_, model.boundary_ = limit, boundary
     if "frequency_spend_correlation" in data:
         model.frequency_spend_correlation_ = float(data["frequency_spend_correlation"])
     return model
+
+
+def _limit_from_dict(data: Any, cls: type[BaseModel], *, where: str) -> tuple[LimitModel | None, Boundary | None]:
+    """The limiting model a boundary fit saved (None, None when there is none)."""
+    if data is None:
+        return None, None
+    allowed = {c.name: c for c in LIMIT_MODELS.values()
+               if any(c is m or c is getattr(m, "limit_model", None) for m in cls.limit_models)}
+    boundary = data.get("boundary") if isinstance(data, dict) else None
+    limit_cls = allowed.get(data.get("model")) if isinstance(data, dict) else None
+    params = data.get("params") if isinstance(data, dict) else None
+    if (limit_cls is None or not isinstance(params, dict) or set(params) != set(limit_cls.param_names)
+            or not isinstance(boundary, dict)
+            or (boundary.get("parameter"), boundary.get("direction")) not in cls.boundaries):
+        raise InputError(f"{where}: the limit of {cls.model_name} is not one memberlens knows: {data!r}",
+                         "refit and save the model with this version")
+    for key, value in params.items():
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value) or value <= 0:
+            raise InputError(f"{where}: parameter {key} of the limit {limit_cls.name} must be a positive number, got {value!r}")
+    return limit_cls({k: float(v) for k, v in params.items()}), Boundary(boundary["parameter"], boundary["direction"])
 
 
 def models_to_json(*models: BaseModel) -> str:

@@ -61,9 +61,12 @@ def fit_member_value(
     """Summarise ``orders``, fit the purchase ``model`` and, with ``spend``, Gamma-Gamma on the
     repeat buyers with positive spend. Without a spend model (fewer than two such buyers, or a
     Gamma-Gamma fit that does not converge) ``spend`` is None and ``spend_note`` says why, also
-    passed to ``warn``: the purchase predictions stand on their own."""
+    passed to ``warn``: the purchase predictions stand on their own. A model fitted at the edge of
+    its parameter space passes its one-line ``fit_note_`` to ``warn`` too."""
     summary = summarise_for(orders, model, time_unit, calibration_end=calibration_end, observation_end=observation_end)
     purchases = PURCHASE_MODELS[model](time_unit=time_unit).fit(summary)
+    if purchases.fit_note_ and warn is not None:  # fitted at a boundary: say which limit predicts
+        warn(purchases.fit_note_)
     if not spend:
         return MemberValueFit(summary, purchases, None)
     repeat = summary.filter((summary.frequency > 0) & (summary.monetary_value > 0))
@@ -79,4 +82,6 @@ def fit_member_value(
         if warn is not None:
             warn(note)
         return MemberValueFit(summary, purchases, None, note)
+    if spend_model.fit_note_ and warn is not None:
+        warn(spend_model.fit_note_)
     return MemberValueFit(summary, purchases, spend_model)

@@ -26,7 +26,8 @@ import numpy as np
 import pandas as pd
 from scipy.special import betainc, betaincinv, betaln, digamma, expit, gammaln, hyp2f1, roots_legendre
 
-from memberlens.models._base import Combos, TransactionModel, check_count, dot
+from memberlens.models._base import Combos, TransactionModel, check_count, dot, limit_aware
+from memberlens.models._limits import NoDropout, SameDropout, median_poisson_gamma_wait
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,9 @@ class BetaGeoModel(TransactionModel):
     model_name = "bg-nbd"
     paper = "Fader, Hardie & Lee (2005), Counting Your Customers the Easy Way, Marketing Science 24(2)"
     fit_hint = "BG/NBD needs repeat buyers and members of different ages"
+    # no dropout (p -> 0 as b -> infinity or a -> 0), or one dropout probability for all (a, b -> infinity)
+    boundaries = frozenset({("b", "infinity"), ("a", "zero"), ("a", "infinity")})
+    limit_models = (NoDropout, SameDropout)
     _modified = False
 
     # -- likelihood ---------------------------------------------------------------------------
@@ -138,6 +142,7 @@ class BetaGeoModel(TransactionModel):
             odds = np.where(x > 0, odds, -np.inf)
         return odds
 
+    @limit_aware
     def probability_alive(self, frequency: Any, recency: Any, T: Any) -> np.ndarray:
         """P(alive at T | x, t_x, T) (Fader, Hardie & Lee 2005, eq. 11 / Batislam et al. 2007)."""
         x, t_x, T = self._arrays(frequency, recency, T)
@@ -147,6 +152,7 @@ class BetaGeoModel(TransactionModel):
         """b of the dropout Beta distribution for a member alive at T (a is unchanged)."""
         return self.params_["b"] + x + (1.0 if self._modified else 0.0)
 
+    @limit_aware
     def expected_purchases(self, t: Any, frequency: Any = 0, recency: Any = 0, T: Any = 0) -> np.ndarray:
         """E[purchases in (T, T+t] | x, t_x, T] (Fader, Hardie & Lee 2005, eq. 10).
 
@@ -163,6 +169,7 @@ class BetaGeoModel(TransactionModel):
         alive = expit(-self._log_odds_dead(x, t_x, T))
         return alive * _bgnbd_expected(t, r + x, alpha + T, a, b_post)
 
+    @limit_aware
     def probability_of_purchases(
         self, n: int, t: Any, frequency: Any = 0, recency: Any = 0, T: Any = 0
     ) -> np.ndarray:
@@ -189,11 +196,12 @@ class BetaGeoModel(TransactionModel):
         drop = np.exp(betaln(a + 1.0, b_post + n - 1.0) - betaln(a, b_post)) * tail
         return alive * (stay + drop)
 
+    @limit_aware
     def median_wait_alive(self, frequency: Any, recency: Any, T: Any) -> np.ndarray:
         """For a member alive at T, the wait after which P(no purchase yet) = 1/2: with
         ``λ ~ Gamma(r+x, α+T)``, ``(α+T)(2^(1/(r+x)) - 1)``."""
         x, t_x, T = self._arrays(frequency, recency, T)
-        return _median_poisson_gamma_wait(self.params_["r"] + x, self.params_["alpha"] + T)
+        return median_poisson_gamma_wait(self.params_["r"] + x, self.params_["alpha"] + T)
 
 
 def _bgnbd_expected(t: Any, r: Any, alpha: Any, a: float, b: Any) -> np.ndarray:
@@ -245,10 +253,6 @@ def _bgnbd_expected_by_quadrature(t: np.ndarray, r: np.ndarray, alpha: np.ndarra
         g = -np.expm1(-r[rows, None] * np.log1p(p * (t[rows, None] / alpha[rows, None]))) / p
         out[rows] = g @ w
     return out
-
-
-def _median_poisson_gamma_wait(r: Any, alpha: Any) -> np.ndarray:
-    return np.asarray(alpha, dtype=float) * np.expm1(np.log(2.0) / np.asarray(r, dtype=float))
 
 
 __all__ = ["BetaGeoModel"]

@@ -28,7 +28,8 @@ import pandas as pd
 from scipy.special import digamma, gammaln
 
 from memberlens.errors import InputError
-from memberlens.models._base import BaseModel
+from memberlens.models._base import BaseModel, limit_aware
+from memberlens.models._limits import SameSpendRate
 from memberlens.models._summary import WEIGHT, compress_summary
 
 CORRELATION_WARNING = 0.3
@@ -73,6 +74,8 @@ class GammaGammaModel(BaseModel):
     paper = "Fader, Hardie & Lee (2005), RFM and CLV, Journal of Marketing Research 42(4)"
     columns = ("frequency", "monetary_value")
     fit_hint = "the spends may be too uniform or too few repeat buyers"
+    limit_models = (SameSpendRate,)  # no heterogeneity in spend: q and gamma grow together
+    boundaries = frozenset({("q", "infinity"), ("gamma", "infinity")})
 
     def _compress(self, summary: ir.Table | pd.DataFrame) -> pd.DataFrame:
         return compress_summary(summary, self.columns)
@@ -141,6 +144,7 @@ class GammaGammaModel(BaseModel):
             )
         return self
 
+    @limit_aware
     def expected_spend(self, frequency: Any, monetary_value: Any) -> np.ndarray:
         """Expected spend of the member's next purchase (Fader, Hardie & Lee 2005, eq. 5).
 
@@ -160,6 +164,7 @@ class GammaGammaModel(BaseModel):
         with np.errstate(divide="ignore", invalid="ignore"):
             return p * (g + x * m) / (p * x + q - 1.0)
 
+    @limit_aware
     def expected_spend_expression(self, summary: ir.Table) -> ir.FloatingValue:
         """:meth:`expected_spend` as an Ibis expression over ``summary``'s columns (runs in the engine)."""
         params = self._check_fitted()

@@ -16,6 +16,7 @@ The code is BG/NBD's (:mod:`memberlens.models.bg_nbd`) with the modification swi
 
 from __future__ import annotations
 
+from memberlens.models._limits import NoDropout, SameDropoutModified
 from memberlens.models.bg_nbd import BetaGeoModel
 
 
@@ -35,6 +36,7 @@ class ModifiedBetaGeoModel(BetaGeoModel):
     paper = "Batislam, Denizel & Filiztekin (2007), Int. J. of Research in Marketing 24(3)"
     fit_hint = "MBG/NBD needs repeat buyers and members of different ages"
     _modified = True
+    limit_models = (NoDropout, SameDropoutModified)
 
 
 __all__ = ["ModifiedBetaGeoModel"]

@@ -32,8 +32,8 @@ import pandas as pd
 from scipy.special import digamma, expit, gammaln, hyp2f1, roots_legendre
 from scipy.stats import nbinom
 
-from memberlens.models._base import Combos, TransactionModel, check_count, dot, matvec
-from memberlens.models.bg_nbd import _median_poisson_gamma_wait
+from memberlens.models._base import Combos, TransactionModel, check_count, dot, limit_aware, matvec
+from memberlens.models._limits import NoDropout, median_poisson_gamma_wait
 
 _SERIES_MAX_TERMS = 200_000
 
@@ -147,6 +147,8 @@ class ParetoNBDModel(TransactionModel):
     model_name = "pareto-nbd"
     paper = "Schmittlein, Morrison & Colombo (1987), Management Science 33(1); Fader & Hardie (2005) note"
     fit_hint = "when few members show signs of dropout, s and beta grow together: a longer calibration period helps"
+    limit_models = (NoDropout,)  # no dropout: mu -> 0 as s -> 0 or beta -> infinity
+    boundaries = frozenset({("s", "zero"), ("beta", "infinity")})
 
     def _prepare(self, frame: pd.DataFrame) -> _Data:
         return _Data(Combos.from_arrays(frame["frequency"], frame["recency"], frame["T"], frame["weight"]))
@@ -208,12 +210,14 @@ class ParetoNBDModel(TransactionModel):
             ld = np.log(s) + h_tx + np.log1p(-np.minimum(np.exp(h_T - h_tx), 1.0))
         return la, ld
 
+    @limit_aware
     def probability_alive(self, frequency: Any, recency: Any, T: Any) -> np.ndarray:
         """P(alive at T | x, t_x, T) (Fader & Hardie 2005 note, eq. 18), in log space."""
         x, t_x, T = self._arrays(frequency, recency, T)
         la, ld = self._log_alive_dead(x, t_x, T)
         return expit(la - ld)
 
+    @limit_aware
     def expected_purchases(self, t: Any, frequency: Any = 0, recency: Any = 0, T: Any = 0) -> np.ndarray:
         """E[purchases in (T, T+t] | x, t_x, T] (Fader & Hardie 2005 note, eq. 21)::
 
@@ -233,6 +237,7 @@ class ParetoNBDModel(TransactionModel):
             growth = L
         return alive * (r + x) * (beta + T) / (alpha + T) * growth
 
+    @limit_aware
     def probability_of_purchases(
         self, n: int, t: Any, frequency: Any = 0, recency: Any = 0, T: Any = 0
     ) -> np.ndarray:
@@ -264,10 +269,11 @@ class ParetoNBDModel(TransactionModel):
         gone = _dropout_integral(n, t, r_post, a_post, s, b_post)
         return alive * (stay + gone)
 
+    @limit_aware
     def median_wait_alive(self, frequency: Any, recency: Any, T: Any) -> np.ndarray:
         """For a member alive at T who stays alive, the wait after which P(no purchase yet) = 1/2."""
         x, t_x, T = self._arrays(frequency, recency, T)
-        return _median_poisson_gamma_wait(self.params_["r"] + x, self.params_["alpha"] + T)
+        return median_poisson_gamma_wait(self.params_["r"] + x, self.params_["alpha"] + T)
 
 
 def _digamma_diff(r: float, x: np.ndarray) -> np.ndarray:

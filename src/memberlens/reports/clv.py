@@ -10,11 +10,13 @@ import pandas as pd
 
 from memberlens import analyses
 from memberlens.errors import MemberlensError
+from memberlens.models import GammaGammaModel, TransactionModel
 from memberlens.reports import charts as c
 from memberlens.reports import format as f
 from memberlens.reports.base import Chart, ReportContext, SectionContent
 
 BANDS = 10  # P(alive) in tenths
+MODEL_TITLES = {"bg-nbd": "BG/NBD", "mbg-nbd": "MBG/NBD", "pareto-nbd": "Pareto/NBD", "bg-bb": "BG/BB"}
 TOP_MEMBERS = 20
 EXPORT_COLUMNS = ("customer_id", "probability_alive", "expected_orders_30d", "probability_order_30d", "predicted_orders",
                   "next_order_date", "historic_orders", "historic_clv", "average_order_value", "expected_order_value",
@@ -65,21 +67,41 @@ class ClvSection:
         except MemberlensError as exc:
             return SectionContent(self.key, t(self.title_key), sentences=[t("clv.intro")], notes=[t("clv.no_fit", reason=exc.message)])
         predictions = fit.predictions()
-        p = fit.purchases.params_
-        sentences = [t("clv.intro"), t("clv.fitted", members=f.num(fit.purchases.n_members_),
-                                        combinations=f.num(fit.purchases.n_combinations_), r=f.num(p["r"], 3),
-                                        alpha=f.num(p["alpha"], 2), a=f.num(p["a"], 3), b=f.num(p["b"], 3))]
+        sentences = [t("clv.intro"), self._purchase_sentence(ctx, fit.purchases)]
         notes = []
         if fit.spend is None:
             notes.append(t("clv.no_spend", reason=fit.spend_note))
         else:
-            q = fit.spend.params_
-            sentences.append(t("clv.spend_fitted", p=f.num(q["p"], 2), q=f.num(q["q"], 2), gamma=f.num(q["gamma"], 2),
-                               buyers=f.num(fit.spend.n_members_), correlation=f.num(fit.spend.frequency_spend_correlation_, 2)))
+            sentences.append(self._spend_sentence(ctx, fit.spend))
         charts = [self._alive_chart(ctx, alive_bands(predictions).execute())]
         if fit.spend is not None:
             charts.append(self._top_chart(ctx, top_members(predictions).execute(), value_concentration(predictions).execute()))
         return SectionContent(self.key, t(self.title_key), sentences=sentences, charts=charts, notes=notes)
+
+    @staticmethod
+    def _purchase_sentence(ctx: ReportContext, model: TransactionModel) -> str:
+        t, p = ctx.t, model.params_
+        size = {"members": f.num(model.n_members_), "combinations": f.num(model.n_combinations_)}
+        limit = model.limit_
+        if limit is None:
+            return t("clv.fitted", **size, r=f.num(p["r"], 3), alpha=f.num(p["alpha"], 2), a=f.num(p["a"], 3), b=f.num(p["b"], 3))
+        q = limit.params
+        if "lambda" in q:
+            what = t("clv.limit_poisson", rate=f.num(q["lambda"], 3))
+        elif "p" in q:
+            what = t("clv.limit_same_dropout", p=f.pct(q["p"]), r=f.num(q["r"], 3), alpha=f.num(q["alpha"], 2))
+        else:
+            what = t("clv.limit_nbd", r=f.num(q["r"], 3), alpha=f.num(q["alpha"], 2))
+        return t("clv.fitted_limit", model=MODEL_TITLES.get(model.model_name, model.model_name), **size, limit=what)
+
+    @staticmethod
+    def _spend_sentence(ctx: ReportContext, spend: GammaGammaModel) -> str:
+        t, q = ctx.t, spend.params_
+        common = {"buyers": f.num(spend.n_members_), "correlation": f.num(spend.frequency_spend_correlation_, 2)}
+        if spend.limit_ is not None:
+            mean = spend.limit_.params["p"] / spend.limit_.params["nu"]
+            return t("clv.spend_limit", **common, mean=f.num(mean, 2))
+        return t("clv.spend_fitted", p=f.num(q["p"], 2), q=f.num(q["q"], 2), gamma=f.num(q["gamma"], 2), **common)
 
     def _alive_chart(self, ctx: ReportContext, bands: pd.DataFrame) -> Chart:
         t = ctx.t

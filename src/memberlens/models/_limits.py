@@ -1,0 +1,308 @@
+"""The models a fit reaches at the edge of its parameter space.
+
+When no member in the data is seen to drop out, the likelihood of BG/NBD and MBG/NBD keeps
+rising as ``b → ∞`` (or ``a → 0``), and that of Pareto/NBD as ``s → 0`` (or ``β → ∞``): the
+dropout probability (rate) goes to 0 and each model becomes the NBD model — Poisson purchases with
+``λ ~ Gamma(r, α)`` and nobody leaving (Ehrenberg 1959; Fader & Hardie's notes). When every
+member's mean spend is alike, Gamma-Gamma's ``q`` and ``γ`` grow together (``γ/q → 1/ν``) and it
+becomes one spend distribution for everyone: a mean of ``x`` spends is ``Gamma(px, νx)``.
+
+Such a maximum is an answer, not a failure: the fit reports the limit (the parameter at its
+boundary, the limiting model's parameters and log-likelihood, which is the supremum of the full
+model's) and predictions come from the limiting model in closed form. The log-likelihoods here are
+the full models' in the limit, with the same constants, so the two can be compared.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, ClassVar
+
+import ibis
+import ibis.expr.types as ir
+import numpy as np
+from scipy.special import betainc, digamma, expit, gammaln
+from scipy.stats import nbinom, poisson
+
+from memberlens.models._base import Combos, check_count, dot
+
+
+class LimitModel:
+    """A limiting model: its parameters, log-likelihood with gradient, and what the full model
+    shows in its place."""
+
+    name: ClassVar[str] = ""
+    title: ClassVar[str] = ""
+    param_names: ClassVar[tuple[str, ...]] = ()
+    # a limit has limits of its own: the model it becomes when one of `boundaries` runs away
+    limit_model: ClassVar[type[LimitModel] | None] = None
+    boundaries: ClassVar[frozenset[tuple[str, str]]] = frozenset()
+    # the full model's parameters that this limit sends to infinity
+    full_values: ClassVar[dict[str, float]] = {}
+
+    def __init__(self, params: dict[str, float]) -> None:
+        self.params = {k: float(params[k]) for k in self.param_names}
+
+    @classmethod
+    def from_fit(cls, theta: np.ndarray, standard_errors: np.ndarray) -> tuple[LimitModel, dict[str, float]]:
+        """The model at the fitted ``theta`` (the optimiser's positive parameters) and its
+        parameters' standard errors."""
+        return cls(dict(zip(cls.param_names, map(float, theta)))), dict(zip(cls.param_names, map(float, standard_errors)))
+
+    @staticmethod
+    def initial(data: Any) -> np.ndarray:
+        raise NotImplementedError
+
+    @staticmethod
+    def loglik(theta: np.ndarray, data: Any) -> tuple[float, np.ndarray]:
+        raise NotImplementedError
+
+    def describe(self) -> str:
+        return ", ".join(f"{k}={v:.4g}" for k, v in self.params.items())
+
+
+class NoDropout(LimitModel):
+    """NBD: Poisson purchases with ``λ ~ Gamma(r, α)``, and every member stays a customer."""
+
+    name = "nbd"
+    title = "NBD: no dropout"
+    param_names = ("r", "alpha")
+    # members alike in their purchase rate: r and alpha grow together, r/alpha -> lambda
+    boundaries = frozenset({("r", "infinity"), ("alpha", "infinity")})
+
+    @staticmethod
+    def initial(data: Any) -> np.ndarray:
+        c: Combos = data.combos
+        rate = max(float(c.weight @ c.x) / max(float(c.weight @ c.T), 1e-9), 1e-6)
+        return np.array([1.0, 1.0 / rate])
+
+    @staticmethod
+    def loglik(theta: np.ndarray, data: Any) -> tuple[float, np.ndarray]:
+        """``Σ w [ln Γ(r+x) - ln Γ(r) + r ln α - (r+x) ln(α+T)]`` and its gradient."""
+        r, alpha = (float(v) for v in theta)
+        c: Combos = data.combos
+        xv = c.x_values
+        pT = c.by_T
+        const = gammaln(r + xv) - gammaln(r) + r * np.log(alpha)
+        S = np.bincount(pT.code, c.weight, pT.size)  # members per distinct (x, T)
+        rx = r + xv[pT.x_code]
+        log_aT = np.log(alpha + pT.y)
+        ll = dot(c.weight_x, const) - dot(S, rx * log_aT)
+        g_r = dot(c.weight_x, digamma(r + xv) - digamma(r) + np.log(alpha)) - dot(S, log_aT)
+        g_alpha = c.n_members * r / alpha - dot(S, rx / (alpha + pT.y))
+        return ll, np.array([g_r, g_alpha])
+
+    # -- predictions, with the signatures of TransactionModel's -----------------------------------
+    def _posterior(self, frequency: Any, T: Any) -> tuple[np.ndarray, np.ndarray]:
+        x, T = np.broadcast_arrays(np.asarray(frequency, dtype=float), np.asarray(T, dtype=float))
+        return self.params["r"] + x, self.params["alpha"] + T
+
+    def probability_alive(self, frequency: Any, recency: Any, T: Any) -> np.ndarray:
+        x, t_x, T = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (frequency, recency, T)))
+        return np.ones(x.shape)
+
+    def expected_purchases(self, t: Any, frequency: Any = 0, recency: Any = 0, T: Any = 0) -> np.ndarray:
+        """``(r+x) t / (α+T)``: the posterior mean rate times the horizon."""
+        r_post, a_post = self._posterior(frequency, T)
+        return r_post * np.asarray(t, dtype=float) / a_post
+
+    def probability_of_purchases(self, n: int, t: Any, frequency: Any = 0, recency: Any = 0, T: Any = 0) -> np.ndarray:
+        """Negative binomial: ``NB(n; r+x, (α+T)/(α+T+t))``."""
+        n = check_count(n, "NoDropout")
+        r_post, a_post = self._posterior(frequency, T)
+        return nbinom.pmf(n, r_post, a_post / (a_post + np.asarray(t, dtype=float)))
+
+    def median_wait_alive(self, frequency: Any, recency: Any, T: Any) -> np.ndarray:
+        r_post, a_post = self._posterior(frequency, T)
+        return median_poisson_gamma_wait(r_post, a_post)
+
+
+class SameRateNoDropout(LimitModel):
+    """Poisson purchases at one rate ``λ`` for every member, nobody leaving: the NBD's limit as
+    ``r, α → ∞`` with ``r/α → λ`` (purchase counts less dispersed than a Gamma mixture allows).
+    Its maximum is closed-form, ``λ = Σx / ΣT``."""
+
+    name = "poisson"
+    title = "Poisson: one purchase rate for all members, no dropout"
+    param_names = ("lambda",)
+    full_values = {"r": math.inf, "alpha": math.inf}
+
+    @staticmethod
+    def initial(data: Any) -> np.ndarray:
+        c: Combos = data.combos
+        return np.array([max(float(c.weight @ c.x) / max(float(c.weight @ c.T), 1e-12), 1e-12)])
+
+    @staticmethod
+    def loglik(theta: np.ndarray, data: Any) -> tuple[float, np.ndarray]:
+        """``Σ w [x ln λ - λ T]`` (the NBD's constants in the limit) and its gradient."""
+        lam = float(theta[0])
+        c: Combos = data.combos
+        wx, wT = float(c.weight @ c.x), float(c.weight @ c.T)
+        return wx * np.log(lam) - lam * wT, np.array([wx / lam - wT])
+
+    def _shape(self, frequency: Any, T: Any) -> tuple[int, ...]:
+        return np.broadcast(np.asarray(frequency, dtype=float), np.asarray(T, dtype=float)).shape
+
+    def probability_alive(self, frequency: Any, recency: Any, T: Any) -> np.ndarray:
+        return np.ones(np.broadcast(*(np.asarray(v, dtype=float) for v in (frequency, recency, T))).shape)
+
+    def expected_purchases(self, t: Any, frequency: Any = 0, recency: Any = 0, T: Any = 0) -> np.ndarray:
+        return np.broadcast_to(self.params["lambda"] * np.asarray(t, dtype=float), self._shape(frequency, T)).copy()
+
+    def probability_of_purchases(self, n: int, t: Any, frequency: Any = 0, recency: Any = 0, T: Any = 0) -> np.ndarray:
+        n = check_count(n, "SameRateNoDropout")
+        mean = np.broadcast_to(self.params["lambda"] * np.asarray(t, dtype=float), self._shape(frequency, T))
+        return poisson.pmf(n, mean)
+
+    def median_wait_alive(self, frequency: Any, recency: Any, T: Any) -> np.ndarray:
+        return np.full(self._shape(frequency, T), np.log(2.0) / self.params["lambda"])
+
+
+NoDropout.limit_model = SameRateNoDropout
+
+
+class SameDropout(LimitModel):
+    """BG/NBD with one dropout probability ``p`` for every member: the limit as ``a, b → ∞``
+    with ``a/(a+b) → p`` (members alike in how likely they are to leave after a purchase)::
+
+        L = Γ(r+x) α^r / Γ(r) · [(1-p)^x (α+T)^-(r+x) + δ(x>0) p (1-p)^(x-1) (α+t_x)^-(r+x)]
+
+    (MBG/NBD: ``(1-p)^(x+1)`` and ``p (1-p)^x`` for every member). Fitted in the odds
+    ``p/(1-p)``, which are positive like the optimiser's other parameters."""
+
+    name = "bg-same-dropout"
+    title = "BG/NBD with one dropout probability for all members"
+    param_names = ("r", "alpha", "p")
+    full_values = {"a": math.inf, "b": math.inf}
+    modified: ClassVar[bool] = False
+
+    @classmethod
+    def from_fit(cls, theta: np.ndarray, standard_errors: np.ndarray) -> tuple[LimitModel, dict[str, float]]:
+        r, alpha, odds = map(float, theta)
+        p = odds / (1.0 + odds)
+        se = [float(standard_errors[0]), float(standard_errors[1]), float(standard_errors[2]) * (1.0 - p) ** 2]
+        return cls({"r": r, "alpha": alpha, "p": p}), dict(zip(cls.param_names, se))
+
+    @staticmethod
+    def initial(data: Any) -> np.ndarray:
+        return np.append(NoDropout.initial(data), 0.2)
+
+    @classmethod
+    def _exponents(cls, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Powers of (1-p) in the alive and the dropped-out terms, and where the latter exists."""
+        if cls.modified:
+            return x + 1.0, x, np.ones_like(x, dtype=bool)
+        return x, np.maximum(x - 1.0, 0.0), x > 0
+
+    @classmethod
+    def loglik(cls, theta: np.ndarray, data: Any) -> tuple[float, np.ndarray]:
+        r, alpha, odds = (float(v) for v in theta)
+        p = odds / (1.0 + odds)
+        log_p, log_q = np.log(p), -np.log1p(odds)  # log p, log (1-p)
+        c: Combos = data.combos
+        x = c.x
+        k1, k2, has2 = cls._exponents(x)
+        rx = r + x
+        la_T, la_tx = np.log(alpha + c.T), np.log(alpha + c.t_x)
+        const = gammaln(rx) - gammaln(r) + r * np.log(alpha)
+        u1 = k1 * log_q - rx * la_T
+        u2 = np.where(has2, log_p + k2 * log_q - rx * la_tx, -np.inf)
+        mix = np.logaddexp(u1, u2)
+        w = c.weight
+        w2 = w * np.exp(u2 - mix)
+        w1 = w - w2
+        ll = dot(w, const + mix)
+        g_r = dot(w, digamma(rx) - digamma(r) + np.log(alpha)) - dot(w1, la_T) - dot(w2, la_tx)
+        g_alpha = c.n_members * r / alpha - dot(w1, rx / (alpha + c.T)) - dot(w2, rx / (alpha + c.t_x))
+        g_p = dot(w1, -k1 / (1.0 - p)) + dot(w2, np.where(has2, 1.0 / p - k2 / (1.0 - p), 0.0))
+        return ll, np.array([g_r, g_alpha, g_p * (1.0 - p) ** 2])
+
+    # -- predictions, with the signatures of TransactionModel's -----------------------------------
+    def _log_odds_dead(self, x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> np.ndarray:
+        r, alpha, p = self.params["r"], self.params["alpha"], self.params["p"]
+        odds = np.log(p) - np.log1p(-p) + (r + x) * (np.log(alpha + T) - np.log(alpha + t_x))
+        return odds if self.modified else np.where(x > 0, odds, -np.inf)
+
+    def _arrays(self, frequency: Any, recency: Any, T: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (frequency, recency, T)))
+
+    def probability_alive(self, frequency: Any, recency: Any, T: Any) -> np.ndarray:
+        return expit(-self._log_odds_dead(*self._arrays(frequency, recency, T)))
+
+    def expected_purchases(self, t: Any, frequency: Any = 0, recency: Any = 0, T: Any = 0) -> np.ndarray:
+        """P(alive) · (1 - ((α+T)/(α+T+pt))^(r+x)) / p: given λ, purchases before dropout are
+        geometric and ``E[X(t) | λ] = (1 - e^(-λpt)) / p``, averaged over ``λ ~ Gamma(r+x, α+T)``."""
+        x, t_x, T = self._arrays(frequency, recency, T)
+        r, alpha, p = self.params["r"], self.params["alpha"], self.params["p"]
+        t = np.asarray(t, dtype=float)
+        alive = expit(-self._log_odds_dead(x, t_x, T))
+        return alive * -np.expm1(-(r + x) * np.log1p(p * t / (alpha + T))) / p
+
+    def probability_of_purchases(self, n: int, t: Any, frequency: Any = 0, recency: Any = 0, T: Any = 0) -> np.ndarray:
+        n = check_count(n, "SameDropout")
+        x, t_x, T = self._arrays(frequency, recency, T)
+        r, alpha, p = self.params["r"], self.params["alpha"], self.params["p"]
+        r_post, a_post = r + x, alpha + T
+        alive = expit(-self._log_odds_dead(x, t_x, T))
+        q = a_post / (a_post + np.asarray(t, dtype=float))
+        stay = (1.0 - p) ** n * nbinom.pmf(n, r_post, q)
+        if n == 0:
+            return (1.0 - alive) + alive * stay
+        drop = p * (1.0 - p) ** (n - 1) * betainc(float(n), r_post, 1.0 - q)
+        return alive * (stay + drop)
+
+    def median_wait_alive(self, frequency: Any, recency: Any, T: Any) -> np.ndarray:
+        x, _, T = self._arrays(frequency, recency, T)
+        return median_poisson_gamma_wait(self.params["r"] + x, self.params["alpha"] + T)
+
+
+class SameDropoutModified(SameDropout):
+    """MBG/NBD with one dropout probability for all members (see :class:`SameDropout`)."""
+
+    name = "mbg-same-dropout"
+    title = "MBG/NBD with one dropout probability for all members"
+    modified = True
+
+
+class SameSpendRate(LimitModel):
+    """Gamma-Gamma without heterogeneity: every member's spends are ``Gamma(p, ν)``, so a mean of
+    ``x`` spends is ``Gamma(px, νx)`` and everyone's expected spend is ``p/ν``."""
+
+    name = "gamma"
+    title = "one spend distribution for all members"
+    param_names = ("p", "nu")
+    full_values = {"q": math.inf, "gamma": math.inf}
+
+    @staticmethod
+    def initial(data: Any) -> np.ndarray:
+        mean = float(data.w @ data.m) / float(data.w.sum())
+        return np.array([1.0, 1.0 / mean])
+
+    @staticmethod
+    def loglik(theta: np.ndarray, data: Any) -> tuple[float, np.ndarray]:
+        """``Σ w [px ln(νx) + (px-1) ln z̄ - νx z̄ - ln Γ(px)]`` and its gradient."""
+        p, nu = (float(v) for v in theta)
+        x, m, w = data.x, data.m, data.w
+        px = p * x
+        ll = px * np.log(nu * x) + (px - 1.0) * np.log(m) - nu * x * m - gammaln(px)
+        d_p = x * (np.log(nu * x) + np.log(m) - digamma(px))
+        d_nu = px / nu - x * m
+        return float(w @ ll), np.array([w @ d_p, w @ d_nu])
+
+    def expected_spend(self, frequency: Any, monetary_value: Any) -> np.ndarray:
+        x, _ = np.broadcast_arrays(np.asarray(frequency, dtype=float), np.asarray(monetary_value, dtype=float))
+        return np.full(x.shape, self.params["p"] / self.params["nu"])
+
+    def expected_spend_expression(self, summary: ir.Table) -> ir.FloatingValue:
+        return ibis.literal(self.params["p"] / self.params["nu"], type="float64")
+
+
+LIMIT_MODELS: dict[str, type[LimitModel]] = {cls.name: cls for cls in (NoDropout, SameRateNoDropout, SameDropout, SameDropoutModified, SameSpendRate)}
+
+def median_poisson_gamma_wait(r: Any, alpha: Any) -> np.ndarray:
+    """For a member alive throughout with ``λ ~ Gamma(r, α)``, the wait after which P(no purchase
+    yet) = 1/2: ``α (2^(1/r) - 1)``."""
+    return np.asarray(alpha, dtype=float) * np.expm1(np.log(2.0) / np.asarray(r, dtype=float))
+
+
+__all__ = ["LIMIT_MODELS", "LimitModel", "NoDropout", "SameDropout", "SameDropoutModified", "SameRateNoDropout", "SameSpendRate", "median_poisson_gamma_wait"]
