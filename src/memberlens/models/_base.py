@@ -235,16 +235,7 @@ class BaseModel:
             if len(frame) > WARM_START_COMBINATIONS:
                 initial = self._warm_start(frame, initial)
             try:
-                outcome = maximise_log_likelihood(
-                    lambda theta: self._loglik(theta, data),
-                    initial,
-                    self.param_names,
-                    model=type(self).__name__,
-                    n_members=float(frame[WEIGHT].sum()),
-                    penalizer=float(self.penalizer),
-                    max_iter=int(self.max_iter),
-                    hint=self.fit_hint,
-                )
+                outcome = self._maximise(lambda theta: self._loglik(theta, data), initial, self.param_names, frame)
             except ConvergenceError as exc:
                 limit = self._fit_limit(exc, data, frame)
                 if limit is None:
@@ -290,16 +281,8 @@ class BaseModel:
         """``limit_cls`` fitted, or the limit it runs to in turn (NBD -> Poisson); None if neither fits."""
         while True:
             try:
-                outcome = maximise_log_likelihood(
-                    lambda theta, cls=limit_cls: cls.loglik(theta, data),
-                    limit_cls.initial(data),
-                    limit_cls.param_names,
-                    model=f"{type(self).__name__} at its limit, {limit_cls.title}",
-                    n_members=float(frame[WEIGHT].sum()),
-                    penalizer=float(self.penalizer),
-                    max_iter=int(self.max_iter),
-                    hint=self.fit_hint,
-                )
+                outcome = self._maximise(lambda theta, cls=limit_cls: cls.loglik(theta, data), limit_cls.initial(data),
+                                         limit_cls.param_names, frame, model=f"{type(self).__name__} at its limit, {limit_cls.title}")
             except ConvergenceError as inner:
                 b = inner.boundary
                 if limit_cls.limit_model is None or b is None or (b.parameter, b.direction) not in limit_cls.boundaries:
@@ -313,15 +296,10 @@ class BaseModel:
         # what the parameters read at the limit: the limit's own, those that ran away at their
         # boundary, NaN for the rest (not identified there)
         shared = {**limit.params, boundary.parameter: boundary.value, **limit.full_values}
+        self._set_fitted(outcome, frame)
         self.params_ = {name: float(shared.get(name, math.nan)) for name in self.param_names}
         self.standard_errors_ = {name: errors.get(name, math.nan) for name in self.param_names}
-        self.log_likelihood_ = float(outcome.log_likelihood)
-        self.n_members_ = int(round(float(frame[WEIGHT].sum())))
-        self.n_combinations_ = int(len(frame))
-        self.n_iter_ = outcome.n_iter
-        self.gradient_norm_ = outcome.gradient_norm
-        self.limit_ = limit
-        self.boundary_ = boundary
+        self.limit_, self.boundary_ = limit, boundary
 
     @property
     def fit_note_(self) -> str | None:
@@ -332,6 +310,13 @@ class BaseModel:
         b = self.boundary_
         return (f"{type(self).__name__}: the likelihood is highest at the edge of the parameter space "
                 f"({b.parameter} towards {b.direction}); using the limit there, {self.limit_.title} ({self.limit_.describe()})")
+
+    def _maximise(self, loglik: Any, initial: np.ndarray, names: Sequence[str], frame: pd.DataFrame, *,
+                  model: str | None = None, **options: Any) -> FitOutcome:
+        """:func:`maximise_log_likelihood` with this model's settings, over the members of ``frame``."""
+        return maximise_log_likelihood(loglik, initial, names, model=model or type(self).__name__,
+                                       n_members=float(frame[WEIGHT].sum()), penalizer=float(self.penalizer),
+                                       max_iter=int(self.max_iter), hint=self.fit_hint, **options)
 
     def _warm_start(self, frame: pd.DataFrame, initial: np.ndarray) -> np.ndarray:
         """Starting values from a fit on a random thinning of the members (about
@@ -346,18 +331,8 @@ class BaseModel:
         sample = sample[sample[WEIGHT] > 0].reset_index(drop=True)
         sample_data = self._prepare(sample)
         try:
-            outcome = maximise_log_likelihood(
-                lambda theta: self._loglik(theta, sample_data),
-                initial,
-                self.param_names,
-                model=type(self).__name__,
-                n_members=float(sample[WEIGHT].sum()),
-                penalizer=float(self.penalizer),
-                max_iter=int(self.max_iter),
-                hint=self.fit_hint,
-                gtol=1e-5,
-                standard_errors=False,
-            )
+            outcome = self._maximise(lambda theta: self._loglik(theta, sample_data), initial, self.param_names, sample,
+                                     gtol=1e-5, standard_errors=False)
         except MemberlensError:
             return initial  # the full fit will say what is wrong, if anything
         return outcome.params
@@ -369,8 +344,8 @@ class BaseModel:
         check_transaction_summary(frame, type(self).__name__, discrete=self.discrete)
 
     def _set_fitted(self, outcome: FitOutcome, frame: pd.DataFrame) -> None:
-        self.params_ = dict(zip(self.param_names, (float(v) for v in outcome.params)))
-        self.standard_errors_ = dict(zip(self.param_names, (float(v) for v in outcome.standard_errors)))
+        self.params_ = dict(zip(self.param_names, (float(v) for v in outcome.params), strict=False))
+        self.standard_errors_ = dict(zip(self.param_names, (float(v) for v in outcome.standard_errors), strict=False))
         self.log_likelihood_ = float(outcome.log_likelihood)
         self.n_members_ = int(round(float(frame[WEIGHT].sum())))
         self.n_combinations_ = int(len(frame))
