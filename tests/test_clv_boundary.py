@@ -117,11 +117,36 @@ def test_small_shop_fits_one_dropout_probability_for_all(small_shop, model_cls):
     assert ((predictions.probability_alive > 0) & (predictions.probability_alive <= 1)).all()
 
 
-def test_small_shop_pareto_nbd_still_says_what_ran_away(small_shop):
-    """Pareto/NBD on the same shop runs towards one purchase rate for everyone (r, α → ∞) with
-    dropout present: a limit memberlens does not model yet, so the error names it."""
-    with pytest.raises(ConvergenceError, match="'(r|alpha)' ran away towards infinity"):
-        ParetoNBDModel().fit(small_shop)
+def poisson_exponential_maximum(summary: pd.DataFrame) -> float:
+    """Max over (λ, μ) of Σ x ln λ + ln[e^(-(λ+μ)T) + ∫_{t_x}^T μ e^(-μu) e^(-λu) du]: one purchase
+    rate and one dropout rate for everyone (the integral done by SciPy's quad, member by member)."""
+    from scipy.integrate import quad
+
+    x, t_x, T = (summary[c].to_numpy(float) for c in ("frequency", "recency", "T"))
+
+    def negative(phi):
+        lam, mu = np.exp(phi)
+        gone = [quad(lambda u: mu * np.exp(-(lam + mu) * u), a, b, epsabs=0, epsrel=1e-13)[0] for a, b in zip(t_x, T)]
+        return -np.sum(x * np.log(lam) + np.log(np.exp(-(lam + mu) * T) + np.array(gone)))
+
+    return _maximum(negative, np.log([0.1, 0.05]))
+
+
+def test_small_shop_pareto_nbd_fits_one_purchase_and_one_dropout_rate(small_shop):
+    """Pareto/NBD on the same shop: both Gamma mixtures collapse (r, α and s, β grow without
+    bound): once a ConvergenceError, now Poisson purchases with exponential lifetimes."""
+    model = ParetoNBDModel().fit(small_shop)
+    assert model.limit_.name == "poisson-exponential"
+    assert all(model.params_[k] == math.inf for k in ("r", "alpha", "s", "beta"))
+    assert model.log_likelihood_ == pytest.approx(poisson_exponential_maximum(small_shop), abs=1e-6)
+    predictions = _finite_predictions(small_shop, model).sort_values("customer_id").reset_index(drop=True)
+    members = small_shop.sort_values("customer_id").reset_index(drop=True)
+    lam, mu = model.limit_.params["lambda"], model.limit_.params["mu"]
+    k = lam + mu
+    alive = np.exp(-k * members["T"])
+    alive = alive / (alive + mu / k * (np.exp(-k * members.recency) - np.exp(-k * members["T"])))
+    np.testing.assert_allclose(predictions.probability_alive, alive, rtol=1e-9)
+    np.testing.assert_allclose(predictions.expected_orders_30d, alive * lam / mu * (1 - np.exp(-mu * 30 / 7)), rtol=1e-9)
 
 
 @pytest.mark.parametrize("model_cls", PURCHASE_MODELS)
@@ -175,8 +200,9 @@ def test_spend_alike_for_everyone_gives_one_spend_distribution():
     np.testing.assert_allclose(model.expected_spend(x, spend), p / nu)
 
 
-def test_a_limit_survives_saving_and_loading(small_shop, tmp_path):
-    model = BetaGeoModel().fit(small_shop)
+@pytest.mark.parametrize("model_cls", [BetaGeoModel, ParetoNBDModel])
+def test_a_limit_survives_saving_and_loading(small_shop, tmp_path, model_cls):
+    model = model_cls().fit(small_shop)
     save_model(tmp_path / "model.json", model)
     (loaded,) = load_model(tmp_path / "model.json")
     assert type(loaded.limit_) is type(model.limit_) and loaded.limit_.params == model.limit_.params
@@ -188,3 +214,21 @@ def test_a_limit_survives_saving_and_loading(small_shop, tmp_path):
 def test_no_repeat_buyers_is_still_an_error(alive_to_the_end):
     with pytest.raises(ConvergenceError):
         BetaGeoModel().fit(alive_to_the_end.assign(frequency=0, recency=0.0))
+
+
+@pytest.mark.parametrize("limit_name, theta", [
+    ("nbd", [0.8, 3.0]), ("poisson", [0.2]), ("bg-same-dropout", [0.8, 3.0, 0.5]), ("mbg-same-dropout", [0.8, 3.0, 0.5]),
+    ("pareto-same-rate", [0.2, 1.5, 12.0]), ("poisson-exponential", [0.2, 0.05])])
+def test_each_limit_gradient_is_the_slope_of_its_log_likelihood(small_shop, limit_name, theta):
+    """The analytic gradients the limits are fitted with, against central differences."""
+    from memberlens.models._limits import LIMIT_MODELS
+
+    limit = LIMIT_MODELS[limit_name]
+    model = ParetoNBDModel()
+    data = model._prepare(model._compress(small_shop))
+    theta = np.array(theta)
+    _, gradient = limit.loglik(theta, data)
+    for k in range(len(theta)):
+        step = 1e-6 * theta[k] * (np.arange(len(theta)) == k)
+        slope = (limit.loglik(theta + step, data)[0] - limit.loglik(theta - step, data)[0]) / (2 * step[k])
+        assert gradient[k] == pytest.approx(slope, rel=1e-5, abs=1e-6), (limit_name, k)

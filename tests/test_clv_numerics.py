@@ -179,12 +179,16 @@ def test_a_parameter_that_runs_away_is_named():
     assert "gradient norm" in message and "Hint:" in message and "penalizer" in message
 
 
-def test_a_parameter_the_data_cannot_pin_down_is_named():
-    # identical members, none of whom has dropped out: neither the heterogeneity nor the dropout
-    # rate can be estimated, and the parameters drift along ridges of the likelihood
+def test_identical_members_none_gone_get_one_purchase_rate_and_no_dropout():
+    # identical members, none of whom has dropped out, counts less dispersed than a Poisson's:
+    # neither heterogeneity nor dropout can be seen, so the fit ends at that limit (it used to
+    # raise): Poisson purchases at λ = Σx / ΣT for everyone, log-likelihood Σx ln λ - λ ΣT
     frame = pd.DataFrame({"frequency": [3] * 40 + [0] * 10, "recency": [20.0] * 40 + [0.0] * 10, "T": [20.0] * 50})
-    with pytest.raises(ConvergenceError, match=r"ParetoNBDModel fit did not converge: parameter '\w+' (ran away|is not)"):
-        ParetoNBDModel().fit(frame)
+    for model in (ParetoNBDModel().fit(frame), BetaGeoModel().fit(frame)):
+        assert model.limit_.name == "poisson"
+        assert model.limit_.params["lambda"] == pytest.approx(120 / 1000, rel=1e-8)
+        assert model.log_likelihood_ == pytest.approx(120 * np.log(0.12) - 0.12 * 1000, abs=1e-6)
+        assert model.probability_alive([3, 0], [20.0, 0.0], [20.0, 20.0]).tolist() == [1.0, 1.0]
 
 
 def test_the_penalizer_keeps_a_weak_fit_finite():

@@ -107,11 +107,14 @@ def maximise_log_likelihood(
     names = list(names)
     scale = 1.0 / max(float(n_members), 1.0)
 
+    best = [-math.inf]  # the highest finite log-likelihood the search has seen
+
     def objective(phi: np.ndarray) -> tuple[float, np.ndarray]:
         theta = np.exp(phi)
         ll, grad = loglik(theta)
         if not np.isfinite(ll) or not np.all(np.isfinite(grad)):
-            _raise_non_finite(model, names, theta, ll, grad, hint)
+            _raise_non_finite(model, names, theta, ll, grad, hint, best[0])
+        best[0] = max(best[0], float(ll))
         value = -ll * scale + penalizer * float(phi @ phi)
         gradient = -(grad * theta) * scale + 2.0 * penalizer * phi
         return value, gradient
@@ -276,8 +279,10 @@ def _standard_errors(information: np.ndarray) -> np.ndarray:
 
 
 def _raise_non_finite(
-    model: str, names: list[str], theta: np.ndarray, ll: float, grad: np.ndarray, hint: str
+    model: str, names: list[str], theta: np.ndarray, ll: float, grad: np.ndarray, hint: str, best_ll: float
 ) -> None:
+    """Raise for a non-finite likelihood; when a parameter ran far out on the way there, the error
+    names it and carries the best finite log-likelihood seen (a limit must beat it)."""
     bad = [n for n, g in zip(names, grad) if not np.isfinite(g)]
     where = ", ".join(f"{n}={v:.4g}" for n, v in zip(names, theta))
     what = "log-likelihood" if not np.isfinite(ll) else f"gradient in {bad}"
@@ -289,6 +294,8 @@ def _raise_non_finite(
             f"{model} fit did not converge: parameter '{names[i]}' ran away towards {direction} "
             f"and the {what} is not finite there ({where})",
             _hint(hint, "the data do not identify it"),
+            boundary=Boundary(names[i], direction),
+            log_likelihood=best_ll if math.isfinite(best_ll) else None,
         )
     raise ConvergenceError(
         f"{model} fit failed: the {what} is not finite at {where}",

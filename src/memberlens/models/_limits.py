@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 import ibis
 import ibis.expr.types as ir
 import numpy as np
-from scipy.special import betainc, digamma, expit, gammaln
+from scipy.special import betainc, digamma, expit, gammainc, gammaln, logsumexp, roots_legendre
 from scipy.stats import nbinom, poisson
 
 from memberlens.models._base import Combos, check_count, dot
@@ -264,6 +264,188 @@ class SameDropoutModified(SameDropout):
     modified = True
 
 
+QUADRATURE_NODES = 64
+_NODES, _WEIGHTS = roots_legendre(QUADRATURE_NODES)
+
+
+def _log_integral(lo: np.ndarray, hi: np.ndarray, log_f) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``log ∫_lo^hi f(u) du`` by Gauss-Legendre (``log_f`` maps nodes to ``log f``), with the
+    nodes and their normalised weights ``f(u_k) w_k / ∫`` for expectations over ``f``."""
+    half = (hi - lo)[:, None] / 2.0
+    u = lo[:, None] + half * (_NODES[None, :] + 1.0)
+    with np.errstate(divide="ignore"):
+        terms = log_f(u) + np.log(_WEIGHTS)[None, :] + np.log(half)
+    log_value = logsumexp(terms, axis=1)
+    with np.errstate(invalid="ignore"):
+        share = np.exp(terms - log_value[:, None])
+    return log_value, u, np.nan_to_num(share)
+
+
+class ParetoSameRate(LimitModel):
+    """Pareto/NBD with one purchase rate ``λ`` for every member and exponential lifetimes with
+    ``μ ~ Gamma(s, β)``: the limit as ``r, α → ∞`` with ``r/α → λ`` (purchase counts less
+    dispersed than a Gamma mixture allows, while members do leave)::
+
+        L = λ^x [ (β/(β+T))^s e^(-λT) + s β^s ∫_{t_x}^T e^(-λu) (β+u)^-(s+1) du ]
+
+    The integral, and those of the predictions, by Gauss-Legendre on each member's interval."""
+
+    name = "pareto-same-rate"
+    title = "Pareto/NBD with one purchase rate for all members"
+    param_names = ("lambda", "s", "beta")
+    full_values = {"r": math.inf, "alpha": math.inf}
+
+    @staticmethod
+    def initial(data: Any) -> np.ndarray:
+        c: Combos = data.combos
+        return np.array([SameRateNoDropout.initial(data)[0], 1.0, max(float(c.weight @ c.T) / c.n_members, 1e-6)])
+
+    @staticmethod
+    def _terms(lam: float, s: float, beta: float, t_x: np.ndarray, T: np.ndarray):
+        """log of the alive and the dropped-out terms (without λ^x), and the dropout time's
+        expectations of u, ln(β+u) and 1/(β+u) under the integrand."""
+        log_alive = s * (np.log(beta) - np.log(beta + T)) - lam * T
+        log_j, u, share = _log_integral(t_x, T, lambda v: -lam * v - (s + 1.0) * np.log(beta + v))
+        log_dead = np.where(T > t_x, np.log(s) + s * np.log(beta) + log_j, -np.inf)
+        moments = [(share * f).sum(axis=1) for f in (u, np.log(beta + u), 1.0 / (beta + u))]
+        return log_alive, log_dead, moments
+
+    @classmethod
+    def loglik(cls, theta: np.ndarray, data: Any) -> tuple[float, np.ndarray]:
+        lam, s, beta = (float(v) for v in theta)
+        c: Combos = data.combos
+        la, ld, (e_u, e_log, e_inv) = cls._terms(lam, s, beta, c.t_x, c.T)
+        mix = np.logaddexp(la, ld)
+        w = c.weight
+        w_dead = w * np.exp(ld - mix)
+        w_alive = w - w_dead
+        ll = float(w @ c.x) * np.log(lam) + dot(w, mix)
+        g_lam = float(w @ c.x) / lam - dot(w_alive, c.T) - dot(w_dead, e_u)
+        g_s = dot(w_alive, np.log(beta) - np.log(beta + c.T)) + dot(w_dead, 1.0 / s + np.log(beta) - e_log)
+        g_beta = dot(w_alive, s / beta - s / (beta + c.T)) + dot(w_dead, s / beta - (s + 1.0) * e_inv)
+        return ll, np.array([g_lam, g_s, g_beta])
+
+    # -- predictions, with the signatures of TransactionModel's -----------------------------------
+    def _arrays(self, frequency: Any, recency: Any, T: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return tuple(np.ravel(v) for v in np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (frequency, recency, T))))
+
+    def _alive(self, frequency: Any, recency: Any, T: Any) -> tuple[np.ndarray, tuple[int, ...]]:
+        shape = np.broadcast(*(np.asarray(v, dtype=float) for v in (frequency, recency, T))).shape
+        _, t_x, T_ = self._arrays(frequency, recency, T)
+        la, ld, _ = self._terms(self.params["lambda"], self.params["s"], self.params["beta"], t_x, T_)
+        return expit(la - ld), shape
+
+    def probability_alive(self, frequency: Any, recency: Any, T: Any) -> np.ndarray:
+        alive, shape = self._alive(frequency, recency, T)
+        return alive.reshape(shape)
+
+    def expected_purchases(self, t: Any, frequency: Any = 0, recency: Any = 0, T: Any = 0) -> np.ndarray:
+        """P(alive) · λ (β+T)/(s-1) · [1 - ((β+T)/(β+T+t))^(s-1)] (λ (β+T) ln(1 + t/(β+T)) at s = 1)."""
+        alive, shape = self._alive(frequency, recency, T)
+        lam, s, beta = self.params["lambda"], self.params["s"], self.params["beta"]
+        b_post = beta + np.broadcast_to(np.asarray(T, dtype=float), shape).ravel()
+        L = np.log1p(np.broadcast_to(np.asarray(t, dtype=float), shape).ravel() / b_post)
+        growth = -np.expm1(-(s - 1.0) * L) / (s - 1.0) if abs(s - 1.0) > 1e-9 else L
+        return (alive * lam * b_post * growth).reshape(shape)
+
+    def probability_of_purchases(self, n: int, t: Any, frequency: Any = 0, recency: Any = 0, T: Any = 0) -> np.ndarray:
+        """Alive at T: ``(β'/(β'+t))^s Pois(n; λt) + ∫_0^t s β'^s (β'+τ)^-(s+1) Pois(n; λτ) dτ``."""
+        n = check_count(n, "ParetoSameRate")
+        alive, shape = self._alive(frequency, recency, T)
+        lam, s, beta = self.params["lambda"], self.params["s"], self.params["beta"]
+        b_post = beta + np.broadcast_to(np.asarray(T, dtype=float), shape).ravel()
+        t = np.broadcast_to(np.asarray(t, dtype=float), shape).ravel()
+        stay = np.exp(s * (np.log(b_post) - np.log(b_post + t))) * poisson.pmf(n, lam * t)
+        log_gone, u, share = _log_integral(np.zeros_like(t), t, lambda v: -(s + 1.0) * np.log(b_post[:, None] + v))
+        gone = np.exp(np.log(s) + s * np.log(b_post) + log_gone) * (share * poisson.pmf(n, lam * u)).sum(axis=1)
+        gone = np.where(t > 0, gone, 0.0)
+        value = alive * (stay + gone) + ((1.0 - alive) if n == 0 else 0.0)
+        return value.reshape(shape)
+
+    def median_wait_alive(self, frequency: Any, recency: Any, T: Any) -> np.ndarray:
+        shape = np.broadcast(*(np.asarray(v, dtype=float) for v in (frequency, recency, T))).shape
+        return np.full(shape, np.log(2.0) / self.params["lambda"])
+
+
+class PoissonExponential(LimitModel):
+    """Poisson purchases at one rate ``λ`` and exponential lifetimes at one rate ``μ`` for every
+    member: Pareto/NBD's limit when both Gamma mixtures collapse (``r, α → ∞`` with ``r/α → λ``,
+    ``s, β → ∞`` with ``s/β → μ``). With ``k = λ + μ``::
+
+        L = λ^x [ e^(-kT) + μ/k (e^(-k t_x) - e^(-kT)) ]
+    """
+
+    name = "poisson-exponential"
+    title = "one purchase rate and one dropout rate for all members"
+    param_names = ("lambda", "mu")
+    full_values = {"r": math.inf, "alpha": math.inf, "s": math.inf, "beta": math.inf}
+
+    @staticmethod
+    def initial(data: Any) -> np.ndarray:
+        c: Combos = data.combos
+        return np.array([SameRateNoDropout.initial(data)[0], 1.0 / max(float(c.weight @ c.T) / c.n_members, 1e-6)])
+
+    @staticmethod
+    def _terms(lam: float, mu: float, t_x: np.ndarray, T: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """log of the alive and the dropped-out terms (without λ^x), and d log(e^(-k t_x) - e^(-kT)) / dk."""
+        k = lam + mu
+        gap = T - t_x
+        with np.errstate(divide="ignore", invalid="ignore"):
+            log_alive = -k * T
+            log_dead = np.where(gap > 0, np.log(mu) - np.log(k) - k * t_x + np.log(-np.expm1(-k * gap)), -np.inf)
+            d_log_e = np.where(gap > 0, -t_x + gap / np.expm1(k * gap), 0.0)
+        return log_alive, log_dead, d_log_e
+
+    @classmethod
+    def loglik(cls, theta: np.ndarray, data: Any) -> tuple[float, np.ndarray]:
+        lam, mu = (float(v) for v in theta)
+        c: Combos = data.combos
+        k = lam + mu
+        la, ld, d_log_e = cls._terms(lam, mu, c.t_x, c.T)
+        mix = np.logaddexp(la, ld)
+        w = c.weight
+        w_dead = w * np.exp(ld - mix)
+        w_alive = w - w_dead
+        wx = float(w @ c.x)
+        ll = wx * np.log(lam) + dot(w, mix)
+        g_lam = wx / lam - dot(w_alive, c.T) + dot(w_dead, -1.0 / k + d_log_e)
+        g_mu = -dot(w_alive, c.T) + dot(w_dead, 1.0 / mu - 1.0 / k + d_log_e)
+        return ll, np.array([g_lam, g_mu])
+
+    # -- predictions, with the signatures of TransactionModel's -----------------------------------
+    def _alive(self, frequency: Any, recency: Any, T: Any) -> np.ndarray:
+        x, t_x, T = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (frequency, recency, T)))
+        la, ld, _ = self._terms(self.params["lambda"], self.params["mu"], t_x, T)
+        return expit(la - ld)
+
+    def probability_alive(self, frequency: Any, recency: Any, T: Any) -> np.ndarray:
+        return self._alive(frequency, recency, T)
+
+    def expected_purchases(self, t: Any, frequency: Any = 0, recency: Any = 0, T: Any = 0) -> np.ndarray:
+        """P(alive) · λ/μ · (1 - e^(-μt))."""
+        lam, mu = self.params["lambda"], self.params["mu"]
+        return self._alive(frequency, recency, T) * lam / mu * -np.expm1(-mu * np.asarray(t, dtype=float))
+
+    def probability_of_purchases(self, n: int, t: Any, frequency: Any = 0, recency: Any = 0, T: Any = 0) -> np.ndarray:
+        """Alive at T: ``e^(-μt) Pois(n; λt) + μ/k (λ/k)^n P(n+1, kt)`` (a dropout at τ < t after n
+        purchases; P the regularised lower incomplete gamma function)."""
+        n = check_count(n, "PoissonExponential")
+        lam, mu = self.params["lambda"], self.params["mu"]
+        k = lam + mu
+        t = np.asarray(t, dtype=float)
+        alive = self._alive(frequency, recency, T)
+        given_alive = np.exp(-mu * t) * poisson.pmf(n, lam * t) + mu / k * (lam / k) ** n * gammainc(n + 1.0, k * t)
+        return alive * given_alive + ((1.0 - alive) if n == 0 else 0.0)
+
+    def median_wait_alive(self, frequency: Any, recency: Any, T: Any) -> np.ndarray:
+        shape = np.broadcast(*(np.asarray(v, dtype=float) for v in (frequency, recency, T))).shape
+        return np.full(shape, np.log(2.0) / self.params["lambda"])
+
+
+ParetoSameRate.limit_model = PoissonExponential
+ParetoSameRate.boundaries = frozenset({("s", "infinity"), ("beta", "infinity")})
+
+
 class SameSpendRate(LimitModel):
     """Gamma-Gamma without heterogeneity: every member's spends are ``Gamma(p, ν)``, so a mean of
     ``x`` spends is ``Gamma(px, νx)`` and everyone's expected spend is ``p/ν``."""
@@ -297,7 +479,18 @@ class SameSpendRate(LimitModel):
         return ibis.literal(self.params["p"] / self.params["nu"], type="float64")
 
 
-LIMIT_MODELS: dict[str, type[LimitModel]] = {cls.name: cls for cls in (NoDropout, SameRateNoDropout, SameDropout, SameDropoutModified, SameSpendRate)}
+LIMIT_MODELS: dict[str, type[LimitModel]] = {cls.name: cls for cls in (NoDropout, SameRateNoDropout, SameDropout, SameDropoutModified, ParetoSameRate,
+                                                                  PoissonExponential, SameSpendRate)}
+
+def reachable_limits(model_cls: Any) -> list[type[LimitModel]]:
+    """Every limit a model can end at: its own, and theirs in turn."""
+    found: list[type[LimitModel]] = []
+    for limit in model_cls.limit_models:
+        while limit is not None and limit not in found:
+            found.append(limit)
+            limit = limit.limit_model
+    return found
+
 
 def median_poisson_gamma_wait(r: Any, alpha: Any) -> np.ndarray:
     """For a member alive throughout with ``λ ~ Gamma(r, α)``, the wait after which P(no purchase
@@ -305,4 +498,4 @@ def median_poisson_gamma_wait(r: Any, alpha: Any) -> np.ndarray:
     return np.asarray(alpha, dtype=float) * np.expm1(np.log(2.0) / np.asarray(r, dtype=float))
 
 
-__all__ = ["LIMIT_MODELS", "LimitModel", "NoDropout", "SameDropout", "SameDropoutModified", "SameRateNoDropout", "SameSpendRate", "median_poisson_gamma_wait"]
+__all__ = ["LIMIT_MODELS", "reachable_limits", "LimitModel", "NoDropout", "ParetoSameRate", "PoissonExponential", "SameDropout", "SameDropoutModified", "SameRateNoDropout", "SameSpendRate", "median_poisson_gamma_wait"]

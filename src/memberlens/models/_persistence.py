@@ -19,7 +19,7 @@ from memberlens.errors import InputError
 from memberlens.io.files import write_text_atomic
 from memberlens.models._base import BaseModel
 from memberlens.models._fitting import Boundary
-from memberlens.models._limits import LIMIT_MODELS, LimitModel
+from memberlens.models._limits import LimitModel, reachable_limits
 
 FORMAT = "memberlens-clv"
 FORMAT_VERSION = 1
@@ -116,8 +116,7 @@ def _limit_from_dict(data: Any, cls: type[BaseModel], *, where: str) -> tuple[Li
     """The limiting model a boundary fit saved (None, None when there is none)."""
     if data is None:
         return None, None
-    allowed = {c.name: c for c in LIMIT_MODELS.values()
-               if any(c is m or c is getattr(m, "limit_model", None) for m in cls.limit_models)}
+    allowed = {limit.name: limit for limit in reachable_limits(cls)}
     boundary = data.get("boundary") if isinstance(data, dict) else None
     limit_cls = allowed.get(data.get("model")) if isinstance(data, dict) else None
     params = data.get("params") if isinstance(data, dict) else None

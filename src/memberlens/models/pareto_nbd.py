@@ -33,7 +33,7 @@ from scipy.special import digamma, expit, gammaln, hyp2f1, roots_legendre
 from scipy.stats import nbinom
 
 from memberlens.models._base import Combos, TransactionModel, check_count, dot, limit_aware, matvec
-from memberlens.models._limits import NoDropout, median_poisson_gamma_wait
+from memberlens.models._limits import NoDropout, ParetoSameRate, median_poisson_gamma_wait
 
 _SERIES_MAX_TERMS = 200_000
 
@@ -147,8 +147,9 @@ class ParetoNBDModel(TransactionModel):
     model_name = "pareto-nbd"
     paper = "Schmittlein, Morrison & Colombo (1987), Management Science 33(1); Fader & Hardie (2005) note"
     fit_hint = "when few members show signs of dropout, s and beta grow together: a longer calibration period helps"
-    limit_models = (NoDropout,)  # no dropout: mu -> 0 as s -> 0 or beta -> infinity
-    boundaries = frozenset({("s", "zero"), ("beta", "infinity")})
+    # no dropout (mu -> 0 as s -> 0 or beta -> infinity), or one purchase rate for all (r, alpha -> infinity)
+    boundaries = frozenset({("s", "zero"), ("beta", "infinity"), ("r", "infinity"), ("alpha", "infinity")})
+    limit_models = (NoDropout, ParetoSameRate)
 
     def _prepare(self, frame: pd.DataFrame) -> _Data:
         return _Data(Combos.from_arrays(frame["frequency"], frame["recency"], frame["T"], frame["weight"]))

@@ -85,13 +85,14 @@ class ClvSection:
         limit = model.limit_
         if limit is None:
             return t("clv.fitted", **size, r=f.num(p["r"], 3), alpha=f.num(p["alpha"], 2), a=f.num(p["a"], 3), b=f.num(p["b"], 3))
-        q = limit.params
-        if "lambda" in q:
-            what = t("clv.limit_poisson", rate=f.num(q["lambda"], 3))
-        elif "p" in q:
-            what = t("clv.limit_same_dropout", p=f.pct(q["p"]), r=f.num(q["r"], 3), alpha=f.num(q["alpha"], 2))
-        else:
-            what = t("clv.limit_nbd", r=f.num(q["r"], 3), alpha=f.num(q["alpha"], 2))
+        q = {k: f.num(v, 3) for k, v in limit.params.items()}
+        words = {"nbd": ("limit_nbd", {"r": q.get("r"), "alpha": q.get("alpha")}),
+                 "poisson": ("limit_poisson", {"rate": q.get("lambda")}),
+                 "pareto-same-rate": ("limit_pareto_same_rate", {"rate": q.get("lambda"), "s": q.get("s"), "beta": q.get("beta")}),
+                 "poisson-exponential": ("limit_poisson_exponential", {"rate": q.get("lambda"), "dropout": q.get("mu")})}
+        key, values = words.get(limit.name, ("limit_same_dropout", {"p": f.pct(limit.params.get("p")), "r": q.get("r"),
+                                                                     "alpha": q.get("alpha")}))
+        what = t(f"clv.{key}", **values)
         return t("clv.fitted_limit", model=MODEL_TITLES.get(model.model_name, model.model_name), **size, limit=what)
 
     @staticmethod
