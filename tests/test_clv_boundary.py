@@ -232,3 +232,21 @@ def test_each_limit_gradient_is_the_slope_of_its_log_likelihood(small_shop, limi
         step = 1e-6 * theta[k] * (np.arange(len(theta)) == k)
         slope = (limit.loglik(theta + step, data)[0] - limit.loglik(theta - step, data)[0]) / (2 * step[k])
         assert gradient[k] == pytest.approx(slope, rel=1e-5, abs=1e-6), (limit_name, k)
+
+
+def test_clv_fit_command_says_which_limit_it_used(run_cli, tmp_path):
+    """On the whole small shop the spend model stalls far out (q, γ ~ 1e7): the command says
+    it uses the one-spend-distribution limit, and its JSON stays strict (no Infinity)."""
+    import json
+
+    assert run_cli("ingest", str(SMALL_SHOP)).exit_code == 0
+    result = run_cli("clv", "fit", "--format", "json", "--out", "model.json")
+    assert result.exit_code == 0, result.stderr
+    assert "GammaGammaModel: the likelihood is highest at the edge of the parameter space" in result.stderr
+    spend = json.loads(result.stdout, parse_constant=lambda c: pytest.fail(f"not strict JSON: {c}"))["models"][1]
+    assert spend["params"]["q"] is None and spend["limit"]["model"] == "same-spend-rate"
+    predicted = run_cli("clv", "predict", "--model-file", "model.json", "--format", "json")
+    assert predicted.exit_code == 0, predicted.stderr
+    rows = json.loads(predicted.stdout)
+    values = {round(r["expected_order_value"], 9) for r in rows}
+    assert len(values) == 1  # one spend distribution: everyone's next order is worth p/ν

@@ -226,12 +226,16 @@ def _check_gradient(
             raise _ran_away(model, names[i], theta[i], phi[i], grad_norm, n_iter, hint,
                             "the likelihood still rises that way", ll)
         why = f"reached max_iter={max_iter}" if n_iter >= max_iter else "the optimiser stopped early"
+        far = int(np.argmax(np.abs(phi)))  # a search stalled far out may be heading for a limit
+        heading = Boundary(names[far], "infinity" if phi[far] > 0 else "zero") if abs(phi[far]) >= RUNAWAY_LOG else None
         raise ConvergenceError(
             f"{model} fit did not converge: {why} with gradient norm {grad_norm:.3g} "
             f"(steepest in '{names[i]}'={theta[i]:.4g}; parameters "
             + ", ".join(f"{n}={v:.4g}" for n, v in zip(names, theta))
             + ")",
             _hint(hint, f"raise max_iter (now {max_iter})"),
+            boundary=heading,
+            log_likelihood=float(ll) if heading is not None and math.isfinite(ll) else None,
         )
 
 

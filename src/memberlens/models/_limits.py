@@ -450,7 +450,7 @@ class SameSpendRate(LimitModel):
     """Gamma-Gamma without heterogeneity: every member's spends are ``Gamma(p, ν)``, so a mean of
     ``x`` spends is ``Gamma(px, νx)`` and everyone's expected spend is ``p/ν``."""
 
-    name = "gamma"
+    name = "same-spend-rate"
     title = "one spend distribution for all members"
     param_names = ("p", "nu")
     full_values = {"q": math.inf, "gamma": math.inf}
