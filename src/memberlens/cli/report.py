@@ -37,7 +37,7 @@ def report_command(
     export_format: Annotated[ExportFormat, typer.Option("--export-format", help="Member lists as csv, parquet or xlsx.")] = ExportFormat.csv,
     exports: Annotated[bool, typer.Option("--exports/--no-exports", help="Write the member lists into OUT/exports.")] = True,
     segment: Annotated[Optional[str], typer.Option("--segment", help="The segment explorer's cohort: a saved segment (memberlens segment --save NAME).")] = None,
-    where: Annotated[Optional[str], typer.Option("--where", help="The segment explorer's cohort as a filter (default: seed 001's).")] = None,
+    where: Annotated[Optional[str], typer.Option("--where", help="The segment explorer's cohort as a filter (default: customers handed to sales in 10-20 days, to support after 30, with above-average engagement).")] = None,
 ) -> None:
     """Write the self-contained HTML report of the workspace, and the member lists beside it."""
     if lang not in LANGUAGES:
