@@ -670,7 +670,7 @@ def test_reingesting_replaces_the_source(run_cli, tmp_path):
     for ledger in (first, second):
         assert_ledger(ledger, read=6, used=5, set_aside={"missing_customer_id": 1})
     sources = json.loads(run_cli("info", "--format", "json").stdout)["sources"]
-    assert [s["source"] for s in sources] == ["orders"]
+    assert [s["source"] for s in sources] == [str((tmp_path / "orders.csv").resolve())]
 
 
 @pytest.mark.parametrize("kind", ["csv", "gbk", "gz", "xlsx", "parquet"])

@@ -9,7 +9,6 @@ run once into a temporary table; the workspace then swaps this source's rows in 
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,11 +45,10 @@ class IngestResult:
 
 
 def source_name_for(source: Any) -> str:
-    """A source's default name: the file name without extensions, as lower-case ``[a-z0-9_]``."""
+    """A source's default name: the file's absolute path (so two files never share a name, and
+    the same file re-ingested from anywhere replaces itself); ``frame`` for an in-memory table."""
     if isinstance(source, (str, Path)):
-        stem = Path(source).name.split(".")[0] or Path(source).name
-        name = re.sub(r"[^0-9a-zA-Z_]+", "_", stem).strip("_").lower()
-        return name or "source"
+        return str(Path(source).resolve())
     return "frame"
 
 
@@ -64,12 +62,14 @@ def ingest(
     preset: str | None = None,
     policy: CleaningPolicy | None = None,
     options: ReadOptions | None = None,
+    replace: bool = False,
 ) -> IngestResult:
     """Ingest ``source`` into ``workspace`` as canonical ``table`` (default: the preset's, or orders).
 
     ``source`` is a path (CSV, gzip'd CSV, Parquet file or folder, .xlsx), a pandas, polars or
-    pyarrow table, or an Ibis table of any backend. Re-ingesting the same ``name`` replaces what
-    it contributed before.
+    pyarrow table, or an Ibis table of any backend. ``name`` defaults to the file's absolute path.
+    Re-ingesting the same source replaces what it contributed to ``table`` before; a different
+    file under a name already in ``table`` is refused unless ``replace``.
     """
     spec = mapping or MappingSpec()
     if preset:
@@ -103,6 +103,7 @@ def ingest(
         parts=_parts(contract.name, raw_table, classified),
         malformed_lines=staged.rejects_table if staged.malformed else None,
         metadata={"mapping": resolved.to_dict(), "policy": policy.to_dict()},
+        replace=replace,
     )
     return IngestResult(ledger=ledger, mapping=resolved, warnings=_warnings(ledger, staged))
 

@@ -22,7 +22,8 @@ def ingest_command(
     sources: Annotated[list[Path], typer.Argument(help="CSV (optionally .gz), Parquet file or folder, or .xlsx.")],
     db: Annotated[str, option_db()] = "memberlens.duckdb",
     table: Annotated[Optional[str], typer.Option(help="Canonical table: orders, members, events, campaigns, marketing_costs, customer_360.")] = None,
-    name: Annotated[Optional[str], typer.Option(help="Source name (default: the file name). Re-ingesting a name replaces it.")] = None,
+    name: Annotated[Optional[str], typer.Option(help="Source name (default: the file's path). Re-ingesting a source replaces it.")] = None,
+    replace: Annotated[bool, typer.Option("--replace", help="Let this file replace another one ingested under the same --name.")] = False,
     preset: Annotated[Optional[str], typer.Option(help="Built-in mapping, e.g. online-retail.")] = None,
     mapping_file: Annotated[Optional[Path], typer.Option("--mapping", help="TOML mapping file.")] = None,
     maps: Annotated[Optional[list[str]], typer.Option("--map", help="canonical=source column; repeatable.")] = None,
@@ -39,7 +40,9 @@ def ingest_command(
     drop_duplicates: Annotated[bool, typer.Option("--drop-duplicates/--keep-duplicates")] = True,
     fmt: Annotated[OutputFormat, typer.Option("--format", help="table, json or csv.")] = OutputFormat.table,
 ) -> None:
-    """Ingest files into the workspace, cleaning them and recording a ledger of every row."""
+    """Ingest files into the workspace, cleaning them and recording a ledger of every row.
+
+    Several files are ingested together: if one fails, none is kept."""
     if name and len(sources) > 1:
         raise ConfigError("--name can only be used with a single source", "ingest the files one at a time")
     if date_order not in (None, "mdy", "dmy"):
@@ -61,15 +64,14 @@ def ingest_command(
     )
     options = ReadOptions(encoding=encoding, delimiter=delimiter, sheet=sheet)
     results: list[IngestResult] = []
-    with Workspace(db) as workspace:
+    with Workspace(db) as workspace, workspace.transaction():  # all the files or none
         for source in sources:
             with err.status(Text(f"ingesting {source}")):
-                result = ingest(
-                    workspace, source, table=table, name=name, mapping=spec, preset=preset, policy=policy, options=options
-                )
+                result = ingest(workspace, source, table=table, name=name, mapping=spec, preset=preset, policy=policy,
+                                options=options, replace=replace)
             results.append(result)
-            for warning in result.warnings:
-                err.print(f"warning: {warning}", markup=False)
+    for warning in (w for r in results for w in r.warnings):
+        err.print(f"warning: {warning}", markup=False)
     if fmt is OutputFormat.json:
         print_json([r.to_dict() for r in results])
         return

@@ -58,10 +58,10 @@ class Tables(Protocol):
 
 def ledgers_from(sources: list[tuple], outcomes: list[tuple]) -> list[SourceLedger]:
     """Ledgers from the rows of the ``sources`` table (source, table_name, location, rows_read,
-    details) in ingest order and of the ``ledger`` table (source, reason, rows)."""
+    details) in ingest order and of the ``ledger`` table (source, table_name, reason, rows)."""
     result = []
     for source, table, location, rows_read, details in sources:
-        counts = {reason: int(rows) for s, reason, rows in outcomes if s == source}
+        counts = {reason: int(rows) for s, t, reason, rows in outcomes if (s, t) == (source, table)}
         result.append(SourceLedger(
             source=source, table=table, location=location, rows_read=int(rows_read),
             rows_used=counts.pop(None, 0), set_aside=dict(sorted(counts.items())), details=json.loads(details),
@@ -102,7 +102,7 @@ class EngineTables:
         reasons = outcomes.reason.astype(object).where(outcomes.reason.notna(), None)
         return ledgers_from(
             list(sources[["source", "table_name", "location", "rows_read", "details"]].itertuples(index=False, name=None)),
-            list(zip(outcomes.source, reasons, outcomes.rows)),
+            list(zip(outcomes.source, outcomes.table_name, reasons, outcomes.rows)),
         )
 
     def close(self) -> None:

@@ -10,13 +10,16 @@ Tables a workspace may hold:
 * ``ledger`` — per source, rows used and set aside per reason; ``sources`` — what was read, from
   where, how, with which mapping and cleaning policy.
 
-Ingesting a source replaces everything that source contributed, in one transaction: a failure
-half-way leaves the workspace as it was.
+A source is keyed by its name (by default the file's absolute path) and the table it feeds.
+Ingesting it again replaces what it contributed to that table, in one transaction: a failure
+half-way leaves the workspace as it was; another file under the same name is refused unless
+replacing is asked for.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -58,6 +61,7 @@ class Workspace:
     def __init__(self, path: str | Path = DEFAULT_PATH, *, read_only: bool = False, must_exist: bool = False) -> None:
         self.path = Path(path)
         self.location = str(self.path)
+        self._in_transaction = False
         if must_exist and not self.path.exists():
             raise InputError(
                 f"{self.path}: no such workspace", "ingest data first: memberlens ingest FILE (or pass --db)"
@@ -110,7 +114,8 @@ class Workspace:
         sources = self.raw.execute(
             f"SELECT source, table_name, location, rows_read, details FROM {SOURCES_TABLE} ORDER BY ingested_at, source"
         ).fetchall()
-        return ledgers_from(sources, self.raw.execute(f"SELECT source, reason, rows FROM {LEDGER_TABLE}").fetchall())
+        outcomes = self.raw.execute(f"SELECT source, table_name, reason, rows FROM {LEDGER_TABLE}").fetchall()
+        return ledgers_from(sources, outcomes)
 
     def export_parquet(self, folder: str | Path, tables: list[str] | None = None) -> list[Path]:
         """Write each table (default: all) to ``folder/NAME.parquet``, each file atomically: the
@@ -138,6 +143,25 @@ class Workspace:
         self.raw.execute(f"CREATE TEMP TABLE {quote_identifier(name)} AS {self.con.compile(expr)}")
         return self.temp_table(name)
 
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One transaction around everything inside (nested uses join the outer one): a failure
+        anywhere leaves the workspace as it was — how one ``ingest`` of several files commits all
+        of them or none."""
+        if self._in_transaction:
+            yield
+            return
+        self.raw.execute("BEGIN TRANSACTION")
+        self._in_transaction = True
+        try:
+            yield
+            self.raw.execute("COMMIT")
+        except BaseException:
+            self.raw.execute("ROLLBACK")
+            raise
+        finally:
+            self._in_transaction = False
+
     def replace_source(
         self,
         *,
@@ -145,31 +169,45 @@ class Workspace:
         parts: dict[str, ir.Table],
         malformed_lines: str | None,
         metadata: dict[str, Any],
+        replace: bool = False,
     ) -> None:
-        """Replace everything ``ledger.source`` contributed, in one transaction.
+        """Replace what ``ledger.source`` contributed to ``ledger.table`` (and its cancellations
+        and set-aside rows), in one transaction; other tables keep their rows from that source.
 
         ``parts`` maps a workspace table name to the Ibis expression of this source's rows for it.
+        A source of that name already read from another location is refused unless ``replace``.
         """
         compiled = {table: self.con.compile(expr) for table, expr in parts.items()}
-        raw = self.raw
-        raw.execute("BEGIN TRANSACTION")
-        try:
-            self._remove_source(ledger.source)
+        with self.transaction():
+            self._check_collision(ledger, replace)
+            self._remove_source(ledger.source, ledger.table)
             for table, sql in compiled.items():
                 self._append(table, sql)
             if malformed_lines:
                 self._append(f"{ledger.table}_set_aside", _malformed_lines_sql(malformed_lines), [ledger.source])
             self._record_ledger(ledger, metadata)
-            raw.execute("COMMIT")
-        except BaseException:
-            raw.execute("ROLLBACK")
-            raise
 
-    def _remove_source(self, source: str) -> None:
-        for table in self.list_tables():
-            if table in (LEDGER_TABLE, SOURCES_TABLE) or SOURCE_COLUMN in self._columns(table):
-                column = "source" if table in (LEDGER_TABLE, SOURCES_TABLE) else SOURCE_COLUMN
-                self.raw.execute(f"DELETE FROM {quote_identifier(table)} WHERE {column} = ?", [source])
+    def _check_collision(self, ledger: SourceLedger, replace: bool) -> None:
+        if replace or not self.has_table(SOURCES_TABLE):
+            return
+        found = self.raw.execute(
+            f"SELECT location FROM {SOURCES_TABLE} WHERE source = ? AND table_name = ?", [ledger.source, ledger.table]
+        ).fetchone()
+        if found is not None and not _same_location(found[0], ledger.location, ledger.source):
+            raise InputError(
+                f"{ledger.location}: the {ledger.table} table already holds source {ledger.source!r}, read from "
+                f"{found[0]}; ingesting this under the same name would replace it",
+                "give this file its own name with --name, or pass --replace to replace the earlier one",
+            )
+
+    def _remove_source(self, source: str, table: str) -> None:
+        """Delete ``source``'s rows from ``table``, its cancellations, set-aside rows and ledger."""
+        owned = {table, f"{table}_set_aside", *([CANCELLATIONS_TABLE] if table == "orders" else [])}
+        for name in self.list_tables():
+            if name in (LEDGER_TABLE, SOURCES_TABLE):
+                self.raw.execute(f"DELETE FROM {quote_identifier(name)} WHERE source = ? AND table_name = ?", [source, table])
+            elif name in owned:
+                self.raw.execute(f"DELETE FROM {quote_identifier(name)} WHERE {SOURCE_COLUMN} = ?", [source])
 
     def _columns(self, table: str) -> list[str]:
         return [r[0] for r in self.raw.execute(f"DESCRIBE {quote_identifier(table)}").fetchall()]
@@ -186,9 +224,10 @@ class Workspace:
     def _record_ledger(self, ledger: SourceLedger, metadata: dict[str, Any]) -> None:
         raw = self.raw
         raw.execute(
-            f"CREATE TABLE IF NOT EXISTS {SOURCES_TABLE} (source VARCHAR PRIMARY KEY, table_name VARCHAR, "
-            "location VARCHAR, rows_read BIGINT, details VARCHAR, ingested_at TIMESTAMP)"
+            f"CREATE TABLE IF NOT EXISTS {SOURCES_TABLE} (source VARCHAR, table_name VARCHAR, "
+            "location VARCHAR, rows_read BIGINT, details VARCHAR, ingested_at TIMESTAMP, PRIMARY KEY (source, table_name))"
         )
+        _upgrade_sources_key(raw)
         raw.execute(
             f"CREATE TABLE IF NOT EXISTS {LEDGER_TABLE} (source VARCHAR, table_name VARCHAR, "
             "outcome VARCHAR, reason VARCHAR, rows BIGINT)"
@@ -217,6 +256,36 @@ class Workspace:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _same_location(earlier: str, now: str, source: str) -> bool:
+    """The same file (under any path that names it, or keyed by its own absolute path), or the
+    same kind of in-memory table."""
+    if earlier == now or source == str(Path(now).resolve()):
+        return True
+    try:
+        return os.path.samefile(earlier, now)
+    except OSError:
+        return False
+
+
+def _upgrade_sources_key(raw: duckdb.DuckDBPyConnection) -> None:
+    """Workspaces written before a source could feed several tables keyed ``sources`` by source
+    alone: rebuild the table with the key (source, table_name), keeping its rows."""
+    keys = raw.execute(
+        "SELECT constraint_column_names FROM duckdb_constraints() "
+        f"WHERE table_name = '{SOURCES_TABLE}' AND constraint_type = 'PRIMARY KEY'"
+    ).fetchall()
+    if not keys or list(keys[0][0]) != ["source"]:
+        return
+    raw.execute(f"CREATE TEMP TABLE _sources_before AS SELECT * FROM {SOURCES_TABLE}")
+    raw.execute(f"DROP TABLE {SOURCES_TABLE}")
+    raw.execute(
+        f"CREATE TABLE {SOURCES_TABLE} (source VARCHAR, table_name VARCHAR, location VARCHAR, rows_read BIGINT, "
+        "details VARCHAR, ingested_at TIMESTAMP, PRIMARY KEY (source, table_name))"
+    )
+    raw.execute(f"INSERT INTO {SOURCES_TABLE} SELECT * FROM _sources_before")
+    raw.execute("DROP TABLE _sources_before")
 
 
 def _sql_string(text: str) -> str:
