@@ -453,11 +453,16 @@ def test_lines_with_too_many_or_too_few_fields(run_cli, tmp_path):
 
 
 def test_semicolon_delimiter_detected(run_cli, tmp_path):
-    rows = good_rows(4) + [[77, "Q1", "2021-01-01", '"1,5"']]  # a decimal comma: quoted, not a delimiter
+    # decimal commas (as semicolon files from European spreadsheets write them): read as numbers
+    rows = [[r[0], r[1], r[2], r[3].replace(".", ",")] for r in good_rows(4)] + [[77, "Q1", "2021-01-01", '"1,5"']]
     write(tmp_path / "semi.csv", csv_text(rows, sep=";"))
     ledger, _ = ingest_ok(run_cli, "semi.csv")
     assert ledger["delimiter"] == ";"
-    assert_ledger(ledger, read=5, used=4, set_aside={"non_numeric_amount": 1})
+    assert_ledger(ledger, read=5, used=5)
+    # a point among them is refused, not set aside in silence (it once was)
+    write(tmp_path / "mixed.csv", csv_text(good_rows(4) + [[77, "Q1", "2021-01-01", '"1,5"']], sep=";"))
+    refused = run_cli("ingest", "mixed.csv")
+    assert refused.exit_code == 2 and "mixes decimal points and decimal commas" in refused.stderr
 
 
 @pytest.mark.parametrize("spelling", ["\\t", "tab"])

@@ -25,6 +25,7 @@ from memberlens.schema.cleaning import (
     CleaningPolicy,
     cast_extra_columns,
     classify_rows,
+    detect_decimal_marks,
     infer_extra_column_types,
 )
 from memberlens.schema.contract import CANCELLATIONS_TABLE, ROW_COLUMN, SOURCE_COLUMN, set_aside_table
@@ -83,6 +84,8 @@ def ingest(
     if staged.rows == 0 and staged.malformed == 0:
         raise InputError(f"{staged.location}: has a header but no data rows", "export the table again with its rows")
     raw_table = workspace.temp_table(staged.table)
+    resolved = resolved.with_decimal_marks(
+        detect_decimal_marks(raw_table, contract, resolved, where=staged.location, forced=spec.decimal))
     classified = classify_rows(raw_table, contract, resolved, policy)
     classified = cast_extra_columns(classified, infer_extra_column_types(raw_table, resolved.extra_columns))
     classified = workspace.materialise_temp(new_table_name("classified"), classified)

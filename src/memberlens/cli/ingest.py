@@ -15,7 +15,7 @@ from memberlens.io.sources import ReadOptions
 from memberlens.io.workspace import Workspace
 from memberlens.schema.cleaning import CleaningPolicy
 from memberlens.i18n import describe_reason
-from memberlens.schema.mapping import MappingSpec, load_mapping_file, parse_map_flags
+from memberlens.schema.mapping import MappingSpec, checked_decimal, load_mapping_file, parse_map_flags
 
 
 def ingest_command(
@@ -31,6 +31,7 @@ def ingest_command(
     delimiter: Annotated[Optional[str], typer.Option(help="CSV delimiter (default: detected).")] = None,
     sheet: Annotated[Optional[str], typer.Option(help="Worksheet of an .xlsx file.")] = None,
     date_order: Annotated[Optional[str], typer.Option("--date-order", help="Slash dates: mdy (default) or dmy.")] = None,
+    decimal: Annotated[Optional[str], typer.Option("--decimal", help="Decimal mark of amounts: . or , (default: detected per column).")] = None,
     cancellation_prefix: Annotated[Optional[str], typer.Option(help="Order ids starting with this are cancellations.")] = None,
     require_customer_id: Annotated[bool, typer.Option("--require-customer-id/--keep-missing-customer-id")] = True,
     separate_cancellations: Annotated[bool, typer.Option("--separate-cancellations/--keep-cancellations")] = True,
@@ -51,6 +52,7 @@ def ingest_command(
         columns=parse_map_flags(maps or []),
         date_order=date_order,  # type: ignore[arg-type]
         cancellation_prefix=cancellation_prefix,
+        decimal=checked_decimal(decimal, "--decimal"),
     )
     if mapping_file:
         spec = spec.merged_over(load_mapping_file(mapping_file))

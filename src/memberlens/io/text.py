@@ -78,6 +78,23 @@ def looks_binary(sample: bytes) -> bool:
     return b"\x00" in sample[:8192]
 
 
+def utf16_without_bom(sample: bytes) -> str | None:
+    """``utf-16-le`` or ``utf-16-be`` for plain UTF-16 text without a byte-order mark — mostly
+    ASCII, so every other byte is NUL and the others never are — else None."""
+    if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return None  # with a byte-order mark: detect_encoding's "utf-16"
+    even, odd = sample[0::2], sample[1::2]
+    n = min(len(even), len(odd))
+    if n < 8:
+        return None
+    even, odd = even[:n], odd[:n]
+    if odd.count(0) >= 0.9 * n and even.count(0) == 0:
+        return "utf-16-le"
+    if even.count(0) >= 0.9 * n and odd.count(0) == 0:
+        return "utf-16-be"
+    return None
+
+
 def normalise_encoding_name(name: str) -> str:
     """Map user spellings (``GBK``, ``iso-8859-1``, ``utf8``) onto Python codec names we use."""
     try:
@@ -185,12 +202,14 @@ def sniff_text_format(
     sample = read_sample(path, gzipped)
     if not sample.strip():
         raise InputError(f"{path}: the file is empty", "export the table again with its header row")
-    if looks_binary(sample):
+    chosen = normalise_encoding_name(encoding) if encoding else utf16_without_bom(sample)
+    if not (chosen or "").startswith(("utf-16", "utf-32")) and looks_binary(sample):
         raise InputError(
             f"{path}: looks like a binary file, not CSV text",
-            "memberlens reads CSV (optionally gzip'd), Parquet and .xlsx files",
+            "memberlens reads CSV (optionally gzip'd), Parquet and .xlsx files; "
+            "for UTF-16 text without a byte-order mark pass --encoding utf-16-le (or utf-16-be)",
         )
-    chosen = normalise_encoding_name(encoding) if encoding else detect_encoding(path, gzipped, sample)
+    chosen = chosen or detect_encoding(path, gzipped, sample)
     text = decode_sample(sample, chosen)
     delimiter = DELIMITER_ALIASES.get(delimiter, delimiter) if delimiter is not None else None
     if delimiter is not None and len(delimiter) != 1:

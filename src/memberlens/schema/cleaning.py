@@ -16,7 +16,9 @@ import ibis.expr.types as ir
 
 from memberlens.schema.contract import ROW_COLUMN, SOURCE_COLUMN, TableContract
 from memberlens.schema.mapping import Mapping
+from memberlens.errors import InputError
 from memberlens.schema.parsing import (
+    decimal_evidence,
     is_infinite,
     is_missing,
     is_unparseable,
@@ -88,7 +90,8 @@ def typed_columns(staged: ir.Table, contract: TableContract, mapping: Mapping) -
         elif _parsed_date_column(column.name) in staged.columns:
             out[column.name] = staged[_parsed_date_column(column.name)]
         else:
-            out[column.name] = parse_value(staged[source], column.kind, mapping.date_order)
+            out[column.name] = parse_value(staged[source], column.kind, mapping.date_order,
+                                           mapping.decimal_marks.get(column.name, "."))
     if contract.name == "orders":
         out.update(_order_columns(staged, mapping, out))
     return out
@@ -205,9 +208,53 @@ def classify_rows(
     )
 
 
+def detect_decimal_marks(staged: ir.Table, contract: TableContract, mapping: Mapping, *, where: str,
+                         forced: str | None = None) -> dict[str, str]:
+    """The decimal mark of each mapped number column written as text: ``forced`` when the user
+    set one, else what its values show (``12,50`` a comma, ``12.50`` a point). A column showing
+    both, or only values that read differently under each (``1.000``), is refused with examples
+    rather than read wrongly. One aggregate query."""
+    columns = {c.name: mapping.columns[c.name] for c in contract.columns
+               if c.kind == "number" and c.name in mapping.columns and staged[mapping.columns[c.name]].type().is_string()}
+    if forced or not columns:
+        return {name: forced or "." for name in columns}
+    metrics = {}
+    for i, source in enumerate(columns.values()):
+        value = staged[source]
+        for kind, flag in zip(("point", "comma", "either"), decimal_evidence(value)):
+            metrics[f"{kind}{i}"] = value.min(where=flag)
+    found = staged.aggregate(**metrics).execute().iloc[0]
+    marks = {}
+    for i, (name, source) in enumerate(columns.items()):
+        point, comma, either = (found[f"{k}{i}"] for k in ("point", "comma", "either"))
+        point, comma, either = (None if v is None or v != v else v for v in (point, comma, either))
+        if point and comma:
+            raise InputError(
+                f"{where}: column {source!r} ({name}) mixes decimal points and decimal commas, e.g. {point!r} and {comma!r}",
+                "make the column consistent, or say which mark it uses with --decimal . or --decimal ,",
+            )
+        if not point and not comma and either:
+            raise InputError(
+                f"{where}: column {source!r} ({name}) has numbers such as {either!r} that read differently "
+                "with a decimal point and a decimal comma",
+                "say which mark it uses with --decimal . or --decimal , (or decimal = \",\" in the mapping file)",
+            )
+        marks[name] = "," if comma else "."
+    return marks
+
+
+def reading_loses_text(raw: ir.StringValue) -> ir.BooleanValue:
+    """Values a number would not give back as written: a leading zero (``01000``) or more than 15
+    significant digits (beyond what a float64 holds exactly)."""
+    text = trim(raw)
+    digits = text.re_replace(r"^[^1-9]*", "").re_replace(r"[^0-9]", "")
+    return text.re_search(r"^[+-]?0[0-9]") | (digits.length() > 15)
+
+
 def infer_extra_column_types(staged: ir.Table, columns: tuple[str, ...]) -> dict[str, str]:
     """For text columns kept as they are (members, customer 360): the narrowest type that fits
-    every non-empty value — int64, float64, boolean or string. One aggregate query.
+    every non-empty value — int64, float64, boolean or string — and string wherever a number
+    would change a value (see :func:`reading_loses_text`). One aggregate query.
 
     ``NaN`` and ``inf`` count as numbers here and become nulls: in an attribute column they are
     how many exports write a missing value."""
@@ -223,11 +270,12 @@ def infer_extra_column_types(staged: ir.Table, columns: tuple[str, ...]) -> dict
         metrics[f"n{i}"] = (present & (number.notnull() | not_finite)).sum()  # NaN: a null number
         metrics[f"w{i}"] = (present & number.notnull() & (number % 1 == 0) & (number.abs() < 2.0**63)).sum()
         metrics[f"b{i}"] = (present & parse_value(staged[c], "bool").notnull()).sum()
+        metrics[f"l{i}"] = (present & number.notnull() & reading_loses_text(staged[c])).sum()
     counts = staged.aggregate(**metrics).execute().iloc[0]
     types: dict[str, str] = {}
     for i, c in enumerate(text_columns):
-        present, numbers, wholes, bools = (int(counts[f"{k}{i}"] or 0) for k in "pnwb")
-        if present == 0:
+        present, numbers, wholes, bools, lossy = (int(counts[f"{k}{i}"] or 0) for k in "pnwbl")
+        if present == 0 or lossy:  # a zip code 01000, a 19-digit account number: kept as written
             types[c] = "string"
         elif wholes == present:
             types[c] = "int64"  # 0/1 flags such as in_stripe stay numbers: they are summed and averaged

@@ -10,6 +10,7 @@ Mapping file (TOML)::
     table = "orders"              # optional: which canonical table this source feeds
     date_order = "dmy"            # optional: slash dates are day/month/year (default mdy)
     cancellation_prefix = "C"     # optional: order ids starting with this are cancellations
+    decimal = ","                 # optional: amounts are written 12,50 (default: detected per column)
 
     [columns]
     customer_id = "会员ID"
@@ -21,7 +22,7 @@ from __future__ import annotations
 import difflib
 import re
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
@@ -39,6 +40,7 @@ class MappingSpec:
     date_order: DateOrder | None = None
     cancellation_prefix: str | None = None
     table: str | None = None
+    decimal: str | None = None  # "." or ","; None: detected per column
 
     def merged_over(self, base: MappingSpec) -> MappingSpec:
         """This spec, with anything it leaves open taken from ``base``."""
@@ -47,6 +49,7 @@ class MappingSpec:
             date_order=self.date_order or base.date_order,
             cancellation_prefix=self.cancellation_prefix or base.cancellation_prefix,
             table=self.table or base.table,
+            decimal=self.decimal or base.decimal,
         )
 
 
@@ -60,9 +63,14 @@ class Mapping:
     date_order: DateOrder
     cancellation_prefix: str | None
     detected: tuple[str, ...]  # canonical columns found by auto-detection
+    decimal_marks: dict[str, str] = field(default_factory=dict)  # number column -> "." or ","
+
+    def with_decimal_marks(self, marks: dict[str, str]) -> Mapping:
+        return replace(self, decimal_marks=dict(marks))
 
     def to_dict(self) -> dict:
         return {
+            "decimal_marks": dict(self.decimal_marks),
             "table": self.table,
             "columns": dict(self.columns),
             "extra_columns": list(self.extra_columns),
@@ -162,11 +170,11 @@ def load_mapping_file(path: str | Path) -> MappingSpec:
         raise ConfigError(f"{path}: cannot read the mapping file ({exc.strerror or exc})") from exc
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: not a valid TOML mapping file ({exc})", "see README, 'Your own data'") from exc
-    unknown = set(data) - {"table", "date_order", "cancellation_prefix", "columns"}
+    unknown = set(data) - {"table", "date_order", "cancellation_prefix", "decimal", "columns"}
     if unknown:
         raise ConfigError(
             f"{path}: unknown key(s) {sorted(unknown)}",
-            "allowed: table, date_order, cancellation_prefix and a [columns] section",
+            "allowed: table, date_order, cancellation_prefix, decimal and a [columns] section",
         )
     columns = data.get("columns", {})
     if not isinstance(columns, dict) or not all(isinstance(v, str) for v in columns.values()):
@@ -179,6 +187,7 @@ def load_mapping_file(path: str | Path) -> MappingSpec:
         date_order=_checked_date_order(data.get("date_order"), str(path)),
         cancellation_prefix=data.get("cancellation_prefix"),
         table=data.get("table"),
+        decimal=checked_decimal(data.get("decimal"), str(path)),
     )
 
 
@@ -194,6 +203,13 @@ def contract_for(table: str) -> TableContract:
         return CONTRACTS[table]
     except KeyError as exc:
         raise ConfigError(f"unknown table {table!r}", f"canonical tables: {', '.join(CONTRACTS)}") from exc
+
+
+def checked_decimal(value: str | None, where: str) -> str | None:
+    """The decimal mark a user set: ``.`` or ``,`` (None: detect it per column)."""
+    if value is None or value in (".", ","):
+        return value
+    raise ConfigError(f"{where}: decimal must be '.' or ',', got {value!r}", "e.g. --decimal , for 12,50")
 
 
 def _checked_date_order(value: str | None, where: str) -> DateOrder | None:

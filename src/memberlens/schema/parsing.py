@@ -31,6 +31,17 @@ _SLASH = r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})" + _TIME + "$"
 _EXCEL_SERIAL = r"^\d{5}(?:\.\d+)?$"
 _GROUPED_NUMBER = r"^-?[£$€¥￥]?\d{1,3}(?:,\d{3})+(?:\.\d+)?$"
 _CURRENCY_NUMBER = r"^-?[£$€¥￥]\d+(?:\.\d+)?$"
+# decimal-comma notation, and the evidence for each notation (after an optional sign and currency sign)
+_SIGN = r"^-?[£$€¥￥]?"
+_COMMA_NUMBER = _SIGN + r"\d+(?:,\d+)?$"
+_COMMA_GROUPED = _SIGN + r"\d{1,3}(?:\.\d{3})+(?:,\d+)?$"
+_POINT_DECIMAL = _SIGN + r"\d+\.(?:\d{1,2}|\d{4,})$"
+_COMMA_DECIMAL = _SIGN + r"\d+,(?:\d{1,2}|\d{4,})$"
+_GROUPED_NUMBER_WITH_POINT = _SIGN + r"\d{1,3}(?:,\d{3})+\.\d+$"
+_POINT_GROUPED_WITH_COMMA = _SIGN + r"\d{1,3}(?:\.\d{3})+,\d+$"
+_COMMA_GROUPS = _SIGN + r"\d{1,3}(?:,\d{3}){2,}$"
+_POINT_GROUPS = _SIGN + r"\d{1,3}(?:\.\d{3}){2,}$"
+_EITHER = _SIGN + r"\d{1,3}[.,]\d{3}$"
 
 
 def trim(raw: ir.StringValue) -> ir.StringValue:
@@ -76,11 +87,17 @@ def parse_text(raw: ir.Value) -> ir.StringValue:
     return blank_to_null(raw.cast("string"))
 
 
-def parse_number(raw: ir.Value) -> ir.FloatingValue:
-    """Finite floats; thousands separators and a leading currency sign are accepted."""
+def parse_number(raw: ir.Value, decimal: str = ".") -> ir.FloatingValue:
+    """Finite floats; thousands separators and a leading currency sign are accepted. With
+    ``decimal=","`` numbers are written the European way: ``12,50``, ``1.000``, ``1.234,56``."""
     dtype = raw.type()
     if dtype.is_numeric() or dtype.is_boolean():
         value = raw.cast("float64")
+    elif decimal == ",":
+        text = trim(blank_to_null(raw.cast("string")))
+        written = text.re_search(_COMMA_NUMBER) | text.re_search(_COMMA_GROUPED)
+        cleaned = text.re_replace(r"[£$€¥￥.]", "").replace(",", ".").try_cast("float64")
+        value = ibis.ifelse(written, cleaned, ibis.null("float64"))
     else:
         text = blank_to_null(raw.cast("string"))
         plain = text.try_cast("float64")
@@ -88,6 +105,16 @@ def parse_number(raw: ir.Value) -> ir.FloatingValue:
         cleaned = text.re_replace(r"[£$€¥￥,]", "").try_cast("float64")
         value = ibis.coalesce(plain, ibis.ifelse(decorated, cleaned, ibis.null("float64")))
     return ibis.ifelse(value.isnan() | is_infinite(value), ibis.null("float64"), value)
+
+
+def decimal_evidence(raw: ir.StringValue) -> tuple[ir.BooleanValue, ir.BooleanValue, ir.BooleanValue]:
+    """Whether a written number shows a decimal point (``12.50``, ``1,234.5``, ``1,000,000``), a
+    decimal comma (``12,50``, ``1.234,5``, ``1.000.000``), or could be either (``1.000``, ``1,000``)."""
+    text = trim(raw)
+    point = text.re_search(_POINT_DECIMAL) | text.re_search(_GROUPED_NUMBER_WITH_POINT) | text.re_search(_COMMA_GROUPS)
+    comma = text.re_search(_COMMA_DECIMAL) | text.re_search(_POINT_GROUPED_WITH_COMMA) | text.re_search(_POINT_GROUPS)
+    either = text.re_search(_EITHER)
+    return point, comma, either
 
 
 def parse_bool(raw: ir.Value) -> ir.BooleanValue:
@@ -168,13 +195,13 @@ def parse_timestamp(raw: ir.Value, date_order: DateOrder = "mdy") -> ir.Timestam
     return ibis.coalesce(parsed, serial)
 
 
-def parse_value(raw: ir.Value, kind: Kind, date_order: DateOrder = "mdy") -> ir.Value:
+def parse_value(raw: ir.Value, kind: Kind, date_order: DateOrder = "mdy", decimal: str = ".") -> ir.Value:
     if kind == "id":
         return parse_id(raw)
     if kind == "text":
         return parse_text(raw)
     if kind == "number":
-        return parse_number(raw)
+        return parse_number(raw, decimal)
     if kind == "bool":
         return parse_bool(raw)
     return parse_timestamp(raw, date_order)
