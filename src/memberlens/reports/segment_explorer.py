@@ -55,7 +55,7 @@ class SegmentExplorerSection:
 
     def exports(self, ctx: ReportContext) -> dict[str, pd.DataFrame]:
         members = select_members(ctx.workspace.table(self.table), self.spec.where).to_pandas()
-        label = self.name or ("seed_001" if self.spec == SEED_001 else "cohort")
+        label = self.name or ("fast_handover_slow_support" if self.spec == SEED_001 else "cohort")
         return {f"segment_{label}": members}
 
     # -- the section -----------------------------------------------------------------------
