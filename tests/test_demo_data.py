@@ -109,6 +109,21 @@ def test_csv_and_parquet_hold_the_same_rows(csv_run, tmp_path: Path) -> None:
         assert csv.equals(parquet), name
 
 
+def test_every_demo_table_ingests_with_nothing_set_aside(tmp_path: Path, run_cli) -> None:
+    """The files ``memberlens demo`` writes are read whole by ``ingest``. A small shop's campaign
+    costs are all written with three decimals (``0.001``, ``0.045``): a decimal point, since no
+    grouping of thousands starts with 0, not an ambiguity to refuse."""
+    import json
+
+    files = generate_demo_data(tmp_path / "data", customers=300, years=1, seed=3)
+    for table in ("orders", "members", "events", "campaigns", "marketing_costs", "customer_360"):
+        result = run_cli("ingest", str(files[table]["path"]), "--table", table, "--format", "json")
+        assert result.exit_code == 0, result.stderr
+        ledger = json.loads(result.stdout)[0]
+        assert ledger["rows_read"] == files[table]["rows"], table
+        assert ledger["rows_used"] + ledger["rows_set_aside"] == ledger["rows_read"], table
+
+
 def test_returns_path_and_row_count_of_every_table(csv_run) -> None:
     out, files = csv_run
     assert list(files) == list(TABLES)

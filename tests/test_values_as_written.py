@@ -50,7 +50,10 @@ def test_customer_ids_stay_text_in_the_workspace_and_the_exports(run_cli, tmp_pa
     (["12,50", "1.234,56", "1.000.000", "€7,25"], [12.5, 1234.56, 1_000_000.0, 7.25]),
     (["1.000", "12,50"], [1000.0, 12.5]),  # the case: 1.000 is a thousand here, not 1
     (["1,000", "12.50"], [1000.0, 12.5]),
-], ids=["points", "commas", "thousand-with-comma-decimals", "thousand-with-point-decimals"])
+    (["0.001", "0.045", "1234.567"], [0.001, 0.045, 1234.567]),  # no grouping writes 0.001 or 1234.567
+    (["0,001", "0,045", "1234,567"], [0.001, 0.045, 1234.567]),
+], ids=["points", "commas", "thousand-with-comma-decimals", "thousand-with-point-decimals",
+        "three-point-decimals", "three-comma-decimals"])
 def test_amounts_in_each_notation_are_read_exactly(run_cli, tmp_path, written, expected):
     rows = [f'{i + 1},C{i},2024-01-0{i + 1},"{amount}"' for i, amount in enumerate(written)]
     (tmp_path / "orders.csv").write_text(ORDERS_HEADER + "\n".join(rows) + "\n", encoding="utf-8")

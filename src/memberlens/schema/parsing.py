@@ -35,13 +35,15 @@ _CURRENCY_NUMBER = r"^-?[£$€¥￥]\d+(?:\.\d+)?$"
 _SIGN = r"^-?[£$€¥￥]?"
 _COMMA_NUMBER = _SIGN + r"\d+(?:,\d+)?$"
 _COMMA_GROUPED = _SIGN + r"\d{1,3}(?:\.\d{3})+(?:,\d+)?$"
-_POINT_DECIMAL = _SIGN + r"\d+\.(?:\d{1,2}|\d{4,})$"
-_COMMA_DECIMAL = _SIGN + r"\d+,(?:\d{1,2}|\d{4,})$"
+# a mark is decimal when its digits could not be a group of thousands: not three of them after it,
+# or a whole part that no grouping writes (``0.001``, ``0,045``, ``1234.567``)
+_POINT_DECIMAL = _SIGN + r"(?:\d*\.(?:\d{1,2}|\d{4,})|0\d*\.\d+|\d{4,}\.\d+)$"
+_COMMA_DECIMAL = _SIGN + r"(?:\d*,(?:\d{1,2}|\d{4,})|0\d*,\d+|\d{4,},\d+)$"
 _GROUPED_NUMBER_WITH_POINT = _SIGN + r"\d{1,3}(?:,\d{3})+\.\d+$"
 _POINT_GROUPED_WITH_COMMA = _SIGN + r"\d{1,3}(?:\.\d{3})+,\d+$"
 _COMMA_GROUPS = _SIGN + r"\d{1,3}(?:,\d{3}){2,}$"
 _POINT_GROUPS = _SIGN + r"\d{1,3}(?:\.\d{3}){2,}$"
-_EITHER = _SIGN + r"\d{1,3}[.,]\d{3}$"
+_EITHER = _SIGN + r"[1-9]\d{0,2}[.,]\d{3}$"
 
 
 def trim(raw: ir.StringValue) -> ir.StringValue:
