@@ -31,8 +31,13 @@ def campaigns_csv(demo_workspace):
     return pd.read_csv(demo_workspace[1]["campaigns"]["path"], parse_dates=["sent_at", "converted_at"])
 
 
-def test_top_decile_responds_at_least_twice_the_base_rate_on_a_later_campaign(fitted, tables, campaigns_csv):
-    latest = campaigns_csv.groupby("campaign_id").sent_at.min().sort_values().index[-1]
+def test_top_decile_responds_at_least_twice_the_base_rate_on_a_later_campaign(fitted, tables, campaigns_csv, demo_workspace):
+    demo_workspace_files = demo_workspace[1]
+    # the latest campaign whose 14 days of responses are all known by the day after the last order
+    orders_end = pd.read_csv(demo_workspace_files["orders"]["path"], usecols=["ordered_at"], parse_dates=["ordered_at"])
+    last_send = orders_end.ordered_at.max().normalize() + pd.Timedelta(days=1) - pd.Timedelta(days=14)
+    first_sends = campaigns_csv.groupby("campaign_id").sent_at.min().dt.normalize()
+    latest = first_sends[first_sends <= last_send].sort_values(kind="mergesort").index[-1]
     assert fitted.validation_campaign_ == latest and latest not in fitted.training_campaigns_
     dates = campaign_dates(tables["campaigns"])
     sends = send_frame(tables, dates[dates.campaign_id == latest])

@@ -1,23 +1,25 @@
 """The named analyses of ``memberlens analyze NAME`` and of the report: one registry.
 
 Each analysis names the workspace tables it needs and turns them (plus options) into a table —
-an Ibis expression for everything computed in the engine, a pandas frame for clustering.
+an Ibis expression for everything computed in the engine, a pandas frame for clustering. Every
+analysis reads one :class:`memberlens.snapshot.Snapshot`: the tables as they stood at the start
+of ``--as-of`` (or of the day after the last order); none filters by date itself.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
-import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
 from memberlens import metrics
 from memberlens.errors import ConfigError
-from memberlens.io.workspace import Workspace
+from memberlens.io.catalog import Tables
+from memberlens.snapshot import Snapshot, snapshot_of
 
 
 @dataclass(frozen=True)
@@ -43,19 +45,15 @@ class Analysis:
     name: str
     needs: tuple[str, ...]
     description: str
-    run: Callable[[dict[str, ir.Table], AnalysisOptions], ir.Table | pd.DataFrame]
+    run: Callable[[Snapshot, AnalysisOptions], ir.Table | pd.DataFrame]
 
 
-def _orders_before(tables: dict[str, ir.Table], options: AnalysisOptions) -> ir.Table:
-    """Orders known as of ``options.as_of`` (orders on or after it are not counted)."""
-    orders = tables["orders"]
-    if options.as_of is None:
-        return orders
-    return orders.filter(orders.ordered_at < ibis.timestamp(f"{options.as_of} 00:00:00"))
+def _orders(s: Snapshot) -> ir.Table:
+    return s.table("orders")
 
 
-def _rfm(tables, o: AnalysisOptions) -> ir.Table:
-    rfm = metrics.compute_rfm(tables["orders"], as_of=o.as_of, lookback_days=o.lookback_days)
+def _rfm(s: Snapshot, o: AnalysisOptions) -> ir.Table:
+    rfm = metrics.compute_rfm(_orders(s), as_of=s.day, lookback_days=o.lookback_days)
     return metrics.segment_rfm(metrics.score_rfm(rfm, o.bins), o.scheme, bins=o.bins)
 
 
@@ -63,106 +61,107 @@ ANALYSES: dict[str, Analysis] = {
     a.name: a
     for a in [
         Analysis("trends", ("orders",), "buyers, orders, revenue, units, per-buyer revenue, AOV and new customers per period",
-                 lambda t, o: metrics.summarise_trends(_orders_before(t, o), o.period)),
+                 lambda t, o: metrics.summarise_trends(_orders(t), o.period)),
         Analysis("super-orders", ("orders",), "the largest orders of each period and their share of its revenue",
-                 lambda t, o: metrics.rank_largest_orders(_orders_before(t, o), o.period, o.top)),
+                 lambda t, o: metrics.rank_largest_orders(_orders(t), o.period, o.top)),
         Analysis("price-bands", ("orders",), "lines, units, revenue and buyers per unit-price band",
-                 lambda t, o: metrics.summarise_price_bands(_orders_before(t, o))),
+                 lambda t, o: metrics.summarise_price_bands(_orders(t))),
         Analysis("lifecycle", ("orders",), "new / active / return / unactive customers per period",
-                 lambda t, o: metrics.count_lifecycle_stages(_orders_before(t, o), o.period)),
+                 lambda t, o: metrics.count_lifecycle_stages(_orders(t), o.period)),
         Analysis("growth", ("orders",), "new / returning / resurrecting / dormant per period (PostHog view)",
-                 lambda t, o: metrics.count_growth_stages(_orders_before(t, o), o.period)),
+                 lambda t, o: metrics.count_growth_stages(_orders(t), o.period)),
         Analysis("lifecycle-stage", ("orders",), "each customer's lifecycle stage in the last period",
-                 lambda t, o: metrics.assign_lifecycle_stage(_orders_before(t, o), o.period)),
+                 lambda t, o: metrics.assign_lifecycle_stage(_orders(t), o.period)),
         Analysis("rates", ("orders",), "repurchase, return and reactivation rates per period",
-                 lambda t, o: metrics.compute_repurchase_rates(_orders_before(t, o), o.period)),
+                 lambda t, o: metrics.compute_repurchase_rates(_orders(t), o.period)),
         Analysis("cohorts", ("orders",), "acquisition-cohort retention (--measure, --cumulative, --relative-to)",
-                 lambda t, o: metrics.build_retention_cohorts(_orders_before(t, o), o.period, measure=o.measure,
+                 lambda t, o: metrics.build_retention_cohorts(_orders(t), o.period, measure=o.measure,
                                                                cumulative=o.cumulative, relative_to=o.relative_to)),
         Analysis("active-users", ("orders",), "DAU / WAU / MAU and stickiness per day (--source events|orders)",
                  lambda t, o: _active_users(t, o)),
         Analysis("churn", ("orders",), "churn rate and change ratio (异动比) per period (--churn-days)",
-                 lambda t, o: metrics.compute_churn(_orders_before(t, o), o.period, churn_days=o.churn_days)),
+                 lambda t, o: metrics.compute_churn(_orders(t), o.period, churn_days=o.churn_days)),
         Analysis("rfm", ("orders",), "per-customer R, F, M, scores, code and segment as of --as-of",
                  lambda t, o: _rfm(t, o).order_by("customer_id")),
         Analysis("rfm-segments", ("orders",), "per-segment customers, revenue and mean R/F/M",
                  lambda t, o: metrics.summarise_segments(_rfm(t, o))),
         Analysis("rfe", ("events",), "per-member recency, frequency and engagement of visits, with scores",
-                 lambda t, o: metrics.score_rfm(metrics.compute_rfe(t["events"], as_of=o.as_of, lookback_days=o.lookback_days),
+                 lambda t, o: metrics.score_rfm(metrics.compute_rfe(t.table("events"), as_of=t.day, lookback_days=o.lookback_days),
                                                 o.bins, columns=("recency", "frequency", "engagement")).order_by("customer_id")),
         Analysis("abc", ("orders",), "ABC class of each customer or product (--by customer|product)",
-                 lambda t, o: metrics.classify_abc(_orders_before(t, o), o.by)),
+                 lambda t, o: metrics.classify_abc(_orders(t), o.by)),
         Analysis("abc-summary", ("orders",), "entities and revenue per ABC class",
-                 lambda t, o: metrics.summarise_abc(metrics.classify_abc(_orders_before(t, o), o.by))),
+                 lambda t, o: metrics.summarise_abc(metrics.classify_abc(_orders(t), o.by))),
         Analysis("clusters", ("orders",), "k-means cluster profiles on log RFM (--k to fix k)",
                  lambda t, o: _clusters(t, o).profiles),
         Analysis("cluster-curve", ("orders",), "inertia and silhouette for k = 2..10 and the chosen k",
                  lambda t, o: _cluster_curve(t, o)),
         Analysis("kpis", ("members", "orders"), "member-operations KPIs per period",
-                 lambda t, o: metrics.compute_member_kpis(t["members"], _orders_before(t, o), campaigns=t.get("campaigns"),
-                                                          marketing_costs=t.get("marketing_costs"), period=o.period)),
+                 lambda t, o: metrics.compute_member_kpis(t.table("members"), _orders(t), campaigns=t.tables.get("campaigns"),
+                                                          marketing_costs=t.tables.get("marketing_costs"), period=o.period)),
         Analysis("clv", ("orders",), "per member P(alive), expected orders, next order and predicted CLV (BG/NBD + Gamma-Gamma)",
                  lambda t, o: _member_value_fit(t, o).predictions().order_by("customer_id")),
         Analysis("member-value", ("orders",), "per member historic CLV, orders and AOV",
-                 lambda t, o: metrics.summarise_member_value(_orders_before(t, o)).order_by("customer_id")),
+                 lambda t, o: metrics.summarise_member_value(_orders(t)).order_by("customer_id")),
     ]
 }
-OPTIONAL_TABLES = ("campaigns", "marketing_costs", "events")
 
 
-def _active_users(tables, o: AnalysisOptions) -> ir.Table:
+def _active_users(s: Snapshot, o: AnalysisOptions) -> ir.Table:
     if o.source == "events":
-        if "events" not in tables:
+        if not s.has("events"):
             raise ConfigError("--source events needs the 'events' table", "ingest it with --table events, or use --source orders")
-        return metrics.count_active_users(tables["events"], "occurred_at")
+        return metrics.count_active_users(s.table("events"), "occurred_at")
     if o.source != "orders":
         raise ConfigError(f"--source must be 'events' or 'orders'. Got {o.source!r} instead.")
-    return metrics.count_active_users(_orders_before(tables, o), "ordered_at")
+    return metrics.count_active_users(_orders(s), "ordered_at")
 
 
-def _clusters(tables, o: AnalysisOptions) -> metrics.ClusterResult:
-    rfm = metrics.compute_rfm(tables["orders"], as_of=o.as_of, lookback_days=o.lookback_days)
+def _clusters(s: Snapshot, o: AnalysisOptions) -> metrics.ClusterResult:
+    rfm = metrics.compute_rfm(_orders(s), as_of=s.day, lookback_days=o.lookback_days)
     return metrics.cluster_customers(rfm, k=o.k)
 
 
-def _cluster_curve(tables, o: AnalysisOptions) -> pd.DataFrame:
-    result = _clusters(tables, o)
+def _cluster_curve(s: Snapshot, o: AnalysisOptions) -> pd.DataFrame:
+    result = _clusters(s, o)
     return result.curve.assign(chosen=result.curve.k == result.chosen_k, reason=result.reason)
 
 
-def _member_value_fit(tables, o: AnalysisOptions):
-    """BG/NBD and Gamma-Gamma in weeks on the orders before ``as_of`` (observed to the day before)."""
+def _member_value_fit(s: Snapshot, o: AnalysisOptions):
+    """BG/NBD and Gamma-Gamma in weeks on the snapshot's orders, observed to its last day."""
     from memberlens.models import fit_member_value
 
-    observation_end = o.as_of - timedelta(days=1) if o.as_of is not None else None
-    return fit_member_value(_orders_before(tables, o), time_unit="W", observation_end=observation_end)
+    return fit_member_value(_orders(s), time_unit="W", observation_end=s.last_day)
 
 
-def member_value_fit(workspace: Workspace, options: AnalysisOptions):
+def snapshot_for(source: Tables | Snapshot, options: AnalysisOptions) -> Snapshot:
+    """The snapshot an analysis reads: ``source`` itself, or the workspace at ``options.as_of``."""
+    return source if isinstance(source, Snapshot) else snapshot_of(source, options.as_of)
+
+
+def member_value_fit(source: Tables | Snapshot, options: AnalysisOptions):
     """The fitted CLV models whose predictions the ``clv`` analysis returns (for the report,
     which also shows the parameters)."""
-    return _member_value_fit(_tables(workspace, ANALYSES["clv"]), options)
+    return _member_value_fit(snapshot_for(source, options), options)
 
 
 def analysis_names() -> list[str]:
     return list(ANALYSES)
 
 
-def run_analysis(workspace: Workspace, name: str, options: AnalysisOptions) -> ir.Table | pd.DataFrame:
-    """The analysis ``name`` over the workspace's tables (not executed when it is an Ibis table)."""
+def run_analysis(source: Tables | Snapshot, name: str, options: AnalysisOptions) -> ir.Table | pd.DataFrame:
+    """The analysis ``name`` over a snapshot (or a workspace's at ``options.as_of``); not
+    executed when it is an Ibis table."""
     if name not in ANALYSES:
         raise ConfigError(f"unknown analysis {name!r}", f"available: {', '.join(ANALYSES)}")
     analysis = ANALYSES[name]
-    return analysis.run(_tables(workspace, analysis), options)
+    snapshot = snapshot_for(source, options)
+    for table in analysis.needs:
+        snapshot.table(table)  # raises naming a missing table
+    return analysis.run(snapshot, options)
 
 
-def _tables(workspace: Workspace, analysis: Analysis) -> dict[str, ir.Table]:
-    tables = {table: workspace.table(table) for table in analysis.needs}  # raises naming a missing table
-    tables |= {table: workspace.table(table) for table in OPTIONAL_TABLES if workspace.has_table(table) and table not in tables}
-    return tables
-
-
-def cluster_result(workspace: Workspace, options: AnalysisOptions) -> metrics.ClusterResult:
+def cluster_result(source: Tables | Snapshot, options: AnalysisOptions) -> metrics.ClusterResult:
     """The whole clustering — per-customer assignments, profiles and the k curve — fitted once;
     the ``clusters`` and ``cluster-curve`` analyses show parts of it."""
-    return _clusters(_tables(workspace, ANALYSES["clusters"]), options)
+    return _clusters(snapshot_for(source, options), options)

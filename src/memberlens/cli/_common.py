@@ -135,11 +135,22 @@ def option_engine() -> Any:
     )
 
 
-def parse_as_of(value: str | None) -> date | None:
-    """``--as-of YYYY-MM-DD`` as a date (None when not given)."""
-    if value is None:
-        return None
+AS_OF_HELP = ("The data as it stood at the start of this day (YYYY-MM-DD): orders, events, sends, registrations "
+              "and costs dated on it or later are not counted (default: the day after the last order).")
+
+
+def option_as_of() -> Any:
+    return typer.Option("--as-of", help=AS_OF_HELP)
+
+
+def parse_day(value: str, option: str) -> date:
+    """A ``YYYY-MM-DD`` option as a date."""
     try:
         return datetime.strptime(value, "%Y-%m-%d").date()
     except ValueError as exc:
-        raise ConfigError(f"--as-of {value!r} is not a date", "use YYYY-MM-DD, e.g. --as-of 2011-12-10") from exc
+        raise ConfigError(f"{option} {value!r} is not a date", f"use YYYY-MM-DD, e.g. {option} 2011-12-10") from exc
+
+
+def parse_as_of(value: str | None) -> date | None:
+    """``--as-of YYYY-MM-DD`` as a date (None when not given)."""
+    return None if value is None else parse_day(value, "--as-of")

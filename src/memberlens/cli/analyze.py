@@ -10,7 +10,7 @@ import pandas as pd
 import typer
 
 from memberlens.analyses import ANALYSES, AnalysisOptions, run_analysis
-from memberlens.cli._common import OutputFormat, option_db, option_engine, parse_as_of, print_records
+from memberlens.cli._common import OutputFormat, option_as_of, option_db, option_engine, parse_as_of, print_records
 from memberlens.errors import ConfigError
 from memberlens.io.files import atomic_path
 from memberlens.io.catalog import open_tables
@@ -27,7 +27,7 @@ def analyze_command(
     name: Annotated[str, typer.Argument(help="Analysis: " + ", ".join(ANALYSES))],
     db: Annotated[str, option_db()] = "memberlens.duckdb",
     engine: Annotated[str, option_engine()] = "duckdb",
-    as_of: Annotated[Optional[str], typer.Option("--as-of", help="Cut-off date YYYY-MM-DD: later orders are not counted.")] = None,
+    as_of: Annotated[Optional[str], option_as_of()] = None,
     period: Annotated[str, typer.Option(help="day, week, month or quarter.")] = "month",
     fmt: Annotated[TableFormat, typer.Option("--format", help="table, csv, json or parquet.")] = TableFormat.table,
     out: Annotated[Optional[Path], typer.Option("--out", help="Write to this file instead of printing.")] = None,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from datetime import timedelta
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, Optional
@@ -10,7 +11,9 @@ from typing import Annotated, Any, Optional
 import pandas as pd
 import typer
 
-from memberlens.cli._common import MemberlensGroup, OutputFormat, err, option_db, option_engine, out, print_json, print_records
+from memberlens.cli._common import (
+    MemberlensGroup, OutputFormat, err, option_db, option_engine, option_as_of, out, parse_as_of, parse_day, print_json, print_records,
+)
 from memberlens.errors import ConfigError
 from memberlens.io.files import write_text_atomic
 from memberlens.io.catalog import Tables, open_tables
@@ -30,6 +33,7 @@ from memberlens.models import (
     tracking_error,
 )
 from memberlens.models._base import BaseModel, TransactionModel
+from memberlens.snapshot import Snapshot, snapshot_of
 
 clv_app = typer.Typer(
     name="clv",
@@ -50,24 +54,36 @@ class ModelName(str, Enum):
 
 ModelOption = Annotated[ModelName, typer.Option("--model", help="bg-nbd, mbg-nbd, pareto-nbd or bg-bb (discrete periods).")]
 TimeUnitOption = Annotated[str, typer.Option("--time-unit", help="Unit of recency and T: D, W, M, Q, Y or a multiple such as 2W.")]
-CalibrationOption = Annotated[
-    Optional[str], typer.Option("--calibration-end", help="Last day (YYYY-MM-DD) of the calibration period; later orders are the holdout.")
-]
-ObservationOption = Annotated[
-    Optional[str], typer.Option("--observation-end", help="Last day observed (default: the day of the last order).")
-]
+CALIBRATION_HELP = ("Last day (YYYY-MM-DD) of the calibration period: orders on it are calibration, orders from the "
+                    "next day on are the holdout.")
+CalibrationOption = Annotated[Optional[str], typer.Option("--calibration-end", help=CALIBRATION_HELP)]
+AsOfOption = Annotated[Optional[str], option_as_of()]
+ObservationOption = Annotated[Optional[str], typer.Option(
+    "--observation-end", help="Last day observed YYYY-MM-DD, orders on it counted: the same as --as-of the next day.")]
 FormatOption = Annotated[OutputFormat, typer.Option("--format", help="table, json or csv.")]
 
 
-def _summary(workspace: Tables, model_name: str, time_unit: str, calibration_end: str | None, observation_end: str | None):
-    return summarise_for(workspace.table("orders"), model_name, time_unit, calibration_end=calibration_end,
-                         observation_end=observation_end)
+def _snapshot(workspace: Tables, as_of: str | None, observation_end: str | None) -> Snapshot:
+    """The orders as they stood at the start of ``--as-of`` (or of the day after
+    ``--observation-end``): one convention with every other command."""
+    day = parse_as_of(as_of)
+    if observation_end is not None:
+        after = parse_day(observation_end, "--observation-end") + timedelta(days=1)
+        if day is not None and day != after:
+            raise ConfigError(f"--as-of {day} and --observation-end {observation_end} disagree",
+                              f"give one of them: --as-of {after} is the same as --observation-end {observation_end}")
+        day = after
+    return snapshot_of(workspace, day)
 
 
-def _fit(workspace: Tables, model_name: str, time_unit: str, calibration_end: str | None, observation_end: str | None,
-         spend: bool) -> MemberValueFit:
-    return fit_member_value(workspace.table("orders"), model=model_name, time_unit=time_unit, calibration_end=calibration_end,
-                            observation_end=observation_end, spend=spend,
+def _summary(snapshot: Snapshot, model_name: str, time_unit: str, calibration_end: str | None):
+    return summarise_for(snapshot.table("orders"), model_name, time_unit, calibration_end=calibration_end,
+                         observation_end=snapshot.last_day)
+
+
+def _fit(snapshot: Snapshot, model_name: str, time_unit: str, calibration_end: str | None, spend: bool) -> MemberValueFit:
+    return fit_member_value(snapshot.table("orders"), model=model_name, time_unit=time_unit, calibration_end=calibration_end,
+                            observation_end=snapshot.last_day, spend=spend,
                             warn=lambda note: err.print(f"warning: {note}", markup=False))
 
 
@@ -97,6 +113,7 @@ def fit_command(
     model: ModelOption = ModelName.bg_nbd,
     time_unit: TimeUnitOption = "W",
     calibration_end: CalibrationOption = None,
+    as_of: AsOfOption = None,
     observation_end: ObservationOption = None,
     spend: Annotated[bool, typer.Option("--spend/--no-spend", help="Also fit Gamma-Gamma on the repeat buyers' spend.")] = True,
     out_file: Annotated[Optional[Path], typer.Option("--out", help="Save the fitted model(s) as JSON.")] = None,
@@ -106,7 +123,7 @@ def fit_command(
 ) -> None:
     """Fit a purchase model (and Gamma-Gamma spend) on the orders; print the parameters."""
     with open_tables(engine, db) as workspace:
-        fit = _fit(workspace, model.value, time_unit, calibration_end, observation_end, spend)
+        fit = _fit(_snapshot(workspace, as_of, observation_end), model.value, time_unit, calibration_end, spend)
     models = [m for m in (fit.purchases, fit.spend) if m is not None]
     if out_file:
         save_model(out_file, *models)
@@ -125,6 +142,7 @@ def predict_command(
     model: ModelOption = ModelName.bg_nbd,
     model_file: Annotated[Optional[Path], typer.Option("--model-file", help="Use models saved by 'clv fit --out' instead of fitting.")] = None,
     time_unit: TimeUnitOption = "W",
+    as_of: AsOfOption = None,
     observation_end: ObservationOption = None,
     calibration_end: CalibrationOption = None,
     discount_rate: Annotated[float, typer.Option(help="Yearly discount rate of the residual CLV.")] = 0.10,
@@ -137,6 +155,7 @@ def predict_command(
 ) -> None:
     """Predicted value per member: P(alive), expected orders, next order, CLV (one row each)."""
     with open_tables(engine, db) as workspace:
+        snapshot = _snapshot(workspace, as_of, observation_end)
         if model_file:
             loaded = load_model(model_file)
             purchase = [m for m in loaded if isinstance(m, TransactionModel)]
@@ -145,9 +164,9 @@ def predict_command(
                 raise ConfigError(f"{model_file}: holds no purchase model", "save one with: memberlens clv fit --out FILE")
             fitted: TransactionModel = purchase[0]
             spend_model = spend_models[0] if spend_models else None
-            summary = _summary(workspace, fitted.model_name, str(fitted.time_unit), calibration_end, observation_end)
+            summary = _summary(snapshot, fitted.model_name, str(fitted.time_unit), calibration_end)
         else:
-            fit = _fit(workspace, model.value, time_unit, calibration_end, observation_end, True)
+            fit = _fit(snapshot, model.value, time_unit, calibration_end, True)
             summary, fitted, spend_model = fit.summary, fit.purchases, fit.spend
         result = predict_member_value(
             summary, fitted, spend_model, discount_rate=discount_rate, clv_horizon=clv_horizon
@@ -180,9 +199,10 @@ def _plain(frame: pd.DataFrame) -> pd.DataFrame:
 
 @clv_app.command("evaluate")
 def evaluate_command(
-    calibration_end: Annotated[str, typer.Option("--calibration-end", help="Last day (YYYY-MM-DD) of the calibration period.")],
+    calibration_end: Annotated[str, typer.Option("--calibration-end", help=CALIBRATION_HELP)],
     model: ModelOption = ModelName.bg_nbd,
     time_unit: TimeUnitOption = "W",
+    as_of: AsOfOption = None,
     observation_end: ObservationOption = None,
     compare: Annotated[bool, typer.Option("--compare/--no-compare", help="Also fit the other continuous-time models and compare by BIC.")] = True,
     max_frequency: Annotated[int, typer.Option(help="Last frequency bin (and above).")] = 7,
@@ -192,13 +212,14 @@ def evaluate_command(
 ) -> None:
     """Fit on the calibration period; compare expected and actual holdout purchases."""
     with open_tables(engine, db) as workspace:
-        fit = _fit(workspace, model.value, time_unit, calibration_end, observation_end, False)
+        snapshot = _snapshot(workspace, as_of, observation_end)
+        fit = _fit(snapshot, model.value, time_unit, calibration_end, False)
         summary, fitted = fit.summary, fit.purchases
         holdout = evaluate_holdout(fitted, summary, max_frequency=max_frequency)
         tracking = None
         if not fitted.discrete:
             tracking = track_cumulative_purchases(
-                fitted, workspace.table("orders"), calibration_end=calibration_end, observation_end=observation_end, step="W"
+                fitted, snapshot.table("orders"), calibration_end=calibration_end, observation_end=snapshot.last_day, step="W"
             )
         comparison = None
         if compare and not fitted.discrete:

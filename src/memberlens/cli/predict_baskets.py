@@ -10,7 +10,7 @@ from typing import Annotated, Any, Optional
 import pandas as pd
 import typer
 
-from memberlens.cli._common import OutputFormat, err, option_db, option_engine, parse_as_of, print_records
+from memberlens.cli._common import OutputFormat, err, option_as_of, option_db, option_engine, parse_as_of, print_records
 from memberlens.errors import ConfigError
 from memberlens.i18n import LANGUAGES, Messages
 from memberlens.io.files import write_text_atomic
@@ -18,8 +18,9 @@ from memberlens.io.jsonable import json_text
 from memberlens.io.catalog import open_tables
 from memberlens.predict.anomalies import AnomalyThresholds, explain_members, explain_orders, find_anomalies
 from memberlens.predict.baskets import AssociationRuleModel
+from memberlens.snapshot import snapshot_of
 
-AsOfOption = Annotated[Optional[str], typer.Option("--as-of", help="Cut-off date YYYY-MM-DD: later orders are not counted.")]
+AsOfOption = Annotated[Optional[str], option_as_of()]
 FormatOption = Annotated[OutputFormat, typer.Option("--format", help="table, json or csv.")]
 OutOption = Annotated[Optional[Path], typer.Option("--out", help="Write all rows to this file (csv, or json with --format json).")]
 LimitOption = Annotated[int, typer.Option(help="Rows shown with --format table.")]
@@ -52,10 +53,10 @@ def next_product_command(
         model = AssociationRuleModel(min_support=min_support, min_confidence=min_confidence, min_lift=min_lift,
                                      max_len=max_len, max_baskets=max_baskets)
     with open_tables(engine, db) as workspace:
-        orders = workspace.table("orders")
+        orders = snapshot_of(workspace, cut_off).table("orders")
         if not model_file:
             model.fit(orders, as_of=cut_off)
-        suggestions = model.suggest(orders, top=top, as_of=cut_off).to_pandas() if members else None
+        suggestions = model.suggest(orders, top=top).to_pandas() if members else None
     if save:
         model.save(save)
         err.print(f"saved {len(model.rules_)} rules to {save}", markup=False)
@@ -115,8 +116,9 @@ def anomalies_command(
     )
     cut_off = parse_as_of(as_of)
     with open_tables(engine, db) as workspace:
-        cancellations = workspace.table("cancellations") if workspace.has_table("cancellations") else None
-        found = find_anomalies(workspace.table("orders"), cancellations, thresholds=thresholds, as_of=cut_off)
+        snapshot = snapshot_of(workspace, cut_off)
+        found = find_anomalies(snapshot.table("orders"), snapshot.tables.get("cancellations"), thresholds=thresholds,
+                               as_of=cut_off)
     t = Messages(lang)
     if kind is AnomalyKind.orders:
         frame = explain_orders(found.orders, t)

@@ -10,13 +10,14 @@ from typing import Annotated, Any, Optional
 import pandas as pd
 import typer
 
-from memberlens.cli._common import OutputFormat, err, option_db, option_engine, parse_as_of, print_json, print_records
+from memberlens.cli._common import OutputFormat, err, option_as_of, option_db, option_engine, parse_as_of, print_json, print_records
 from memberlens.errors import ConfigError
 from memberlens.i18n import Messages
 from memberlens.io.files import write_text_atomic
-from memberlens.io.catalog import Tables, open_tables
+from memberlens.io.catalog import open_tables
 from memberlens.predict.churn import ChurnModel, training_sample
 from memberlens.predict.response import ResponseModel, describe_conditions
+from memberlens.snapshot import Snapshot, snapshot_of
 
 SOURCE_TABLES = ("orders", "events", "campaigns", "members")
 
@@ -40,7 +41,7 @@ class Audience(str, Enum):
     churn_low = "churn-low"
 
 
-AsOfOption = Annotated[Optional[str], typer.Option("--as-of", help="Score as of this day YYYY-MM-DD (default: the day after the last order).")]
+AsOfOption = Annotated[Optional[str], option_as_of()]
 FormatOption = Annotated[OutputFormat, typer.Option("--format", help="table, json or csv.")]
 OutOption = Annotated[Optional[Path], typer.Option("--out", help="Write the per-member probabilities to this file (csv or json by --format).")]
 LimitOption = Annotated[int, typer.Option(help="Members shown with --format table.")]
@@ -48,20 +49,20 @@ HighOption = Annotated[float, typer.Option("--high", help="Churn probability fro
 MediumOption = Annotated[float, typer.Option("--medium", help="Churn probability from which a customer is medium risk.")]
 
 
-def source_tables(workspace: Tables) -> dict[str, Any]:
-    """The workspace tables the models read (orders required, the others when present)."""
-    present = set(workspace.list_tables())
-    workspace.table("orders")  # a missing orders table: the usual error and hint
-    return {name: workspace.table(name) for name in SOURCE_TABLES if name in present}
+def model_tables(snapshot: Snapshot) -> dict[str, Any]:
+    """The snapshot's tables the models read (orders required, the others when present)."""
+    snapshot.table("orders")  # a missing orders table: the usual error and hint
+    return {name: snapshot.tables[name] for name in SOURCE_TABLES if snapshot.has(name)}
 
 
-def churn_model(tables: dict[str, Any], model_file: Path | None, horizon_days: int, label: str, high: float,
+def churn_model(snapshot: Snapshot, model_file: Path | None, horizon_days: int, label: str, high: float,
                 medium: float, max_training_customers: int = 200_000) -> ChurnModel:
-    """A churn model loaded from ``model_file`` (with these thresholds) or trained on ``tables``."""
+    """A churn model loaded from ``model_file`` (with these thresholds) or trained on the
+    snapshot (cut-offs before its day)."""
     if model_file is not None:
         return ChurnModel.load(model_file).with_thresholds(high, medium)
     return ChurnModel(horizon_days=horizon_days, label=label, high=high, medium=medium,
-                      max_training_customers=max_training_customers).fit(tables)
+                      max_training_customers=max_training_customers).fit(model_tables(snapshot), end=snapshot.day)
 
 
 def churn_command(
@@ -84,9 +85,9 @@ def churn_command(
     """Churn probability and risk band per customer; the model's validation on a later cut-off."""
     day = parse_as_of(as_of)
     with open_tables(engine, db) as workspace:
-        tables = source_tables(workspace)
-        model = churn_model(tables, model_file, horizon_days, label.value, high, medium, max_training_customers)
-        scores = model.score(tables, day)
+        snapshot = snapshot_of(workspace, day)
+        model = churn_model(snapshot, model_file, horizon_days, label.value, high, medium, max_training_customers)
+        scores = model.score(model_tables(snapshot), snapshot.day)
     if save is not None:
         model.save(save)
         err.print(f"saved the churn model to {save}", markup=False)
@@ -99,6 +100,7 @@ def response_command(
     campaign: Annotated[Optional[list[str]], typer.Option("--campaign", help="Campaign id to learn from (repeatable; default all). The latest is the check.")] = None,
     audience: Annotated[Audience, typer.Option("--audience", help="Planned send: all, marketable, or a churn band (churn-high, churn-medium, churn-low).")] = Audience.marketable,
     as_of: AsOfOption = None,
+    response_days: Annotated[int, typer.Option("--response-days", help="Days after a send in which a response counts; campaigns sent fewer days before --as-of are not learnt from.")] = 14,
     churn_model_file: Annotated[Optional[Path], typer.Option("--churn-model", help="Churn model for a churn-band audience (default: train one).")] = None,
     high: HighOption = 0.75,
     medium: MediumOption = 0.5,
@@ -116,10 +118,12 @@ def response_command(
     day = parse_as_of(as_of)
     t = Messages(lang)
     with open_tables(engine, db) as workspace:
-        tables = source_tables(workspace)
-        model = ResponseModel.load(model_file) if model_file is not None else ResponseModel(campaigns=campaign or None).fit(tables)
-        scores = model.score(tables, day)
-        members = _audience(scores, audience, tables, day, churn_model_file, high, medium)
+        snapshot = snapshot_of(workspace, day)
+        tables = model_tables(snapshot)
+        model = (ResponseModel.load(model_file) if model_file is not None
+                 else ResponseModel(campaigns=campaign or None, response_days=response_days).fit(tables, end=snapshot.day))
+        scores = model.score(tables, snapshot.day)
+        members = _audience(scores, audience, snapshot, churn_model_file, high, medium)
     if save is not None:
         model.save(save)
         err.print(f"saved the response model to {save}", markup=False)
@@ -134,7 +138,7 @@ def response_command(
     _emit(summary, _plain(chosen), fmt, out_file, limit, "response")
 
 
-def _audience(scores: pd.DataFrame, audience: Audience, tables: dict[str, Any], day, churn_model_file: Path | None,
+def _audience(scores: pd.DataFrame, audience: Audience, snapshot: Snapshot, churn_model_file: Path | None,
               high: float, medium: float) -> list[str] | None:
     """The customer ids of the planned send (None: everyone scored)."""
     if audience is Audience.all:
@@ -144,7 +148,7 @@ def _audience(scores: pd.DataFrame, audience: Audience, tables: dict[str, Any], 
             raise ConfigError("--audience marketable needs the members table (marketable)",
                               "memberlens ingest FILE --table members, or --audience all")
         return scores.customer_id[scores.marketable.fillna(0) == 1].tolist()
-    churn = churn_model(tables, churn_model_file, 180, "orders", high, medium).score(tables, day)
+    churn = churn_model(snapshot, churn_model_file, 180, "orders", high, medium).score(model_tables(snapshot), snapshot.day)
     wanted = audience.value.removeprefix("churn-")
     return churn.customer_id[churn.risk_band == wanted].tolist()
 

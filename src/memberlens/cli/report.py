@@ -11,7 +11,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from memberlens.analyses import AnalysisOptions
-from memberlens.cli._common import err, option_db, option_engine, out, parse_as_of
+from memberlens.cli._common import err, option_as_of, option_db, option_engine, out, parse_as_of
 from memberlens.errors import ConfigError
 from memberlens.i18n import LANGUAGES
 from memberlens.ingest import ingest
@@ -31,7 +31,7 @@ def report_command(
     db: Annotated[str, option_db()] = "memberlens.duckdb",
     engine: Annotated[str, option_engine()] = "duckdb",
     preset: Annotated[Optional[str], typer.Option(help="Mapping preset for the sources, e.g. online-retail.")] = None,
-    as_of: Annotated[Optional[str], typer.Option("--as-of", help="Cut-off date YYYY-MM-DD: later orders are not counted.")] = None,
+    as_of: Annotated[Optional[str], option_as_of()] = None,
     lang: Annotated[str, typer.Option(help="en or zh.")] = "en",
     out_dir: Annotated[Path, typer.Option("--out", help="Folder to write report.html (and exports/) into.")] = Path("."),
     export_format: Annotated[ExportFormat, typer.Option("--export-format", help="Member lists as csv, parquet or xlsx.")] = ExportFormat.csv,

@@ -20,11 +20,13 @@ from typing import Annotated, Optional
 
 import typer
 
-from memberlens.cli._common import err, option_db, option_engine
+from memberlens.cli._common import err, option_as_of, option_db, option_engine, parse_as_of
 from memberlens.errors import ConfigError
 from memberlens.i18n import LANGUAGES
 from memberlens.io.catalog import open_tables
 from memberlens.io.files import write_text_atomic
+from memberlens.schema.contract import SOURCE_TABLES
+from memberlens.snapshot import snapshot_of
 from memberlens.segments import (SegmentSpec, Support, load_segment, profile_segment, save_segment, segments_file,
                                  select_members)
 from memberlens.segments.saved import check_name
@@ -54,6 +56,7 @@ def segment_command(
     fmt: Annotated[SegmentFormat, typer.Option("--format", help="json, text or html.")] = SegmentFormat.json,
     out_file: Annotated[Optional[Path], typer.Option("--out", help="Write to this file instead of printing.")] = None,
     min_count: Annotated[int, typer.Option("--min-count", help="Fewest cohort members behind a difference or cell.")] = 30,
+    as_of: Annotated[Optional[str], option_as_of()] = None,
     db: Annotated[str, option_db()] = "memberlens.duckdb",
     engine: Annotated[str, option_engine()] = "duckdb",
 ) -> None:
@@ -70,8 +73,9 @@ def segment_command(
         check_name(save)
     saved_file = segments or segments_file_for(db)
     spec = _spec(where, segment, saved_file, metric=metric, by=by, by_metric=by_metric, flags=flags, matrix=matrix)
+    day = parse_as_of(as_of)
     with open_tables(engine, db) as tables:
-        customers = tables.table(table)
+        customers = snapshot_of(tables, day).table(table) if table in SOURCE_TABLES else tables.table(table)
         profile = profile_segment(customers, spec, support=Support(min_count=min_count), name=save or segment,
                                   table_name=table)
         if save is not None:
@@ -89,7 +93,7 @@ def segment_command(
 
             section = SegmentExplorerSection(spec=spec, name=save or segment, table=table, min_count=min_count,
                                              profile=profile)
-            html = render_report(tables, lang=lang, sections=[section])
+            html = render_report(tables, lang=lang, sections=[section], as_of=day)
             write_text_atomic(out_file, html)
             err.print(f"report:  {out_file}", markup=False)
             return

@@ -35,15 +35,10 @@ from memberlens.errors import InputError, MissingTableError
 from memberlens.io.catalog import LEDGER_TABLE, SOURCES_TABLE, ledgers_from
 from memberlens.io.engines import duckdb_settings
 from memberlens.io.sources import quote_identifier
-from memberlens.schema.contract import CANCELLATIONS_TABLE, CONTRACTS, SOURCE_COLUMN
+from memberlens.schema.contract import CANCELLATIONS_TABLE, CONTRACTS, SOURCE_COLUMN, UNLOCK_HINTS
 from memberlens.schema.ledger import SourceLedger
 
 DEFAULT_PATH = Path("memberlens.duckdb")
-UNLOCK_HINTS = {
-    "orders": "memberlens ingest ORDERS_FILE",
-    **{name: f"memberlens ingest FILE --table {name}" for name in CONTRACTS if name != "orders"},
-}
-
 
 class Workspace:
     """A DuckDB workspace file. Analyses read its tables through :meth:`table` as Ibis tables.

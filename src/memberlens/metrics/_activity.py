@@ -5,6 +5,7 @@ from __future__ import annotations
 import ibis
 import ibis.expr.types as ir
 
+from memberlens.metrics._arith import money_sum
 from memberlens.metrics._periods import Period, period_index
 
 
@@ -14,7 +15,7 @@ def customer_periods(orders: ir.Table, period: Period) -> ir.Table:
     previous period with an order, null for the first)."""
     lines = orders.mutate(period=period_index(orders.ordered_at, period))
     active = lines.group_by(["customer_id", "period"]).aggregate(
-        orders=lines.order_id.nunique(), revenue=lines.amount.sum()
+        orders=lines.order_id.nunique(), revenue=money_sum(lines.amount)
     )
     by_customer = ibis.window(group_by=active.customer_id, order_by=active.period)
     return active.mutate(

@@ -12,7 +12,7 @@ from typing import Literal
 import ibis
 import ibis.expr.types as ir
 
-from memberlens.metrics._arith import ratio
+from memberlens.metrics._arith import micros, money, money_sum, ratio
 from memberlens.errors import ConfigError
 
 ENTITY_COLUMNS = {"customer": "customer_id", "product": "product_id"}
@@ -28,28 +28,29 @@ def classify_abc(
         raise ConfigError(f"The thresholds must satisfy 0 < a < b <= 1. Got a={a!r}, b={b!r} instead.")
     key = ENTITY_COLUMNS[by]
     rows = orders.filter(orders[key].notnull())
-    per = rows.group_by(key).aggregate(revenue=rows.amount.sum())
-    order = [per.revenue.desc(), per[key]]
+    # revenue in whole millionths: exact sums, so equal spend ties exactly and ranks by id
+    per = rows.group_by(key).aggregate(_micros=micros(rows.amount).sum())
+    order = [per._micros.desc(), per[key]]
     running = ibis.cumulative_window(order_by=order)
-    total = per.revenue.sum().over()
-    with_share = per.mutate(
-        revenue_share=ratio(per.revenue, total),
-        cumulative_share=ratio(per.revenue.sum().over(running), total),
-        rank=ibis.row_number().over(order_by=order) + 1,
-    )
+    total = per._micros.sum().over()
     # the revenue of the entities ranked before this one, summed directly (a difference of
     # running shares is off by rounding exactly at a threshold)
-    preceding = ibis.window(order_by=[with_share.revenue.desc(), with_share[key]], rows=(None, -1))
-    before = ratio(with_share.revenue.sum().over(preceding).fill_null(0), with_share.revenue.sum().over())
-    return with_share.mutate(
-        abc_class=ibis.cases((before < a, "A"), (before < b, "B"), else_="C")
-    ).order_by("rank")
+    preceding = ibis.window(order_by=order, rows=(None, -1))
+    before = ratio(per._micros.sum().over(preceding).fill_null(0), total)
+    classified = per.mutate(
+        revenue=money(per._micros),
+        revenue_share=ratio(per._micros, total),
+        cumulative_share=ratio(per._micros.sum().over(running), total),
+        rank=ibis.row_number().over(order_by=order) + 1,
+        abc_class=ibis.cases((before < a, "A"), (before < b, "B"), else_="C"),
+    )
+    return classified.select(key, "revenue", "revenue_share", "cumulative_share", "rank", "abc_class").order_by("rank")
 
 
 def summarise_abc(classified: ir.Table) -> ir.Table:
     """Per class: entities, their share, revenue and revenue share."""
-    totals = classified.aggregate(n=classified.count(), r=classified.revenue.sum())
-    per = classified.group_by("abc_class").aggregate(entities=classified.count(), revenue=classified.revenue.sum())
+    totals = classified.aggregate(n=classified.count(), r=money_sum(classified.revenue))
+    per = classified.group_by("abc_class").aggregate(entities=classified.count(), revenue=money_sum(classified.revenue))
     joined = per.cross_join(totals)
     return joined.select(
         "abc_class",

@@ -17,7 +17,7 @@ from typing import Literal
 import ibis
 import ibis.expr.types as ir
 
-from memberlens.metrics._arith import ratio
+from memberlens.metrics._arith import money_sum, ratio
 from memberlens.errors import ConfigError
 from memberlens.metrics._activity import customer_periods
 from memberlens.metrics._periods import Period, check_period, period_start
@@ -68,7 +68,7 @@ def _point_values(activity: ir.Table, measure: Measure, cumulative: bool) -> ir.
     count — customers whose last active period number it is; revenue in that period."""
     if measure == "revenue":
         return activity.group_by(cohort=activity.first_period, period_number=activity.period_number).aggregate(
-            value=activity.revenue.sum()
+            value=money_sum(activity.revenue)
         )
     if not cumulative:
         return activity.group_by(cohort=activity.first_period, period_number=activity.period_number).aggregate(

@@ -16,7 +16,7 @@ from __future__ import annotations
 import ibis
 import ibis.expr.types as ir
 
-from memberlens.metrics._arith import ratio
+from memberlens.metrics._arith import money_sum, ratio
 from memberlens.errors import MissingTableError
 from memberlens.metrics._periods import Period, check_period, period_index, period_spine, period_start
 
@@ -54,7 +54,7 @@ def compute_member_kpis(
         parts.append(_cost_counts(marketing_costs, period))
     if campaigns is not None:
         parts.append(_per_period(campaigns.filter(campaigns.revenue.notnull()), "converted_at", period,
-                                 marketing_revenue=lambda t: t.revenue.sum()))
+                                 marketing_revenue=lambda t: money_sum(t.revenue)))
     combined = _combine(parts)
     spine = period_spine(combined)
     right = combined.view()
@@ -143,31 +143,31 @@ def _order_counts(orders: ir.Table, period: Period) -> ir.Table:
     lines = orders.mutate(period=period_index(orders.ordered_at, period))
     first = lines.group_by("customer_id").aggregate(period=lines.period.min())
     new = first.group_by("period").aggregate(purchasing_new=first.count())
-    metrics = dict(buyers=lines.customer_id.nunique(), orders=lines.order_id.nunique(), revenue=lines.amount.sum())
+    metrics = dict(buyers=lines.customer_id.nunique(), orders=lines.order_id.nunique(), revenue=money_sum(lines.amount))
     activity = lines.group_by("period").aggregate(**metrics)
     parts = [new, activity]
     if "coupon_amount" in orders.columns:
         per_order = lines.group_by(["period", "customer_id", "order_id"]).aggregate(
-            coupon=lines.coupon_amount.fill_null(0).sum(), amount=lines.amount.sum()
+            coupon=money_sum(lines.coupon_amount.fill_null(0)), amount=money_sum(lines.amount)
         )
         per_order = per_order.mutate(with_coupon=per_order.coupon > 0)
         # coupon users (用券用户): buyers with a coupon order in the period; their AOV and
         # repurchase rate count all their orders in it
         per_user = per_order.group_by(["period", "customer_id"]).aggregate(
             orders=per_order.count(),
-            amount=per_order.amount.sum(),
+            amount=money_sum(per_order.amount),
             coupon_orders=per_order.with_coupon.cast("int64").sum(),
-            coupon_revenue=ibis.ifelse(per_order.with_coupon, per_order.amount, 0.0).sum(),
+            coupon_revenue=money_sum(ibis.ifelse(per_order.with_coupon, per_order.amount, 0.0)),
         )
         users = per_user.filter(per_user.coupon_orders > 0)
         parts.append(per_user.group_by("period").aggregate(
-            coupon_orders=per_user.coupon_orders.sum(), coupon_revenue=per_user.coupon_revenue.sum(),
+            coupon_orders=per_user.coupon_orders.sum(), coupon_revenue=money_sum(per_user.coupon_revenue),
         ))
         parts.append(users.group_by("period").aggregate(
             coupon_buyers=users.count(),
             coupon_repeat_buyers=(users.orders > 1).cast("int64").sum(),
             coupon_users_orders=users.orders.sum(),
-            coupon_users_revenue=users.amount.sum(),
+            coupon_users_revenue=money_sum(users.amount),
         ))
     return _combine(parts)
 
@@ -177,10 +177,10 @@ def _cost_counts(costs: ir.Table, period: Period) -> ir.Table:
     c = costs.mutate(_kind=kind)
     return _per_period(
         c, "date", period,
-        media_cost=lambda t: ibis.ifelse(t._kind == "media", t.cost, 0.0).sum(),
-        coupon_cost=lambda t: ibis.ifelse(t._kind == "coupon", t.cost, 0.0).sum(),
-        points_cost=lambda t: ibis.ifelse(t._kind == "points", t.cost, 0.0).sum(),
-        other_cost=lambda t: ibis.ifelse(t._kind.isin(("media", "coupon", "points")), 0.0, t.cost).sum(),
+        media_cost=lambda t: money_sum(ibis.ifelse(t._kind == "media", t.cost, 0.0)),
+        coupon_cost=lambda t: money_sum(ibis.ifelse(t._kind == "coupon", t.cost, 0.0)),
+        points_cost=lambda t: money_sum(ibis.ifelse(t._kind == "points", t.cost, 0.0)),
+        other_cost=lambda t: money_sum(ibis.ifelse(t._kind.isin(("media", "coupon", "points")), 0.0, t.cost)),
     )
 
 
@@ -199,7 +199,7 @@ def _combine(parts: list[ir.Table]) -> ir.Table:
 def summarise_member_value(orders: ir.Table) -> ir.Table:
     """Per member (seed 002 §1.5): historic CLV (total spend), orders, AOV, first and last order."""
     per = orders.group_by("customer_id").aggregate(
-        historic_clv=orders.amount.sum(),
+        historic_clv=money_sum(orders.amount),
         orders=orders.order_id.nunique(),
         first_order_at=orders.ordered_at.min(),
         last_order_at=orders.ordered_at.max(),

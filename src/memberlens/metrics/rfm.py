@@ -16,14 +16,15 @@ RFE (seed 002 §3.2) is the same machinery over events: recency of visit, visits
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date
+from datetime import date, timedelta
 from typing import Literal
 
 import ibis
 import ibis.expr.types as ir
 
-from memberlens.metrics._arith import ratio
+from memberlens.metrics._arith import money_sum, ratio
 from memberlens.errors import ConfigError
+from memberlens.snapshot import as_date, known_rows, start_of
 
 Bins = Literal[3, 4, 5]
 
@@ -40,21 +41,21 @@ def _day_after_last(table: ir.Table, time_column: str) -> ir.Table:
 
 
 def _in_window(table: ir.Table, time_column: str, as_of: date | str | None, lookback_days: int | None) -> ir.Table:
-    """Rows before the cut-off (and within the look-back window), compared as timestamps so the
-    engine can skip whole row groups."""
+    """Rows known at the start of ``as_of`` (the snapshot's cut, :mod:`memberlens.snapshot`) and,
+    with ``lookback_days``, no older than that many days before it."""
     if lookback_days is not None and (not isinstance(lookback_days, int) or lookback_days < 1):
         raise ConfigError(f"The 'lookback_days' parameter must be an int in the range [1, inf). Got {lookback_days!r} instead.")
-    if as_of is None:
+    if as_of is not None:
+        day = as_date(as_of)
+        known = known_rows(table, time_column, day)
         if lookback_days is None:
-            return table
-        cut = table.cross_join(_day_after_last(table, time_column))
-    else:
-        cut = table.mutate(_cutoff=ibis.date(str(as_of)))
+            return known
+        return known.filter(known[time_column] >= start_of(day - timedelta(days=lookback_days)))
+    if lookback_days is None:
+        return table
+    cut = table.cross_join(_day_after_last(table, time_column))
     start = cut._cutoff.cast("timestamp")
-    keep = cut[time_column] < start
-    if lookback_days is not None:
-        keep &= cut[time_column] >= start - ibis.interval(days=lookback_days)
-    return cut.filter(keep).drop("_cutoff")
+    return cut.filter(cut[time_column] >= start - ibis.interval(days=lookback_days)).drop("_cutoff")
 
 
 def _with_recency(per: ir.Table, source: ir.Table, time_column: str, as_of: date | str | None) -> ir.Table:
@@ -74,7 +75,7 @@ def compute_rfm(orders: ir.Table, *, as_of: date | str | None = None, lookback_d
     per_customer = kept.group_by("customer_id").aggregate(
         last_at=kept.ordered_at.max(),
         frequency=kept.order_id.nunique(),
-        monetary=kept.amount.sum(),
+        monetary=money_sum(kept.amount),
         first_order_at=kept.ordered_at.min(),
     )
     per_customer = _with_recency(per_customer, orders, "ordered_at", as_of)
@@ -197,10 +198,10 @@ def _custom_rule(name: str, rule: Mapping[str, tuple[int, int]], r, f, m):
 
 def summarise_segments(segmented: ir.Table) -> ir.Table:
     """Per segment: customers, share, revenue, revenue share and mean R, F, M."""
-    totals = segmented.aggregate(all_customers=segmented.count(), all_revenue=segmented.monetary.sum())
+    totals = segmented.aggregate(all_customers=segmented.count(), all_revenue=money_sum(segmented.monetary))
     per = segmented.group_by("segment").aggregate(
         customers=segmented.count(),
-        revenue=segmented.monetary.sum(),
+        revenue=money_sum(segmented.monetary),
         mean_recency=segmented.recency.mean(),
         mean_frequency=segmented.frequency.mean(),
         mean_monetary=segmented.monetary.mean(),

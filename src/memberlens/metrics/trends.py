@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import ibis
 import ibis.expr.types as ir
 
-from memberlens.metrics._arith import ratio
+from memberlens.metrics._arith import micros, money, money_sum, ratio
 from memberlens.errors import ConfigError
 from memberlens.metrics._periods import Period, check_period, period_index, period_spine, period_start
 
@@ -29,7 +29,7 @@ def summarise_trends(orders: ir.Table, period: Period = "month") -> ir.Table:
     activity = lines.group_by("period").aggregate(
         buyers=lines.customer_id.nunique(),
         orders=lines.order_id.nunique(),
-        revenue=lines.amount.sum(),
+        revenue=money_sum(lines.amount),
         units=lines.quantity.sum(),
     )
     spine = period_spine(lines)
@@ -61,7 +61,7 @@ def order_totals(orders: ir.Table) -> ir.Table:
     return orders.group_by("order_id").aggregate(
         customer_id=orders.customer_id.min(),
         ordered_at=orders.ordered_at.min(),
-        amount=orders.amount.sum(),
+        amount=money_sum(orders.amount),
         units=orders.quantity.sum(),
         lines=orders.count(),
     )
@@ -80,7 +80,7 @@ def rank_largest_orders(orders: ir.Table, period: Period = "month", top: int = 3
     totals = totals.mutate(period=period_index(totals.ordered_at, period))
     ranked = totals.mutate(
         rank=ibis.row_number().over(group_by=totals.period, order_by=[totals.amount.desc(), totals.order_id]) + 1,
-        period_revenue=totals.amount.sum().over(group_by=totals.period),
+        period_revenue=money(micros(totals.amount).sum().over(group_by=totals.period)),
     )
     return (
         ranked.filter(ranked["rank"] <= top)
@@ -115,7 +115,7 @@ def summarise_price_bands(orders: ir.Table, bands: Sequence[float] = DEFAULT_PRI
     summary = banded.group_by("band").aggregate(
         lines=banded.count(),
         units=banded.quantity.sum(),
-        revenue=banded.amount.sum(),
+        revenue=money_sum(banded.amount),
         buyers=banded.customer_id.nunique(),
         mean_units_per_line=banded.quantity.mean(),
     )

@@ -37,6 +37,7 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from memberlens.errors import ConfigError, InputError
+from memberlens.metrics._arith import money_sum
 
 _UNIT_DAYS = {"D": 1.0, "W": 7.0, "M": 365.25 / 12, "Q": 365.25 / 4, "Y": 365.25}
 _UNIT_PATTERN = re.compile(r"^\s*(\d+(?:\.\d+)?)?\s*([DWMQY])\s*$", re.IGNORECASE)
@@ -157,14 +158,14 @@ def summarise_purchases(
     daily = (
         orders.filter(known)
         .group_by(customer_id=orders.customer_id, day=day)
-        .aggregate(spend=orders.amount.sum().fill_null(0.0))
+        .aggregate(spend=money_sum(orders.amount).fill_null(0.0))
     )
     cal = daily.filter(daily.day <= ibis.literal(period_end)) if cal_end is not None else daily
     per = cal.group_by("customer_id").aggregate(
         first_order_date=cal.day.min(),
         last_order_date=cal.day.max(),
         days=cal.count(),
-        total_spend=cal.spend.sum(),
+        total_spend=money_sum(cal.spend),
         first_spend=_value_at_min(cal.spend, cal.day, _backend_name(orders)),
     )
     age_days = ibis.literal(period_end).delta(per.first_order_date, unit="day")
@@ -188,7 +189,7 @@ def summarise_purchases(
     if cal_end is None:
         return summary
     hold = daily.filter(daily.day > ibis.literal(cal_end))
-    hold = hold.group_by("customer_id").aggregate(frequency_holdout=hold.count(), spend_holdout=hold.spend.sum())
+    hold = hold.group_by("customer_id").aggregate(frequency_holdout=hold.count(), spend_holdout=money_sum(hold.spend))
     joined = summary.left_join(hold, "customer_id")
     n_hold = joined.frequency_holdout.fill_null(0).cast("int64")
     spend_hold = joined.spend_holdout.fill_null(0.0)
@@ -234,7 +235,7 @@ def _discrete_summary(cal: ir.Table, per: ir.Table, unit: TimeUnit, age_days: ir
     joined = cal.join(per.select("customer_id", "first_order_date"), "customer_id")
     offset = joined.day.delta(joined.first_order_date, unit="day").cast("float64")
     periods = joined.select("customer_id", "spend", period=(offset / unit.days).floor().cast("int64"))
-    periods = periods.group_by("customer_id", "period").aggregate(spend=periods.spend.sum())
+    periods = periods.group_by("customer_id", "period").aggregate(spend=money_sum(periods.spend))
     later = periods.period > 0
     counts = periods.group_by("customer_id").aggregate(
         frequency=later.cast("int64").sum(),

@@ -20,7 +20,8 @@ import pandas as pd
 
 from memberlens.errors import ConfigError
 from memberlens.predict._sample import in_seeded_sample
-from memberlens.predict.features import as_date, cutoff_timestamp, member_features, stack_features
+from memberlens.predict.features import member_features, stack_features
+from memberlens.snapshot import as_date, known_rows, start_of
 
 Label = Literal["orders", "unsubscribe"]
 LABELS = ("orders", "unsubscribe")
@@ -38,14 +39,6 @@ def check_positive(name: str, value: int) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
         raise ConfigError(f"The '{name}' parameter must be an int in the range [1, inf). Got {value!r} instead.")
     return value
-
-
-def end_of_data(orders: ir.Table) -> date:
-    """The day after the last order: the first day nothing is known about."""
-    last = orders.ordered_at.max().execute()
-    if last is None or pd.isna(last):
-        raise ConfigError("the orders table is empty", "ingest orders first: memberlens ingest ORDERS_FILE")
-    return pd.Timestamp(last).date() + timedelta(days=1)
 
 
 def first_order_day(orders: ir.Table) -> date:
@@ -84,9 +77,9 @@ def churn_labels(tables: Mapping[str, ir.Table], as_of: date | str, horizon_days
       unsubscribed before it), churned when ``unsubscribed_at`` falls in the window.
     """
     day = as_date(as_of)
-    start, stop = cutoff_timestamp(day), cutoff_timestamp(day + timedelta(days=horizon_days))
+    start, stop = start_of(day), start_of(day + timedelta(days=horizon_days))
     orders = tables["orders"]
-    customers = orders.filter(orders.ordered_at < start).select("customer_id").distinct()
+    customers = known_rows(orders, "ordered_at", day).select("customer_id").distinct()
     if label == "orders":
         later = orders.filter((orders.ordered_at >= start) & (orders.ordered_at < stop)).select("customer_id").distinct()
         later = later.mutate(_seen=ibis.literal(1))
@@ -96,7 +89,7 @@ def churn_labels(tables: Mapping[str, ir.Table], as_of: date | str, horizon_days
     if members is None:
         raise ConfigError("--label unsubscribe needs the members table (unsubscribed_at)",
                           "memberlens ingest FILE --table members")
-    m = members.filter(members.registered_at < start)
+    m = known_rows(members, "registered_at", day)
     per = m.group_by("customer_id").aggregate(unsubscribed_at=m.unsubscribed_at.min())
     per = per.filter(per.unsubscribed_at.isnull() | (per.unsubscribed_at >= start))
     joined = customers.join(per, customers.customer_id == per.customer_id)
@@ -119,7 +112,7 @@ def labelled_features(tables: Mapping[str, ir.Table], as_of: date, horizon_days:
 def sample_fraction_for(orders: ir.Table, before: date, max_customers: int) -> tuple[float, int]:
     """The share of customers to sample so that about ``max_customers`` customers with an order
     before ``before`` remain (1.0 when there are no more than that), and their number."""
-    known = orders.filter(orders.customer_id.notnull() & (orders.ordered_at < cutoff_timestamp(before)))
+    known = known_rows(orders.filter(orders.customer_id.notnull()), "ordered_at", before)
     customers = int(known.customer_id.nunique().execute())
     return (1.0 if customers <= max_customers else max_customers / customers), customers
 

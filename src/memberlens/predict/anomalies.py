@@ -49,8 +49,9 @@ import pandas as pd
 
 from memberlens.errors import ConfigError
 from memberlens.i18n import Messages
-from memberlens.metrics._arith import money_total, ratio
+from memberlens.metrics._arith import money_sum, ratio
 from memberlens.predict.baskets import name_products, orders_before
+from memberlens.snapshot import tables_as_of
 
 ORDER_REASONS = ("product_quantity", "order_units", "order_amount", "customer_history", "cancelled")
 MEMBER_REASONS = ("bulk_orders", "orders_in_a_day", "extreme_spend")
@@ -136,7 +137,7 @@ def _order_totals(lines: ir.Table) -> ir.Table:
         ordered_at=lines.ordered_at.min(),
         lines=lines.count(),
         units=lines.quantity.sum(),
-        amount=money_total(lines.amount.sum()),
+        amount=money_sum(lines.amount),
     )
 
 
@@ -258,7 +259,7 @@ def flag_unusual_members(
     lines = _purchase_lines(orders).filter(ibis._.customer_id.notnull())
     totals = _order_totals(lines)
     members = totals.group_by("customer_id").aggregate(orders=totals.count(), units=totals.units.sum(),
-                                                       spend=money_total(totals.amount.sum()))
+                                                       spend=money_sum(totals.amount))
     log_spend = ibis.ifelse(members.spend > 0, members.spend.ln(), ibis.null("float64"))
     members = members.mutate(log_spend=log_spend)
     centre = members.aggregate(median_log_spend=members.log_spend.median(), median_spend=members.spend.median())
@@ -316,8 +317,11 @@ def find_anomalies(
     thresholds: AnomalyThresholds = AnomalyThresholds(),
     as_of: date | None = None,
 ) -> Anomalies:
-    """Flag unusual orders and members among the orders placed before ``as_of`` and execute."""
+    """Flag unusual orders and members among the orders (and cancellations) placed before
+    ``as_of`` and execute."""
     known = orders_before(orders, as_of)
+    if cancellations is not None and as_of is not None:
+        cancellations = tables_as_of({"cancellations": cancellations}, as_of)["cancellations"]
     unusual = flag_unusual_orders(known, cancellations, thresholds).to_pandas()
     members = flag_unusual_members(known, select_bulk_orders(unusual), thresholds)
     return Anomalies(unusual, members.to_pandas(), thresholds, as_of)

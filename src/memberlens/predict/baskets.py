@@ -44,6 +44,7 @@ from scipy import sparse
 from memberlens.errors import ConfigError, InputError
 from memberlens.io.files import write_text_atomic
 from memberlens.predict._sample import in_seeded_sample
+from memberlens.snapshot import tables_as_of
 
 RULE_COLUMNS = (
     "rule_id", "antecedent_ids", "antecedent_names", "consequent_ids", "consequent_names",
@@ -54,10 +55,9 @@ FORMAT_VERSION = 1
 
 
 def orders_before(orders: ir.Table, as_of: date | None) -> ir.Table:
-    """Order lines known as of ``as_of`` (lines on or after that day are not counted)."""
-    if as_of is None:
-        return orders
-    return orders.filter(orders.ordered_at < ibis.timestamp(f"{as_of} 00:00:00"))
+    """Order lines known at the start of ``as_of`` (all of them without a date): the snapshot's
+    cut (:mod:`memberlens.snapshot`) of the orders alone."""
+    return orders if as_of is None else tables_as_of({"orders": orders}, as_of)["orders"]
 
 
 def _basket_items(orders: ir.Table) -> ir.Table:

@@ -53,7 +53,6 @@ from memberlens.predict._churn_data import (
     SEASON_FEATURES,
     check_label,
     check_positive,
-    end_of_data,
     first_order_day,
     sample_fraction_for,
     schedule_cutoffs,
@@ -62,7 +61,8 @@ from memberlens.predict._churn_data import (
 )
 from memberlens.predict._churn_metrics import decile_table, feature_importances, probability_metrics
 from memberlens.predict._churn_persistence import load_prediction_model, save_prediction_model
-from memberlens.predict.features import as_date, feature_names, member_features
+from memberlens.predict.features import feature_names, member_features
+from memberlens.snapshot import as_date, day_after_last_order
 
 RISK_BANDS = ("high", "medium", "low")
 MINORITY_SHARE = 0.2  # below this share of the rarer class, weight the classes and calibrate
@@ -141,7 +141,7 @@ class ChurnModel:
             check_positive(name, getattr(self, name))
         check_thresholds(self.high, self.medium)
         orders = tables["orders"]
-        end_day = as_date(end) if end is not None else end_of_data(orders)
+        end_day = as_date(end) if end is not None else day_after_last_order(orders)
         training, validation = schedule_cutoffs(
             first_order_day(orders), end_day, horizon_days=self.horizon_days, step_days=self.step_days,
             n_cutoffs=self.n_cutoffs, min_history_days=self.min_history_days,
@@ -219,7 +219,7 @@ class ChurnModel:
         ``customer_id, churn_probability, risk_band`` and context (recency, frequency, monetary,
         spend in the last 180 days), highest probability first, ties by customer id."""
         self._check_fitted()
-        day = as_date(as_of) if as_of is not None else end_of_data(tables["orders"])
+        day = as_date(as_of) if as_of is not None else day_after_last_order(tables["orders"])
         features = member_features(tables, day).order_by("customer_id").execute()
         probability = self.predict_frame(features) if len(features) else np.array([])
         scored = features[["customer_id", *SCORE_CONTEXT]].assign(

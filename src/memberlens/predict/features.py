@@ -1,7 +1,7 @@
 """Member features as of a cut-off date, built in the engine (seed 002 §3.4, §3.6).
 
 One row per member from data strictly before the cut-off: every source table is cut in one
-place, :func:`tables_before`, before any feature is computed — so no feature can read a later
+place, :func:`memberlens.snapshot.tables_as_of`, before any feature is computed — so no feature can read a later
 order, event, send, response or unsubscription (tests/test_churn_features.py proves it by adding
 absurd later rows and showing that nothing changes). Only the finished feature table comes to
 Python.
@@ -34,10 +34,11 @@ import ibis
 import ibis.expr.types as ir
 
 from memberlens.errors import ConfigError
-from memberlens.metrics._arith import money_total, ratio
+from memberlens.metrics._arith import money_sum, ratio
+from memberlens.snapshot import as_date, start_of, tables_as_of
 
-#: the time column that places each source table's rows in time
-TIME_COLUMNS = {"orders": "ordered_at", "events": "occurred_at", "campaigns": "sent_at", "members": "registered_at"}
+#: the source tables features are built from
+FEATURE_TABLES = ("orders", "events", "campaigns", "members")
 ORDER_WINDOWS = (30, 90, 180)
 EVENT_WINDOWS = (30, 90)
 
@@ -50,52 +51,6 @@ COUPON_FEATURES = ("coupon_share",)
 EVENT_FEATURES = (*(f"events_{n}d" for n in EVENT_WINDOWS), *(f"engagement_{n}d" for n in EVENT_WINDOWS), "days_since_event")
 CAMPAIGN_FEATURES = ("campaign_sends", "campaign_responses", "response_rate")
 MEMBER_FEATURES = ("member_days", "marketable", "activated")
-
-
-def as_date(value: date | str) -> date:
-    """A cut-off as a date (``YYYY-MM-DD`` text accepted)."""
-    if isinstance(value, date):
-        return value
-    try:
-        return date.fromisoformat(str(value))
-    except ValueError as exc:
-        raise ConfigError(f"cut-off {value!r} is not a date", "use YYYY-MM-DD, e.g. 2024-07-01") from exc
-
-
-def cutoff_timestamp(as_of: date) -> ir.TimestampValue:
-    """The first instant of the cut-off day: rows at or after it are in the future."""
-    return ibis.date(as_of.isoformat()).cast("timestamp")
-
-
-def tables_before(tables: Mapping[str, ir.Table], as_of: date | str) -> dict[str, ir.Table]:
-    """The source tables as they were known at the start of ``as_of``: rows strictly before it.
-
-    Facts recorded on a row but happening later are masked too: a campaign response converted
-    on or after the cut-off is not a response yet (``responded`` false, ``revenue`` 0); a later
-    activation or unsubscription is null and a member unsubscribed later is still marketable.
-    Tables other than orders, events, campaigns and members are dropped.
-    """
-    cut = cutoff_timestamp(as_date(as_of))
-    out: dict[str, ir.Table] = {}
-    for name, column in TIME_COLUMNS.items():
-        if name in tables and tables[name] is not None:
-            table = tables[name]
-            out[name] = table.filter(table[column].notnull() & (table[column] < cut))
-    if "campaigns" in out:
-        c = out["campaigns"]
-        known = c.responded.fill_null(False) & c.converted_at.notnull() & (c.converted_at < cut)
-        out["campaigns"] = c.select("customer_id", "campaign_id", "sent_at", responded=known,
-                                    revenue=ibis.ifelse(known, c.revenue.fill_null(0.0), 0.0))
-    if "members" in out:
-        m = out["members"]
-        later = m.unsubscribed_at.notnull() & (m.unsubscribed_at >= cut)
-        out["members"] = m.select(
-            "customer_id", "registered_at",
-            activated_at=ibis.ifelse(m.activated_at < cut, m.activated_at, ibis.null("timestamp")),
-            unsubscribed_at=ibis.ifelse(later, ibis.null("timestamp"), m.unsubscribed_at),
-            marketable=ibis.ifelse(later, True, m.marketable),
-        )
-    return out
 
 
 def feature_names(tables: Mapping[str, ir.Table]) -> list[str]:
@@ -121,7 +76,7 @@ def member_features(tables: Mapping[str, ir.Table], as_of: date | str, *, custom
     if tables.get("orders") is None:
         raise ConfigError("member features need the orders table", "memberlens ingest ORDERS_FILE")
     day = as_date(as_of)
-    known = tables_before(tables, day)
+    known = tables_as_of({name: tables.get(name) for name in FEATURE_TABLES}, day)
     orders = _order_features(known["orders"], day, "coupon_amount" in tables["orders"].columns)
     if customers_only or "members" not in known:
         base = orders.select("customer_id")
@@ -154,14 +109,14 @@ def _days_before(day: date, value: ir.TimestampValue) -> ir.IntegerValue:
 
 
 def _since(day: date, days: int) -> ir.TimestampValue:
-    return cutoff_timestamp(day - timedelta(days=days))
+    return start_of(day - timedelta(days=days))
 
 
 def _order_features(orders: ir.Table, day: date, coupons: bool) -> ir.Table:
     """Per customer, from their orders (lines summed per order first)."""
     per_order = orders.group_by(["customer_id", "order_id"]).aggregate(
         ordered_at=orders.ordered_at.min(),
-        amount=orders.amount.sum(),
+        amount=money_sum(orders.amount),
         coupon=(orders.coupon_amount.fill_null(0) > 0).any() if coupons else ibis.literal(False),
     )
     # 0 = the last order, 1 = the one before (ties on time broken by order id)
@@ -172,13 +127,13 @@ def _order_features(orders: ir.Table, day: date, coupons: bool) -> ir.Table:
     for n in ORDER_WINDOWS:
         recent = o.ordered_at >= _since(day, n)
         windows[f"orders_{n}d"] = recent.ifelse(1, 0).sum()
-        windows[f"spend_{n}d"] = money_total(recent.ifelse(o.amount, 0.0).sum())
+        windows[f"spend_{n}d"] = money_sum(recent.ifelse(o.amount, 0.0))
     per = o.group_by("customer_id").aggregate(
         first_at=o.ordered_at.min(),
         last_at=o.ordered_at.max(),
         previous_at=o.ordered_at.max(where=o._position == 1),
         frequency=o.count(),
-        monetary=money_total(o.amount.sum()),
+        monetary=money_sum(o.amount),
         coupon_orders=o.coupon.ifelse(1, 0).sum(),
         **windows,
     )
@@ -232,5 +187,4 @@ def stack_features(frames: Sequence[ir.Table]) -> ir.Table:
     return ibis.union(*frames, distinct=False) if len(frames) > 1 else frames[0]
 
 
-__all__ = ["TIME_COLUMNS", "as_date", "cutoff_timestamp", "feature_names", "member_features", "stack_features",
-           "tables_before"]
+__all__ = ["FEATURE_TABLES", "feature_names", "member_features", "stack_features"]

@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -38,18 +38,18 @@ from sklearn.model_selection import GroupKFold
 from sklearn.tree import DecisionTreeClassifier
 
 from memberlens.errors import ConfigError, InputError
-from memberlens.metrics._arith import ratio
-from memberlens.predict._churn_data import end_of_data
+from memberlens.metrics._arith import money_sum, ratio
+from memberlens.predict._churn_data import check_positive
 from memberlens.predict._churn_metrics import decile_table, feature_importances, probability_metrics
 from memberlens.predict._churn_persistence import load_prediction_model, save_prediction_model
 from memberlens.predict.features import (
     EVENT_WINDOWS,
     ORDER_WINDOWS,
-    as_date,
     feature_names,
     member_features,
     stack_features,
 )
+from memberlens.snapshot import as_date, day_after_last_order
 
 #: count features the rules may use: plain to say ("at least 2 orders in the last 90 days")
 RULE_FEATURES = (
@@ -107,7 +107,7 @@ def send_frame(tables: Mapping[str, ir.Table], campaigns: pd.DataFrame) -> pd.Da
         features = member_features(tables, row.sent_on, customers_only=False)
         mine = sends.filter(sends.campaign_id == row.campaign_id)
         per = mine.group_by("customer_id").aggregate(
-            responded=mine.responded.fill_null(False).any().ifelse(1, 0), revenue=mine.revenue.fill_null(0.0).sum()
+            responded=mine.responded.fill_null(False).any().ifelse(1, 0), revenue=money_sum(mine.revenue.fill_null(0.0))
         ).view()
         # every send is a row: a member registered on the send's own day has no features yet (null)
         joined = per.left_join(features, per.customer_id == features.customer_id)
@@ -181,22 +181,32 @@ class ResponseModel:
     ----------
     campaigns
         Campaign ids to learn from (default: all); the latest of them is the validation one.
+    response_days
+        Days after a send in which a response counts: a campaign sent fewer days than this
+        before the end of the data (the snapshot's day) is not learnt from, since not all of its
+        responses are known yet.
     rule_depth
         Depth of the rules tree (2 or 3 reads well).
     """
 
     kind = "response"
 
-    def __init__(self, *, campaigns: Sequence[str] | None = None, rule_depth: int = 3, random_state: int = 0) -> None:
+    def __init__(self, *, campaigns: Sequence[str] | None = None, response_days: int = 14, rule_depth: int = 3,
+                 random_state: int = 0) -> None:
         self.campaigns = campaigns
+        self.response_days = response_days
         self.rule_depth = rule_depth
         self.random_state = random_state
 
-    def fit(self, tables: Mapping[str, ir.Table]) -> ResponseModel:
-        """Train on every chosen campaign but the latest, validate on the latest; returns ``self``."""
+    def fit(self, tables: Mapping[str, ir.Table], *, end: date | str | None = None) -> ResponseModel:
+        """Train on every chosen campaign but the latest, validate on the latest; returns ``self``.
+        ``end``: the day the data is known to (a snapshot's day; default the day after the last
+        order)."""
         if tables.get("campaigns") is None:
             raise ConfigError("the response model needs the campaigns table", "memberlens ingest FILE --table campaigns")
-        chosen = self._chosen_campaigns(campaign_dates(tables["campaigns"]))
+        check_positive("response_days", self.response_days)
+        end_day = as_date(end) if end is not None else day_after_last_order(tables["orders"])
+        chosen = self._chosen_campaigns(campaign_dates(tables["campaigns"]), end_day)
         frame = send_frame(tables, chosen)
         self.features_ = feature_names(tables)
         latest = chosen.campaign_id.iloc[-1]
@@ -223,17 +233,25 @@ class ResponseModel:
         self.revenue_per_response_ = revenue_per_response(
             tables["campaigns"].filter(tables["campaigns"].campaign_id.isin(list(chosen.campaign_id)))
         )
-        self.end_ = end_of_data(tables["orders"])
+        self.end_ = end_day
         self.fitted_at_ = datetime.now(timezone.utc).replace(microsecond=0)
         return self
 
-    def _chosen_campaigns(self, campaigns: pd.DataFrame) -> pd.DataFrame:
+    def _chosen_campaigns(self, campaigns: pd.DataFrame, end: date) -> pd.DataFrame:
+        """The chosen campaigns whose responses are all known by ``end``, oldest first."""
+        last_send = end - timedelta(days=self.response_days)
         if self.campaigns:
             unknown = sorted(set(self.campaigns) - set(campaigns.campaign_id))
             if unknown:
                 known = ", ".join(campaigns.campaign_id.tolist()[:10])
                 raise InputError(f"campaigns table: no campaign {', '.join(map(repr, unknown))}", f"campaigns in the workspace: {known}")
             campaigns = campaigns[campaigns.campaign_id.isin(self.campaigns)]
+            recent = campaigns.campaign_id[campaigns.sent_on > last_send].tolist()
+            if recent:
+                raise ConfigError(f"campaign {', '.join(map(repr, recent))} was sent after {last_send}: not all its responses "
+                                  f"are known {self.response_days} days later, by {end}",
+                                  "learn from earlier campaigns, or set --response-days")
+        campaigns = campaigns[campaigns.sent_on <= last_send]
         if len(campaigns) < 2:
             raise ConfigError(f"the response model needs at least two campaigns (learn from earlier ones, check on the latest); "
                               f"got {len(campaigns)}", "choose more with --campaign ID (repeatable), or all (the default)")
@@ -262,7 +280,7 @@ class ResponseModel:
         order): ``customer_id, as_of, response_probability`` (and ``marketable`` 1/0 as of that day
         when members are known), highest first, ties by id."""
         self._check_fitted()
-        day = as_date(as_of) if as_of is not None else end_of_data(tables["orders"])
+        day = as_date(as_of) if as_of is not None else day_after_last_order(tables["orders"])
         features = member_features(tables, day, customers_only=False).order_by("customer_id").execute()
         missing = [c for c in self.features_ if c not in features.columns]
         if missing:
@@ -310,6 +328,7 @@ class ResponseModel:
             "rules": [{"conditions": [vars(c) for c in r.conditions], "members": r.members,
                        "response_rate": r.response_rate, "lift": r.lift} for r in self.rules_],
             "settings": {"campaigns": list(self.campaigns) if self.campaigns else None, "rule_depth": self.rule_depth,
+                         "response_days": self.response_days,
                          "random_state": self.random_state},
         }
 

@@ -90,7 +90,7 @@ class AbcSection:
 
 def product_names(ctx: ReportContext, product_ids: list) -> dict:
     """Names of products (the most frequent description of each id) — labels, not figures."""
-    orders = ctx.workspace.table("orders")
+    orders = ctx.table("orders")
     if "product_name" not in orders.columns or not product_ids:
         return {}
     names = name_products(orders, product_ids).to_pandas()

@@ -25,7 +25,10 @@ from memberlens.i18n import Messages
 from memberlens.io.workspace import Workspace
 
 if TYPE_CHECKING:  # pragma: no cover
+    import ibis.expr.types as ir
     import pandas as pd
+
+    from memberlens.snapshot import Snapshot
 
     from memberlens.reports.context import AnalysisCache
 
@@ -97,17 +100,30 @@ class SectionContent:
 class ReportContext:
     workspace: Workspace
     t: Messages
-    as_of: date | None = None
     analyses: AnalysisCache | None = None
 
     def __post_init__(self) -> None:
         if self.analyses is None:
             from memberlens.reports.context import AnalysisCache
 
-            object.__setattr__(self, "analyses", AnalysisCache(self.workspace, as_of=self.as_of))
+            object.__setattr__(self, "analyses", AnalysisCache(self.workspace))
 
     def has(self, *tables: str) -> bool:
         return self.analyses.has(*tables)
+
+    @property
+    def snapshot(self) -> Snapshot:
+        """The data every section reads: the tables as they stood at the start of the report's date."""
+        return self.analyses.snapshot
+
+    @property
+    def day(self) -> date:
+        """The report's date: the first day its data does not include."""
+        return self.analyses.snapshot.day
+
+    def table(self, name: str) -> ir.Table:
+        """A source table as it stood at the start of the report's date."""
+        return self.analyses.snapshot.table(name)
 
     def locked(self, *tables: str) -> str:
         """The note for a part of a section that needs tables the workspace lacks."""

@@ -42,11 +42,23 @@ _JSON_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2
 
 
 def embed_json(data: Any) -> str:
-    """JSON safe inside a ``<script>`` element of an HTML page."""
-    text = json.dumps(json_ready(data), ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    """JSON safe inside a ``<script>`` element of an HTML page; numbers to 12 significant digits
+    (:func:`memberlens.reports.format.stable`), like every number the report prints, so a chart
+    is the same whatever order an engine added its values in."""
+    text = json.dumps(_stable_numbers(json_ready(data)), ensure_ascii=False, allow_nan=False, separators=(",", ":"))
     for char, escaped in _JSON_ESCAPES.items():
         text = text.replace(char, escaped)
     return text
+
+
+def _stable_numbers(value: Any) -> Any:
+    if isinstance(value, float):
+        return f.stable(value)
+    if isinstance(value, dict):
+        return {k: _stable_numbers(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_stable_numbers(v) for v in value]
+    return value
 
 
 @cache

@@ -25,15 +25,15 @@ CALIBRATION_TOLERANCE = 0.05  # points of difference between predicted and obser
 
 
 def _tables(ctx: ReportContext) -> dict[str, Any]:
-    return {name: ctx.workspace.table(name) for name in SOURCE_TABLES if ctx.has(name)}
+    return {name: ctx.table(name) for name in SOURCE_TABLES if ctx.has(name)}
 
 
 def churn_result(ctx: ReportContext) -> tuple[ChurnModel, pd.DataFrame]:
     """The churn model and its scores as of the report's date, computed once per report."""
     def compute() -> tuple[ChurnModel, pd.DataFrame]:
         tables = _tables(ctx)
-        model = ChurnModel().fit(tables)
-        return model, model.score(tables, ctx.as_of)
+        model = ChurnModel().fit(tables, end=ctx.day)
+        return model, model.score(tables, ctx.day)
 
     return ctx.analyses.memo("predict.churn", compute)
 
@@ -41,8 +41,8 @@ def churn_result(ctx: ReportContext) -> tuple[ChurnModel, pd.DataFrame]:
 def response_result(ctx: ReportContext) -> tuple[ResponseModel, pd.DataFrame]:
     def compute() -> tuple[ResponseModel, pd.DataFrame]:
         tables = _tables(ctx)
-        model = ResponseModel().fit(tables)
-        return model, model.score(tables, ctx.as_of)
+        model = ResponseModel().fit(tables, end=ctx.day)
+        return model, model.score(tables, ctx.day)
 
     return ctx.analyses.memo("predict.response", compute)
 

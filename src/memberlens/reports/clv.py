@@ -58,7 +58,7 @@ class ClvSection:
     needs = ("orders",)
 
     def _fit(self, ctx: ReportContext):
-        return ctx.analyses.memo("clv-fit", lambda: analyses.member_value_fit(ctx.workspace, ctx.analyses.options))
+        return ctx.analyses.memo("clv-fit", lambda: analyses.member_value_fit(ctx.snapshot, ctx.analyses.options))
 
     def build(self, ctx: ReportContext) -> SectionContent:
         t = ctx.t

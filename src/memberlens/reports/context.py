@@ -3,6 +3,8 @@
 Every number in the report comes from :data:`memberlens.analyses.ANALYSES` through
 :meth:`AnalysisCache.run`; the sections, the recommendations and the exports share the cache,
 and a report in a second language reuses it (:func:`memberlens.reports.render.write_reports`).
+The cache holds the report's one :class:`memberlens.snapshot.Snapshot`: every analysis, model
+and member list reads the tables as they stood at the start of the report's date.
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ from typing import Any, TypeVar
 import pandas as pd
 
 from memberlens.analyses import AnalysisOptions, run_analysis
-from memberlens.io.workspace import Workspace
+from memberlens.io.catalog import Tables
 from memberlens.metrics import ClusterResult
+from memberlens.snapshot import Snapshot, snapshot_of
 
 T = TypeVar("T")
 
@@ -25,12 +28,13 @@ T = TypeVar("T")
 class AnalysisCache:
     """Executed analysis tables of one workspace, computed on first use."""
 
-    def __init__(self, workspace: Workspace, *, as_of: date | None = None, options: AnalysisOptions | None = None) -> None:
+    def __init__(self, workspace: Tables, *, as_of: date | None = None, options: AnalysisOptions | None = None) -> None:
         self.workspace = workspace
         self.options = options or AnalysisOptions(as_of=as_of)
         if as_of is not None and self.options.as_of != as_of:
             self.options = replace(self.options, as_of=as_of)
         self._tables: set[str] | None = None
+        self._snapshot: Snapshot | None = None
         self._frames: dict[tuple[str, str], pd.DataFrame] = {}
         self._clusters: dict[str, ClusterResult] = {}
         self._memo: dict[str, Any] = {}
@@ -46,6 +50,14 @@ class AnalysisCache:
     def has(self, *tables: str) -> bool:
         return all(table in self.tables for table in tables)
 
+    @property
+    def snapshot(self) -> Snapshot:
+        """The source tables as they stood at the start of the report's date (``as_of``, or the
+        day after the last order)."""
+        if self._snapshot is None:
+            self._snapshot = snapshot_of(self.workspace, self.options.as_of)
+        return self._snapshot
+
     def options_for(self, **changes: Any) -> AnalysisOptions:
         return replace(self.options, **changes) if changes else self.options
 
@@ -57,7 +69,7 @@ class AnalysisCache:
         key = (name, repr(options))
         if key not in self._frames:
             start = time.perf_counter()
-            result = run_analysis(self.workspace, name, options)
+            result = run_analysis(self.snapshot, name, options)
             frame = result if isinstance(result, pd.DataFrame) else result.to_pandas()
             self._frames[key] = frame.reset_index(drop=True)
             self._record(f"{name} {_describe(changes)}".strip(), start)
@@ -76,7 +88,7 @@ class AnalysisCache:
         key = repr(options)
         if key not in self._clusters:
             start = time.perf_counter()
-            self._clusters[key] = analyses.cluster_result(self.workspace, options)
+            self._clusters[key] = analyses.cluster_result(self.snapshot, options)
             self._record(f"clusters {_describe(changes)}".strip(), start)
         return self._clusters[key]
 

@@ -48,7 +48,7 @@ def write_exports(
     if fmt not in FORMATS:
         raise ConfigError(f"unknown export format {fmt!r}", "use --export-format csv, parquet or xlsx")
     cache = analyses or AnalysisCache(workspace)
-    ctx = ReportContext(workspace=workspace, t=Messages(lang), as_of=cache.options.as_of, analyses=cache)
+    ctx = ReportContext(workspace=workspace, t=Messages(lang), analyses=cache)
     paths = []
     for name, frame in collect_exports(ctx, sections).items():
         target = Path(out_dir) / f"{name}{FORMATS[fmt]}"

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from memberlens.predict.anomalies import Anomalies, explain_members, explain_order, explain_orders, find_anomalies
-from memberlens.predict.baskets import AssociationRuleModel, orders_before
+from memberlens.predict.baskets import AssociationRuleModel
 from memberlens.reports import charts as c
 from memberlens.reports import format as f
 from memberlens.reports.base import Chart, ReportContext, SectionContent, TableBlock
@@ -34,22 +34,22 @@ class NextProductSection:
     # -- results, computed once per report ------------------------------------------------------
     def _model(self, ctx: ReportContext) -> AssociationRuleModel:
         return ctx.analyses.memo("next-product rules", lambda: AssociationRuleModel().fit(
-            ctx.workspace.table("orders"), as_of=ctx.as_of))
+            ctx.table("orders"), as_of=ctx.day))
 
     def _suggestions(self, ctx: ReportContext) -> pd.DataFrame:
         return ctx.analyses.memo("next-product suggestions", lambda: self._model(ctx).suggest(
-            ctx.workspace.table("orders"), top=3, as_of=ctx.as_of).to_pandas())
+            ctx.table("orders"), top=3).to_pandas())
 
     def _anomalies(self, ctx: ReportContext) -> Anomalies:
         def compute() -> Anomalies:
-            cancellations = ctx.workspace.table("cancellations") if ctx.has("cancellations") else None
-            return find_anomalies(ctx.workspace.table("orders"), cancellations, as_of=ctx.as_of)
+            cancellations = ctx.table("cancellations") if ctx.has("cancellations") else None
+            return find_anomalies(ctx.table("orders"), cancellations, as_of=ctx.day)
 
         return ctx.analyses.memo("anomalies", compute)
 
     def _totals(self, ctx: ReportContext) -> _Totals:
         def compute() -> _Totals:
-            orders = orders_before(ctx.workspace.table("orders"), ctx.as_of)
+            orders = ctx.table("orders")
             row = orders.aggregate(buyers=orders.customer_id.nunique(), spend=orders.amount.sum(),
                                    orders=orders.order_id.nunique()).to_pandas().iloc[0]
             return _Totals(int(row.buyers), float(row.spend or 0.0), int(row.orders))

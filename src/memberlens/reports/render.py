@@ -59,7 +59,7 @@ def render_report(
     """
     t = Messages(lang)
     cache = analyses or AnalysisCache(workspace, as_of=as_of, options=options)
-    ctx = ReportContext(workspace=workspace, t=t, as_of=cache.options.as_of, analyses=cache)
+    ctx = ReportContext(workspace=workspace, t=t, analyses=cache)
     chosen = list(sections if sections is not None else SECTIONS)
     blocks = []
     for done, section in enumerate(chosen):

@@ -57,9 +57,7 @@ class RfmSection:
                        bins=ctx.analyses.options.bins)]
         rfm = ctx.analyses.run("rfm")
         if len(rfm):
-            sentences.append(t("rfm.as_of", cutoff=f.day(rfm.last_order_at.max() + pd.Timedelta(days=1))
-                               if ctx.analyses.options.as_of is None else f.day(ctx.analyses.options.as_of),
-                               customers=f.num(len(rfm))))
+            sentences.append(t("rfm.as_of", cutoff=f.day(ctx.day), customers=f.num(len(rfm))))
         return SectionContent(self.key, t(self.title_key), sentences=sentences, charts=[share_chart, map_chart])
 
     def _sentences(self, ctx: ReportContext, segments: pd.DataFrame, names: list[str]) -> list[str]:

@@ -50,11 +50,11 @@ class SegmentExplorerSection:
         if self._profile is not None:
             return self._profile
         key = f"segment-explorer {self.table} {json.dumps(self.spec.to_dict(), sort_keys=True)} {self.support.min_count}"
-        return ctx.analyses.memo(key, lambda: profile_segment(ctx.workspace.table(self.table), self.spec,
+        return ctx.analyses.memo(key, lambda: profile_segment(ctx.table(self.table), self.spec,
                                                               support=self.support, name=self.name, table_name=self.table))
 
     def exports(self, ctx: ReportContext) -> dict[str, pd.DataFrame]:
-        members = select_members(ctx.workspace.table(self.table), self.spec.where).to_pandas()
+        members = select_members(ctx.table(self.table), self.spec.where).to_pandas()
         label = self.name or ("fast_handover_slow_support" if self.spec == SEED_001 else "cohort")
         return {f"segment_{label}": members}
 

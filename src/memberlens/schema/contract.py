@@ -144,6 +144,15 @@ CONTRACTS: dict[str, TableContract] = {
 # Where rows that are set aside, and cancellation lines, are kept.
 CANCELLATIONS_TABLE = "cancellations"
 
+#: the tables a snapshot of the data holds: the contract's and the cancellation lines
+SOURCE_TABLES = (*CONTRACTS, CANCELLATIONS_TABLE)
+
+#: how to add a missing table
+UNLOCK_HINTS = {
+    "orders": "memberlens ingest ORDERS_FILE",
+    **{name: f"memberlens ingest FILE --table {name}" for name in CONTRACTS if name != "orders"},
+}
+
 
 def set_aside_table(table: str) -> str:
     return f"{table}_set_aside"
