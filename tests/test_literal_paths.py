@@ -1,6 +1,7 @@
 """File names are literal: the shell globs, memberlens does not. A file whose name holds glob
 characters ([1], *, ?) is read as itself even when its name, read as a pattern, would match
 other files beside it; a Parquet folder's own name is literal too, on DuckDB and on Spark.
+And --db is a DuckDB workspace or a new path: another file is refused, not written into.
 Through the CLI, as a user would, then the workspace read back."""
 
 from __future__ import annotations
@@ -93,3 +94,46 @@ def test_a_folder_of_tables_is_read_by_its_own_name(run_cli, tmp_path, engine, r
     result = run_cli("analyze", "rfm", "--engine", engine, "--db", "lake[1]", "--format", "json")
     assert result.exit_code == 0, result.stderr
     assert sorted(row["customer_id"] for row in json.loads(result.stdout)) == ["a", "b", "c"]
+
+
+# -- --db --------------------------------------------------------------------------------------
+def test_db_that_is_another_file_is_refused_and_left_alone(run_cli, tmp_path):
+    orders_csv(tmp_path / "orders.csv", ["a"])
+    existing = orders_csv(tmp_path / "existing.csv", ["kept", "as", "is"])
+    before = existing.read_bytes()
+    result = run_cli("ingest", "orders.csv", "--db", "existing.csv")
+    assert result.exit_code == 2 and result.exception is None
+    error = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert error == ["error: existing.csv: exists and is not a DuckDB workspace"]
+    assert "hint:" in result.stderr and "Traceback" not in result.stderr
+    assert existing.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["existing.csv", "orders.csv"]  # nothing beside it either
+    # reading commands refuse it the same way
+    analyze = run_cli("analyze", "rfm", "--db", "existing.csv")
+    assert analyze.exit_code == 2 and "existing.csv: exists and is not a DuckDB workspace" in analyze.stderr
+
+
+def test_db_that_is_an_empty_file_is_refused(run_cli, tmp_path):
+    orders_csv(tmp_path / "orders.csv", ["a"])
+    (tmp_path / "empty.duckdb").touch()
+    result = run_cli("ingest", "orders.csv", "--db", "empty.duckdb")
+    assert result.exit_code == 2 and "empty.duckdb: exists and is not a DuckDB workspace" in result.stderr
+    assert (tmp_path / "empty.duckdb").stat().st_size == 0
+
+
+def test_db_in_a_folder_that_does_not_exist_yet_is_made_there(run_cli, tmp_path):
+    orders_csv(tmp_path / "orders.csv", ["a", "b"])
+    result = run_cli("ingest", "orders.csv", "--db", "new/shop/ws.duckdb")
+    assert result.exit_code == 0, result.stderr
+    rows, _ = ingested(tmp_path / "new" / "shop" / "ws.duckdb")
+    assert list(rows.values()) == [["a", "b"]]
+    # and the workspace is a workspace: ingesting again into it works
+    assert run_cli("ingest", "orders.csv", "--db", "new/shop/ws.duckdb").exit_code == 0
+
+
+def test_db_whose_folder_is_a_file_is_refused_in_one_line(run_cli, tmp_path):
+    orders_csv(tmp_path / "orders.csv", ["a"])
+    result = run_cli("ingest", "orders.csv", "--db", "orders.csv/ws.duckdb")
+    assert result.exit_code == 2 and result.exception is None
+    assert "orders.csv/ws.duckdb: cannot make its folder orders.csv" in result.stderr
+    assert "Traceback" not in result.stderr
