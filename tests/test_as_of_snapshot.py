@@ -18,7 +18,7 @@ At ``--as-of D`` every analysis, prediction, CLV fit, report figure and export o
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timedelta
+from datetime import date
 from pathlib import Path
 
 import numpy as np

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 import os
 import sys
@@ -12,15 +11,18 @@ from typing import Any, NoReturn
 
 import click
 import typer
+from click.core import ParameterSource
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 from typer.core import TyperGroup
 
 from datetime import date, datetime
+from pathlib import Path
 
 from memberlens.errors import ConfigError, MemberlensError
 from memberlens.io.engines import engine_limit_error
+from memberlens.io.files import csv_writer, table_format, text_safe
 from memberlens.io.jsonable import json_ready, json_text
 
 out = Console(highlight=False, soft_wrap=True)
@@ -97,12 +99,25 @@ def print_json(data: Any) -> None:
 
 
 def print_csv(records: list[dict[str, Any]]) -> None:
+    """CSV on stdout, text that a spreadsheet would take for a formula marked as text, as in files."""
     buffer = io.StringIO()
     if records:
-        writer = csv.DictWriter(buffer, fieldnames=list(records[0]), lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(json_ready(records))  # NaN as an empty cell, not "nan"
+        writer = csv_writer(buffer)
+        columns = list(records[0])
+        writer.writerow([text_safe(str(c)) for c in columns])
+        for record in json_ready(records):  # NaN as an empty cell, not "nan"
+            writer.writerow([text_safe(record.get(c)) for c in columns])
     sys.stdout.write(buffer.getvalue())
+
+
+def out_format(out: Path, fmt: Enum) -> str:
+    """The format ``--out FILE`` is written in: its suffix's (.csv, .json, .parquet, .xlsx), or
+    for another suffix --format's (CSV for ``table``). A --format given that the suffix
+    contradicts is refused (see :func:`memberlens.io.files.table_format`)."""
+    ctx = click.get_current_context(silent=True)
+    source = ctx.get_parameter_source("fmt") if ctx is not None else None
+    given = source not in (None, ParameterSource.DEFAULT, ParameterSource.DEFAULT_MAP)
+    return table_format(out, fmt.value if given else None)
 
 
 def _numeric(records: list[dict[str, Any]], column: str) -> bool:

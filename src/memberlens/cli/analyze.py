@@ -10,10 +10,10 @@ import pandas as pd
 import typer
 
 from memberlens.analyses import ANALYSES, AnalysisOptions, run_analysis
-from memberlens.cli._common import OutputFormat, option_as_of, option_db, option_engine, parse_as_of, print_records
+from memberlens.cli._common import OutputFormat, option_as_of, option_db, option_engine, out_format, parse_as_of, print_records
 from memberlens.errors import ConfigError
-from memberlens.io.files import atomic_path
 from memberlens.io.catalog import open_tables
+from memberlens.io.files import write_table_atomic
 
 
 class TableFormat(str, Enum):
@@ -30,7 +30,7 @@ def analyze_command(
     as_of: Annotated[Optional[str], option_as_of()] = None,
     period: Annotated[str, typer.Option(help="day, week, month or quarter.")] = "month",
     fmt: Annotated[TableFormat, typer.Option("--format", help="table, csv, json or parquet.")] = TableFormat.table,
-    out: Annotated[Optional[Path], typer.Option("--out", help="Write to this file instead of printing.")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", help="Write to this file instead of printing (.csv, .json, .parquet or .xlsx by its name; else --format).")] = None,
     bins: Annotated[int, typer.Option(help="RFM/RFE score bins: 3, 4 or 5.")] = 5,
     scheme: Annotated[str, typer.Option(help="RFM segments: grid, eleven, or a TOML file of rules.")] = "grid",
     lookback_days: Annotated[Optional[int], typer.Option(help="RFM/RFE look-back window in days.")] = None,
@@ -55,7 +55,7 @@ def analyze_command(
         result = run_analysis(workspace, name, options)
         frame = result if isinstance(result, pd.DataFrame) else _to_frame(result)
     if out is not None:
-        _write(frame, out, fmt)
+        write_table_atomic(frame, out, out_format(out, fmt))
         return
     records = _records(frame)
     print_records(records, OutputFormat(fmt.value), title=f"{name} ({len(records):,} rows)")
@@ -87,13 +87,3 @@ def _scheme(value: str):
 def _records(frame: pd.DataFrame) -> list[dict]:
     clean = frame.astype(object).where(frame.notna(), None)
     return [{k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in row.items()} for row in clean.to_dict("records")]
-
-
-def _write(frame: pd.DataFrame, out: Path, fmt: TableFormat) -> None:
-    with atomic_path(out) as tmp:
-        if fmt is TableFormat.parquet:
-            frame.to_parquet(tmp, index=False)
-        elif fmt is TableFormat.json:
-            frame.to_json(tmp, orient="records", date_format="iso", force_ascii=False, indent=2)
-        else:
-            frame.to_csv(tmp, index=False)

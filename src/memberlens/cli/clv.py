@@ -12,10 +12,11 @@ import pandas as pd
 import typer
 
 from memberlens.cli._common import (
-    MemberlensGroup, OutputFormat, err, option_db, option_engine, option_as_of, out, parse_as_of, parse_day, print_json, print_records,
+    MemberlensGroup, OutputFormat, err, option_as_of, option_db, option_engine, out, out_format, parse_as_of, parse_day,
+    print_json, print_records,
 )
 from memberlens.errors import ConfigError
-from memberlens.io.files import write_text_atomic
+from memberlens.io.files import write_table_atomic
 from memberlens.io.catalog import Tables, open_tables
 from memberlens.models import (
     PURCHASE_MODELS,
@@ -147,7 +148,7 @@ def predict_command(
     calibration_end: CalibrationOption = None,
     discount_rate: Annotated[float, typer.Option(help="Yearly discount rate of the residual CLV.")] = 0.10,
     clv_horizon: Annotated[float, typer.Option("--clv-horizon", help="Days of the residual CLV.")] = 365.0,
-    out_file: Annotated[Optional[Path], typer.Option("--out", help="Write the predictions to this file (csv or json by --format).")] = None,
+    out_file: Annotated[Optional[Path], typer.Option("--out", help="Write the predictions to this file (.csv, .json, .parquet or .xlsx by its name; else --format).")] = None,
     limit: Annotated[int, typer.Option(help="Rows shown with --format table.")] = 20,
     db: Annotated[str, option_db()] = "memberlens.duckdb",
     engine: Annotated[str, option_engine()] = "duckdb",
@@ -174,8 +175,7 @@ def predict_command(
         frame = result.execute()
     frame = _plain(frame)
     if out_file:
-        text = frame.to_json(orient="records", date_format="iso", indent=1) if fmt is OutputFormat.json else frame.to_csv(index=False)
-        write_text_atomic(out_file, text)
+        write_table_atomic(frame, out_file, out_format(out_file, fmt))
         err.print(f"wrote {len(frame)} members to {out_file}", markup=False)
         return
     if fmt is OutputFormat.table:

@@ -5,24 +5,24 @@ from __future__ import annotations
 
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Optional
 
+import numpy as np
 import pandas as pd
 import typer
 
-from memberlens.cli._common import OutputFormat, err, option_as_of, option_db, option_engine, parse_as_of, print_records
+from memberlens.cli._common import OutputFormat, err, option_as_of, option_db, option_engine, out_format, parse_as_of, print_records
 from memberlens.errors import ConfigError
 from memberlens.i18n import LANGUAGES, Messages
-from memberlens.io.files import write_text_atomic
-from memberlens.io.jsonable import json_text
 from memberlens.io.catalog import open_tables
+from memberlens.io.files import write_table_atomic
 from memberlens.predict.anomalies import AnomalyThresholds, explain_members, explain_orders, find_anomalies
 from memberlens.predict.baskets import AssociationRuleModel
 from memberlens.snapshot import snapshot_of
 
 AsOfOption = Annotated[Optional[str], option_as_of()]
 FormatOption = Annotated[OutputFormat, typer.Option("--format", help="table, json or csv.")]
-OutOption = Annotated[Optional[Path], typer.Option("--out", help="Write all rows to this file (csv, or json with --format json).")]
+OutOption = Annotated[Optional[Path], typer.Option("--out", help="Write all rows to this file (.csv, .json, .parquet or .xlsx by its name; else --format).")]
 LimitOption = Annotated[int, typer.Option(help="Rows shown with --format table.")]
 
 
@@ -67,19 +67,10 @@ def next_product_command(
         mined = f"a seeded sample of {model.n_baskets_:,} of {model.total_baskets_:,}" if model.sampled else f"{model.n_baskets_:,}"
         title = (f"{len(rules):,} rules from {mined} baskets, {model.n_frequent_items_:,} frequent products"
                  + (f", as of {model.as_of_}" if model.as_of_ else ""))
-        _emit(_rules_for_output(rules, fmt), fmt, out_file, limit, title)
+        _emit(rules, fmt, out_file, limit, title, shown=RULE_COLUMNS)
 
 
-def _rules_for_output(rules: pd.DataFrame, fmt: OutputFormat) -> pd.DataFrame:
-    """Rules as printed: lists stay lists in JSON, become ``a + b`` text in CSV and tables."""
-    if fmt is OutputFormat.json:
-        return rules
-    joined = rules.copy()
-    for column in ("antecedent_ids", "antecedent_names", "consequent_ids", "consequent_names"):
-        joined[column] = joined[column].map(lambda items: " + ".join(map(str, items)))
-    if fmt is OutputFormat.table:
-        return joined[["rule_id", "antecedent_names", "consequent_names", "support", "confidence", "lift", "baskets"]]
-    return joined
+RULE_COLUMNS = ("rule_id", "antecedent_names", "consequent_names", "support", "confidence", "lift", "baskets")
 
 
 class AnomalyKind(str, Enum):
@@ -122,34 +113,37 @@ def anomalies_command(
     t = Messages(lang)
     if kind is AnomalyKind.orders:
         frame = explain_orders(found.orders, t)
-        shown = ["order_id", "customer_id", "ordered_at", "units", "amount", "reasons"]
+        shown = ("order_id", "customer_id", "ordered_at", "units", "amount", "reasons")
     else:
         frame = explain_members(found.members, t)
-        shown = ["customer_id", "kind", "orders", "spend", "reasons"]
-    if fmt is OutputFormat.table:
-        frame = frame[shown]
-    _emit(frame, fmt, out_file, limit, f"{len(frame):,} unusual {kind.value}")
+        shown = ("customer_id", "kind", "orders", "spend", "reasons")
+    _emit(frame, fmt, out_file, limit, f"{len(frame):,} unusual {kind.value}", shown=shown)
 
 
-def _emit(frame: pd.DataFrame, fmt: OutputFormat, out_file: Path | None, limit: int, title: str) -> None:
-    """Print ``frame`` (the first ``limit`` rows as a table), or write all of it to ``out_file``."""
+def _emit(frame: pd.DataFrame, fmt: OutputFormat, out_file: Path | None, limit: int, title: str,
+          shown: tuple[str, ...] | None = None) -> None:
+    """Write all of ``frame`` to ``out_file``, or print it (the ``shown`` columns of the first
+    ``limit`` rows as a table)."""
     frame = _plain(frame)
-    records = frame.to_dict(orient="records")
     if out_file:
-        text = (json_text(records, indent=1) + "\n" if fmt is OutputFormat.json
-                else _csv_frame(frame).to_csv(index=False))
-        write_text_atomic(out_file, text)
+        file_fmt = out_format(out_file, fmt)
+        write_table_atomic(frame if file_fmt in ("json", "parquet") else _joined(frame), out_file, file_fmt)
         err.print(f"wrote {len(frame):,} rows to {out_file}", markup=False)
         return
+    if fmt is OutputFormat.json:
+        print_records(frame.to_dict(orient="records"), fmt)  # a rule's products stay lists
+        return
+    printed = frame if fmt is OutputFormat.csv or shown is None else frame[list(shown)]
+    records = _joined(printed).to_dict(orient="records")
     if fmt is OutputFormat.table:
         print_records(records[:limit], fmt, title=title + (f" (first {limit}; all with --format csv or json)" if len(records) > limit else ""))
         return
     print_records(records, fmt)
 
 
-def _csv_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    """List cells (a rule's products) as ``a + b`` text."""
-    return frame.map(lambda v: " + ".join(map(str, v)) if isinstance(v, list) else v)
+def _joined(frame: pd.DataFrame) -> pd.DataFrame:
+    """List cells (a rule's products) as ``a + b`` text, for tables, CSV and Excel."""
+    return frame.map(lambda v: " + ".join(map(str, v)) if isinstance(v, (list, tuple, np.ndarray)) else v)
 
 
 def _plain(frame: pd.DataFrame) -> pd.DataFrame:

@@ -10,10 +10,11 @@ from typing import Annotated, Any, Optional
 import pandas as pd
 import typer
 
-from memberlens.cli._common import OutputFormat, err, option_as_of, option_db, option_engine, parse_as_of, print_json, print_records
+from memberlens.cli._common import (OutputFormat, err, option_as_of, option_db, option_engine, out_format, parse_as_of,
+                                    print_json, print_records)
 from memberlens.errors import ConfigError
 from memberlens.i18n import Messages
-from memberlens.io.files import write_text_atomic
+from memberlens.io.files import write_table_atomic
 from memberlens.io.catalog import open_tables
 from memberlens.predict.churn import ChurnModel, training_sample
 from memberlens.predict.response import ResponseModel, describe_conditions
@@ -43,7 +44,7 @@ class Audience(str, Enum):
 
 AsOfOption = Annotated[Optional[str], option_as_of()]
 FormatOption = Annotated[OutputFormat, typer.Option("--format", help="table, json or csv.")]
-OutOption = Annotated[Optional[Path], typer.Option("--out", help="Write the per-member probabilities to this file (csv or json by --format).")]
+OutOption = Annotated[Optional[Path], typer.Option("--out", help="Write the per-member probabilities to this file (.csv, .json, .parquet or .xlsx by its name; else --format).")]
 LimitOption = Annotated[int, typer.Option(help="Members shown with --format table.")]
 HighOption = Annotated[float, typer.Option("--high", help="Churn probability from which a customer is high risk.")]
 MediumOption = Annotated[float, typer.Option("--medium", help="Churn probability from which a customer is medium risk.")]
@@ -164,8 +165,7 @@ def _plain(frame: pd.DataFrame) -> pd.DataFrame:
 def _emit(summary: dict[str, Any], scores: pd.DataFrame, fmt: OutputFormat, out_file: Path | None, limit: int, kind: str) -> None:
     records = scores.to_dict(orient="records")
     if out_file is not None:
-        text = scores.to_json(orient="records", indent=1, force_ascii=False) if fmt is OutputFormat.json else scores.to_csv(index=False)
-        write_text_atomic(out_file, text)
+        write_table_atomic(scores, out_file, out_format(out_file, fmt))
         err.print(f"wrote {len(scores):,} members to {out_file}", markup=False)
         if fmt is not OutputFormat.table:
             return

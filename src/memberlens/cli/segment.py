@@ -8,7 +8,7 @@
 prints the profile as JSON (``--format json``), its observations and recommendations
 (``--format text``), or writes a one-section HTML report (``--format html --out FILE``).
 ``--save NAME`` keeps the segment in ``segments.toml`` beside the workspace; ``--segment NAME``
-runs a saved one; ``--export FILE`` writes the cohort's member list (.csv, .parquet, .xlsx).
+runs a saved one; ``--export FILE`` writes the cohort's member list (.csv, .json, .parquet, .xlsx).
 """
 
 from __future__ import annotations
@@ -24,14 +24,12 @@ from memberlens.cli._common import err, option_as_of, option_db, option_engine, 
 from memberlens.errors import ConfigError
 from memberlens.i18n import LANGUAGES
 from memberlens.io.catalog import open_tables
-from memberlens.io.files import write_text_atomic
+from memberlens.io.files import TABLE_FORMATS, write_text_atomic
 from memberlens.schema.contract import SOURCE_TABLES
 from memberlens.snapshot import snapshot_of
 from memberlens.segments import (SegmentSpec, Support, load_segment, profile_segment, save_segment, segments_file,
                                  select_members)
 from memberlens.segments.saved import check_name
-
-EXPORT_FORMATS = {".csv": "csv", ".parquet": "parquet", ".xlsx": "xlsx"}
 
 
 class SegmentFormat(str, Enum):
@@ -51,7 +49,7 @@ def segment_command(
     segment: Annotated[Optional[str], typer.Option("--segment", help="Run a saved segment by name.")] = None,
     save: Annotated[Optional[str], typer.Option("--save", help="Save this segment under NAME.")] = None,
     segments: Annotated[Optional[Path], typer.Option("--segments", help="Saved-segments TOML file (default: segments.toml beside the workspace).")] = None,
-    export: Annotated[Optional[Path], typer.Option("--export", help="Write the cohort's member list (.csv, .parquet or .xlsx).")] = None,
+    export: Annotated[Optional[Path], typer.Option("--export", help="Write the cohort's member list (.csv, .json, .parquet or .xlsx).")] = None,
     lang: Annotated[str, typer.Option(help="en or zh.")] = "en",
     fmt: Annotated[SegmentFormat, typer.Option("--format", help="json, text or html.")] = SegmentFormat.json,
     out_file: Annotated[Optional[Path], typer.Option("--out", help="Write to this file instead of printing.")] = None,
@@ -67,8 +65,9 @@ def segment_command(
         raise ConfigError("--format html needs --out FILE", "e.g. --format html --out segment.html")
     if min_count < 1:
         raise ConfigError(f"--min-count {min_count}: must be at least 1")
-    if export is not None and export.suffix.lower() not in EXPORT_FORMATS:
-        raise ConfigError(f"--export {export}: unknown file type {export.suffix or '(none)'}", "end the name in .csv, .parquet or .xlsx")
+    if export is not None and export.suffix.lower() not in TABLE_FORMATS:
+        raise ConfigError(f"--export {export}: unknown file type {export.suffix or '(none)'}",
+                          "end the name in .csv, .json, .parquet or .xlsx")
     if save is not None:
         check_name(save)
     saved_file = segments or segments_file_for(db)
@@ -82,10 +81,10 @@ def segment_command(
             path = save_segment(saved_file, save, spec)
             err.print(f"saved segment {save!r} in {path}", markup=False)
         if export is not None:
-            from memberlens.reports.exports import write_frame
+            from memberlens.reports.exports import write_member_list
 
             members = select_members(customers, spec.where).to_pandas()
-            write_frame(members, export, EXPORT_FORMATS[export.suffix.lower()])
+            write_member_list(members, export, TABLE_FORMATS[export.suffix.lower()])
             err.print(f"export:  {export} ({len(members):,} members)", markup=False)
         if fmt is SegmentFormat.html:
             from memberlens.reports.render import render_report

@@ -36,6 +36,7 @@ import ibis.expr.types as ir
 
 from memberlens.errors import ConfigError, InputError, MissingTableError
 from memberlens.io.engines import ENGINES, connect
+from memberlens.io.paths import literal_for
 from memberlens.schema.ledger import SourceLedger
 
 LEDGER_TABLE = "ledger"
@@ -119,7 +120,8 @@ def parquet_tables(backend: ibis.BaseBackend, folder: Path) -> EngineTables:
         name = entry.name.removesuffix(".parquet")
         is_table = (entry.is_file() and entry.suffix == ".parquet") or (entry.is_dir() and any(entry.glob("*.parquet")))
         if is_table and _TABLE_NAME.match(name):
-            pattern = str(entry / "*.parquet") if entry.is_dir() else str(entry)
+            literal = literal_for(backend.name, entry)  # the folder's name is not a pattern
+            pattern = literal + "/*.parquet" if entry.is_dir() else literal
             tables[name] = backend.read_parquet(pattern, table_name=f"memberlens_{name}")
     if not tables:
         raise InputError(f"{folder}: holds no Parquet tables", "expected orders.parquet (or an orders/ folder of Parquet files), ...")

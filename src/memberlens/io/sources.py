@@ -6,7 +6,8 @@ the source). CSV lines the reader cannot split into the header's columns are not
 kept in a rejects table and counted as ``malformed_line`` in the ledger.
 
 This module and :mod:`memberlens.io.workspace` are the only places that talk to DuckDB directly.
-User text (paths, names) only ever reaches DuckDB as a bound parameter, never as SQL.
+User text (paths, names) only ever reaches DuckDB as a bound parameter, never as SQL, and a path
+is escaped so that DuckDB reads that one file, not what its name matches as a glob pattern.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import duckdb
 import pyarrow as pa
 
 from memberlens.errors import InputError
+from memberlens.io.paths import duckdb_literal
 from memberlens.io.text import NATIVE_ENCODINGS, sniff_text_format, transcode_to_utf8
 from memberlens.schema.contract import ROW_COLUMN, SOURCE_COLUMN
 
@@ -120,7 +122,7 @@ def _stage_csv(
             sql,
             [
                 source_name,
-                str(readable),
+                duckdb_literal(readable),  # the file itself: its name is not a pattern
                 columns,
                 fmt.delimiter,
                 encoding,
@@ -177,7 +179,8 @@ def _csv_hint(exc: Exception) -> str:
 
 
 def _stage_parquet(con: duckdb.DuckDBPyConnection, path: Path, source_name: str) -> StagedSource:
-    target = str(path / "**" / "*.parquet") if path.is_dir() else str(path)
+    # a folder is read as all its Parquet files; the folder's own name, like a file's, is literal
+    target = duckdb_literal(path) + "/**/*.parquet" if path.is_dir() else duckdb_literal(path)
     if path.is_dir() and not any(path.rglob("*.parquet")):
         raise InputError(f"{path}: is a folder with no .parquet files", "point at a file, or a folder of Parquet files")
     table = new_table_name("stage")

@@ -35,10 +35,12 @@ from memberlens.errors import InputError, MissingTableError
 from memberlens.io.catalog import LEDGER_TABLE, SOURCES_TABLE, ledgers_from
 from memberlens.io.engines import duckdb_settings
 from memberlens.io.sources import quote_identifier
-from memberlens.schema.contract import CANCELLATIONS_TABLE, CONTRACTS, SOURCE_COLUMN, UNLOCK_HINTS
+from memberlens.schema.contract import CANCELLATIONS_TABLE, SOURCE_COLUMN, UNLOCK_HINTS
 from memberlens.schema.ledger import SourceLedger
 
 DEFAULT_PATH = Path("memberlens.duckdb")
+DUCKDB_MAGIC, DUCKDB_MAGIC_AT = b"DUCK", 8  # a DuckDB file: an 8-byte checksum, then "DUCK"
+
 
 class Workspace:
     """A DuckDB workspace file. Analyses read its tables through :meth:`table` as Ibis tables.
@@ -63,6 +65,9 @@ class Workspace:
             )
         if self.path.exists() and self.path.is_dir():
             raise InputError(f"{self.path}: is a folder, not a workspace file", "pass --db FILE.duckdb")
+        _refuse_other_files(self.path)
+        if not read_only:
+            _make_parent(self.path)
         try:
             self.con = ibis.duckdb.connect(str(self.path), read_only=read_only, **duckdb_settings())
         except duckdb.Error as exc:
@@ -251,6 +256,32 @@ class Workspace:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _refuse_other_files(path: Path) -> None:
+    """An existing file is opened only when it is a DuckDB database: DuckDB would open a CSV
+    given as ``--db`` as a database of its own, and what was ingested into it is lost."""
+    if not path.is_file():
+        return
+    try:
+        with open(path, "rb") as f:
+            head = f.read(DUCKDB_MAGIC_AT + len(DUCKDB_MAGIC))
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read the workspace ({exc.strerror})", "check the file's permissions") from exc
+    if head[DUCKDB_MAGIC_AT:] != DUCKDB_MAGIC:
+        raise InputError(
+            f"{path}: exists and is not a DuckDB workspace",
+            "--db takes a workspace file (.duckdb) or a new path; memberlens does not write into other files",
+        )
+
+
+def _make_parent(path: Path) -> None:
+    """A new workspace in a folder that does not exist yet: the folder is made, as for --out."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot make its folder {path.parent} ({exc.strerror})",
+                         "check the path, or pass --db in a folder you can write to") from exc
 
 
 def _same_location(earlier: str, now: str, source: str) -> bool:

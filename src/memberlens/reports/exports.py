@@ -1,6 +1,7 @@
 """Member lists beside the report, for marketing tools: one file per list (RFM segment, cluster,
 lifecycle stage, and whatever later sections contribute, e.g. churn risk band), as CSV, Parquet
-or Excel, each written atomically."""
+or Excel, each written atomically by :func:`memberlens.io.files.write_table_atomic` (where text that
+a spreadsheet would take for a formula stays text)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pandas as pd
 
 from memberlens.errors import ConfigError, MemberlensError
 from memberlens.i18n import Messages
-from memberlens.io.files import atomic_path
+from memberlens.io.files import write_table_atomic
 from memberlens.io.workspace import Workspace
 from memberlens.reports.base import ReportContext, Section, section_exports
 from memberlens.reports.context import AnalysisCache
@@ -52,20 +53,14 @@ def write_exports(
     paths = []
     for name, frame in collect_exports(ctx, sections).items():
         target = Path(out_dir) / f"{name}{FORMATS[fmt]}"
-        write_frame(frame, target, fmt)
+        write_member_list(frame, target, fmt)
         paths.append(target)
     return paths
 
 
-def write_frame(frame: pd.DataFrame, target: Path, fmt: str) -> None:
-    frame = _plain_dates(frame)
-    with atomic_path(target) as tmp:
-        if fmt == "parquet":
-            frame.to_parquet(tmp, index=False)
-        elif fmt == "xlsx":
-            frame.to_excel(tmp, index=False, sheet_name=target.stem[:31], engine="openpyxl")
-        else:
-            frame.to_csv(tmp, index=False, encoding="utf-8")
+def write_member_list(frame: pd.DataFrame, target: Path, fmt: str) -> Path:
+    """One member list as ``fmt`` (csv, json, parquet or xlsx), dates as dates where they are."""
+    return write_table_atomic(_plain_dates(frame), target, fmt)
 
 
 def _plain_dates(frame: pd.DataFrame) -> pd.DataFrame:
