@@ -35,3 +35,34 @@ def test_engine_libraries_only_in_io(path):
 
 def test_the_check_sees_imports():
     assert "duckdb" in imported_modules(PACKAGE / "io" / "workspace.py")
+
+
+# -- time: one snapshot module cuts tables by date ------------------------------------------------
+def compares_with_a_date_literal(source: str) -> list[int]:
+    """Lines comparing something with ``ibis.date(...)`` or ``ibis.timestamp(...)``: a cut by
+    date written out by hand."""
+
+    def is_date_literal(node: ast.AST) -> bool:
+        while isinstance(node, (ast.Call, ast.Attribute)):  # ibis.date(x).cast("timestamp")
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in ("date", "timestamp") \
+                    and isinstance(node.func.value, ast.Name) and node.func.value.id == "ibis":
+                return True
+            node = node.func if isinstance(node, ast.Call) else node.value
+        return False
+
+    return [node.lineno for node in ast.walk(ast.parse(source))
+            if isinstance(node, ast.Compare) and any(is_date_literal(n) for n in [node.left, *node.comparators])]
+
+
+@pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_only_the_snapshot_cuts_by_a_date(path):
+    if path.relative_to(PACKAGE) == Path("snapshot.py"):
+        return
+    lines = compares_with_a_date_literal(path.read_text(encoding="utf-8"))
+    assert not lines, f"{path} compares with a date at lines {lines}: cut tables through memberlens.snapshot"
+
+
+def test_the_date_check_sees_a_hand_written_cut():
+    assert compares_with_a_date_literal('orders.filter(orders.ordered_at < ibis.timestamp(f"{d} 00:00:00"))') == [1]
+    assert compares_with_a_date_literal('t.filter(t.sent_at >= ibis.date("2024-01-01").cast("timestamp"))') == [1]
+    assert compares_with_a_date_literal("t.filter(t.ordered_at < start_of(day))") == []
