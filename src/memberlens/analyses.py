@@ -28,6 +28,7 @@ class AnalysisOptions:
     as_of: date | None = None
     bins: int = 5
     scheme: Any = "grid"
+    split: str = "mean"
     churn_days: int = 90
     top: int = 3
     by: str = "customer"
@@ -54,7 +55,7 @@ def _orders(s: Snapshot) -> ir.Table:
 
 def _rfm(s: Snapshot, o: AnalysisOptions) -> ir.Table:
     rfm = metrics.compute_rfm(_orders(s), as_of=s.day, lookback_days=o.lookback_days)
-    return metrics.segment_rfm(metrics.score_rfm(rfm, o.bins), o.scheme, bins=o.bins)
+    return metrics.segment_rfm(metrics.score_rfm(rfm, o.bins), o.scheme, bins=o.bins, split=o.split)
 
 
 ANALYSES: dict[str, Analysis] = {

@@ -32,7 +32,8 @@ def analyze_command(
     fmt: Annotated[TableFormat, typer.Option("--format", help="table, csv, json or parquet.")] = TableFormat.table,
     out: Annotated[Optional[Path], typer.Option("--out", help="Write to this file instead of printing (.csv, .json, .parquet or .xlsx by its name; else --format).")] = None,
     bins: Annotated[int, typer.Option(help="RFM/RFE score bins: 3, 4 or 5.")] = 5,
-    scheme: Annotated[str, typer.Option(help="RFM segments: grid, eleven, or a TOML file of rules.")] = "grid",
+    scheme: Annotated[str, typer.Option(help="RFM segments: grid, eleven, eight (high/low R, F, M: 重要价值客户 ...), or a TOML file of rules.")] = "grid",
+    split: Annotated[str, typer.Option(help="With --scheme eight: high or low against each measure's mean or median.")] = "mean",
     lookback_days: Annotated[Optional[int], typer.Option(help="RFM/RFE look-back window in days.")] = None,
     churn_days: Annotated[int, typer.Option(help="Days without an order after which a customer is churned.")] = 90,
     top: Annotated[int, typer.Option(help="Largest orders per period (super-orders).")] = 3,
@@ -47,7 +48,7 @@ def analyze_command(
     if fmt is TableFormat.parquet and out is None:
         raise ConfigError("--format parquet needs --out FILE", "e.g. --format parquet --out rfm.parquet")
     options = AnalysisOptions(
-        period=period, as_of=parse_as_of(as_of), bins=bins, scheme=_scheme(scheme), churn_days=churn_days, top=top,
+        period=period, as_of=parse_as_of(as_of), bins=bins, scheme=_scheme(scheme), split=split, churn_days=churn_days, top=top,
         by=by, measure=measure, cumulative=cumulative, relative_to=relative_to, source=source, k=k,
         lookback_days=lookback_days,
     )
@@ -71,7 +72,7 @@ def _to_frame(table) -> pd.DataFrame:
 
 
 def _scheme(value: str):
-    if value in ("grid", "eleven"):
+    if value in ("grid", "eleven", "eight"):
         return value
     import tomllib
 
@@ -79,7 +80,7 @@ def _scheme(value: str):
     try:
         rules = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"--scheme {value!r}: not 'grid', 'eleven' or a readable TOML file ({exc})",
+        raise ConfigError(f"--scheme {value!r}: not 'grid', 'eleven', 'eight' or a readable TOML file ({exc})",
                           'a TOML file of [segment] tables, e.g. [champions] r = [5, 5] f = [4, 5]') from exc
     return {name: {k: tuple(v) for k, v in rule.items()} for name, rule in rules.items()}
 

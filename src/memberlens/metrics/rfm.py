@@ -22,7 +22,7 @@ from typing import Literal
 import ibis
 import ibis.expr.types as ir
 
-from memberlens.metrics._arith import money_sum, ratio
+from memberlens.metrics._arith import micros, money_sum, ratio
 from memberlens.errors import ConfigError
 from memberlens.snapshot import as_date, known_rows, start_of
 
@@ -154,6 +154,21 @@ ELEVEN_SEGMENTS: list[tuple[str, tuple[int, int], tuple[int, int], tuple[int, in
 ]
 OTHER_SEGMENT = "other"
 
+# The Chinese eight-type scheme (RFM 八类客户): each of R, F, M is high or low against its mean
+# (or median) over the customers scored; high recency means recent (few days since the last
+# order). Names in R, F, M order of high (True) / low (False).
+EIGHT_SEGMENTS: dict[tuple[bool, bool, bool], str] = {
+    (True, True, True): "important_value",        # 重要价值客户
+    (True, False, True): "important_develop",     # 重要发展客户
+    (False, True, True): "important_retain",      # 重要保持客户
+    (False, False, True): "important_win_back",   # 重要挽留客户
+    (True, True, False): "general_value",         # 一般价值客户
+    (True, False, False): "general_develop",      # 一般发展客户
+    (False, True, False): "general_retain",       # 一般保持客户
+    (False, False, False): "general_win_back",    # 一般挽留客户
+}
+SPLITS = ("mean", "median")
+
 
 def _score_on_five(score: ir.IntegerValue, bins: int) -> ir.IntegerValue:
     """Scores of 3 or 4 bins placed on the 1..5 scale the segment tables are written for,
@@ -165,13 +180,18 @@ def _score_on_five(score: ir.IntegerValue, bins: int) -> ir.IntegerValue:
 
 def segment_rfm(
     scored: ir.Table,
-    scheme: Literal["grid", "eleven"] | Mapping[str, Mapping[str, tuple[int, int]]] = "grid",
+    scheme: Literal["grid", "eleven", "eight"] | Mapping[str, Mapping[str, tuple[int, int]]] = "grid",
     *,
     bins: int = 5,
+    split: Literal["mean", "median"] = "mean",
 ) -> ir.Table:
-    """Add ``segment``: the R x F grid (default), the 11-segment table, or a custom map
-    ``{name: {"r": (lo, hi), "f": (lo, hi), "m": (lo, hi)}}`` in precedence order."""
+    """Add ``segment``: the R x F grid (default), the 11-segment table, the eight-type scheme
+    (high or low R, F and M against their ``split``, mean or median; a value at it counts as
+    high, a recency at it as recent), or a custom map ``{name: {"r": (lo, hi), "f": (lo, hi),
+    "m": (lo, hi)}}`` in precedence order."""
     bins = _check_bins(bins)
+    if scheme == "eight":
+        return _segment_eight(scored, split)
     r, f, m = (_score_on_five(scored[c], bins) for c in ("r_score", "f_score", "m_score"))
     if scheme == "grid":
         cases = [(r.isin(rs) & f.isin(fs), name) for name, (rs, fs) in GRID_SEGMENTS.items()]
@@ -182,6 +202,27 @@ def segment_rfm(
     else:
         raise ConfigError(f"The 'scheme' parameter must be 'grid', 'eleven' or a mapping. Got {scheme!r} instead.")
     return scored.mutate(segment=ibis.cases(*cases, else_=OTHER_SEGMENT))
+
+
+def _segment_eight(rfm: ir.Table, split: str) -> ir.Table:
+    """The eight-type scheme on whole numbers (days, orders, millionths of money), so a value at
+    the mean or median compares exactly on every engine."""
+    if split not in SPLITS:
+        raise ConfigError(f"The 'split' parameter must be 'mean' or 'median'. Got {split!r} instead.")
+
+    def at_least_middle(column: ir.IntegerValue) -> ir.BooleanValue:
+        if split == "mean":  # x >= sum / n, with the sum exact
+            return column.cast("float64") >= column.sum().over().cast("float64") / column.count().over().cast("float64")
+        return column.cast("float64") >= column.median().over().cast("float64")
+
+    def at_most_middle(column: ir.IntegerValue) -> ir.BooleanValue:
+        if split == "mean":
+            return column.cast("float64") <= column.sum().over().cast("float64") / column.count().over().cast("float64")
+        return column.cast("float64") <= column.median().over().cast("float64")
+
+    high_r, high_f, high_m = at_most_middle(rfm.recency), at_least_middle(rfm.frequency), at_least_middle(micros(rfm.monetary))
+    cases = [((high_r == r) & (high_f == f) & (high_m == m), name) for (r, f, m), name in EIGHT_SEGMENTS.items()]
+    return rfm.mutate(segment=ibis.cases(*cases, else_=OTHER_SEGMENT))
 
 
 def _custom_rule(name: str, rule: Mapping[str, tuple[int, int]], r, f, m):
