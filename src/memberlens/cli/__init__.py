@@ -17,6 +17,7 @@ from memberlens.cli.demo import demo_command, demo_data_command
 from memberlens.cli.export_tables import export_tables_command
 from memberlens.cli.info import info_command
 from memberlens.cli.ingest import ingest_command
+from memberlens.cli.migrate import migrate_command
 from memberlens.cli.predict import predict_app
 from memberlens.cli.report import report_command
 from memberlens.cli.segment import segment_command
@@ -56,6 +57,7 @@ app.command("export-tables")(export_tables_command)
 app.command("report")(report_command)
 app.command("analyze")(analyze_command)
 app.command("segment")(segment_command)
+app.command("migrate")(migrate_command)
 app.add_typer(clv_app, name="clv")
 app.add_typer(predict_app, name="predict")
 

@@ -36,13 +36,24 @@ class ClusterResult:
     curve: pd.DataFrame  # k, inertia, silhouette
     chosen_k: int
     reason: str
+    scaler: StandardScaler | None = None  # the standardisation and centres fitted, to place
+    model: KMeans | None = None           # customers of another date in these clusters
+
+    def assign(self, rfm: ir.Table) -> pd.DataFrame:
+        """Customers of another RFM table (another date) in these clusters — the nearest of
+        these centres after this standardisation — named as here, so "cluster 2" means the same
+        at both dates: ``customer_id, recency, frequency, monetary, cluster, cluster_name``."""
+        frame = rfm.select("customer_id", *FEATURES).order_by("customer_id").execute()
+        labels = self.model.predict(self.scaler.transform(_log_rfm(frame))) if len(frame) else np.array([], dtype=int)
+        names = dict(zip(self.profiles.cluster, self.profiles.cluster_name))
+        return frame.assign(cluster=labels, cluster_name=[names[c] for c in labels])
 
 
-def _features(rfm: pd.DataFrame) -> np.ndarray:
+def _log_rfm(rfm: pd.DataFrame) -> np.ndarray:
     values = rfm[list(FEATURES)].astype("float64").to_numpy()
     if (values[:, 2] < 0).any():
         values[:, 2] = np.clip(values[:, 2], 0, None)  # refunds beyond spend: treat as no spend
-    return StandardScaler().fit_transform(np.log1p(values))
+    return np.log1p(values)
 
 
 def elbow_k(ks: list[int], inertias: list[float]) -> int:
@@ -84,7 +95,8 @@ def _cluster(rfm: ir.Table, *, k: int | None, k_range: range, random_state: int)
     ks = [kk for kk in k_range if 2 <= kk < len(frame)]
     if not ks:
         raise ConfigError(f"The 'k_range' parameter must include a k in [2, {len(frame) - 1}]. Got {k_range!r} instead.")
-    x = _features(frame)
+    scaler = StandardScaler().fit(_log_rfm(frame))
+    x = scaler.transform(_log_rfm(frame))
     rng = np.random.default_rng(random_state)
     fit_rows = np.sort(rng.choice(len(x), size=min(len(x), FIT_SAMPLE), replace=False))
     x_fit = x[fit_rows]
@@ -117,6 +129,8 @@ def _cluster(rfm: ir.Table, *, k: int | None, k_range: range, random_state: int)
         curve=curve,
         chosen_k=chosen,
         reason=reason,
+        scaler=scaler,
+        model=models[chosen],
     )
 
 
