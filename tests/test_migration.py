@@ -157,3 +157,26 @@ def test_migrate_command_prints_paths_and_refuses_bad_dates(shop, run_cli):
     bad_move = run_cli("migrate", "--from", START.isoformat(), "--to", END.isoformat(), "--downgrade", "champions",
                        "--db", str(path))
     assert bad_move.exit_code == 2 and "FROM:TO" in bad_move.stderr
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_the_report_section_names_the_largest_moves_and_exports_the_downgrades(shop, lang):
+    from memberlens.i18n import Messages
+    from memberlens.reports.base import ReportContext
+    from memberlens.reports.migration import MigrationSection
+
+    path, _ = shop
+    section = MigrationSection()
+    with Workspace(path, read_only=True) as ws:
+        ctx = ReportContext(ws, Messages(lang))
+        content = section.build(ctx)
+        exported = section.exports(ctx)
+        expected = migrate(ws, "rfm-segment", date(2024, 12, 1), ctx.day, with_value=False)
+    assert ctx.day == date(2025, 1, 1)  # the day after the shop's last order; one month before it
+    sentences = " ".join(content.charts[0].sentences)
+    top = expected.largest_moves(1).iloc[0]
+    assert f"{top.members:,}" in sentences
+    assert {chart.key for chart in content.charts} == {"migration-sankey", "migration-matrix"}
+    sankey = content.charts[0].figure["data"][0]
+    assert sum(sankey["link"]["value"]) == expected.paths.members.sum()
+    assert set(exported["migration_downgrades"].customer_id) == set(expected.downgrades.customer_id)

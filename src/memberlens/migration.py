@@ -69,6 +69,13 @@ class Migration:
     paths: pd.DataFrame    # PATH_COLUMNS, by origin then destination
     downgrades: pd.DataFrame  # the members on a harmful path, most value at stake first
     notes: list[str] = field(default_factory=list)
+    harmful: frozenset[tuple[str, str]] = frozenset()
+
+    def with_values(self, values: pd.Series) -> Migration:
+        """These moves with each member's predicted value at the end taken from ``values`` (by
+        customer id; e.g. a CLV fit already made), paths and downgrades with them."""
+        members = self.members.assign(value_at_end=self.members.customer_id.map(values).astype("float64"))
+        return assemble(self.by, self.start, self.end, members, self.harmful, self.notes)
 
     def largest_moves(self, n: int = 3) -> pd.DataFrame:
         """The ``n`` paths with the most members between two different states (ties by name)."""
@@ -157,12 +164,19 @@ def migrate(source: Tables, by: str, start: date, end: date, *, options: Analysi
                 values.rename(columns={"value": "value_at_end"}), on="customer_id", how="left")
         except MemberlensError as exc:  # e.g. no repeat buyers to fit the CLV models on
             notes.append(f"no predicted value at {end}: {exc.message}")
+    harmful = frozenset(DOWNGRADES[by] if downgrades is None else downgrades)
+    return assemble(by, start, end, members, harmful, notes)
+
+
+def assemble(by: str, start: date, end: date, members: pd.DataFrame, harmful: frozenset[tuple[str, str]],
+             notes: list[str]) -> Migration:
+    """The migration of ``members`` (one row per member, :data:`MEMBER_COLUMNS`): its paths and
+    the members on the ``harmful`` ones, most value at stake first."""
     members = members[list(MEMBER_COLUMNS)].sort_values("customer_id", kind="mergesort").reset_index(drop=True)
-    harmful = set(DOWNGRADES[by] if downgrades is None else downgrades)
     on_path = [(a, b) in harmful for a, b in zip(members.from_state, members.to_state)]
     at_stake = members[on_path].sort_values(["value_at_end", "revenue_between", "customer_id"],
                                             ascending=[False, False, True], kind="mergesort", na_position="last")
-    return Migration(by, start, end, members, migration_paths(members), at_stake.reset_index(drop=True), notes)
+    return Migration(by, start, end, members, migration_paths(members), at_stake.reset_index(drop=True), list(notes), harmful)
 
 
 def migration_paths(members: pd.DataFrame) -> pd.DataFrame:
@@ -188,5 +202,5 @@ def _with(options: AnalysisOptions, **changes) -> AnalysisOptions:
     return replace(options, **changes)
 
 
-__all__ = ["APPEARED", "BASES", "DOWNGRADES", "LEFT", "Migration", "clv_bands", "member_states", "migrate",
+__all__ = ["APPEARED", "BASES", "DOWNGRADES", "LEFT", "Migration", "assemble", "clv_bands", "member_states", "migrate",
            "migration_paths"]

@@ -15,6 +15,7 @@ from memberlens.reports.cohorts import CohortsSection
 from memberlens.reports.data_quality import DataQualitySection
 from memberlens.reports.kpis import KpisSection
 from memberlens.reports.lifecycle import LifecycleSection
+from memberlens.reports.migration import MigrationSection
 from memberlens.reports.next_product import NextProductSection
 from memberlens.reports.price_bands import PriceBandsSection
 from memberlens.reports.rates import RatesSection
@@ -32,6 +33,7 @@ SECTIONS: list[Section] = [
     RatesSection(),
     CohortsSection(),
     RfmSection(),
+    MigrationSection(),
     ClustersSection(),
     AbcSection(),
     ClvSection(),
