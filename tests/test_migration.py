@@ -56,11 +56,12 @@ def _abc_states(orders: pd.DataFrame, day: date) -> pd.Series:
 ORACLES = {"rfm-segment": _grid_states, "lifecycle": _lifecycle_states, "abc": _abc_states}
 
 
-def _oracle_paths(orders: pd.DataFrame, first: pd.Series, second: pd.Series) -> pd.DataFrame:
+def _oracle_paths(orders: pd.DataFrame, first: pd.Series, second: pd.Series, start: date = START,
+                  end: date = END) -> pd.DataFrame:
     members = pd.concat([first.rename("from_state"), second.rename("to_state")], axis=1)
     members["from_state"] = members.from_state.fillna(APPEARED)
     members["to_state"] = members.to_state.fillna(LEFT)
-    between = orders[(orders.ordered_at >= pd.Timestamp(START)) & (orders.ordered_at < pd.Timestamp(END))]
+    between = orders[(orders.ordered_at >= pd.Timestamp(start)) & (orders.ordered_at < pd.Timestamp(end))]
     members["revenue"] = between.groupby("customer_id").amount.sum().reindex(members.index).fillna(0.0)
     per = members.groupby(["from_state", "to_state"]).agg(members=("revenue", "size"), revenue=("revenue", "sum"))
     per["share"] = per.members / per.groupby(level="from_state").members.transform("sum")
@@ -180,3 +181,38 @@ def test_the_report_section_names_the_largest_moves_and_exports_the_downgrades(s
     sankey = content.charts[0].figure["data"][0]
     assert sum(sankey["link"]["value"]) == expected.paths.members.sum()
     assert set(exported["migration_downgrades"].customer_id) == set(expected.downgrades.customer_id)
+
+
+@pytest.mark.slow
+@pytest.mark.shared_data
+def test_online_retail_from_june_to_december(shared_data, tmp_path, run_cli):
+    """The UCI Online Retail shop: migrate --from 2011-06-01 --to 2011-12-01 through the CLI
+    equals the pandas oracle, and the report's section on the same dates says it in English and
+    Chinese."""
+    from memberlens.i18n import Messages
+    from memberlens.reports.base import ReportContext
+    from memberlens.reports.context import AnalysisCache
+    from memberlens.reports.migration import MigrationSection
+
+    db = tmp_path / "uci.duckdb"
+    assert run_cli("ingest", str(shared_data / "online_retail.csv.gz"), "--preset", "online-retail", "--db", str(db)).exit_code == 0
+    printed = run_cli("migrate", "--from", "2011-06-01", "--to", "2011-12-01", "--by", "rfm-segment", "--no-value",
+                      "--format", "csv", "--db", str(db))
+    assert printed.exit_code == 0, printed.stderr
+    paths = pd.read_csv(pd.io.common.StringIO(printed.stdout), keep_default_na=False)
+    with Workspace(db, read_only=True) as ws:
+        orders = ws.table("orders").to_pandas()
+        start, end = date(2011, 6, 1), date(2011, 12, 1)
+        expected = _oracle_paths(orders, _grid_states(orders, start), _grid_states(orders, end), start, end)
+        found = paths.merge(expected, on=["from_state", "to_state"], how="outer", indicator=True)
+        assert (found._merge == "both").all() and (found.members_x == found.members_y).all()
+        assert np.allclose(found.revenue_between, found.revenue, rtol=1e-9, atol=1e-6)
+        options = AnalysisOptions(as_of=end, compare_from=start)
+        for lang, said in (("en", "customers moved from"), ("zh", "位客户从")):
+            content = MigrationSection().build(ReportContext(ws, Messages(lang), analyses=AnalysisCache(ws, options=options)))
+            sentences = " ".join(content.charts[0].sentences)
+            assert said in sentences and "2011-06-01" in sentences
+            top = paths[paths.from_state != paths.to_state].sort_values(["members", "from_state", "to_state"],
+                                                                       ascending=[False, True, True]).iloc[0]
+            assert f"{top.members:,}" in sentences
+

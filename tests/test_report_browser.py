@@ -73,7 +73,7 @@ def visit(browser, path: Path, *, width: int = 1280, height: int = 900, mobile: 
 DRAWN = """() => Array.from(document.querySelectorAll('.chart')).map(el => {
   const svg = el.querySelector('svg.main-svg');
   const box = el.getBoundingClientRect();
-  const marks = Array.from(el.querySelectorAll('g.trace path, g.trace rect, g.points path'))
+  const marks = Array.from(el.querySelectorAll('g.trace path, g.trace rect, g.points path, path.sankey-link, rect.node-rect'))
     .filter(p => (p.getAttribute('d') || '').length > 4 || p.tagName === 'rect').length;
   const images = el.querySelectorAll('g.hm image, image').length;
   return {id: el.id, svg: !!svg, width: box.width, height: box.height, marks: marks, images: images};
@@ -109,6 +109,14 @@ def test_report_loads_offline_and_draws_every_chart(browser, demo_reports, lang)
         assert "Noto Sans CJK SC" in page.evaluate("getComputedStyle(document.body).fontFamily")
         assert "洞察与建议" in page.inner_text("#recommendations h2")
     page.context.close()
+
+
+def test_the_migration_sankey_draws_a_link_per_path(browser, demo_reports):
+    page = visit(browser, demo_reports["en"]).page
+    links = page.evaluate("document.querySelectorAll('#chart-migration-sankey path.sankey-link').length")
+    paths = page.evaluate("JSON.parse(document.querySelector('script[data-chart=\"chart-migration-sankey\"]').textContent)"
+                          ".data[0].link.value.length")
+    assert links == paths > 3
 
 
 def test_chart_data_is_one_click_away_and_legends_toggle(browser, demo_reports):

@@ -29,6 +29,7 @@ class AnalysisOptions:
     bins: int = 5
     scheme: Any = "grid"
     split: str = "mean"
+    compare_from: date | None = None  # the report's migration: the earlier date (default one period before)
     churn_days: int = 90
     top: int = 3
     by: str = "customer"

@@ -11,7 +11,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from memberlens.analyses import AnalysisOptions
-from memberlens.cli._common import err, option_as_of, option_db, option_engine, out, parse_as_of
+from memberlens.cli._common import err, option_as_of, option_db, option_engine, out, parse_as_of, parse_day
 from memberlens.errors import ConfigError
 from memberlens.i18n import LANGUAGES
 from memberlens.ingest import ingest
@@ -32,6 +32,7 @@ def report_command(
     engine: Annotated[str, option_engine()] = "duckdb",
     preset: Annotated[Optional[str], typer.Option(help="Mapping preset for the sources, e.g. online-retail.")] = None,
     as_of: Annotated[Optional[str], option_as_of()] = None,
+    compare_from: Annotated[Optional[str], typer.Option("--compare-from", help="The earlier date YYYY-MM-DD of the section on who moved between segments (default: one month before the report's date).")] = None,
     lang: Annotated[str, typer.Option(help="en or zh.")] = "en",
     out_dir: Annotated[Path, typer.Option("--out", help="Folder to write report.html (and exports/) into.")] = Path("."),
     export_format: Annotated[ExportFormat, typer.Option("--export-format", help="Member lists as csv, parquet or xlsx.")] = ExportFormat.csv,
@@ -48,7 +49,8 @@ def report_command(
         raise ConfigError(f"--engine {engine} reads tables that are already clean; it does not ingest files",
                           "ingest with DuckDB first (memberlens ingest FILE), then memberlens export-tables --out FOLDER "
                           f"and memberlens report --engine {engine} --db FOLDER")
-    options = AnalysisOptions(as_of=parse_as_of(as_of))
+    options = AnalysisOptions(as_of=parse_as_of(as_of),
+                              compare_from=parse_day(compare_from, "--compare-from") if compare_from else None)
     sections = _sections(db, segment, where)
     tables = Workspace(db, must_exist=False) if sources else open_tables(engine, db)
     with tables as workspace, Progress(

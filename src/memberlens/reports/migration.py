@@ -22,11 +22,11 @@ class MigrationSection:
     needs = ("orders",)
 
     def result(self, ctx: ReportContext) -> Migration | None:
-        """The RFM-segment moves from one period before the report's date to it (None when the
-        data starts after that earlier date)."""
+        """The RFM-segment moves from ``--compare-from`` (default: one period before the report's
+        date) to it (None when the data starts after that earlier date)."""
         def compute() -> Migration | None:
-            end = ctx.day
-            start = (pd.Timestamp(end) - PERIODS.get(ctx.analyses.options.period, PERIODS["month"])).date()
+            end, options = ctx.day, ctx.analyses.options
+            start = options.compare_from or (pd.Timestamp(end) - PERIODS.get(options.period, PERIODS["month"])).date()
             first = ctx.analyses.run("member-value").first_order_at.min()
             if pd.isna(first) or pd.Timestamp(first) >= pd.Timestamp(start):
                 return None
