@@ -192,7 +192,8 @@ def test_every_section_works_on_the_demo_data_in_both_languages(demo):
         specs = chart_specs(html)
         assert {"kpis-members", "kpis-conversion", "kpis-cost", "kpis-unit", "kpis-coupons", "activity", "rfe"} <= set(specs)
         for key, spec in specs.items():
-            assert spec["data"] and all(trace.get("x") is not None or trace.get("z") is not None for trace in spec["data"]), key
+            assert spec["data"] and all(trace.get("x") is not None or trace.get("z") is not None or trace.get("link")
+                                        for trace in spec["data"]), key
     assert "Observations and recommendations" in en and "洞察与建议" in zh
     # every chart: a sentence saying what it shows, and the table it was drawn from
     for html in (en, zh):
@@ -277,7 +278,7 @@ def test_recommendations_state_the_numbers_they_come_from(shop):
 # -- exports -----------------------------------------------------------------------------------
 # the shop's member lists: every customer's segment, cluster, stage and predicted value; the
 # members flagged as unusual; next-product suggestions (none: the shop's baskets give no rules)
-MEMBER_LISTS = ("rfm_segments", "clusters", "lifecycle_stages", "clv", "next_product", "unusual_members")
+MEMBER_LISTS = ("rfm_segments", "migration_downgrades", "clusters", "lifecycle_stages", "clv", "next_product", "unusual_members")
 
 
 @pytest.mark.parametrize("fmt", ["csv", "parquet", "xlsx"])
@@ -332,8 +333,8 @@ def test_report_command_ingests_reports_and_exports(run_cli, tmp_path):
     html = (tmp_path / "out" / "report.zh.html").read_text(encoding="utf-8")
     assert "数据截至 2024-07-01" in html and "截止日期 2024-07-01" in html
     assert sorted(p.name for p in (tmp_path / "out" / "exports").iterdir()) == [
-        "clusters.parquet", "clv.parquet", "lifecycle_stages.parquet", "next_product.parquet", "rfm_segments.parquet",
-        "unusual_members.parquet"]
+        "clusters.parquet", "clv.parquet", "lifecycle_stages.parquet", "migration_downgrades.parquet", "next_product.parquet",
+        "rfm_segments.parquet", "unusual_members.parquet"]
     # this shop's members are about equally likely to leave: the CLV section says it uses that limit
     assert "数据位于模型参数空间的边界" in html and "每位会员在每次购买后停止购买的概率相同" in html
     assert "report" in result.stderr and "ingest" in result.stderr  # the progress bars
