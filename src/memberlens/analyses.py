@@ -103,6 +103,8 @@ ANALYSES: dict[str, Analysis] = {
                                                           marketing_costs=t.tables.get("marketing_costs"), period=o.period)),
         Analysis("clv", ("orders",), "per member P(alive), expected orders, next order and predicted CLV (BG/NBD + Gamma-Gamma)",
                  lambda t, o: _member_value_fit(t, o).predictions().order_by("customer_id")),
+        Analysis("score-history", ("member_scores",), "each member's latest stored scores (memberlens score) with the previous RFM segment and the date it last changed",
+                 lambda t, o: metrics.score_history(t.table("member_scores"))),
         Analysis("member-value", ("orders",), "per member historic CLV, orders and AOV",
                  lambda t, o: metrics.summarise_member_value(_orders(t)).order_by("customer_id")),
     ]

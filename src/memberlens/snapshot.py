@@ -40,6 +40,12 @@ STAMPS = {
     "members": "registered_at",
     "marketing_costs": "date",
 }
+#: the member score history (``memberlens score``): a score as of D is known on the morning of D
+SCORES_TABLE = "member_scores"
+#: tables whose rows describe a day and are known on its morning: kept up to and including D
+KNOWN_ON_THE_DAY = {SCORES_TABLE: "as_of"}
+#: every table a snapshot of a workspace holds
+SNAPSHOT_TABLES = (*SOURCE_TABLES, SCORES_TABLE)
 
 
 def as_date(value: date | str) -> date:
@@ -105,6 +111,8 @@ def tables_as_of(tables: Mapping[str, ir.Table | None], day: date | str) -> dict
         stamp = STAMPS.get(name)
         if stamp is not None and stamp in table.columns:
             table = known_rows(table, stamp, day)
+        if name in KNOWN_ON_THE_DAY:
+            table = table.filter(table[KNOWN_ON_THE_DAY[name]] <= ibis.date(day.isoformat()))
         if name == "campaigns" and "converted_at" in table.columns:
             table = _known_campaigns(table, cut)
         elif name == "members":
@@ -155,9 +163,9 @@ def snapshot_of(workspace, as_of: date | str | None = None) -> Snapshot:
     """The snapshot of the source tables a workspace (a :class:`memberlens.io.catalog.Tables`)
     holds."""
     present = set(workspace.list_tables())
-    tables = {name: workspace.table(name) for name in SOURCE_TABLES if name in present}
+    tables = {name: workspace.table(name) for name in SNAPSHOT_TABLES if name in present}
     return take_snapshot(tables, as_of, location=str(workspace.location))
 
 
-__all__ = ["STAMPS", "Snapshot", "as_date", "day_after_last_order", "known_rows", "snapshot_of", "start_of",
+__all__ = ["KNOWN_ON_THE_DAY", "SCORES_TABLE", "SNAPSHOT_TABLES", "STAMPS", "Snapshot", "as_date", "day_after_last_order", "known_rows", "snapshot_of", "start_of",
            "take_snapshot", "tables_as_of"]

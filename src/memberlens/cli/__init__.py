@@ -20,6 +20,7 @@ from memberlens.cli.ingest import ingest_command
 from memberlens.cli.migrate import migrate_command
 from memberlens.cli.predict import predict_app
 from memberlens.cli.report import report_command
+from memberlens.cli.score import score_command
 from memberlens.cli.segment import segment_command
 
 app = typer.Typer(
@@ -58,6 +59,7 @@ app.command("report")(report_command)
 app.command("analyze")(analyze_command)
 app.command("segment")(segment_command)
 app.command("migrate")(migrate_command)
+app.command("score")(score_command)
 app.add_typer(clv_app, name="clv")
 app.add_typer(predict_app, name="predict")
 

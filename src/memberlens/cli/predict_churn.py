@@ -16,11 +16,11 @@ from memberlens.errors import ConfigError
 from memberlens.i18n import Messages
 from memberlens.io.files import write_table_atomic
 from memberlens.io.catalog import open_tables
+from memberlens.predict.features import FEATURE_TABLES
 from memberlens.predict.churn import ChurnModel, training_sample
 from memberlens.predict.response import ResponseModel, describe_conditions
 from memberlens.snapshot import Snapshot, snapshot_of
 
-SOURCE_TABLES = ("orders", "events", "campaigns", "members")
 
 
 class LabelName(str, Enum):
@@ -53,7 +53,7 @@ MediumOption = Annotated[float, typer.Option("--medium", help="Churn probability
 def model_tables(snapshot: Snapshot) -> dict[str, Any]:
     """The snapshot's tables the models read (orders required, the others when present)."""
     snapshot.table("orders")  # a missing orders table: the usual error and hint
-    return {name: snapshot.tables[name] for name in SOURCE_TABLES if snapshot.has(name)}
+    return {name: snapshot.tables[name] for name in FEATURE_TABLES if snapshot.has(name)}
 
 
 def churn_model(snapshot: Snapshot, model_file: Path | None, horizon_days: int, label: str, high: float,

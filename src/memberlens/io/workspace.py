@@ -131,6 +131,23 @@ class Workspace:
         return written
 
     # -- writing -------------------------------------------------------------------------------
+    def replace_rows(self, table: str, key: str, value: Any, frame: Any, *, schema: dict[str, str]) -> None:
+        """Replace the rows of ``table`` whose ``key`` is ``value`` by ``frame`` (a pandas or
+        Arrow table with the columns of ``schema``: name -> string, date, int64 or float64),
+        creating the table when missing; one transaction."""
+        types = {"string": "VARCHAR", "date": "DATE", "int64": "BIGINT", "float64": "DOUBLE"}
+        name = quote_identifier(table)
+        columns = ", ".join(f"{quote_identifier(c)} {types[k]}" for c, k in schema.items())
+        selected = ", ".join(f"CAST({quote_identifier(c)} AS {types[k]}) AS {quote_identifier(c)}" for c, k in schema.items())
+        with self.transaction():
+            self.raw.execute(f"CREATE TABLE IF NOT EXISTS {name} ({columns})")
+            self.raw.execute(f"DELETE FROM {name} WHERE {quote_identifier(key)} = ?", [value])
+            self.raw.register("_memberlens_rows", frame)
+            try:
+                self.raw.execute(f"INSERT INTO {name} BY NAME SELECT {selected} FROM _memberlens_rows")
+            finally:
+                self.raw.unregister("_memberlens_rows")
+
     @contextmanager
     def scratch_dir(self) -> Iterator[Path]:
         """A temporary folder beside the workspace for transcoded copies of inputs."""

@@ -8,6 +8,7 @@ from memberlens.metrics.cohorts import build_retention_cohorts
 from memberlens.metrics.kpis import compute_member_kpis, summarise_member_value
 from memberlens.metrics.lifecycle import assign_lifecycle_stage, count_growth_stages, count_lifecycle_stages
 from memberlens.metrics.rates import compute_repurchase_rates
+from memberlens.metrics.score_history import score_history
 from memberlens.metrics.rfm import compute_rfe, compute_rfm, quantile_score, score_rfm, segment_rfm, summarise_segments
 from memberlens.metrics.trends import order_totals, rank_largest_orders, summarise_price_bands, summarise_trends
 
@@ -32,6 +33,7 @@ __all__ = [
     "compute_member_kpis",
     "compute_repurchase_rates",
     "compute_rfe",
+    "score_history",
     "compute_rfm",
     "count_active_users",
     "count_growth_stages",

@@ -14,18 +14,18 @@ from typing import Any
 import pandas as pd
 
 from memberlens.errors import MemberlensError
+from memberlens.predict.features import FEATURE_TABLES
 from memberlens.predict.churn import RISK_BANDS, ChurnModel, training_sample
 from memberlens.predict.response import ResponseModel, describe_conditions
 from memberlens.reports import charts as c
 from memberlens.reports import format as f
 from memberlens.reports.base import Chart, ReportContext, SectionContent, TableBlock
 
-SOURCE_TABLES = ("orders", "events", "campaigns", "members")
 CALIBRATION_TOLERANCE = 0.05  # points of difference between predicted and observed per tenth
 
 
 def _tables(ctx: ReportContext) -> dict[str, Any]:
-    return {name: ctx.table(name) for name in SOURCE_TABLES if ctx.has(name)}
+    return {name: ctx.table(name) for name in FEATURE_TABLES if ctx.has(name)}
 
 
 def churn_result(ctx: ReportContext) -> tuple[ChurnModel, pd.DataFrame]:

@@ -151,6 +151,7 @@ SOURCE_TABLES = (*CONTRACTS, CANCELLATIONS_TABLE)
 UNLOCK_HINTS = {
     "orders": "memberlens ingest ORDERS_FILE",
     **{name: f"memberlens ingest FILE --table {name}" for name in CONTRACTS if name != "orders"},
+    "member_scores": "memberlens score (or memberlens score --every month --from DATE for a history)",
 }
 
 
