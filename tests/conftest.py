@@ -129,6 +129,20 @@ def build_demo_workspace(root: Path, **options: int) -> tuple[Path, dict]:
     return path, files
 
 
+def build_demo_orders(root: Path, **options: int) -> Path:
+    """A demo shop's orders alone (Parquet, so values keep their types) ingested into
+    ``root/shop.duckdb``: for tests of analyses over time that need no other table."""
+    from memberlens.demo.generator import generate_demo_data
+    from memberlens.ingest import ingest
+    from memberlens.io.workspace import Workspace
+
+    files = generate_demo_data(root / "data", fmt="parquet", **options)
+    path = root / "shop.duckdb"
+    with Workspace(path) as ws:
+        ingest(ws, files["orders"]["path"], table="orders", name="orders")
+    return path
+
+
 @pytest.fixture(scope="session")
 def demo_workspace(tmp_path_factory):
     """Demo data (6,000 customers over two years, seed 11) ingested into a workspace, shared by

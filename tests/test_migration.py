@@ -10,11 +10,10 @@ from datetime import date
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import build_demo_orders
 from _order_logs import abc_oracle, final_stage_oracle, grid_segment, quantile_scores, rfm_oracle
 
 from memberlens.analyses import AnalysisOptions, cluster_result, run_analysis
-from memberlens.demo.generator import generate_demo_data
-from memberlens.ingest import ingest
 from memberlens.io.workspace import Workspace
 from memberlens.migration import APPEARED, LEFT, clv_bands, migrate
 from memberlens.snapshot import snapshot_of
@@ -24,11 +23,8 @@ START, END = date(2023, 10, 1), date(2024, 4, 1)
 
 @pytest.fixture(scope="module")
 def shop(tmp_path_factory):
-    root = tmp_path_factory.mktemp("migration")
-    files = generate_demo_data(root / "data", customers=600, years=2, seed=31, fmt="parquet")
-    path = root / "shop.duckdb"
-    with Workspace(path) as ws:
-        ingest(ws, files["orders"]["path"], table="orders", name="orders")
+    path = build_demo_orders(tmp_path_factory.mktemp("migration"), customers=600, years=2, seed=31)
+    with Workspace(path, read_only=True) as ws:
         orders = ws.table("orders").to_pandas()
     return path, orders
 

@@ -10,10 +10,9 @@ from datetime import date
 
 import pandas as pd
 import pytest
+from conftest import build_demo_orders
 
 from memberlens.analyses import AnalysisOptions, run_analysis
-from memberlens.demo.generator import generate_demo_data
-from memberlens.ingest import ingest
 from memberlens.io.workspace import Workspace
 from memberlens.scores import score_dates
 
@@ -22,12 +21,7 @@ DATES = ["2024-06-01", "2024-07-01", "2024-08-01", "2024-09-01"]
 
 @pytest.fixture(scope="module")
 def scored(tmp_path_factory):
-    root = tmp_path_factory.mktemp("scores")
-    files = generate_demo_data(root / "data", customers=400, years=2, seed=41, fmt="parquet")
-    path = root / "shop.duckdb"
-    with Workspace(path) as ws:
-        ingest(ws, files["orders"]["path"], table="orders", name="orders")
-    return path
+    return build_demo_orders(tmp_path_factory.mktemp("scores"), customers=400, years=2, seed=41)
 
 
 def _cli(run_cli, *args):
