@@ -212,3 +212,21 @@ def test_online_retail_from_june_to_december(shared_data, tmp_path, run_cli):
                                                                        ascending=[False, True, True]).iloc[0]
             assert f"{top.members:,}" in sentences
 
+
+
+@pytest.mark.slow
+def test_churn_bands_move_between_dates(demo_workspace):
+    """Members between the churn model's risk bands, the model trained at each date: every
+    customer with an order before a date is counted once on that side (dates late enough for the
+    model's 180-day horizon)."""
+    first_day, second_day = date(2024, 6, 1), date(2024, 12, 1)
+    path, _ = demo_workspace
+    with Workspace(path, read_only=True) as ws:
+        result = migrate(ws, "churn-band", first_day, second_day, with_value=False)
+        customers = {day: len(run_analysis(ws, "member-value", AnalysisOptions(as_of=day)).to_pandas())
+                     for day in (first_day, second_day)}
+    assert set(result.paths.from_state) <= {"high", "medium", "low", APPEARED}
+    assert set(result.paths.to_state) <= {"high", "medium", "low", LEFT}
+    assert result.paths[result.paths.from_state != APPEARED].members.sum() == customers[first_day]
+    assert result.paths[result.paths.to_state != LEFT].members.sum() == customers[second_day]
+    assert len(set(result.paths.from_state) - {APPEARED}) >= 2  # the bands are used

@@ -11,7 +11,9 @@ own :class:`memberlens.snapshot.Snapshot` (the data as it stood that morning), b
 * ``cluster`` — the k-means cluster, the centres fitted at the first date applied at the second,
   so a cluster means the same customers' kind at both dates;
 * ``clv-band`` — high / medium / low predicted value (the top fifth, the next three tenths, the
-  rest, by the CLV models at each date).
+  rest, by the CLV models at each date);
+* ``churn-band`` — the churn model's risk band, the model trained at each date on what was known
+  then.
 
 A member known at the second date only comes from ``(appeared)``; one known at the first only
 goes to ``(left)``. Along each path: members, their share of the origin row, their revenue between
@@ -36,7 +38,7 @@ from memberlens.io.catalog import Tables
 from memberlens.snapshot import Snapshot, snapshot_of
 
 APPEARED, LEFT = "(appeared)", "(left)"
-BASES = ("rfm-segment", "lifecycle", "abc", "cluster", "clv-band")
+BASES = ("rfm-segment", "lifecycle", "abc", "cluster", "clv-band", "churn-band")
 CLV_BANDS = (("high", 0.2), ("medium", 0.5))  # the top fifth, then down to the top half; the rest low
 
 #: moves a member-operations team acts on (from, to), by basis
@@ -52,6 +54,7 @@ DOWNGRADES: dict[str, tuple[tuple[str, str], ...]] = {
     "abc": (("A", "B"), ("A", "C"), ("B", "C")),
     "cluster": (("high value", "low value"),),
     "clv-band": (("high", "medium"), ("high", "low"), ("medium", "low")),
+    "churn-band": (("low", "medium"), ("low", "high"), ("medium", "high")),
 }
 
 MEMBER_COLUMNS = ("customer_id", "from_state", "to_state", "revenue_between", "value_at_end")
@@ -102,10 +105,19 @@ def member_states(snapshot: Snapshot, by: str, options: AnalysisOptions, *,
             frame = clusters.assign(metrics.compute_rfm(snapshot.table("orders"), as_of=snapshot.day,
                                                         lookback_days=options.lookback_days))
         return frame[["customer_id", "cluster_name"]].rename(columns={"cluster_name": "state"})
+    if by == "churn-band":
+        return churn_bands(snapshot)
     if by == "clv-band":
         values = predicted_values(snapshot, options)
         return values.assign(state=clv_bands(values.value))[["customer_id", "state"]]
     raise ConfigError(f"--by {by!r} is not a basis memberlens compares", f"use one of: {', '.join(BASES)}")
+
+
+def churn_bands(snapshot: Snapshot) -> pd.DataFrame:
+    """``customer_id, state``: each customer's churn risk band, the model trained on the snapshot."""
+    from memberlens.predict.churn import churn_scores_at
+
+    return churn_scores_at(snapshot)[["customer_id", "risk_band"]].rename(columns={"risk_band": "state"})
 
 
 def clv_bands(values: pd.Series) -> np.ndarray:

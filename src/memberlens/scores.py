@@ -66,13 +66,10 @@ def _member_value(snapshot: Snapshot, options: AnalysisOptions, notes) -> pd.Dat
 
 
 def _churn(snapshot: Snapshot, notes) -> pd.DataFrame:
-    from memberlens.predict.churn import ChurnModel
-    from memberlens.predict.features import FEATURE_TABLES
+    from memberlens.predict.churn import churn_scores_at
 
-    tables = {name: snapshot.tables[name] for name in FEATURE_TABLES if snapshot.has(name)}
     try:
-        model = ChurnModel().fit(tables, end=snapshot.day)
-        scores = model.score(tables, snapshot.day)
+        scores = churn_scores_at(snapshot)
     except MemberlensError as exc:
         _say(notes, f"{snapshot.day}: no churn probability ({exc.message})")
         return pd.DataFrame(columns=["customer_id"])

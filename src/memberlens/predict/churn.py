@@ -61,8 +61,8 @@ from memberlens.predict._churn_data import (
 )
 from memberlens.predict._churn_metrics import decile_table, feature_importances, probability_metrics
 from memberlens.predict._churn_persistence import load_prediction_model, save_prediction_model
-from memberlens.predict.features import feature_names, member_features
-from memberlens.snapshot import as_date, day_after_last_order
+from memberlens.predict.features import FEATURE_TABLES, feature_names, member_features
+from memberlens.snapshot import Snapshot, as_date, day_after_last_order
 
 RISK_BANDS = ("high", "medium", "low")
 MINORITY_SHARE = 0.2  # below this share of the rarer class, weight the classes and calibrate
@@ -285,4 +285,12 @@ class ChurnModel:
         return self
 
 
-__all__ = ["ORDER_CHURN_DIRECTIONS", "RISK_BANDS", "ChurnModel", "risk_band", "training_sample"]
+def churn_scores_at(snapshot: Snapshot, model: ChurnModel | None = None) -> pd.DataFrame:
+    """The scores (:meth:`ChurnModel.score`) of every customer of ``snapshot`` at its day, by
+    ``model`` or by a model trained on the snapshot's cut-offs before that day."""
+    tables = {name: snapshot.tables[name] for name in FEATURE_TABLES if snapshot.has(name)}
+    model = model or ChurnModel().fit(tables, end=snapshot.day)
+    return model.score(tables, snapshot.day)
+
+
+__all__ = ["ORDER_CHURN_DIRECTIONS", "RISK_BANDS", "ChurnModel", "churn_scores_at", "risk_band", "training_sample"]
