@@ -34,6 +34,8 @@ from memberlens.reports.render import write_reports
 
 from conftest import DEMO_TABLES
 
+pytestmark = pytest.mark.slow  # builds four demo workspaces and runs every analysis on two
+
 D = date(2024, 5, 1)
 MORNING = pd.Timestamp(D)
 VARIANTS = ("cut", "whole", "later", "shuffled")

@@ -16,6 +16,8 @@ from memberlens.analyses import AnalysisOptions, run_analysis
 from memberlens.io.workspace import Workspace
 from memberlens.scores import score_dates
 
+pytestmark = pytest.mark.slow  # scores a demo shop at four dates, CLV fits included
+
 DATES = ["2024-06-01", "2024-07-01", "2024-08-01", "2024-09-01"]
 
 
