@@ -62,7 +62,7 @@ from memberlens.predict._churn_data import (
 )
 from memberlens.predict._churn_metrics import decile_table, feature_importances, probability_metrics
 from memberlens.predict._churn_persistence import load_prediction_model, save_prediction_model
-from memberlens.predict.features import as_date, feature_names, member_features
+from memberlens.predict.features import as_date, feature_names, learnable_features, member_features
 
 RISK_BANDS = ("high", "medium", "low")
 MINORITY_SHARE = 0.2  # below this share of the rarer class, weight the classes and calibrate
@@ -150,8 +150,8 @@ class ChurnModel:
         fraction, customers = sample_fraction_for(orders, validation, self.max_training_customers)
         frame = training_frame(tables, [*training, validation], self.horizon_days, self.label, fraction)
         self.training_sample_ = {"fraction": fraction, "customers_before_validation": customers}
-        self.features_ = [*feature_names(tables), *SEASON_FEATURES]
         fit_part = frame[frame.cutoff.isin(training[:-held_out])]
+        self.features_ = learnable_features(fit_part, [*feature_names(tables), *SEASON_FEATURES])
         calibration_part = frame[frame.cutoff.isin(training[-held_out:])]
         validation_part = frame[frame.cutoff == validation]
         for part, what in ((fit_part, "training"), (calibration_part, "calibration"), (validation_part, "validation")):
