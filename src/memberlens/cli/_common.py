@@ -123,6 +123,11 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
+def say_nothing_to_show(why: str) -> None:
+    """One line on stderr when a command has no row to show, saying why (the exit status stays 0)."""
+    err.print(f"nothing to show: {why}", markup=False)
+
+
 def option_db() -> Any:
     return typer.Option("--db", help="Workspace file (DuckDB).", envvar="MEMBERLENS_DB")
 

@@ -10,7 +10,7 @@ from typing import Annotated, Any, Optional
 import pandas as pd
 import typer
 
-from memberlens.cli._common import OutputFormat, err, option_db, option_engine, parse_as_of, print_records
+from memberlens.cli._common import OutputFormat, err, option_db, option_engine, parse_as_of, print_records, say_nothing_to_show
 from memberlens.errors import ConfigError
 from memberlens.i18n import LANGUAGES, Messages
 from memberlens.io.files import write_text_atomic
@@ -18,6 +18,7 @@ from memberlens.io.jsonable import json_text
 from memberlens.io.catalog import open_tables
 from memberlens.predict.anomalies import AnomalyThresholds, explain_members, explain_orders, find_anomalies
 from memberlens.predict.baskets import AssociationRuleModel
+from memberlens.reports.next_product import no_orders_sentence, no_rules_sentence
 
 AsOfOption = Annotated[Optional[str], typer.Option("--as-of", help="Cut-off date YYYY-MM-DD: later orders are not counted.")]
 FormatOption = Annotated[OutputFormat, typer.Option("--format", help="table, json or csv.")]
@@ -56,6 +57,9 @@ def next_product_command(
         if not model_file:
             model.fit(orders, as_of=cut_off)
         suggestions = model.suggest(orders, top=top, as_of=cut_off).to_pandas() if members else None
+        empty = suggestions.empty if members else not len(model.rules_)
+        if empty:
+            say_nothing_to_show(_why_no_rules(model, members))
     if save:
         model.save(save)
         err.print(f"saved {len(model.rules_)} rules to {save}", markup=False)
@@ -67,6 +71,12 @@ def next_product_command(
         title = (f"{len(rules):,} rules from {mined} baskets, {model.n_frequent_items_:,} frequent products"
                  + (f", as of {model.as_of_}" if model.as_of_ else ""))
         _emit(_rules_for_output(rules, fmt), fmt, out_file, limit, title)
+
+
+def _why_no_rules(model: AssociationRuleModel, members: bool) -> str:
+    if len(model.rules_):  # rules, but every member already bought what they suggest
+        return Messages("en")("next_product.no_suggestions")
+    return no_rules_sentence(Messages("en"), model)
 
 
 def _rules_for_output(rules: pd.DataFrame, fmt: OutputFormat) -> pd.DataFrame:
@@ -121,9 +131,13 @@ def anomalies_command(
     if kind is AnomalyKind.orders:
         frame = explain_orders(found.orders, t)
         shown = ["order_id", "customer_id", "ordered_at", "units", "amount", "reasons"]
+        none = no_orders_sentence(t, thresholds)
     else:
         frame = explain_members(found.members, t)
         shown = ["customer_id", "kind", "orders", "spend", "reasons"]
+        none = t("anomalies.no_members")
+    if frame.empty:
+        say_nothing_to_show(none)
     if fmt is OutputFormat.table:
         frame = frame[shown]
     _emit(frame, fmt, out_file, limit, f"{len(frame):,} unusual {kind.value}")

@@ -92,6 +92,15 @@ def training_sample(summary: Mapping[str, Any]) -> dict[str, Any] | None:
     return sample if sample.get("fraction", 1.0) < 1.0 else None
 
 
+def check_both_labels(part: pd.DataFrame, horizon_days: int) -> None:
+    """Refuse cut-offs where every customer churned, or none did: nothing tells them apart
+    (nobody ever orders again; one customer only)."""
+    if part.churned.nunique() >= 2:
+        return
+    key = "cannot.churn_all_churned" if len(part) and part.churned.iloc[0] == 1 else "cannot.churn_none_churned"
+    raise ConfigError.said(key, "use more history or another --horizon-days", horizon=horizon_days)
+
+
 class ChurnModel:
     """Churn probability over the next ``horizon_days`` from member features at a cut-off.
 
@@ -154,10 +163,8 @@ class ChurnModel:
         self.features_ = learnable_features(fit_part, [*feature_names(tables), *SEASON_FEATURES])
         calibration_part = frame[frame.cutoff.isin(training[-held_out:])]
         validation_part = frame[frame.cutoff == validation]
-        for part, what in ((fit_part, "training"), (calibration_part, "calibration"), (validation_part, "validation")):
-            if part.churned.nunique() < 2:
-                raise ConfigError(f"the {what} cut-offs have only one class of churn label ({len(part)} customers)",
-                                  "use more history or another --horizon-days")
+        for part in (fit_part, calibration_part, validation_part):
+            check_both_labels(part, self.horizon_days)
 
         self.estimator_ = self._fit_estimator(fit_part, calibration_part)
         probability = self.estimator_.predict_proba(validation_part[self.features_])[:, 1]

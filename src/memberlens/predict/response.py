@@ -210,10 +210,10 @@ class ResponseModel:
         frame = send_frame(tables, chosen)
         latest = chosen.campaign_id.iloc[-1]
         training, validation = frame[frame.campaign_id != latest], frame[frame.campaign_id == latest]
-        for part, what in ((training, "training"), (validation, "validation")):
+        for part, campaigns in ((training, ", ".join(map(str, chosen.campaign_id.iloc[:-1]))), (validation, str(latest))):
             if part.responded.nunique() < 2:
-                raise ConfigError(f"the {what} sends have no responders or only responders ({len(part)} sends)",
-                                  "learn from more campaigns (--campaign)")
+                key = "cannot.response_all" if len(part) and part.responded.iloc[0] == 1 else "cannot.response_none"
+                raise ConfigError.said(key, "learn from more campaigns (--campaign)", campaigns=campaigns, sends=len(part))
         folds = calibration_folds(training)
         self.features_ = [name for name in learnable_features(training, feature_names(tables))
                           if all(training[name].iloc[rows].notna().any() for rows, _ in folds)]
@@ -247,8 +247,8 @@ class ResponseModel:
                 raise InputError(f"campaigns table: no campaign {', '.join(map(repr, unknown))}", f"campaigns in the workspace: {known}")
             campaigns = campaigns[campaigns.campaign_id.isin(self.campaigns)]
         if len(campaigns) < 2:
-            raise ConfigError(f"the response model needs at least two campaigns (learn from earlier ones, check on the latest); "
-                              f"got {len(campaigns)}", "choose more with --campaign ID (repeatable), or all (the default)")
+            raise ConfigError.said("cannot.response_one_campaign", "choose more with --campaign ID (repeatable), or all (the default)",
+                                   campaigns=len(campaigns))
         return campaigns.reset_index(drop=True)
 
     def _fit_estimator(self, training: pd.DataFrame, folds: list[tuple[np.ndarray, np.ndarray]]) -> CalibratedClassifierCV:
