@@ -7,10 +7,17 @@ ingested and its ledger balances; one it cannot is refused with one ``error:`` l
 
 from __future__ import annotations
 
+import ast
+import re
 import sys
+import tomllib
 from pathlib import Path
 
+import click
 import pytest
+import typer
+
+from memberlens.cli import app
 
 
 def one_line_error(result, *names: str, hint: str | None = None) -> str:
@@ -42,3 +49,74 @@ def test_spark_without_the_spark_extra_names_the_package_and_the_install(command
     result = run_cli(*command, "--engine", "spark", "--db", tmp_path / "tables")
     one_line_error(result, "pyspark", hint="pip install 'memberlens[spark]'")
     assert "internal error" not in result.stderr
+
+
+# -- hints name options that exist ---------------------------------------------------------------
+SRC = Path(__file__).resolve().parents[1] / "src" / "memberlens"
+OPTION = re.compile(r"(?<![\w-])--[a-z][a-z0-9]*(?:-[a-z0-9]+)*(?![\w-])")
+# "memberlens CMD [SUB] ... --option": the words after memberlens, then the rest of the clause
+COMMAND_LINE = re.compile(r"memberlens((?: [a-z][a-z-]*)+)((?:(?!memberlens)[^;,()\n])*)")
+
+
+def _command_options(command: click.Command) -> set[str]:
+    return {o for p in command.params for o in (*p.opts, *p.secondary_opts) if o.startswith("--")} | {"--help"}
+
+
+def _commands() -> dict[tuple[str, ...], click.Command]:
+    """Every command of the CLI by its path (``("clv", "fit")``), groups included."""
+    found: dict[tuple[str, ...], click.Command] = {}
+
+    def walk(command: click.Command, path: tuple[str, ...]) -> None:
+        found[path] = command
+        for name, sub in getattr(command, "commands", {}).items():
+            walk(sub, (*path, name))
+
+    walk(typer.main.get_command(app), ())
+    return found
+
+
+def _texts() -> list[tuple[str, str]]:
+    """Every string literal in the package (hints, messages, help, docstrings) and every
+    message-catalogue text, with where it is."""
+    texts = []
+    for path in sorted(SRC.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                texts.append((f"{path.relative_to(SRC)}:{node.lineno}", node.value))
+    for path in sorted((SRC / "messages").glob("*.toml")):
+        for section, entries in tomllib.loads(path.read_text(encoding="utf-8")).items():
+            texts += [(f"{path.name} [{section}] {key}", text) for key, text in entries.items()]
+    return texts
+
+
+def test_every_option_a_text_names_exists_on_a_command():
+    every = set().union(*(_command_options(c) for c in _commands().values()))
+    named = [(where, option) for where, text in _texts() for option in OPTION.findall(text)]
+    assert any(option == "--penalizer" for _, option in named)  # the hint that named a missing option
+    assert [(where, option) for where, option in named if option not in every] == []
+
+
+def test_an_option_named_after_a_command_is_that_commands():
+    commands = _commands()
+    wrong, checked = [], 0
+    for where, text in _texts():
+        for match in COMMAND_LINE.finditer(text):
+            words, path = match.group(1).split(), ()
+            while len(path) < len(words) and (*path, words[len(path)]) in commands:
+                path = (*path, words[len(path)])
+            rest = " ".join(words[len(path):]) + match.group(2)
+            options = OPTION.findall(rest)
+            checked += len(options)
+            wrong += [(where, " ".join(path), o) for o in options if o not in _command_options(commands[path])]
+    assert checked > 10 and wrong == []
+
+
+def test_the_clv_hint_names_an_option_that_makes_the_fit_work(run_cli, tmp_path):
+    from test_odd_shops import build_shop
+
+    build_shop(run_cli, tmp_path, "nomatch")  # BG/NBD's alpha runs away on it
+    refused = run_cli("clv", "fit")
+    one_line_error(refused, "BetaGeoModel", hint="memberlens clv fit --penalizer 0.001")
+    fitted = run_cli("clv", "fit", "--penalizer", "0.001", "--format", "json")
+    assert fitted.exit_code == 0, fitted.stderr
+    assert '"bg-nbd"' in fitted.stdout

@@ -317,7 +317,8 @@ def _hint(model_hint: str, specific: str) -> str:
     tips = [specific]
     if model_hint:
         tips.append(model_hint)
-    tips.append("try penalizer=0.001 (shrinks log-parameters towards 0), or a longer calibration period")
+    tips.append("try memberlens clv fit --penalizer 0.001 (penalizer=0.001 in Python), which shrinks log-parameters "
+                "towards 0, or a longer calibration period")
     return "; ".join(tips)
 
 

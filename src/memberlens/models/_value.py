@@ -69,15 +69,17 @@ def fit_member_value(
     observation_end: str | date | None = None,
     spend: bool = True,
     warn: Callable[[str], object] | None = None,
+    penalizer: float = 0.0,
 ) -> MemberValueFit:
     """Summarise ``orders``, fit the purchase ``model`` and, with ``spend``, Gamma-Gamma on the
     repeat buyers with positive spend. Without a spend model (fewer than two such buyers, or a
     Gamma-Gamma fit that does not converge) ``spend`` is None and ``spend_note`` says why, also
     passed to ``warn``: the purchase predictions stand on their own. A model fitted at the edge of
-    its parameter space passes its one-line ``fit_note_`` to ``warn`` too."""
+    its parameter space passes its one-line ``fit_note_`` to ``warn`` too. ``penalizer`` shrinks
+    both models' log-parameters towards 0 (for data that do not pin them down)."""
     summary = summarise_for(orders, model, time_unit, calibration_end=calibration_end, observation_end=observation_end)
     check_repeat_buyers(summary)
-    purchases = PURCHASE_MODELS[model](time_unit=time_unit).fit(summary)
+    purchases = PURCHASE_MODELS[model](time_unit=time_unit, penalizer=penalizer).fit(summary)
     if purchases.fit_note_ and warn is not None:  # fitted at a boundary: say which limit predicts
         warn(purchases.fit_note_)
     if not spend:
@@ -91,7 +93,7 @@ def fit_member_value(
             warn(note)
         return MemberValueFit(summary, purchases, None, note, error)
     try:
-        spend_model = GammaGammaModel(time_unit=time_unit).fit(repeat)
+        spend_model = GammaGammaModel(time_unit=time_unit, penalizer=penalizer).fit(repeat)
     except ConvergenceError as exc:  # e.g. spend per order nearly the same for everyone (q runs away)
         note = f"no spend model: {exc.message}"
         if warn is not None:
