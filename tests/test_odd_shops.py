@@ -192,3 +192,32 @@ def _values(key: str, shop: str) -> dict:
     if key in known:
         return known[key]
     return {"campaigns": "K2", "sends": 1}  # the one-customer shop's last campaign: one send, no response
+
+
+# -- empty results say so ------------------------------------------------------------------------
+BEFORE_FIRST = "nothing to show: no order comes before --as-of 2019-06-30 (the first order is on 2020-01-01)"
+
+
+def _says_nothing_to_show(result, line: str) -> None:
+    assert result.exception is None, repr(result.exception)
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr.strip().splitlines() == [line], result.stderr
+
+
+def test_an_as_of_before_the_first_order_says_there_is_nothing_to_show(run_cli, tmp_path):
+    build_shop(run_cli, tmp_path, "nomatch")
+    for analysis in ("rfm", "trends", "cohorts", "abc", "lifecycle"):
+        result = run_cli("analyze", analysis, "--as-of", "2019-06-30")
+        _says_nothing_to_show(result, BEFORE_FIRST)
+        assert result.stdout.strip() == "", analysis
+    for command in (("predict", "next-product"), ("predict", "anomalies"), ("predict", "anomalies", "--kind", "members")):
+        _says_nothing_to_show(run_cli(*command, "--as-of", "2019-06-30"), BEFORE_FIRST)
+    later = run_cli("analyze", "rfm", "--as-of", "2021-06-30")
+    assert later.exit_code == 0 and "nothing to show" not in later.stderr and "C0" in later.stdout
+
+
+def test_a_churn_score_before_the_first_order_says_no_customer_is_scored(run_cli, tmp_path):
+    build_shop(run_cli, tmp_path, "nomatch")
+    result = run_cli("predict", "churn", "--as-of", "2019-06-30", "--format", "csv")
+    _says_nothing_to_show(result, BEFORE_FIRST)
+    assert result.stdout.strip() == ""

@@ -10,7 +10,8 @@ from typing import Annotated, Any, Optional
 import pandas as pd
 import typer
 
-from memberlens.cli._common import OutputFormat, err, option_db, option_engine, parse_as_of, print_records, say_nothing_to_show
+from memberlens.cli._common import (OutputFormat, err, option_db, option_engine, parse_as_of, print_records, say_nothing_to_show,
+                                    why_nothing_before)
 from memberlens.errors import ConfigError
 from memberlens.i18n import LANGUAGES, Messages
 from memberlens.io.files import write_text_atomic
@@ -59,7 +60,7 @@ def next_product_command(
         suggestions = model.suggest(orders, top=top, as_of=cut_off).to_pandas() if members else None
         empty = suggestions.empty if members else not len(model.rules_)
         if empty:
-            say_nothing_to_show(_why_no_rules(model, members))
+            say_nothing_to_show(why_nothing_before(orders, cut_off) or _why_no_rules(model, members))
     if save:
         model.save(save)
         err.print(f"saved {len(model.rules_)} rules to {save}", markup=False)
@@ -127,6 +128,7 @@ def anomalies_command(
     with open_tables(engine, db) as workspace:
         cancellations = workspace.table("cancellations") if workspace.has_table("cancellations") else None
         found = find_anomalies(workspace.table("orders"), cancellations, thresholds=thresholds, as_of=cut_off)
+        before = why_nothing_before(workspace.table("orders"), cut_off)
     t = Messages(lang)
     if kind is AnomalyKind.orders:
         frame = explain_orders(found.orders, t)
@@ -137,7 +139,7 @@ def anomalies_command(
         shown = ["customer_id", "kind", "orders", "spend", "reasons"]
         none = t("anomalies.no_members")
     if frame.empty:
-        say_nothing_to_show(none)
+        say_nothing_to_show(before or none)
     if fmt is OutputFormat.table:
         frame = frame[shown]
     _emit(frame, fmt, out_file, limit, f"{len(frame):,} unusual {kind.value}")

@@ -10,7 +10,8 @@ from typing import Annotated, Any, Optional
 import pandas as pd
 import typer
 
-from memberlens.cli._common import OutputFormat, err, option_db, option_engine, parse_as_of, print_json, print_records
+from memberlens.cli._common import (OutputFormat, err, option_db, option_engine, parse_as_of, print_json, print_records,
+                                    say_nothing_to_show, why_nothing_before)
 from memberlens.errors import ConfigError
 from memberlens.i18n import Messages
 from memberlens.io.files import write_text_atomic
@@ -87,11 +88,15 @@ def churn_command(
         tables = source_tables(workspace)
         model = churn_model(tables, model_file, horizon_days, label.value, high, medium, max_training_customers)
         scores = model.score(tables, day)
+        if scores.empty:
+            say_nothing_to_show(why_nothing_before(tables["orders"], day) or "no customer to score")
     if save is not None:
         model.save(save)
         err.print(f"saved the churn model to {save}", markup=False)
-    if band is not None:
+    if band is not None and not scores.empty:
         scores = scores[scores.risk_band == band.value].reset_index(drop=True)
+        if scores.empty:
+            say_nothing_to_show(f"no customer is in the {band.value} risk band")
     _emit(model.summary(), _plain(scores), fmt, out_file, limit, "churn")
 
 
@@ -119,6 +124,8 @@ def response_command(
         tables = source_tables(workspace)
         model = ResponseModel.load(model_file) if model_file is not None else ResponseModel(campaigns=campaign or None).fit(tables)
         scores = model.score(tables, day)
+        if scores.empty:
+            say_nothing_to_show(why_nothing_before(tables["orders"], day) or "no member to score")
         members = _audience(scores, audience, tables, day, churn_model_file, high, medium)
     if save is not None:
         model.save(save)
