@@ -18,6 +18,7 @@ import pytest
 import typer
 
 from memberlens.cli import app
+from test_bad_inputs import assert_ledger, ingest_ok
 
 
 def one_line_error(result, *names: str, hint: str | None = None) -> str:
@@ -120,3 +121,42 @@ def test_the_clv_hint_names_an_option_that_makes_the_fit_work(run_cli, tmp_path)
     fitted = run_cli("clv", "fit", "--penalizer", "0.001", "--format", "json")
     assert fitted.exit_code == 0, fitted.stderr
     assert '"bg-nbd"' in fitted.stdout
+
+
+# -- implausible dates ---------------------------------------------------------------------------
+def _orders_with_dates(days: list[str]) -> str:
+    lines = ["customer_id,order_id,ordered_at,amount"]
+    lines += [f"C{i % 4},O{i},{day},{10 + i}.50" for i, day in enumerate(days)]
+    return "\n".join(lines) + "\n"
+
+
+PLAUSIBLE = ["2021-03-01 10:00:00", "2021-04-02 11:00:00", "2021-05-03", "2021-06-04", "2021-07-05", "2021-08-06",
+             "1900-01-01", "2100-01-01 23:59:00"]  # the bounds themselves are plausible
+IMPLAUSIBLE = ["9999-12-31", "9999-12-31 00:00:00", "1899-12-31", "0001-01-01", "2100-01-02"]
+
+
+def test_dates_outside_the_plausible_range_are_set_aside_and_counted(run_cli, tmp_path):
+    (tmp_path / "orders.csv").write_text(_orders_with_dates(PLAUSIBLE + IMPLAUSIBLE), encoding="utf-8")
+    ledger, _ = ingest_ok(run_cli, "orders.csv")
+    assert_ledger(ledger, read=13, used=8, set_aside={"implausible_date": 5})
+    report = run_cli("report", "--out", "out", "--no-exports")  # it died on 9999-12-31: 'year 10000 is out of range'
+    assert report.exit_code == 0 and "internal error" not in report.stderr, report.stderr
+    shown = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+    assert "date outside the plausible range" in shown  # the data-quality section names the reason
+
+
+def test_the_plausible_range_is_an_ingest_option(run_cli, tmp_path):
+    days = ["1995-06-01", "2001-01-01", "2015-05-05", "2030-12-31", "2031-01-01"]
+    (tmp_path / "orders.csv").write_text(_orders_with_dates(days), encoding="utf-8")
+    ledger, _ = ingest_ok(run_cli, "orders.csv", "--earliest-date", "2000-01-01", "--latest-date", "2030-12-31")
+    assert_ledger(ledger, read=5, used=3, set_aside={"implausible_date": 2})
+    one_line_error(run_cli("ingest", "orders.csv", "--latest-date", "soon"), "--latest-date", "soon", hint="YYYY-MM-DD")
+    one_line_error(run_cli("ingest", "orders.csv", "--earliest-date", "2040-01-01", "--latest-date", "2030-01-01"),
+                   "2040-01-01", "2030-01-01", hint="--earliest-date")
+
+
+def test_any_date_column_of_a_table_is_checked(run_cli, tmp_path):
+    members = "customer_id,registered_at,unsubscribed_at\nC1,2020-01-01,\nC2,1066-10-14,\nC3,2020-02-02,9999-12-31\nC4,2020-03-03,2021-01-01\n"
+    (tmp_path / "members.csv").write_text(members, encoding="utf-8")
+    ledger, _ = ingest_ok(run_cli, "members.csv", "--table", "members")
+    assert_ledger(ledger, read=4, used=2, set_aside={"implausible_date": 2})

@@ -10,13 +10,14 @@ equal rows used plus rows set aside — the ledger's invariant holds by construc
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
+from datetime import date
 
 import ibis
 import ibis.expr.types as ir
 
 from memberlens.schema.contract import ROW_COLUMN, SOURCE_COLUMN, TableContract
 from memberlens.schema.mapping import Mapping
-from memberlens.errors import InputError
+from memberlens.errors import ConfigError, InputError
 from memberlens.schema.parsing import (
     decimal_evidence,
     is_infinite,
@@ -31,6 +32,9 @@ from memberlens.schema.parsing import (
 REASON_COLUMN = "_reason"
 CANCELLATION = "cancellation"
 MALFORMED_LINE = "malformed_line"
+IMPLAUSIBLE_DATE = "implausible_date"
+EARLIEST_DATE = date(1900, 1, 1)
+LATEST_DATE = date(2100, 1, 1)
 
 
 @dataclass(frozen=True)
@@ -39,7 +43,9 @@ class CleaningPolicy:
 
     The defaults are the usual policy for customer analytics: a customer id is present, the
     line is not a cancellation (cancellations are kept in their own table), quantity and unit
-    price are positive, and exact duplicate lines are removed.
+    price are positive, exact duplicate lines are removed, and every date falls between
+    ``earliest_date`` and ``latest_date`` (both included): a placeholder such as 9999-12-31 or
+    0001-01-01 is set aside as ``implausible_date``, not read as an order eight thousand years away.
     """
 
     require_customer_id: bool = True
@@ -48,14 +54,22 @@ class CleaningPolicy:
     positive_price: bool = True
     positive_amount: bool = False
     drop_duplicates: bool = True
+    earliest_date: date = EARLIEST_DATE
+    latest_date: date = LATEST_DATE
 
-    def to_dict(self) -> dict[str, bool]:
-        return asdict(self)
+    def __post_init__(self) -> None:
+        if not self.earliest_date < self.latest_date:
+            raise ConfigError(f"the plausible dates run from {self.earliest_date} to {self.latest_date}: the earliest "
+                              "must come before the latest", "e.g. --earliest-date 1990-01-01 --latest-date 2030-12-31")
+
+    def to_dict(self) -> dict[str, bool | str]:
+        return {k: v.isoformat() if isinstance(v, date) else v for k, v in asdict(self).items()}
 
     @classmethod
-    def from_dict(cls, data: dict[str, bool]) -> CleaningPolicy:
+    def from_dict(cls, data: dict[str, bool | str]) -> CleaningPolicy:
         known = {f.name for f in fields(cls)}
-        return cls(**{k: bool(v) for k, v in data.items() if k in known})
+        return cls(**{k: date.fromisoformat(str(v)) if k.endswith("_date") else bool(v)
+                      for k, v in data.items() if k in known})
 
 
 def reason_order(contract: TableContract) -> list[str]:
@@ -63,6 +77,7 @@ def reason_order(contract: TableContract) -> list[str]:
     reasons = [MALFORMED_LINE, "repeated_header"]
     reasons += [f"missing_{c}" for c in contract.required if c != "customer_id"]
     reasons += [_unparseable_reason(c.name, c.kind) for c in contract.columns if c.kind in ("timestamp", "number", "bool")]
+    reasons.append(IMPLAUSIBLE_DATE)
     if contract.name == "orders":
         reasons += ["missing_amount", CANCELLATION]
     if "customer_id" in contract.names:
@@ -159,6 +174,9 @@ def _reason_conditions(
             if column.kind == "number" and raw.type().is_floating():
                 broken = raw.isnan() | is_infinite(raw)
             conditions.append((broken.fill_null(False), _unparseable_reason(column.name, column.kind)))
+    implausible = _implausible_dates(contract, mapping, typed, policy)
+    if implausible is not None:
+        conditions.append((implausible, IMPLAUSIBLE_DATE))
     if contract.name == "orders":
         conditions.append((typed["amount"].isnull(), "missing_amount"))
     if contract.name == "orders" and policy.separate_cancellations:
@@ -168,6 +186,18 @@ def _reason_conditions(
     if contract.name == "orders":
         conditions += _order_value_conditions(mapping, typed, policy)
     return conditions
+
+
+def _implausible_dates(contract: TableContract, mapping: Mapping, typed: dict[str, ir.Value],
+                       policy: CleaningPolicy) -> ir.BooleanValue | None:
+    """A mapped date of the row falls before ``policy.earliest_date`` or after ``policy.latest_date``."""
+    outside = []
+    for column in contract.columns:
+        if column.kind == "timestamp" and column.name in mapping.columns:
+            day = typed[column.name].date()
+            outside.append(((day < ibis.date(policy.earliest_date.isoformat()))
+                            | (day > ibis.date(policy.latest_date.isoformat()))).fill_null(False))
+    return ibis.or_(*outside) if outside else None
 
 
 def _order_value_conditions(
