@@ -17,6 +17,7 @@ import click
 import pytest
 import typer
 
+import memberlens
 from memberlens.cli import app
 from test_bad_inputs import assert_ledger, ingest_ok
 
@@ -160,3 +161,50 @@ def test_any_date_column_of_a_table_is_checked(run_cli, tmp_path):
     (tmp_path / "members.csv").write_text(members, encoding="utf-8")
     ledger, _ = ingest_ok(run_cli, "members.csv", "--table", "members")
     assert_ledger(ledger, read=4, used=2, set_aside={"implausible_date": 2})
+
+
+# -- odd files -----------------------------------------------------------------------------------
+HEADER = "customer_id,order_id,ordered_at,amount"
+
+
+def _rows(n: int) -> list[str]:
+    return [f"C{i % 7},O{i},2021-03-{1 + i % 28:02d} 10:00:00,{10 + i}.50" for i in range(n)]
+
+
+def _stored(tmp_path: Path, table: str):
+    with memberlens.Workspace(tmp_path / "memberlens.duckdb", read_only=True) as ws:
+        return ws.table(table).execute()
+
+
+def test_a_200_kb_field_is_read_whole(run_cli, tmp_path):
+    long = "very long description " * 10_000  # 220,000 characters
+    lines = [f"{HEADER},product_name", *(f"{row},{long if i == 3 else 'short'}" for i, row in enumerate(_rows(10)))]
+    (tmp_path / "orders.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    ledger, _ = ingest_ok(run_cli, "orders.csv")
+    assert_ledger(ledger, read=10, used=10)
+    names = _stored(tmp_path, "orders").product_name
+    assert sorted(names.str.len())[-1] == len(long.strip())  # trimmed like every text value
+
+
+def test_a_50_mb_row_among_short_ones_is_read(run_cli, tmp_path):
+    lines = [f"{HEADER},product_name", f"{_rows(1)[0]},{'y' * 5_000_000}", *(f"{r},short" for r in _rows(3)[1:])]
+    (tmp_path / "orders.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    ledger, _ = ingest_ok(run_cli, "orders.csv")
+    assert_ledger(ledger, read=3, used=3)
+
+
+def test_a_50_mb_file_of_one_line_is_refused_in_one_line(run_cli, tmp_path):
+    with open(tmp_path / "dump.csv", "w", encoding="utf-8") as f:  # a header with no line break, 50 MB
+        f.write(HEADER + "".join(f",column{i}" for i in range(5_000_000)))
+    assert (tmp_path / "dump.csv").stat().st_size > 50_000_000
+    one_line_error(run_cli("ingest", "dump.csv"), "dump.csv", "no line break", hint="one row per line")
+
+
+@pytest.mark.parametrize("ending", ["\r", "\r\n", "\n"])
+def test_lines_ending_in_cr_alone_are_read_like_any_other(ending, run_cli, tmp_path):
+    (tmp_path / "orders.csv").write_bytes((ending.join([HEADER, *_rows(12)]) + ending).encode())
+    ledger, _ = ingest_ok(run_cli, "orders.csv")
+    assert_ledger(ledger, read=12, used=12)
+    orders = _stored(tmp_path, "orders")
+    assert orders.amount.sum() == sum(10 + i + 0.5 for i in range(12))
+    assert set(orders.customer_id) == {f"C{i}" for i in range(7)}
