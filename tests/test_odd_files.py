@@ -186,7 +186,7 @@ def test_a_200_kb_field_is_read_whole(run_cli, tmp_path):
     assert sorted(names.str.len())[-1] == len(long.strip())  # trimmed like every text value
 
 
-def test_a_50_mb_row_among_short_ones_is_read(run_cli, tmp_path):
+def test_a_5_mb_row_among_short_ones_is_read(run_cli, tmp_path):
     lines = [f"{HEADER},product_name", f"{_rows(1)[0]},{'y' * 5_000_000}", *(f"{r},short" for r in _rows(3)[1:])]
     (tmp_path / "orders.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
     ledger, _ = ingest_ok(run_cli, "orders.csv")
@@ -208,3 +208,22 @@ def test_lines_ending_in_cr_alone_are_read_like_any_other(ending, run_cli, tmp_p
     orders = _stored(tmp_path, "orders")
     assert orders.amount.sum() == sum(10 + i + 0.5 for i in range(12))
     assert set(orders.customer_id) == {f"C{i}" for i in range(7)}
+
+
+def test_1200_columns_of_orders_are_read(run_cli, tmp_path):
+    extra = [f"x{i}" for i in range(1200)]
+    lines = [",".join([HEADER, *extra]), *(",".join([row, *(str(i * j) for j in range(1200))]) for i, row in enumerate(_rows(5)))]
+    (tmp_path / "orders.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    ledger, _ = ingest_ok(run_cli, "orders.csv")  # it was a RecursionError
+    assert_ledger(ledger, read=5, used=5)
+
+
+def test_1200_columns_of_customer_360_keep_their_types(run_cli, tmp_path):
+    extra = [f"x{i}" for i in range(1200)]
+    rows = [",".join([f"C{i}", *(str(i * j) if j % 3 else f"{i * j}.5" for j in range(1200))]) for i in range(5)]
+    (tmp_path / "c360.csv").write_text("\n".join([",".join(["customer_id", *extra]), *rows]) + "\n", encoding="utf-8")
+    ledger, _ = ingest_ok(run_cli, "c360.csv", "--table", "customer_360")
+    assert_ledger(ledger, read=5, used=5)
+    stored = _stored(tmp_path, "customer_360")
+    assert str(stored.x1.dtype).lower().startswith("int") and str(stored.x3.dtype).startswith("float")
+    assert stored.x1199.sum() == sum(i * 1199 for i in range(5)) and stored.x3.sum() == sum(i * 3 + 0.5 for i in range(5))
