@@ -8,7 +8,9 @@ ingested and its ledger balances; one it cannot is refused with one ``error:`` l
 from __future__ import annotations
 
 import ast
+import os
 import re
+import signal
 import sys
 import tomllib
 from pathlib import Path
@@ -227,3 +229,32 @@ def test_1200_columns_of_customer_360_keep_their_types(run_cli, tmp_path):
     stored = _stored(tmp_path, "customer_360")
     assert str(stored.x1.dtype).lower().startswith("int") and str(stored.x3.dtype).startswith("float")
     assert stored.x1199.sum() == sum(i * 1199 for i in range(5)) and stored.x3.sum() == sum(i * 3 + 0.5 for i in range(5))
+
+
+@pytest.fixture
+def no_hang():
+    """Fail instead of hanging for ever when a command blocks (a pipe with no writer)."""
+    def stop(signum, frame):
+        raise TimeoutError("the command blocked")
+
+    previous = signal.signal(signal.SIGALRM, stop)
+    signal.alarm(60)
+    yield
+    signal.alarm(0)
+    signal.signal(signal.SIGALRM, previous)
+
+
+@pytest.mark.parametrize("command", ["ingest", "report"])
+def test_a_named_pipe_is_refused_not_waited_for(command, no_hang, run_cli, tmp_path):
+    os.mkfifo(tmp_path / "orders.csv")  # no writer: opening it to read would wait for ever
+    one_line_error(run_cli(command, "orders.csv"), "orders.csv", "named pipe", "not a regular file", hint="save")
+
+
+def test_a_process_substitution_is_refused_not_read_as_empty(no_hang, run_cli, tmp_path):
+    read_end, write_end = os.pipe()  # what `memberlens ingest <(cat orders.csv)` passes: /dev/fd/N
+    os.write(write_end, ("\n".join([HEADER, *_rows(3)]) + "\n").encode())
+    os.close(write_end)
+    try:
+        one_line_error(run_cli("ingest", f"/dev/fd/{read_end}"), f"/dev/fd/{read_end}", "not a regular file")
+    finally:
+        os.close(read_end)

@@ -14,7 +14,7 @@ from memberlens.analyses import AnalysisOptions
 from memberlens.cli._common import err, option_db, option_engine, out, parse_as_of
 from memberlens.errors import ConfigError
 from memberlens.i18n import LANGUAGES
-from memberlens.ingest import ingest
+from memberlens.ingest import check_regular_file, ingest
 from memberlens.io.catalog import open_tables
 from memberlens.io.workspace import Workspace
 from memberlens.reports.render import write_reports
@@ -50,6 +50,8 @@ def report_command(
                           f"and memberlens report --engine {engine} --db FOLDER")
     options = AnalysisOptions(as_of=parse_as_of(as_of))
     sections = _sections(db, segment, where)
+    for source in sources or ():  # a pipe or a device is refused before any work starts
+        check_regular_file(source)
     tables = Workspace(db, must_exist=False) if sources else open_tables(engine, db)
     with tables as workspace, Progress(
         TextColumn("{task.description:<44}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err,
