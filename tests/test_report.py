@@ -209,10 +209,10 @@ def test_every_section_works_on_the_demo_data_in_both_languages(demo):
 def test_tiny_data_gives_a_report_not_an_error(tmp_path):
     with Workspace(tmp_path / "w.duckdb") as ws:
         ingest(ws, ORDERS, name="shop")
-        for lang in ("en", "zh"):
-            html = render_report(ws, lang=lang)
-            assert "<section id=\"recommendations\">" in html
-    assert "clustering needs at least 3 customers" in html
+        html = {lang: render_report(ws, lang=lang) for lang in ("en", "zh")}
+    for lang in ("en", "zh"):
+        assert "<section id=\"recommendations\">" in html[lang]
+    assert "clustering needs at least 3 customers" in html["en"] and "聚类至少需要 3 位客户" in html["zh"]
 
 
 # -- numbers come from the analyses, once ------------------------------------------------------

@@ -13,7 +13,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from memberlens.errors import ConfigError
+from memberlens.errors import ConfigError, MemberlensError
 
 LANGUAGES = ("en", "zh")
 
@@ -51,6 +51,11 @@ class Messages:
             if pattern.endswith("*") and name.startswith(pattern[:-1]):
                 return text.format(column=name[len(pattern) - 1 :], **values)
         raise KeyError(f"message {key!r} missing from the {self.lang} catalogue")
+
+    def error(self, exc: MemberlensError) -> str:
+        """Why something cannot be shown, in this language: the catalogue's sentence when the
+        error names one (:meth:`MemberlensError.said`), else its message."""
+        return self(exc.key, **exc.values) if exc.key else exc.message
 
     def reason(self, reason: str) -> str:
         try:

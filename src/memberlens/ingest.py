@@ -9,6 +9,8 @@ run once into a temporary table; the workspace then swaps this source's rows in 
 
 from __future__ import annotations
 
+import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -72,6 +74,7 @@ def ingest(
     Re-ingesting the same source replaces what it contributed to ``table`` before; a different
     file under a name already in ``table`` is refused unless ``replace``.
     """
+    check_regular_file(source)
     spec = mapping or MappingSpec()
     if preset:
         spec = spec.merged_over(preset_spec(preset))
@@ -109,6 +112,24 @@ def ingest(
         replace=replace,
     )
     return IngestResult(ledger=ledger, mapping=resolved, warnings=_warnings(ledger, staged))
+
+
+def check_regular_file(source: Any) -> None:
+    """Refuse a named pipe, a device or a socket given as a source (``<(cat f)`` is a pipe):
+    a file is opened several times (to sniff it, then to load it), which a pipe cannot give —
+    it read as empty, or, with no writer, blocked forever. A missing path is left to staging."""
+    if not isinstance(source, (str, os.PathLike)):
+        return
+    try:
+        mode = os.stat(source).st_mode
+    except OSError:
+        return
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return
+    kind = ("a named pipe" if stat.S_ISFIFO(mode) else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+            else "a socket" if stat.S_ISSOCK(mode) else "a special file")
+    raise InputError(f"{source}: is {kind}, not a regular file",
+                     "save what it gives to a file first (e.g. cat ... > orders.csv) and ingest that file")
 
 
 def _outcome_counts(classified: ir.Table) -> dict[str | None, int]:

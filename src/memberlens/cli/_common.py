@@ -138,6 +138,25 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
+def say_nothing_to_show(why: str) -> None:
+    """One line on stderr when a command has no row to show, saying why (the exit status stays 0)."""
+    err.print(f"nothing to show: {why}", markup=False)
+
+
+def why_nothing_before(orders: Any, as_of: date | None) -> str | None:
+    """Why a result cut at ``--as-of`` is empty when it is because no order came before that day
+    (None when orders did: the emptiness has another cause)."""
+    if as_of is None:
+        return None
+    first = orders.ordered_at.min().execute()
+    if first is None or first != first:
+        return "the orders table has no rows"
+    first_day = first.date() if hasattr(first, "date") else first
+    if first_day < as_of:
+        return None
+    return f"no order comes before --as-of {as_of.isoformat()} (the first order is on {first_day.isoformat()})"
+
+
 def option_db() -> Any:
     return typer.Option("--db", help="Workspace file (DuckDB).", envvar="MEMBERLENS_DB")
 

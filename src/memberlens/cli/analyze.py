@@ -10,7 +10,8 @@ import pandas as pd
 import typer
 
 from memberlens.analyses import ANALYSES, AnalysisOptions, run_analysis
-from memberlens.cli._common import OutputFormat, option_as_of, option_db, option_engine, out_format, parse_as_of, print_records
+from memberlens.cli._common import (OutputFormat, option_as_of, option_db, option_engine, out_format, parse_as_of, print_records,
+                                    say_nothing_to_show, why_nothing_before)
 from memberlens.errors import ConfigError
 from memberlens.io.catalog import open_tables
 from memberlens.io.files import write_table_atomic
@@ -55,11 +56,19 @@ def analyze_command(
     with open_tables(engine, db) as workspace:
         result = run_analysis(workspace, name, options)
         frame = result if isinstance(result, pd.DataFrame) else _to_frame(result)
+        if frame.empty:
+            say_nothing_to_show(_why_empty(workspace, name, options))
     if out is not None:
         write_table_atomic(frame, out, out_format(out, fmt))
         return
     records = _records(frame)
     print_records(records, OutputFormat(fmt.value), title=f"{name} ({len(records):,} rows)")
+
+
+def _why_empty(workspace, name: str, options: AnalysisOptions) -> str:
+    orders = workspace.table("orders") if workspace.has_table("orders") else None
+    before = why_nothing_before(orders, options.as_of) if orders is not None else None
+    return before or f"{name} has no rows on the workspace's tables with these options"
 
 
 def _to_frame(table) -> pd.DataFrame:

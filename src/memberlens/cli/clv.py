@@ -62,6 +62,8 @@ AsOfOption = Annotated[Optional[str], option_as_of()]
 ObservationOption = Annotated[Optional[str], typer.Option(
     "--observation-end", help="Last day observed YYYY-MM-DD, orders on it counted: the same as --as-of the next day.")]
 FormatOption = Annotated[OutputFormat, typer.Option("--format", help="table, json or csv.")]
+PenalizerOption = Annotated[float, typer.Option(
+    "--penalizer", help="Shrink the models' log-parameters towards 0 by this weight (e.g. 0.001) when the data do not pin them down.")]
 
 
 def _snapshot(workspace: Tables, as_of: str | None, observation_end: str | None) -> Snapshot:
@@ -82,9 +84,10 @@ def _summary(snapshot: Snapshot, model_name: str, time_unit: str, calibration_en
                          observation_end=snapshot.last_day)
 
 
-def _fit(snapshot: Snapshot, model_name: str, time_unit: str, calibration_end: str | None, spend: bool) -> MemberValueFit:
+def _fit(snapshot: Snapshot, model_name: str, time_unit: str, calibration_end: str | None, spend: bool,
+         penalizer: float) -> MemberValueFit:
     return fit_member_value(snapshot.table("orders"), model=model_name, time_unit=time_unit, calibration_end=calibration_end,
-                            observation_end=snapshot.last_day, spend=spend,
+                            observation_end=snapshot.last_day, spend=spend, penalizer=penalizer,
                             warn=lambda note: err.print(f"warning: {note}", markup=False))
 
 
@@ -117,6 +120,7 @@ def fit_command(
     as_of: AsOfOption = None,
     observation_end: ObservationOption = None,
     spend: Annotated[bool, typer.Option("--spend/--no-spend", help="Also fit Gamma-Gamma on the repeat buyers' spend.")] = True,
+    penalizer: PenalizerOption = 0.0,
     out_file: Annotated[Optional[Path], typer.Option("--out", help="Save the fitted model(s) as JSON.")] = None,
     db: Annotated[str, option_db()] = "memberlens.duckdb",
     engine: Annotated[str, option_engine()] = "duckdb",
@@ -124,7 +128,7 @@ def fit_command(
 ) -> None:
     """Fit a purchase model (and Gamma-Gamma spend) on the orders; print the parameters."""
     with open_tables(engine, db) as workspace:
-        fit = _fit(_snapshot(workspace, as_of, observation_end), model.value, time_unit, calibration_end, spend)
+        fit = _fit(_snapshot(workspace, as_of, observation_end), model.value, time_unit, calibration_end, spend, penalizer)
     models = [m for m in (fit.purchases, fit.spend) if m is not None]
     if out_file:
         save_model(out_file, *models)
@@ -148,6 +152,7 @@ def predict_command(
     calibration_end: CalibrationOption = None,
     discount_rate: Annotated[float, typer.Option(help="Yearly discount rate of the residual CLV.")] = 0.10,
     clv_horizon: Annotated[float, typer.Option("--clv-horizon", help="Days of the residual CLV.")] = 365.0,
+    penalizer: PenalizerOption = 0.0,
     out_file: Annotated[Optional[Path], typer.Option("--out", help="Write the predictions to this file (.csv, .json, .parquet or .xlsx by its name; else --format).")] = None,
     limit: Annotated[int, typer.Option(help="Rows shown with --format table.")] = 20,
     db: Annotated[str, option_db()] = "memberlens.duckdb",
@@ -167,7 +172,7 @@ def predict_command(
             spend_model = spend_models[0] if spend_models else None
             summary = _summary(snapshot, fitted.model_name, str(fitted.time_unit), calibration_end)
         else:
-            fit = _fit(snapshot, model.value, time_unit, calibration_end, True)
+            fit = _fit(snapshot, model.value, time_unit, calibration_end, True, penalizer)
             summary, fitted, spend_model = fit.summary, fit.purchases, fit.spend
         result = predict_member_value(
             summary, fitted, spend_model, discount_rate=discount_rate, clv_horizon=clv_horizon
@@ -206,6 +211,7 @@ def evaluate_command(
     observation_end: ObservationOption = None,
     compare: Annotated[bool, typer.Option("--compare/--no-compare", help="Also fit the other continuous-time models and compare by BIC.")] = True,
     max_frequency: Annotated[int, typer.Option(help="Last frequency bin (and above).")] = 7,
+    penalizer: PenalizerOption = 0.0,
     db: Annotated[str, option_db()] = "memberlens.duckdb",
     engine: Annotated[str, option_engine()] = "duckdb",
     fmt: FormatOption = OutputFormat.table,
@@ -213,7 +219,7 @@ def evaluate_command(
     """Fit on the calibration period; compare expected and actual holdout purchases."""
     with open_tables(engine, db) as workspace:
         snapshot = _snapshot(workspace, as_of, observation_end)
-        fit = _fit(snapshot, model.value, time_unit, calibration_end, False)
+        fit = _fit(snapshot, model.value, time_unit, calibration_end, False, penalizer)
         summary, fitted = fit.summary, fit.purchases
         holdout = evaluate_holdout(fitted, summary, max_frequency=max_frequency)
         tracking = None
@@ -223,7 +229,8 @@ def evaluate_command(
             )
         comparison = None
         if compare and not fitted.discrete:
-            others = [PURCHASE_MODELS[n](time_unit=time_unit) for n in ("bg-nbd", "mbg-nbd", "pareto-nbd") if n != model.value]
+            others = [PURCHASE_MODELS[n](time_unit=time_unit, penalizer=penalizer) for n in ("bg-nbd", "mbg-nbd", "pareto-nbd")
+                      if n != model.value]
             comparison = compare_models(summary, [fitted, *others])
     result: dict[str, Any] = {
         "model": model_to_dict(fitted),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -13,7 +14,7 @@ from memberlens.errors import ConfigError
 from memberlens.ingest import IngestResult, ingest
 from memberlens.io.sources import ReadOptions
 from memberlens.io.workspace import Workspace
-from memberlens.schema.cleaning import CleaningPolicy
+from memberlens.schema.cleaning import EARLIEST_DATE, LATEST_DATE, CleaningPolicy
 from memberlens.i18n import describe_reason
 from memberlens.schema.mapping import MappingSpec, checked_decimal, load_mapping_file, parse_map_flags
 
@@ -39,6 +40,10 @@ def ingest_command(
     positive_price: Annotated[bool, typer.Option("--positive-price/--keep-non-positive-price")] = True,
     positive_amount: Annotated[bool, typer.Option("--positive-amount/--keep-non-positive-amount")] = False,
     drop_duplicates: Annotated[bool, typer.Option("--drop-duplicates/--keep-duplicates")] = True,
+    earliest_date: Annotated[str, typer.Option(
+        "--earliest-date", help="Rows with a date before this day (YYYY-MM-DD) are set aside as implausible_date.")] = EARLIEST_DATE.isoformat(),
+    latest_date: Annotated[str, typer.Option(
+        "--latest-date", help="Rows with a date after this day (YYYY-MM-DD) are set aside as implausible_date.")] = LATEST_DATE.isoformat(),
     fmt: Annotated[OutputFormat, typer.Option("--format", help="table, json or csv.")] = OutputFormat.table,
 ) -> None:
     """Ingest files into the workspace, cleaning them and recording a ledger of every row.
@@ -63,6 +68,8 @@ def ingest_command(
         positive_price=positive_price,
         positive_amount=positive_amount,
         drop_duplicates=drop_duplicates,
+        earliest_date=_day(earliest_date, "--earliest-date"),
+        latest_date=_day(latest_date, "--latest-date"),
     )
     options = ReadOptions(encoding=encoding, delimiter=delimiter, sheet=sheet)
     results: list[IngestResult] = []
@@ -83,6 +90,13 @@ def ingest_command(
         for outcome, reason, rows in _ledger_rows(r)
     ]
     print_records(records, fmt, title=f"ingested into {db}")
+
+
+def _day(value: str, flag: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise ConfigError(f"{flag} {value!r} is not a date", f"use YYYY-MM-DD, e.g. {flag} 2100-01-01") from exc
 
 
 def _ledger_rows(result: IngestResult) -> list[tuple[str, str, int]]:

@@ -11,13 +11,15 @@ import numpy as np
 import pandas as pd
 import typer
 
-from memberlens.cli._common import OutputFormat, err, option_as_of, option_db, option_engine, out_format, parse_as_of, print_records
+from memberlens.cli._common import (OutputFormat, err, option_as_of, option_db, option_engine, out_format, parse_as_of,
+                                    print_records, say_nothing_to_show, why_nothing_before)
 from memberlens.errors import ConfigError
 from memberlens.i18n import LANGUAGES, Messages
 from memberlens.io.catalog import open_tables
 from memberlens.io.files import write_table_atomic
 from memberlens.predict.anomalies import AnomalyThresholds, explain_members, explain_orders, find_anomalies
 from memberlens.predict.baskets import AssociationRuleModel
+from memberlens.reports.next_product import no_orders_sentence, no_rules_sentence
 from memberlens.snapshot import snapshot_of
 
 AsOfOption = Annotated[Optional[str], option_as_of()]
@@ -57,6 +59,9 @@ def next_product_command(
         if not model_file:
             model.fit(orders, as_of=cut_off)
         suggestions = model.suggest(orders, top=top).to_pandas() if members else None
+        empty = suggestions.empty if members else not len(model.rules_)
+        if empty:
+            say_nothing_to_show(why_nothing_before(workspace.table("orders"), cut_off) or _why_no_rules(model, members))
     if save:
         model.save(save)
         err.print(f"saved {len(model.rules_)} rules to {save}", markup=False)
@@ -71,6 +76,12 @@ def next_product_command(
 
 
 RULE_COLUMNS = ("rule_id", "antecedent_names", "consequent_names", "support", "confidence", "lift", "baskets")
+
+
+def _why_no_rules(model: AssociationRuleModel, members: bool) -> str:
+    if len(model.rules_):  # rules, but every member already bought what they suggest
+        return Messages("en")("next_product.no_suggestions")
+    return no_rules_sentence(Messages("en"), model)
 
 
 class AnomalyKind(str, Enum):
@@ -110,13 +121,18 @@ def anomalies_command(
         snapshot = snapshot_of(workspace, cut_off)
         found = find_anomalies(snapshot.table("orders"), snapshot.tables.get("cancellations"), thresholds=thresholds,
                                as_of=cut_off)
+        before = why_nothing_before(workspace.table("orders"), cut_off)
     t = Messages(lang)
     if kind is AnomalyKind.orders:
         frame = explain_orders(found.orders, t)
         shown = ("order_id", "customer_id", "ordered_at", "units", "amount", "reasons")
+        none = no_orders_sentence(t, thresholds)
     else:
         frame = explain_members(found.members, t)
         shown = ("customer_id", "kind", "orders", "spend", "reasons")
+        none = t("anomalies.no_members")
+    if frame.empty:
+        say_nothing_to_show(before or none)
     _emit(frame, fmt, out_file, limit, f"{len(frame):,} unusual {kind.value}", shown=shown)
 
 

@@ -11,7 +11,7 @@ import pandas as pd
 import typer
 
 from memberlens.cli._common import (OutputFormat, err, option_as_of, option_db, option_engine, out_format, parse_as_of,
-                                    print_json, print_records)
+                                    print_json, print_records, say_nothing_to_show, why_nothing_before)
 from memberlens.errors import ConfigError
 from memberlens.i18n import Messages
 from memberlens.io.files import write_table_atomic
@@ -89,11 +89,15 @@ def churn_command(
         snapshot = snapshot_of(workspace, day)
         model = churn_model(snapshot, model_file, horizon_days, label.value, high, medium, max_training_customers)
         scores = model.score(model_tables(snapshot), snapshot.day)
+        if scores.empty:
+            say_nothing_to_show(why_nothing_before(workspace.table("orders"), day) or "no customer to score")
     if save is not None:
         model.save(save)
         err.print(f"saved the churn model to {save}", markup=False)
-    if band is not None:
+    if band is not None and not scores.empty:
         scores = scores[scores.risk_band == band.value].reset_index(drop=True)
+        if scores.empty:
+            say_nothing_to_show(f"no customer is in the {band.value} risk band")
     _emit(model.summary(), _plain(scores), fmt, out_file, limit, "churn")
 
 
@@ -124,6 +128,8 @@ def response_command(
         model = (ResponseModel.load(model_file) if model_file is not None
                  else ResponseModel(campaigns=campaign or None, response_days=response_days).fit(tables, end=snapshot.day))
         scores = model.score(tables, snapshot.day)
+        if scores.empty:
+            say_nothing_to_show(why_nothing_before(workspace.table("orders"), day) or "no member to score")
         members = _audience(scores, audience, snapshot, churn_model_file, high, medium)
     if save is not None:
         model.save(save)

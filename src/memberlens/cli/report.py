@@ -14,7 +14,7 @@ from memberlens.analyses import AnalysisOptions
 from memberlens.cli._common import err, option_as_of, option_db, option_engine, out, parse_as_of, parse_day
 from memberlens.errors import ConfigError
 from memberlens.i18n import LANGUAGES
-from memberlens.ingest import ingest
+from memberlens.ingest import check_regular_file, ingest
 from memberlens.io.catalog import open_tables
 from memberlens.io.workspace import Workspace
 from memberlens.reports.render import write_reports
@@ -52,6 +52,8 @@ def report_command(
     options = AnalysisOptions(as_of=parse_as_of(as_of),
                               compare_from=parse_day(compare_from, "--compare-from") if compare_from else None)
     sections = _sections(db, segment, where)
+    for source in sources or ():  # a pipe or a device is refused before any work starts
+        check_regular_file(source)
     tables = Workspace(db, must_exist=False) if sources else open_tables(engine, db)
     with tables as workspace, Progress(
         TextColumn("{task.description:<44}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err,

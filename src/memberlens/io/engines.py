@@ -75,12 +75,22 @@ def spark_settings(extra: dict[str, str] | None = None) -> dict[str, str]:
     return {**settings, **(extra or {})}
 
 
+SPARK_EXTRA_HINT = "pip install 'memberlens[spark]'"
+
+
+def missing_spark(exc: ImportError) -> ConfigError:
+    """The spark extra is not installed: the user's to install, said in one line."""
+    package = getattr(exc, "name", None) or "pyspark"
+    return ConfigError(f"--engine spark needs the Python package {package.split('.')[0]}, which is not installed "
+                       "(the spark extra)", SPARK_EXTRA_HINT)
+
+
 def spark_session(extra: dict[str, str] | None = None) -> Any:
     """The active SparkSession, or a new local one with :func:`spark_settings`."""
     try:
         from pyspark.sql import SparkSession
     except ImportError as exc:
-        raise ConfigError("the spark engine needs PySpark", "pip install 'memberlens[spark]'") from exc
+        raise missing_spark(exc) from exc
     active = SparkSession.getActiveSession()
     if active is not None:
         return active
@@ -103,5 +113,10 @@ def connect(engine: str = "duckdb", *, path: str | None = None, spark_conf: dict
     if engine == "duckdb":
         return ibis.duckdb.connect(path or ":memory:", **duckdb_settings())
     if engine == "spark":
-        return ibis.pyspark.connect(spark_session(spark_conf))
+        session = spark_session(spark_conf)
+        try:
+            backend = ibis.pyspark  # Ibis imports its PySpark backend (and PySpark) here
+        except ImportError as exc:
+            raise missing_spark(exc) from exc
+        return backend.connect(session)
     raise ConfigError(f"unknown engine {engine!r}", f"engines: {', '.join(ENGINES)}")

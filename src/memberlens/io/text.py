@@ -14,6 +14,7 @@ import io
 import re
 import zlib
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -172,6 +173,17 @@ def decode_sample(sample: bytes, encoding: str) -> str:
     return decoder.decode(sample, final=False)
 
 
+@contextmanager
+def _fields_up_to_the_sample() -> Iterator[None]:
+    """Let Python's CSV reader take fields as long as the sample (its default limit, 128 KiB,
+    failed on a 200 KB description field); the previous limit is restored after."""
+    previous = csv.field_size_limit(max(SAMPLE_BYTES * 4, csv.field_size_limit()))
+    try:
+        yield
+    finally:
+        csv.field_size_limit(previous)
+
+
 def detect_delimiter(text: str) -> str:
     """The candidate that splits the first lines into the most, and most consistent, fields."""
     lines = [line for line in text.splitlines()[:50] if line.strip()]
@@ -179,7 +191,8 @@ def detect_delimiter(text: str) -> str:
         lines = lines[:-1]  # the last sampled line may be cut short
     best, best_score = ",", 0.0
     for delimiter in DELIMITERS:
-        counts = [len(row) for row in csv.reader(lines, delimiter=delimiter)]
+        with _fields_up_to_the_sample():
+            counts = [len(row) for row in csv.reader(lines, delimiter=delimiter)]
         if not counts or counts[0] < 2:
             continue
         consistent = sum(c == counts[0] for c in counts) / len(counts)
@@ -190,8 +203,19 @@ def detect_delimiter(text: str) -> str:
 
 
 def read_header(text: str, delimiter: str) -> tuple[str, ...]:
-    first = next(csv.reader(io.StringIO(text), delimiter=delimiter), [])
+    """The first row's names; lines may end in LF, CRLF or CR alone (old Mac exports)."""
+    with _fields_up_to_the_sample():
+        first = next(csv.reader(io.StringIO(text, newline=None), delimiter=delimiter), [])
     return tuple(name.strip().lstrip("\ufeff") for name in first)
+
+
+def check_line_breaks(path: Path, sample: bytes) -> None:
+    """Refuse a file whose whole sample (1 MiB) holds no line break: not one row per line (a
+    dump written as one long line, a JSON document) — DuckDB would read it as a header of
+    hundreds of thousands of columns."""
+    if len(sample) >= SAMPLE_BYTES and b"\n" not in sample and b"\r" not in sample:
+        raise InputError(f"{path}: no line break in its first {SAMPLE_BYTES:,} bytes, so it is not one row per line",
+                         "a CSV has its header on the first line and one row per line after it; export the table again")
 
 
 def sniff_text_format(
@@ -209,6 +233,7 @@ def sniff_text_format(
             "memberlens reads CSV (optionally gzip'd), Parquet and .xlsx files; "
             "for UTF-16 text without a byte-order mark pass --encoding utf-16-le (or utf-16-be)",
         )
+    check_line_breaks(path, sample)  # in UTF-16 too a line break holds a 0x0A byte
     chosen = chosen or detect_encoding(path, gzipped, sample)
     text = decode_sample(sample, chosen)
     delimiter = DELIMITER_ALIASES.get(delimiter, delimiter) if delimiter is not None else None

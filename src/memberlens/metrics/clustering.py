@@ -91,12 +91,15 @@ def cluster_customers(rfm: ir.Table, *, k: int | None = None, k_range: range = r
 def _cluster(rfm: ir.Table, *, k: int | None, k_range: range, random_state: int) -> ClusterResult:
     frame = rfm.select("customer_id", *FEATURES).order_by("customer_id").execute()
     if len(frame) < 3:
-        raise InputError(f"clustering needs at least 3 customers, the RFM table has {len(frame)}")
-    ks = [kk for kk in k_range if 2 <= kk < len(frame)]
-    if not ks:
-        raise ConfigError(f"The 'k_range' parameter must include a k in [2, {len(frame) - 1}]. Got {k_range!r} instead.")
+        raise InputError.said("cannot.cluster_few", customers=len(frame))
     scaler = StandardScaler().fit(_log_rfm(frame))
     x = scaler.transform(_log_rfm(frame))
+    distinct = len(np.unique(x, axis=0))
+    if distinct < 2:
+        raise InputError.said("cannot.cluster_alike", customers=len(frame))
+    ks = [kk for kk in k_range if 2 <= kk < len(frame) and kk <= distinct]  # k-means cannot make more groups than points
+    if not ks:
+        raise ConfigError(f"The 'k_range' parameter must include a k in [2, {min(len(frame) - 1, distinct)}]. Got {k_range!r} instead.")
     rng = np.random.default_rng(random_state)
     fit_rows = np.sort(rng.choice(len(x), size=min(len(x), FIT_SAMPLE), replace=False))
     x_fit = x[fit_rows]
@@ -111,11 +114,8 @@ def _cluster(rfm: ir.Table, *, k: int | None, k_range: range, random_state: int)
     curve = pd.DataFrame({"k": ks, "inertia": inertias, "silhouette": silhouettes})
     if k is None:
         chosen = elbow_k(ks, inertias) if len(ks) > 2 else ks[0]
-        best = int(curve.loc[curve.silhouette.idxmax(), "k"])
-        reason = (
-            f"k={chosen}: the elbow of the inertia curve (furthest from the line between k={ks[0]} and k={ks[-1]}); "
-            f"silhouette {curve.set_index('k').silhouette[chosen]:.2f} (highest: k={best}, {curve.silhouette.max():.2f})"
-        )
+        reason = f"k={chosen}: the elbow of the inertia curve (furthest from the line between k={ks[0]} and k={ks[-1]}); " + (
+            _silhouette_words(curve, chosen))
     else:
         if k not in models:
             models[k] = KMeans(n_clusters=k, n_init=RESTARTS, random_state=random_state).fit(x_fit)
@@ -132,6 +132,13 @@ def _cluster(rfm: ir.Table, *, k: int | None, k_range: range, random_state: int)
         scaler=scaler,
         model=models[chosen],
     )
+
+
+def _silhouette_words(curve: pd.DataFrame, chosen: int) -> str:
+    if curve.silhouette.isna().all():  # every k put the (few, alike) customers in one group
+        return "no k separates the customers (no silhouette)"
+    best = int(curve.loc[curve.silhouette.idxmax(), "k"])
+    return f"silhouette {curve.set_index('k').silhouette[chosen]:.2f} (highest: k={best}, {curve.silhouette.max():.2f})"
 
 
 def _profiles(frame: pd.DataFrame) -> pd.DataFrame:

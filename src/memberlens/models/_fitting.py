@@ -53,8 +53,9 @@ class ConvergenceError(MemberlensError):
     """
 
     def __init__(self, message: str, hint: str | None = None, *, boundary: Boundary | None = None,
-                 log_likelihood: float | None = None) -> None:
-        super().__init__(message, hint)
+                 log_likelihood: float | None = None, model: str | None = None) -> None:
+        # the report says in its own language that ``model`` could not be fitted (the details stay English)
+        super().__init__(message, hint, key="cannot.model_fit" if model else None, values={"model": model})
         self.boundary = boundary
         self.log_likelihood = log_likelihood
 
@@ -196,6 +197,7 @@ def _ran_away(model: str, name: str, value: float, log_value: float, grad_norm: 
         _hint(hint, why),
         boundary=Boundary(name, direction),
         log_likelihood=float(ll) if math.isfinite(ll) else None,
+        model=model,
     )
 
 
@@ -236,6 +238,7 @@ def _check_gradient(
             _hint(hint, f"raise max_iter (now {max_iter})"),
             boundary=heading,
             log_likelihood=float(ll) if heading is not None and math.isfinite(ll) else None,
+            model=model,
         )
 
 
@@ -275,6 +278,7 @@ def _check_identified(
         _hint(hint, "more members or a longer period would pin it down"),
         boundary=Boundary(names[i], "infinity" if phi[i] > 0 else "zero"),  # the way it drifts along the ridge
         log_likelihood=float(ll) if math.isfinite(ll) else None,
+        model=model,
     )
 
 
@@ -300,10 +304,12 @@ def _raise_non_finite(
             _hint(hint, "the data do not identify it"),
             boundary=Boundary(names[i], direction),
             log_likelihood=best_ll if math.isfinite(best_ll) else None,
+            model=model,
         )
     raise ConvergenceError(
         f"{model} fit failed: the {what} is not finite at {where}",
         _hint(hint, "check the summary for negative or missing recency/T, or recency > T"),
+        model=model,
     )
 
 
@@ -311,7 +317,8 @@ def _hint(model_hint: str, specific: str) -> str:
     tips = [specific]
     if model_hint:
         tips.append(model_hint)
-    tips.append("try penalizer=0.001 (shrinks log-parameters towards 0), or a longer calibration period")
+    tips.append("try memberlens clv fit --penalizer 0.001 (penalizer=0.001 in Python), which shrinks log-parameters "
+                "towards 0, or a longer calibration period")
     return "; ".join(tips)
 
 

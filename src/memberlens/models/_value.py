@@ -11,6 +11,7 @@ from typing import Any
 
 import ibis.expr.types as ir
 
+from memberlens.errors import InputError, MemberlensError
 from memberlens.models._base import TransactionModel
 from memberlens.models._fitting import ConvergenceError
 from memberlens.models._predict import predict_member_value
@@ -35,6 +36,7 @@ class MemberValueFit:
     purchases: TransactionModel
     spend: GammaGammaModel | None
     spend_note: str | None = None  # why there is no spend model
+    spend_error: MemberlensError | None = None  # the same, for a report to say in its language
 
     def predictions(self, **options: Any) -> ir.Table:
         """One row per member (see :func:`predict_member_value`), not executed."""
@@ -48,6 +50,16 @@ def summarise_for(orders: ir.Table, model: str, time_unit: str, *, calibration_e
                                discrete=model == BetaGeoBetaBinomModel.model_name)
 
 
+def check_repeat_buyers(summary: ir.Table) -> None:
+    """Refuse a summary where no member bought again: the purchase models learn how often
+    members buy, and when they stop, from repeat purchases (one day of data; nobody repeating)."""
+    counts = summary.aggregate(members=summary.count(), repeaters=(summary.frequency > 0).sum()).execute()
+    members, repeaters = int(counts.members.iloc[0]), counts.repeaters.iloc[0]
+    if members and not (repeaters == repeaters and repeaters > 0):  # NaN: no rows
+        raise InputError.said("cannot.clv_no_repeat", "ingest a longer period of orders: members who bought on two different days",
+                              members=members)
+
+
 def fit_member_value(
     orders: ir.Table,
     *,
@@ -57,31 +69,36 @@ def fit_member_value(
     observation_end: str | date | None = None,
     spend: bool = True,
     warn: Callable[[str], object] | None = None,
+    penalizer: float = 0.0,
 ) -> MemberValueFit:
     """Summarise ``orders``, fit the purchase ``model`` and, with ``spend``, Gamma-Gamma on the
     repeat buyers with positive spend. Without a spend model (fewer than two such buyers, or a
     Gamma-Gamma fit that does not converge) ``spend`` is None and ``spend_note`` says why, also
     passed to ``warn``: the purchase predictions stand on their own. A model fitted at the edge of
-    its parameter space passes its one-line ``fit_note_`` to ``warn`` too."""
+    its parameter space passes its one-line ``fit_note_`` to ``warn`` too. ``penalizer`` shrinks
+    both models' log-parameters towards 0 (for data that do not pin them down)."""
     summary = summarise_for(orders, model, time_unit, calibration_end=calibration_end, observation_end=observation_end)
-    purchases = PURCHASE_MODELS[model](time_unit=time_unit).fit(summary)
+    check_repeat_buyers(summary)
+    purchases = PURCHASE_MODELS[model](time_unit=time_unit, penalizer=penalizer).fit(summary)
     if purchases.fit_note_ and warn is not None:  # fitted at a boundary: say which limit predicts
         warn(purchases.fit_note_)
     if not spend:
         return MemberValueFit(summary, purchases, None)
     repeat = summary.filter((summary.frequency > 0) & (summary.monetary_value > 0))
-    if repeat.count().execute() < MIN_SPEND_BUYERS:
+    buyers = int(repeat.count().execute())
+    if buyers < MIN_SPEND_BUYERS:
+        error = InputError.said("cannot.spend_few", buyers=buyers)
         note = "fewer than two repeat buyers with positive spend; no spend model"
         if warn is not None:
             warn(note)
-        return MemberValueFit(summary, purchases, None, note)
+        return MemberValueFit(summary, purchases, None, note, error)
     try:
-        spend_model = GammaGammaModel(time_unit=time_unit).fit(repeat)
+        spend_model = GammaGammaModel(time_unit=time_unit, penalizer=penalizer).fit(repeat)
     except ConvergenceError as exc:  # e.g. spend per order nearly the same for everyone (q runs away)
         note = f"no spend model: {exc.message}"
         if warn is not None:
             warn(note)
-        return MemberValueFit(summary, purchases, None, note)
+        return MemberValueFit(summary, purchases, None, note, exc)
     if spend_model.fit_note_ and warn is not None:
         warn(spend_model.fit_note_)
     return MemberValueFit(summary, purchases, spend_model)

@@ -61,11 +61,8 @@ def schedule_cutoffs(first: date, end: date, *, horizon_days: int, step_days: in
     training = sorted(day for day in training if day >= earliest)
     if len(training) < 2:
         need = 2 * horizon_days + min_history_days + step_days
-        raise ConfigError(
-            f"orders from {first} to {end - timedelta(days=1)} are too short to train and validate a churn model "
-            f"with a {horizon_days}-day horizon (it needs about {need} days)",
-            "use a shorter --horizon-days, or more history",
-        )
+        raise ConfigError.said("cannot.churn_short", "use a shorter --horizon-days, or more history", first=first,
+                               last=end - timedelta(days=1), horizon=horizon_days, need=need)
     return training, validation
 
 

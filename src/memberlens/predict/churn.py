@@ -61,7 +61,7 @@ from memberlens.predict._churn_data import (
 )
 from memberlens.predict._churn_metrics import decile_table, feature_importances, probability_metrics
 from memberlens.predict._churn_persistence import load_prediction_model, save_prediction_model
-from memberlens.predict.features import FEATURE_TABLES, feature_names, member_features
+from memberlens.predict.features import FEATURE_TABLES, feature_names, learnable_features, member_features
 from memberlens.snapshot import Snapshot, as_date, day_after_last_order
 
 RISK_BANDS = ("high", "medium", "low")
@@ -90,6 +90,15 @@ def training_sample(summary: Mapping[str, Any]) -> dict[str, Any] | None:
     from a sample of the customers; None when it learnt from all of them."""
     sample = summary.get("training_sample") or {}
     return sample if sample.get("fraction", 1.0) < 1.0 else None
+
+
+def check_both_labels(part: pd.DataFrame, horizon_days: int) -> None:
+    """Refuse cut-offs where every customer churned, or none did: nothing tells them apart
+    (nobody ever orders again; one customer only)."""
+    if part.churned.nunique() >= 2:
+        return
+    key = "cannot.churn_all_churned" if len(part) and part.churned.iloc[0] == 1 else "cannot.churn_none_churned"
+    raise ConfigError.said(key, "use more history or another --horizon-days", horizon=horizon_days)
 
 
 class ChurnModel:
@@ -150,14 +159,12 @@ class ChurnModel:
         fraction, customers = sample_fraction_for(orders, validation, self.max_training_customers)
         frame = training_frame(tables, [*training, validation], self.horizon_days, self.label, fraction)
         self.training_sample_ = {"fraction": fraction, "customers_before_validation": customers}
-        self.features_ = [*feature_names(tables), *SEASON_FEATURES]
         fit_part = frame[frame.cutoff.isin(training[:-held_out])]
+        self.features_ = learnable_features(fit_part, [*feature_names(tables), *SEASON_FEATURES])
         calibration_part = frame[frame.cutoff.isin(training[-held_out:])]
         validation_part = frame[frame.cutoff == validation]
-        for part, what in ((fit_part, "training"), (calibration_part, "calibration"), (validation_part, "validation")):
-            if part.churned.nunique() < 2:
-                raise ConfigError(f"the {what} cut-offs have only one class of churn label ({len(part)} customers)",
-                                  "use more history or another --horizon-days")
+        for part in (fit_part, calibration_part, validation_part):
+            check_both_labels(part, self.horizon_days)
 
         self.estimator_ = self._fit_estimator(fit_part, calibration_part)
         probability = self.estimator_.predict_proba(validation_part[self.features_])[:, 1]

@@ -182,9 +182,17 @@ def _member_features(members: ir.Table, day: date) -> ir.Table:
                       marketable=per.marketable, activated=per.activated)
 
 
+def learnable_features(frame, names: Sequence[str]) -> list[str]:
+    """The features of ``names`` with at least one value among the training rows ``frame`` (a
+    pandas frame). A feature with none — members keyed differently from the orders, so no
+    member matches a customer; a members table without ``marketable`` — carries nothing to
+    learn, and the trees cannot bin it: the model is trained without it."""
+    return [name for name in names if frame[name].notna().any()]
+
+
 def stack_features(frames: Sequence[ir.Table]) -> ir.Table:
     """Feature tables of several cut-offs as one table (one query, one execution)."""
     return ibis.union(*frames, distinct=False) if len(frames) > 1 else frames[0]
 
 
-__all__ = ["FEATURE_TABLES", "feature_names", "member_features", "stack_features"]
+__all__ = ["FEATURE_TABLES", "feature_names", "learnable_features", "member_features", "stack_features"]

@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.ensemble import HistGradientBoostingClassifier
-from sklearn.model_selection import GroupKFold
+from sklearn.model_selection import GroupKFold, StratifiedKFold
 from sklearn.tree import DecisionTreeClassifier
 
 from memberlens.errors import ConfigError, InputError
@@ -46,6 +46,7 @@ from memberlens.predict.features import (
     EVENT_WINDOWS,
     ORDER_WINDOWS,
     feature_names,
+    learnable_features,
     member_features,
     stack_features,
 )
@@ -174,6 +175,15 @@ def describe_conditions(rule: Rule, t: Callable[..., str]) -> str:
     return t("response_rule.and").join(parts) if parts else t("response_rule.everyone")
 
 
+def calibration_folds(training: pd.DataFrame) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(fit rows, calibration rows) of the sigmoid calibration: campaigns held out in turn (up to
+    five folds); with a single training campaign, three stratified folds of its sends."""
+    groups = training.campaign_id.to_numpy()
+    if len(set(groups)) >= 2:
+        return list(GroupKFold(n_splits=min(5, len(set(groups)))).split(training, training.responded, groups))
+    return list(StratifiedKFold(n_splits=3).split(training, training.responded))
+
+
 class ResponseModel:
     """Per-member response probability learnt from past campaigns.
 
@@ -208,14 +218,16 @@ class ResponseModel:
         end_day = as_date(end) if end is not None else day_after_last_order(tables["orders"])
         chosen = self._chosen_campaigns(campaign_dates(tables["campaigns"]), end_day)
         frame = send_frame(tables, chosen)
-        self.features_ = feature_names(tables)
         latest = chosen.campaign_id.iloc[-1]
         training, validation = frame[frame.campaign_id != latest], frame[frame.campaign_id == latest]
-        for part, what in ((training, "training"), (validation, "validation")):
+        for part, campaigns in ((training, ", ".join(map(str, chosen.campaign_id.iloc[:-1]))), (validation, str(latest))):
             if part.responded.nunique() < 2:
-                raise ConfigError(f"the {what} sends have no responders or only responders ({len(part)} sends)",
-                                  "learn from more campaigns (--campaign)")
-        self.estimator_ = self._fit_estimator(training)
+                key = "cannot.response_all" if len(part) and part.responded.iloc[0] == 1 else "cannot.response_none"
+                raise ConfigError.said(key, "learn from more campaigns (--campaign)", campaigns=campaigns, sends=len(part))
+        folds = calibration_folds(training)
+        self.features_ = [name for name in learnable_features(training, feature_names(tables))
+                          if all(training[name].iloc[rows].notna().any() for rows, _ in folds)]
+        self.estimator_ = self._fit_estimator(training, folds)
         probability = self.estimator_.predict_proba(validation[self.features_])[:, 1]
         self.metrics_ = probability_metrics(validation.responded, probability)
         self.deciles_ = decile_table(validation.responded, probability)
@@ -253,19 +265,15 @@ class ResponseModel:
                                   "learn from earlier campaigns, or set --response-days")
         campaigns = campaigns[campaigns.sent_on <= last_send]
         if len(campaigns) < 2:
-            raise ConfigError(f"the response model needs at least two campaigns (learn from earlier ones, check on the latest); "
-                              f"got {len(campaigns)}", "choose more with --campaign ID (repeatable), or all (the default)")
+            raise ConfigError.said("cannot.response_one_campaign", "choose more with --campaign ID (repeatable), or all (the default)",
+                                   campaigns=len(campaigns))
         return campaigns.reset_index(drop=True)
 
-    def _fit_estimator(self, training: pd.DataFrame) -> CalibratedClassifierCV:
+    def _fit_estimator(self, training: pd.DataFrame, folds: list[tuple[np.ndarray, np.ndarray]]) -> CalibratedClassifierCV:
         base = HistGradientBoostingClassifier(
             max_iter=60, learning_rate=0.05, max_leaf_nodes=7, min_samples_leaf=40, l2_regularization=1.0,
             early_stopping=False, class_weight="balanced", random_state=self.random_state,
         )
-        groups = training.campaign_id.to_numpy()
-        folds = list(GroupKFold(n_splits=min(5, len(set(groups)))).split(training, training.responded, groups))
-        if len(folds) < 2:
-            folds = 3
         return CalibratedClassifierCV(base, method="sigmoid", cv=folds, ensemble=False).fit(
             training[self.features_], training.responded
         )

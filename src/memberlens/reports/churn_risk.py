@@ -87,7 +87,7 @@ class ChurnRiskSection:
                 charts_sentences = self._response(ctx)
                 sentences += charts_sentences
             except MemberlensError as exc:
-                notes.append(t("churn_risk.response_locked", reason=exc.message))
+                notes.append(t("churn_risk.response_locked", reason=t.error(exc)))
         else:
             notes.append(ctx.locked("campaigns"))
         return SectionContent(self.key, t(self.title_key), sentences=sentences, charts=charts, notes=notes)

@@ -65,12 +65,12 @@ class ClvSection:
         try:
             fit = self._fit(ctx)
         except MemberlensError as exc:
-            return SectionContent(self.key, t(self.title_key), sentences=[t("clv.intro")], notes=[t("clv.no_fit", reason=exc.message)])
+            return SectionContent(self.key, t(self.title_key), sentences=[t("clv.intro")], notes=[t("clv.no_fit", reason=t.error(exc))])
         predictions = fit.predictions()
         sentences = [t("clv.intro"), self._purchase_sentence(ctx, fit.purchases)]
         notes = []
         if fit.spend is None:
-            notes.append(t("clv.no_spend", reason=fit.spend_note))
+            notes.append(t("clv.no_spend", reason=t.error(fit.spend_error) if fit.spend_error else fit.spend_note))
         else:
             sentences.append(self._spend_sentence(ctx, fit.spend))
         charts = [self._alive_chart(ctx, alive_bands(predictions).execute())]

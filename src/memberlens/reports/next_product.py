@@ -9,7 +9,9 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from memberlens.predict.anomalies import Anomalies, explain_members, explain_order, explain_orders, find_anomalies
+from memberlens.i18n import Messages
+from memberlens.predict.anomalies import (Anomalies, AnomalyThresholds, explain_members, explain_order, explain_orders,
+                                         find_anomalies)
 from memberlens.predict.baskets import AssociationRuleModel
 from memberlens.reports import charts as c
 from memberlens.reports import format as f
@@ -17,6 +19,18 @@ from memberlens.reports.base import Chart, ReportContext, SectionContent, TableB
 
 RULES_SHOWN = 10
 ROWS_SHOWN = 15
+
+
+def no_rules_sentence(t: Messages, model: AssociationRuleModel) -> str:
+    """Why no rule was kept: the thresholds and what passed them (the report and the CLI say it)."""
+    return t("next_product.no_rules", items=f.num(model.n_frequent_items_), min_support=f.pct(model.min_support),
+             baskets=f.num(model.n_baskets_), min_confidence=f.pct(model.min_confidence), min_lift=f.num(model.min_lift, 1))
+
+
+def no_orders_sentence(t: Messages, th: AnomalyThresholds) -> str:
+    """That no order is unusual, and by which thresholds."""
+    return t("anomalies.no_orders", product_ratio=f.num(th.product_ratio), min_units=f.num(th.min_units),
+             order_ratio=f.num(th.order_ratio))
 
 
 @dataclass(frozen=True)
@@ -79,9 +93,7 @@ class NextProductSection:
     def _rule_sentences(self, ctx: ReportContext, model: AssociationRuleModel) -> list[str]:
         t, rules = ctx.t, model.rules_
         if not len(rules):
-            return [t("next_product.no_rules", items=f.num(model.n_frequent_items_), min_support=f.pct(model.min_support),
-                      baskets=f.num(model.n_baskets_), min_confidence=f.pct(model.min_confidence),
-                      min_lift=f.num(model.min_lift, 1))]
+            return [no_rules_sentence(t, model)]
         best = rules.iloc[0]
         out = [t("next_product.summary", rules=f.num(len(rules)), items=f.num(model.n_frequent_items_),
                  min_support=f.pct(model.min_support), antecedent=_names(t, best.antecedent_names),
@@ -134,8 +146,7 @@ class NextProductSection:
             out.append(t("anomalies.orders_summary", orders=f.num(len(anomalies.orders)), total=f.num(totals.orders),
                          order_id=first.order_id, reasons=t("anomalies.reason_separator").join(explain_order(first, t))))
         else:
-            out.append(t("anomalies.no_orders", product_ratio=f.num(th.product_ratio), min_units=f.num(th.min_units),
-                         order_ratio=f.num(th.order_ratio)))
+            out.append(no_orders_sentence(t, th))
         members = anomalies.members
         if len(members):
             out.append(t("anomalies.members_summary", members=f.num(len(members)),

@@ -94,7 +94,7 @@ class RecommendationsSection:
             profiles = ctx.analyses.clusters().profiles
             cards += self._group_cards(ctx, profiles, "cluster", "cluster_name")
         except MemberlensError as exc:
-            notes.append(t("report.failed", reason=exc.message))
+            notes.append(t("report.failed", reason=t.error(exc)))
         segments = ctx.analyses.run("rfm-segments")
         if len(segments):
             cards += self._group_cards(ctx, segments, "segment", "segment")

@@ -73,7 +73,7 @@ def render_report(
         try:
             blocks.append({"key": section.key, "content": section.build(ctx)})
         except MemberlensError as exc:  # e.g. too few customers to cluster: say so, go on
-            blocks.append({"key": section.key, "title": title, "locked": t("report.failed", reason=exc.message)})
+            blocks.append({"key": section.key, "title": title, "locked": t("report.failed", reason=t.error(exc))})
         release_freed_memory()
     if progress:
         progress(t("report.writing"), len(chosen), len(chosen))

@@ -65,7 +65,7 @@ class SegmentExplorerSection:
             profile = self.profile(ctx)
         except ConfigError as exc:  # e.g. a customer table without seed 001's columns
             return SectionContent(self.key, t(self.title_key),
-                                  notes=[t("explorer.no_table_columns", table=self.table, reason=exc.message)])
+                                  notes=[t("explorer.no_table_columns", table=self.table, reason=t.error(exc))])
         findings = profile.findings()
         said = {topic: [render(x, t) for x in findings if x.topic == topic and not x.action] for topic in TOPICS}
         support = profile.support

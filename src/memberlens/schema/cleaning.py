@@ -10,14 +10,16 @@ equal rows used plus rows set aside — the ledger's invariant holds by construc
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
+from datetime import date
 
 import ibis
 import ibis.expr.types as ir
 
 from memberlens.schema.contract import ROW_COLUMN, SOURCE_COLUMN, TableContract
 from memberlens.schema.mapping import Mapping
-from memberlens.errors import InputError
+from memberlens.errors import ConfigError, InputError
 from memberlens.schema.parsing import (
+    blank_to_null,
     decimal_evidence,
     is_infinite,
     is_missing,
@@ -31,6 +33,9 @@ from memberlens.schema.parsing import (
 REASON_COLUMN = "_reason"
 CANCELLATION = "cancellation"
 MALFORMED_LINE = "malformed_line"
+IMPLAUSIBLE_DATE = "implausible_date"
+EARLIEST_DATE = date(1900, 1, 1)
+LATEST_DATE = date(2100, 1, 1)
 
 
 @dataclass(frozen=True)
@@ -39,7 +44,9 @@ class CleaningPolicy:
 
     The defaults are the usual policy for customer analytics: a customer id is present, the
     line is not a cancellation (cancellations are kept in their own table), quantity and unit
-    price are positive, and exact duplicate lines are removed.
+    price are positive, exact duplicate lines are removed, and every date falls between
+    ``earliest_date`` and ``latest_date`` (both included): a placeholder such as 9999-12-31 or
+    0001-01-01 is set aside as ``implausible_date``, not read as an order eight thousand years away.
     """
 
     require_customer_id: bool = True
@@ -48,14 +55,22 @@ class CleaningPolicy:
     positive_price: bool = True
     positive_amount: bool = False
     drop_duplicates: bool = True
+    earliest_date: date = EARLIEST_DATE
+    latest_date: date = LATEST_DATE
 
-    def to_dict(self) -> dict[str, bool]:
-        return asdict(self)
+    def __post_init__(self) -> None:
+        if not self.earliest_date < self.latest_date:
+            raise ConfigError(f"the plausible dates run from {self.earliest_date} to {self.latest_date}: the earliest "
+                              "must come before the latest", "e.g. --earliest-date 1990-01-01 --latest-date 2030-12-31")
+
+    def to_dict(self) -> dict[str, bool | str]:
+        return {k: v.isoformat() if isinstance(v, date) else v for k, v in asdict(self).items()}
 
     @classmethod
-    def from_dict(cls, data: dict[str, bool]) -> CleaningPolicy:
+    def from_dict(cls, data: dict[str, bool | str]) -> CleaningPolicy:
         known = {f.name for f in fields(cls)}
-        return cls(**{k: bool(v) for k, v in data.items() if k in known})
+        return cls(**{k: date.fromisoformat(str(v)) if k.endswith("_date") else bool(v)
+                      for k, v in data.items() if k in known})
 
 
 def reason_order(contract: TableContract) -> list[str]:
@@ -63,6 +78,7 @@ def reason_order(contract: TableContract) -> list[str]:
     reasons = [MALFORMED_LINE, "repeated_header"]
     reasons += [f"missing_{c}" for c in contract.required if c != "customer_id"]
     reasons += [_unparseable_reason(c.name, c.kind) for c in contract.columns if c.kind in ("timestamp", "number", "bool")]
+    reasons.append(IMPLAUSIBLE_DATE)
     if contract.name == "orders":
         reasons += ["missing_amount", CANCELLATION]
     if "customer_id" in contract.names:
@@ -147,7 +163,7 @@ def _reason_conditions(
     conditions: list[tuple[ir.BooleanValue, str]] = []
     source_columns = [c for c in staged.columns if c not in (ROW_COLUMN, SOURCE_COLUMN) and not c.startswith("__parsed_")]
     if all(staged[c].type().is_string() for c in source_columns):
-        repeated = ibis.and_(*(trim(staged[c]) == c for c in source_columns))
+        repeated = all_of([trim(staged[c]) == c for c in source_columns])
         conditions.append((repeated.fill_null(False), "repeated_header"))
     for name in contract.required:
         if name != "customer_id" and name in mapping.columns:
@@ -159,6 +175,9 @@ def _reason_conditions(
             if column.kind == "number" and raw.type().is_floating():
                 broken = raw.isnan() | is_infinite(raw)
             conditions.append((broken.fill_null(False), _unparseable_reason(column.name, column.kind)))
+    implausible = _implausible_dates(contract, mapping, typed, policy)
+    if implausible is not None:
+        conditions.append((implausible, IMPLAUSIBLE_DATE))
     if contract.name == "orders":
         conditions.append((typed["amount"].isnull(), "missing_amount"))
     if contract.name == "orders" and policy.separate_cancellations:
@@ -168,6 +187,27 @@ def _reason_conditions(
     if contract.name == "orders":
         conditions += _order_value_conditions(mapping, typed, policy)
     return conditions
+
+
+def all_of(conditions: list[ir.BooleanValue]) -> ir.BooleanValue:
+    """``c1 & c2 & ...`` as a balanced tree: ``ibis.and_`` nests one level per condition, and a
+    file of 1,000+ columns made an expression too deep to compile (RecursionError)."""
+    if len(conditions) == 1:
+        return conditions[0]
+    middle = len(conditions) // 2
+    return all_of(conditions[:middle]) & all_of(conditions[middle:])
+
+
+def _implausible_dates(contract: TableContract, mapping: Mapping, typed: dict[str, ir.Value],
+                       policy: CleaningPolicy) -> ir.BooleanValue | None:
+    """A mapped date of the row falls before ``policy.earliest_date`` or after ``policy.latest_date``."""
+    outside = []
+    for column in contract.columns:
+        if column.kind == "timestamp" and column.name in mapping.columns:
+            day = typed[column.name].date()
+            outside.append(((day < ibis.date(policy.earliest_date.isoformat()))
+                            | (day > ibis.date(policy.latest_date.isoformat()))).fill_null(False))
+    return ibis.or_(*outside) if outside else None
 
 
 def _order_value_conditions(
@@ -251,7 +291,19 @@ def reading_loses_text(raw: ir.StringValue) -> ir.BooleanValue:
     return text.re_search(r"^[+-]?0[0-9]") | (digits.length() > 15)
 
 
-def infer_extra_column_types(staged: ir.Table, columns: tuple[str, ...]) -> dict[str, str]:
+@dataclass(frozen=True)
+class ExtraType:
+    """How a kept text column is read: ``dtype`` (int64, float64, boolean or string) and, for
+    numbers, whether every value is plainly written (``12``, ``3.5``: a cast reads them exactly
+    as :func:`parse_number` would, without its thousands separators, currency signs, NaN and
+    infinity handling, whose repeated sub-expressions made a projection of 1,000+ such columns
+    take minutes to plan)."""
+
+    dtype: str
+    plain: bool = False
+
+
+def infer_extra_column_types(staged: ir.Table, columns: tuple[str, ...]) -> dict[str, ExtraType]:
     """For text columns kept as they are (members, customer 360): the narrowest type that fits
     every non-empty value — int64, float64, boolean or string — and string wherever a number
     would change a value (see :func:`reading_loses_text`). One aggregate query.
@@ -261,38 +313,55 @@ def infer_extra_column_types(staged: ir.Table, columns: tuple[str, ...]) -> dict
     text_columns = [c for c in columns if staged[c].type().is_string()]
     if not text_columns:
         return {}
-    metrics = {}
-    for i, c in enumerate(text_columns):
-        present = ~is_missing(staged[c])
-        number = parse_number(staged[c])
-        not_finite = trim(staged[c]).lower().isin(("nan", "inf", "-inf", "infinity", "-infinity"))
-        metrics[f"p{i}"] = present.sum()
-        metrics[f"n{i}"] = (present & (number.notnull() | not_finite)).sum()  # NaN: a null number
-        metrics[f"w{i}"] = (present & number.notnull() & (number % 1 == 0) & (number.abs() < 2.0**63)).sum()
-        metrics[f"b{i}"] = (present & parse_value(staged[c], "bool").notnull()).sum()
-        metrics[f"l{i}"] = (present & number.notnull() & reading_loses_text(staged[c])).sum()
-    counts = staged.aggregate(**metrics).execute().iloc[0]
-    types: dict[str, str] = {}
-    for i, c in enumerate(text_columns):
-        present, numbers, wholes, bools, lossy = (int(counts[f"{k}{i}"] or 0) for k in "pnwbl")
+    # one (column, value) row per cell, aggregated per column: the query's size does not grow
+    # with the number of columns (1,200 columns each with its own aggregates took minutes)
+    long = staged.select(*text_columns).pivot_longer(text_columns, names_to="_column", values_to="_value")
+    value = long["_value"]
+    present = ~is_missing(value)
+    number = parse_number(value)
+    not_finite = trim(value).lower().isin(("nan", "inf", "-inf", "infinity", "-infinity"))
+    plain = _plain_number(value)
+    per_column = long.group_by("_column").aggregate(
+        p=present.sum(),
+        n=(present & (number.notnull() | not_finite)).sum(),  # NaN: a null number
+        w=(present & number.notnull() & (number % 1 == 0) & (number.abs() < 2.0**63)).sum(),
+        b=(present & parse_value(value, "bool").notnull()).sum(),
+        l=(present & number.notnull() & reading_loses_text(value)).sum(),
+        f=(present & plain.notnull() & ~plain.isnan() & ~is_infinite(plain)).sum(),  # read by a plain cast
+    ).execute().set_index("_column")
+    types: dict[str, ExtraType] = {}
+    for c in text_columns:
+        counts = per_column.loc[c] if c in per_column.index else {}
+        present, numbers, wholes, bools, lossy, plainly = (_count(counts, k) for k in "pnwblf")
         if present == 0 or lossy:  # a zip code 01000, a 19-digit account number: kept as written
-            types[c] = "string"
-        elif wholes == present:
-            types[c] = "int64"  # 0/1 flags such as in_stripe stay numbers: they are summed and averaged
+            types[c] = ExtraType("string")
+        elif wholes == present:  # 0/1 flags such as in_stripe stay numbers: they are summed and averaged
+            types[c] = ExtraType("int64", plainly == present)
         elif numbers == present:
-            types[c] = "float64"
+            types[c] = ExtraType("float64", plainly == present)
         elif bools == present:
-            types[c] = "boolean"
+            types[c] = ExtraType("boolean")
         else:
-            types[c] = "string"
+            types[c] = ExtraType("string")
     return types
 
 
-def cast_extra_columns(classified: ir.Table, types: dict[str, str]) -> ir.Table:
+def _plain_number(raw: ir.StringValue) -> ir.FloatingValue:
+    return blank_to_null(raw).try_cast("float64")
+
+
+def _count(counts, key: str) -> int:
+    value = counts[key] if key in counts else 0
+    return 0 if value is None or value != value else int(value)
+
+
+def cast_extra_columns(classified: ir.Table, types: dict[str, ExtraType]) -> ir.Table:
     casts = {}
-    for column, dtype in types.items():
+    for column, kind in types.items():
+        dtype = kind.dtype
         if dtype in ("int64", "float64"):
-            casts[column] = parse_number(classified[column]).cast(dtype)
+            number = _plain_number(classified[column]) if kind.plain else parse_number(classified[column])
+            casts[column] = number.cast(dtype)
         elif dtype == "boolean":
             casts[column] = parse_value(classified[column], "bool")
         else:
