@@ -166,6 +166,7 @@ ENGINE_SHAPES = {"random-1": SHAPES["random-1"], "tree": SHAPES["tree"], "chain"
                  "ring": SHAPES["ring"]}
 
 
+@pytest.mark.slow  # on Spark: a few jobs per generation of each shape
 def test_cascades_generations_and_pagerank_equal_networkx(con):
     """Each shape on each engine (one test per engine: Spark's cached generations take time)."""
     for name, referrals in ENGINE_SHAPES.items():
@@ -240,6 +241,7 @@ def _figures(network) -> pd.DataFrame:
     return network.members.set_index("customer_id")[CASCADE_FIGURES]
 
 
+@pytest.mark.slow  # 15 pairs of networks in the engine
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(forests())
 def test_removing_a_leaf_referral_changes_only_its_ancestors(case):
@@ -265,6 +267,7 @@ def test_removing_a_leaf_referral_changes_only_its_ancestors(case):
 
 
 # -- DuckDB and Spark identical -------------------------------------------------------------------
+@pytest.mark.slow
 def test_duckdb_and_spark_give_identical_results(spark_backend):
     import ibis
 
