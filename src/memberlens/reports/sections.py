@@ -19,6 +19,7 @@ from memberlens.reports.next_product import NextProductSection
 from memberlens.reports.price_bands import PriceBandsSection
 from memberlens.reports.rates import RatesSection
 from memberlens.reports.recommendations import RecommendationsSection
+from memberlens.reports.referrals import ReferralsSection
 from memberlens.reports.rfe import RfeSection
 from memberlens.reports.rfm import RfmSection
 from memberlens.reports.segment_explorer import SegmentExplorerSection
@@ -42,5 +43,6 @@ SECTIONS: list[Section] = [
     RfeSection(),
     SegmentExplorerSection(),
     NextProductSection(),
+    ReferralsSection(),
     RecommendationsSection(),
 ]
