@@ -28,9 +28,8 @@ MAX_DEPTH = 50
 
 
 def customer_values(orders: ir.Table) -> ir.Table:
-    """Per customer: revenue in whole millionths (exact sums), orders and first order time."""
-    return orders.group_by("customer_id").aggregate(revenue_micros=micros(orders.amount).sum(),
-                                                    orders=orders.order_id.nunique())
+    """Per customer: revenue in whole millionths (exact sums, the same on every engine)."""
+    return orders.group_by("customer_id").aggregate(revenue_micros=micros(orders.amount).sum())
 
 
 @dataclass
@@ -45,46 +44,59 @@ class Cascades:
     truncated: bool
 
 
-def _generation_totals(pairs: ir.Table, values: ir.Table, generation: int) -> ir.Table:
-    joined = pairs.left_join(values, pairs.node == values.customer_id)
-    return joined.group_by(joined.ancestor).aggregate(
+def _generation_totals(pairs: ir.Table, generation: int) -> ir.Table:
+    return pairs.group_by(pairs.ancestor).aggregate(
         generation=ibis.literal(generation, "int64"),
-        members=joined.count(),
-        buyers=joined.revenue_micros.notnull().sum().cast("int64"),
-        revenue_micros=joined.revenue_micros.sum().fill_null(0),
+        members=pairs.count(),
+        buyers=pairs.revenue_micros.notnull().sum().cast("int64"),
+        revenue_micros=pairs.revenue_micros.sum().fill_null(0),
     )
 
 
-def compute_cascades(edges: ir.Table, orders: ir.Table, *, max_depth: int = MAX_DEPTH) -> Cascades:
+def compute_cascades(edges: ir.Table, orders: ir.Table, *, max_depth: int = MAX_DEPTH,
+                     values: ir.Table | None = None) -> Cascades:
     """Walk the cascades of ``edges`` (counted referrals: ``referrer_id``, ``referred_id``) in
-    the engine, with the revenue of ``orders`` (see the module docstring)."""
+    the engine, with the revenue of ``orders`` (see the module docstring; ``values``: its
+    :func:`customer_values` when the caller has them already)."""
+    if values is None:
+        values = customer_values(orders)
+    joined = edges.left_join(values, edges.referred_id == values.customer_id)
+    links = joined.select(parent=joined.referrer_id, child=joined.referred_id, revenue_micros=joined.revenue_micros)
+    return walk_cascades(links, max_depth=max_depth)
+
+
+def walk_cascades(links: ir.Table, *, max_depth: int = MAX_DEPTH) -> Cascades:
+    """Walk the cascades of ``links`` — ``parent``, ``child`` (customer ids, or node numbers:
+    integer joins are faster) and ``revenue_micros`` (what the child bought, null for none) —
+    generation by generation in the engine. The results name members by the same keys."""
     if max_depth < 1:
         raise ConfigError(f"The 'max_depth' parameter of compute_cascades must be an int >= 1 (--max-depth). Got {max_depth!r} instead.")
-    links = edges.select(parent=edges.referrer_id, child=edges.referred_id).cache()
-    values = customer_values(orders).select("customer_id", "revenue_micros").cache()
-    cached: list[ir.Table] = [links, values]
+    # each referral carries what the referred member bought: a generation needs no other join
+    links = links.select("parent", "child", "revenue_micros").cache()
+    cached: list[ir.Table] = [links]
     levels: list[ir.Table] = []
     truncated = False
     try:
-        pairs = links.select(ancestor=links.parent, node=links.child).cache()
-        cached.append(pairs)
+        pairs = links.select(ancestor=links.parent, node=links.child, revenue_micros=links.revenue_micros)
         generation = 1
         while True:
-            totals = _generation_totals(pairs, values, generation).cache()
+            totals = _generation_totals(pairs, generation).cache()
             cached.append(totals)
             if int(totals.count().execute()) == 0:
                 break
             levels.append(totals)
-            following = pairs.join(links, pairs.node == links.parent).select(ancestor=pairs.ancestor, node=links.child)
+            following = pairs.join(links, pairs.node == links.parent).select(
+                ancestor=pairs.ancestor, node=links.child, revenue_micros=links.revenue_micros)
             if generation == max_depth:
                 truncated = int(following.count().execute()) > 0
                 break
             following = following.cache()
             cached.append(following)
-            pairs.release()
-            cached.remove(pairs)
+            if generation > 1:
+                pairs.release()
+                cached.remove(pairs)
             pairs, generation = following, generation + 1
-        per_generation, per_member = _collect(levels)
+        per_generation, per_member = _collect(levels, key=str(links.parent.type()))
     finally:
         for table in cached:
             table.release()
@@ -101,10 +113,11 @@ def _empty(columns: dict[str, str]) -> pd.DataFrame:
     return pd.DataFrame({name: pd.Series(dtype=kind) for name, kind in columns.items()})
 
 
-def _collect(levels: list[ir.Table]) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _collect(levels: list[ir.Table], key: str = "string") -> tuple[pd.DataFrame, pd.DataFrame]:
     """The per-generation aggregates and their sums per member (in the engine), executed."""
     if not levels:
-        return _empty(_GENERATION_COLUMNS), _empty(_MEMBER_COLUMNS)
+        kind = "object" if key == "string" else "int64"
+        return (_empty({**_GENERATION_COLUMNS, "ancestor": kind}), _empty({**_MEMBER_COLUMNS, "customer_id": kind}))
     g = ibis.union(*levels) if len(levels) > 1 else levels[0]
     first = g.generation == 1
     per_member = g.group_by(customer_id=g.ancestor).aggregate(
@@ -125,4 +138,4 @@ def _typed(frame: pd.DataFrame, columns: dict[str, str]) -> pd.DataFrame:
     return frame.astype({name: kind for name, kind in columns.items() if kind != "object"}).reset_index(drop=True)
 
 
-__all__ = ["Cascades", "MAX_DEPTH", "compute_cascades", "customer_values"]
+__all__ = ["Cascades", "MAX_DEPTH", "compute_cascades", "customer_values", "walk_cascades"]

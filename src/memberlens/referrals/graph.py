@@ -115,12 +115,14 @@ class ReferralGraph:
 
     ``edges`` (Ibis): ``referrer_id``, ``referred_id``, ``referred_at`` and what else the
     referrals table holds, one row per counted referral. ``nodes`` (Ibis): ``customer_id`` and
-    its ``node`` number (0..n-1, in id order). ``src``/``dst``: node numbers of each counted
-    referral (NumPy). ``ignored``: referrals not counted, per reason.
+    its ``node`` number (0..n-1, in id order). ``coded`` (Ibis): ``src``, ``dst``, the node
+    numbers of each counted referral; ``src``/``dst``: the same in NumPy, ordered by ``dst``.
+    ``ignored``: referrals not counted, per reason.
     """
 
     edges: ir.Table
     nodes: ir.Table
+    coded: ir.Table
     src: np.ndarray
     dst: np.ndarray
     n_nodes: int
@@ -129,7 +131,7 @@ class ReferralGraph:
     def release(self) -> None:
         """Drop the engine's copies of ``edges`` and ``nodes`` (they are cached: every analysis
         of the network reads them several times)."""
-        for table in (self.edges, self.nodes):
+        for table in (self.edges, self.nodes, self.coded):
             try:
                 table.release()
             except Exception:  # noqa: BLE001  (already released, or the connection is gone)
@@ -144,18 +146,24 @@ def _node_table(edges: ir.Table) -> ir.Table:
 def referral_graph(referrals: ir.Table) -> ReferralGraph:
     """The counted referrals of ``referrals`` (the rules of the module docstring), held in the
     engine until :meth:`ReferralGraph.release`."""
-    marked = mark_ignored(referrals)
-    counts = marked.group_by("_ignored").aggregate(n=marked.count()).to_pandas()
+    marked = mark_ignored(referrals).cache()  # read twice: the counts, then what counts
+    try:
+        counts = marked.group_by("_ignored").aggregate(n=marked.count()).to_pandas()
+        kept = marked.filter(marked._ignored.isnull()).drop("_ignored").cache()
+    finally:
+        marked.release()
     ignored = {reason: 0 for reason in IGNORED_REASONS}
     for reason, n in zip(counts["_ignored"], counts["n"]):
         if isinstance(reason, str):
             ignored[reason] = int(n)
-    kept = marked.filter(marked._ignored.isnull()).drop("_ignored").cache()
     nodes = _node_table(kept).cache()
-    coded = _coded(kept, nodes).to_pyarrow()
-    src = coded["src"].to_numpy().astype(np.int64)
-    dst = coded["dst"].to_numpy().astype(np.int64)
-    stamp = timestamps_as_integers(coded["referred_at"].to_pandas())
+    coded = _coded(kept, nodes).cache()
+    pulled = coded.to_pyarrow()
+    order = np.argsort(pulled["dst"].to_numpy(), kind="stable")  # one referral per member: a fixed order
+    src = pulled["src"].to_numpy().astype(np.int64)[order]
+    dst = pulled["dst"].to_numpy().astype(np.int64)[order]
+    stamp = timestamps_as_integers(pulled["referred_at"].to_pandas())[order]
+    del pulled
     n_nodes = int(max(src.max(initial=-1), dst.max(initial=-1)) + 1)
     closing = cycle_closing_edges(src, dst, stamp, n_nodes)
     ignored[CLOSES_CYCLE] = int(closing.size)
@@ -164,20 +172,22 @@ def referral_graph(referrals: ir.Table) -> ReferralGraph:
         keep[closing] = False
         codes = [int(code) for code in dst[closing]]
         referred = nodes.filter(nodes.node.isin(codes)).customer_id.to_pandas().tolist()
-        uncut = kept
+        uncut, uncut_codes = kept, coded
         kept = kept.filter(~kept.referred_id.isin(referred)).cache()  # no in-memory table: Spark caches see only SQL
+        coded = coded.filter(~coded.dst.isin(codes)).cache()
         uncut.release()
+        uncut_codes.release()
         src, dst = src[keep], dst[keep]
-    return ReferralGraph(edges=kept, nodes=nodes, src=src, dst=dst, n_nodes=n_nodes, ignored=ignored)
+    return ReferralGraph(edges=kept, nodes=nodes, coded=coded, src=src, dst=dst, n_nodes=n_nodes, ignored=ignored)
 
 
 def _coded(edges: ir.Table, nodes: ir.Table) -> ir.Table:
-    """Each referral with the node numbers of referrer (``src``) and referred (``dst``), in a
-    fixed order (the engine returns rows in any)."""
+    """Each referral with the node numbers of referrer (``src``) and referred (``dst``) (in any
+    order: the engine's)."""
     a = nodes.rename(_a_id="customer_id", src="node")
     b = nodes.rename(_b_id="customer_id", dst="node")
     joined = edges.join(a, edges.referrer_id == a._a_id).join(b, edges.referred_id == b._b_id)
-    return joined.select("src", "dst", "referred_at").order_by(["dst", "src"])
+    return joined.select("src", "dst", "referred_at")
 
 
 __all__ = ["ALREADY_REFERRED", "CLOSES_CYCLE", "IGNORED_REASONS", "INCOMPLETE", "ReferralGraph", "SELF_REFERRAL",

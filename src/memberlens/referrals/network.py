@@ -21,11 +21,12 @@ import ibis
 import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from memberlens.errors import ConfigError
 from memberlens.metrics._arith import micros
 from memberlens.referrals import influence
-from memberlens.referrals.cascades import MAX_DEPTH, Cascades, compute_cascades, customer_values
+from memberlens.referrals.cascades import MAX_DEPTH, Cascades, customer_values, walk_cascades
 from memberlens.referrals.graph import ReferralGraph, referral_graph
 
 
@@ -39,12 +40,11 @@ class ReferralNetwork:
     decay: float
 
 
-def _node_facts(graph: ReferralGraph, orders: ir.Table, members: ir.Table | None) -> pd.DataFrame:
+def _node_facts(graph: ReferralGraph, node_values: ir.Table, members: ir.Table | None) -> pd.DataFrame:
     """Per node, in node order: id, own revenue, whether a member, reward cost of the referrals made."""
     nodes = graph.nodes
-    values = customer_values(orders)
-    facts = nodes.left_join(values, nodes.customer_id == values.customer_id).select(
-        nodes.node, nodes.customer_id, revenue_micros=values.revenue_micros.fill_null(0))
+    facts = nodes.join(node_values, nodes.node == node_values._node).select(
+        nodes.node, nodes.customer_id, revenue_micros=node_values.revenue_micros.fill_null(0))
     if members is not None:
         known = members.select(_id=members.customer_id).distinct().mutate(is_member=ibis.literal(True))
         facts = facts.left_join(known, facts.customer_id == known._id).select(
@@ -54,7 +54,27 @@ def _node_facts(graph: ReferralGraph, orders: ir.Table, members: ir.Table | None
         cost = edges.group_by(_id=edges.referrer_id).aggregate(reward_micros=micros(edges.reward_cost).sum().fill_null(0))
         facts = facts.left_join(cost, facts.customer_id == cost._id).select(
             *facts.columns, reward_micros=cost.reward_micros.fill_null(0))
-    return facts.order_by("node").to_pandas()
+    pulled = facts.to_pyarrow()  # ordered here: a sort of numbers, not of ids in the engine
+    order = np.argsort(pulled["node"].to_numpy(), kind="stable")
+    return pulled.take(pa.array(order)).to_pandas()
+
+
+def _by_node(frame: pd.DataFrame, key: str, n: int, columns: dict[str, str]) -> dict[str, np.ndarray]:
+    """Columns of a frame keyed by node number, spread over all ``n`` nodes (0 where absent)."""
+    index = frame[key].to_numpy(dtype=np.int64)
+    out = {}
+    for column, kind in columns.items():
+        values = np.zeros(n, dtype=kind)
+        values[index] = frame[column].to_numpy(dtype=kind)
+        out[column] = values
+    return out
+
+
+def _named(frame: pd.DataFrame, key: str, ids: pa.Array) -> pd.DataFrame:
+    """``frame`` with node numbers in ``key`` replaced by customer ids."""
+    out = frame.copy()
+    out[key] = ids.take(pa.array(frame[key].to_numpy(dtype=np.int64))).to_pandas()
+    return out
 
 
 def analyse_referral_network(referrals: ir.Table, orders: ir.Table, members: ir.Table | None = None, *,
@@ -64,29 +84,39 @@ def analyse_referral_network(referrals: ir.Table, orders: ir.Table, members: ir.
     if not 0.0 <= decay <= 1.0:
         raise ConfigError(f"The 'decay' parameter must be a float in the range [0, 1]. Got {decay!r} instead.")
     graph = referral_graph(referrals)
+    values = customer_values(orders).cache()  # read twice: the network's members, and every buyer's average
+    node_values = graph.nodes.left_join(values, graph.nodes.customer_id == values.customer_id).select(
+        _node=graph.nodes.node, revenue_micros=values.revenue_micros).cache()
     try:
-        cascades = compute_cascades(graph.edges, orders, max_depth=max_depth)
-        facts = _node_facts(graph, orders, members)
+        coded = graph.coded
+        links = coded.left_join(node_values, coded.dst == node_values._node).select(
+            parent=coded.src, child=coded.dst, revenue_micros=node_values.revenue_micros)
+        walked = walk_cascades(links, max_depth=max_depth)  # on node numbers: integer joins
+        facts = _node_facts(graph, node_values, members)
+        everyone = values.aggregate(micros=values.revenue_micros.sum(), buyers=values.count()).to_pandas().iloc[0]
     finally:
         graph.release()
+        node_values.release()
+        values.release()
     n = graph.n_nodes
-    ids = facts.customer_id.to_numpy(dtype=object)
+    ids = pa.array(facts.customer_id)
     own = facts.revenue_micros.to_numpy(dtype=np.int64) / 1_000_000
     parent = np.full(n, -1, dtype=np.int64)
     parent[graph.dst] = graph.src
     rank = influence.pagerank(graph.src, graph.dst, n, alpha=alpha)
     value = influence.referral_value(graph.src, graph.dst, n, own, decay=decay, max_depth=max_depth)
     frame = pd.DataFrame({
-        "customer_id": ids,
-        "referred_by": pd.Series(np.where(parent >= 0, ids[np.maximum(parent, 0)], None), dtype=object),
+        "customer_id": facts.customer_id,
+        "referred_by": ids.take(pa.array(np.maximum(parent, 0), mask=parent < 0)).to_pandas(),
         "is_member": facts.is_member.astype("boolean") if "is_member" in facts else pd.Series([pd.NA] * n, dtype="boolean"),
         "own_revenue": own,
     })
-    per = cascades.per_member.set_index("customer_id").reindex(frame.customer_id)
-    for column in ("direct_referrals", "direct_buyers", "cascade_size", "cascade_buyers", "generations"):
-        frame[column] = per[column].fillna(0).astype("int64").to_numpy()
-    for column in ("direct_revenue", "cascade_revenue"):
-        frame[column] = per[column].fillna(0.0).astype("float64").to_numpy()
+    per = _by_node(walked.per_member, "customer_id", n, {
+        "direct_referrals": "int64", "direct_buyers": "int64", "cascade_size": "int64", "cascade_buyers": "int64",
+        "generations": "int64", "direct_revenue": "float64", "cascade_revenue": "float64"})
+    for column in ("direct_referrals", "direct_buyers", "cascade_size", "cascade_buyers", "generations", "direct_revenue",
+                   "cascade_revenue"):
+        frame[column] = per[column]
     frame["reward_cost"] = facts.reward_micros.to_numpy(dtype=np.int64) / 1_000_000 if "reward_micros" in facts else np.nan
     frame["referral_value"] = value
     frame["pagerank"] = rank
@@ -94,10 +124,11 @@ def analyse_referral_network(referrals: ir.Table, orders: ir.Table, members: ir.
     pagerank_rank = np.empty(n, dtype=np.int64)
     pagerank_rank[order] = np.arange(1, n + 1)
     frame["pagerank_rank"] = pagerank_rank
-    buyers = orders.group_by("customer_id").aggregate(_r=micros(orders.amount).sum())
-    total = buyers.aggregate(micros=buyers._r.sum(), buyers=buyers.count()).to_pandas().iloc[0]
-    count = int(total.buyers)
-    average = int(total.micros) / count / 1_000_000 if count else 0.0  # exact sums: the same on every engine
+    cascades = Cascades(per_member=_named(walked.per_member, "customer_id", ids),
+                        per_generation=_named(walked.per_generation, "ancestor", ids), depth=walked.depth,
+                        truncated=walked.truncated)
+    count = int(everyone.buyers)
+    average = int(everyone.micros) / count / 1_000_000 if count else 0.0  # exact sums: the same on every engine
     return ReferralNetwork(graph=graph, cascades=cascades, members=frame, average_buyer_revenue=average,
                            max_depth=max_depth, decay=decay)
 
