@@ -111,7 +111,7 @@ def load(con, name: str, frame):
 
 
 # -- the demo data, shared -------------------------------------------------------------------
-DEMO_TABLES = ("orders", "members", "events", "campaigns", "marketing_costs", "customer_360")
+DEMO_TABLES = ("orders", "members", "events", "campaigns", "marketing_costs", "customer_360", "referrals")
 
 
 def build_demo_workspace(root: Path, **options: int) -> tuple[Path, dict]:

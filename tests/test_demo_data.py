@@ -23,9 +23,10 @@ TS_COLUMNS = {
     "campaigns": ["sent_at", "converted_at"],
     "marketing_costs": ["date"],
     "customer_360": [],
+    "referrals": ["referred_at"],
     "truth": ["acquired_at", "dropped_out_at"],
 }
-ID_COLUMNS = {"order_id": str, "customer_id": str, "product_id": str}
+ID_COLUMNS = {"order_id": str, "customer_id": str, "product_id": str, "referrer_id": str, "referred_id": str}
 
 
 # --------------------------------------------------------------------------------------------
@@ -116,7 +117,7 @@ def test_every_demo_table_ingests_with_nothing_set_aside(tmp_path: Path, run_cli
     import json
 
     files = generate_demo_data(tmp_path / "data", customers=300, years=1, seed=3)
-    for table in ("orders", "members", "events", "campaigns", "marketing_costs", "customer_360"):
+    for table in ("orders", "members", "events", "campaigns", "marketing_costs", "customer_360", "referrals"):
         result = run_cli("ingest", str(files[table]["path"]), "--table", table, "--format", "json")
         assert result.exit_code == 0, result.stderr
         ledger = json.loads(result.stdout)[0]
@@ -562,3 +563,66 @@ def test_seed_001_cohort_has_higher_ltv_in_each_tier(data) -> None:
     assert len(compared) >= 3
     assert (compared["mean"] > population_ltv.reindex(compared.index)).all()
     assert cohort["zendesk_active"].mean() < c360["zendesk_active"].mean()
+
+
+# --------------------------------------------------------------------------------------------
+# The referral program
+# --------------------------------------------------------------------------------------------
+
+
+def test_the_referral_program_leaves_every_other_table_as_it_was(csv_run, tmp_path: Path, monkeypatch) -> None:
+    """The program draws from its own stream after each chunk: without it, the other files are
+    the same bytes."""
+    import pyarrow as pa
+
+    from memberlens.demo import _referrals
+    from memberlens.demo._tables import SCHEMAS
+
+    out, _ = csv_run
+    monkeypatch.setattr(_referrals.ReferralProgram, "draw", lambda self, tables: SCHEMAS["referrals"].empty_table())
+    generate_demo_data(tmp_path, customers=CUSTOMERS, seed=SEED)
+    for name in TABLES:
+        if name != "referrals":
+            assert (tmp_path / f"{name}.csv").read_bytes() == (out / f"{name}.csv").read_bytes(), name
+    assert pa.csv.read_csv(tmp_path / "referrals.csv").num_rows == 0
+
+
+def test_referrals_form_a_forest_in_time(data) -> None:
+    """One referrer per member, nobody their own ancestor, referrers registered before the
+    members they brought, who were referred when they registered."""
+    import networkx as nx
+
+    referrals, members = data["referrals"], data["members"].set_index("customer_id")
+    assert referrals.referred_id.is_unique and not (referrals.referrer_id == referrals.referred_id).any()
+    graph = nx.DiGraph(list(zip(referrals.referrer_id, referrals.referred_id)))
+    assert nx.is_directed_acyclic_graph(graph)
+    assert (referrals.referred_at == referrals.referred_id.map(members.registered_at)).all()
+    assert (referrals.referrer_id.map(members.registered_at) < referrals.referred_at).all()
+    assert set(referrals.channel) == {"link", "code", "social"}
+    assert set(referrals.reward_cost) <= {2.0, 12.0, 17.0}
+
+
+def test_most_refer_nobody_a_few_refer_many_and_chains_run_deep(data) -> None:
+    import networkx as nx
+
+    referrals, members = data["referrals"], data["members"]
+    per_referrer = referrals.referrer_id.value_counts()
+    assert 0.05 <= len(referrals) / len(members) <= 0.25
+    assert len(per_referrer) / len(members) < 0.06  # most members refer nobody
+    assert per_referrer.max() >= 10 * per_referrer.median()  # a few refer many
+    graph = nx.DiGraph(list(zip(referrals.referrer_id, referrals.referred_id)))
+    roots = [n for n in graph if graph.in_degree(n) == 0]
+    # three generations in this 2,000-customer shop; the default demo (20,000) runs to seven
+    assert max(max(nx.single_source_shortest_path_length(graph, r).values()) for r in roots) >= 3
+
+
+def test_referred_customers_are_worth_more_and_some_never_buy(data, sales) -> None:
+    spend = sales.dropna(subset=["customer_id"]).groupby("customer_id").amount.sum()
+    members = data["members"].assign(spend=lambda m: m.customer_id.map(spend).fillna(0.0),
+                                     referred=lambda m: m.customer_id.isin(data["referrals"].referred_id))
+    referred, organic = members[members.referred], members[~members.referred]
+    assert (referred.spend > 0).mean() > (organic.spend > 0).mean() + 0.05  # they convert more...
+    assert (referred.spend > 0).mean() < 0.95  # ...but not all of them buy
+    assert referred.spend.mean() > 1.3 * organic.spend.mean()  # and are worth more per member
+    rewards = data["referrals"].assign(bought=lambda r: r.referred_id.map(spend).fillna(0) > 0)
+    assert (rewards.reward_cost[~rewards.bought] == 2.0).all() and (rewards.reward_cost[rewards.bought] > 2.0).all()

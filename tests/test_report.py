@@ -171,7 +171,7 @@ def test_orders_only_workspace_shows_every_orders_section_and_locks_the_rest(sho
     assert list(sections) == [s.key for s in SECTIONS]
     locked = set(re.findall(r'<section id="([a-z_-]+)">\s*<h2>[^<]*</h2>\s*<p class="locked">', html))
     # churn risk: 6 months of orders cannot train and validate a 180-day churn model; it says so
-    assert locked == {"kpis", "rfe", "segment-explorer", "churn-risk"}
+    assert locked == {"kpis", "rfe", "segment-explorer", "churn-risk", "referrals"}
     assert "needs the members table" in html and "needs the events table" in html
     specs = chart_specs(html)
     for key in ("trends-customers", "trends-super-orders", "price-bands", "lifecycle-stages", "rates", "cohorts-customers",

@@ -39,6 +39,10 @@ class AnalysisOptions:
     source: str = "orders"
     k: int | None = None
     lookback_days: int | None = None
+    max_depth: int = 50
+    decay: float = 0.5
+    key_ratio: float = 2.0
+    lang: str = "en"
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -107,6 +111,18 @@ ANALYSES: dict[str, Analysis] = {
                  lambda t, o: metrics.score_history(t.table("member_scores"))),
         Analysis("member-value", ("orders",), "per member historic CLV, orders and AOV",
                  lambda t, o: metrics.summarise_member_value(_orders(t)).order_by("customer_id")),
+        Analysis("referrals", ("orders", "referrals"),
+                 "the referral program: referred against organic customers (conversion, value, retention), reward cost "
+                 "per referred buyer, referrals not counted",
+                 lambda t, o: _referral_program(t)),
+        Analysis("referral-cascades", ("orders", "referrals"),
+                 "per member of the referral network: direct referrals, the whole cascade below (--max-depth), "
+                 "generations, referred revenue",
+                 lambda t, o: _referral_cascades(t, o)),
+        Analysis("key-referrers", ("orders", "referrals"),
+                 "members whose referral value (--decay per generation) is --key-ratio times their own, with PageRank "
+                 "and the reason (--lang)",
+                 lambda t, o: _key_referrers(t, o)),
     ]
 }
 
@@ -136,6 +152,52 @@ def _member_value_fit(s: Snapshot, o: AnalysisOptions):
     from memberlens.models import fit_member_value
 
     return fit_member_value(_orders(s), time_unit="W", observation_end=s.last_day)
+
+
+def referral_network(s: Snapshot, o: AnalysisOptions):
+    """The referral network of a snapshot: counted referrals, cascades and influence, computed
+    once for the ``referral-cascades`` and ``key-referrers`` analyses (and the report)."""
+    from memberlens.referrals.network import analyse_referral_network
+
+    return analyse_referral_network(s.table("referrals"), _orders(s), s.tables.get("members"), max_depth=o.max_depth,
+                                    decay=o.decay)
+
+
+def _referral_program(s: Snapshot) -> pd.DataFrame:
+    """Executed here: the graph's counts come from Python, and counts that are empty on the
+    organic row stay whole numbers (pandas would make them floats)."""
+    from memberlens.referrals.graph import referral_graph
+    from memberlens.referrals.program import summarise_referral_program
+
+    graph = referral_graph(s.table("referrals"))
+    try:
+        table = summarise_referral_program(graph.edges, _orders(s), day=s.day, members=s.tables.get("members"),
+                                           ignored=graph.ignored)
+        frame = table.to_pandas()
+    finally:
+        graph.release()
+    whole = [name for name, dtype in table.schema().items() if dtype.is_integer()]
+    return frame.astype({name: "Int64" for name in whole})
+
+
+CASCADE_COLUMNS = ("customer_id", "referred_by", "is_member", "own_revenue", "direct_referrals", "direct_buyers",
+                   "direct_revenue", "cascade_size", "cascade_buyers", "cascade_revenue", "generations", "reward_cost")
+
+
+def referral_cascades(network) -> pd.DataFrame:
+    """The members who referred someone, with their cascades (ids in order)."""
+    m = network.members
+    return m.loc[m.direct_referrals > 0, list(CASCADE_COLUMNS)].sort_values("customer_id", kind="stable").reset_index(drop=True)
+
+
+def _referral_cascades(s: Snapshot, o: AnalysisOptions) -> pd.DataFrame:
+    return referral_cascades(referral_network(s, o))
+
+
+def _key_referrers(s: Snapshot, o: AnalysisOptions) -> pd.DataFrame:
+    from memberlens.referrals.key_referrers import select_key_referrers
+
+    return select_key_referrers(referral_network(s, o), key_ratio=o.key_ratio, lang=o.lang)
 
 
 def snapshot_for(source: Tables | Snapshot, options: AnalysisOptions) -> Snapshot:

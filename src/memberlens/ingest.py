@@ -15,7 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import ibis
 import ibis.expr.types as ir
+import pandas as pd
 
 from memberlens.errors import InputError
 from memberlens.io.sources import ReadOptions, StagedSource, new_table_name, stage_source
@@ -30,6 +32,7 @@ from memberlens.schema.cleaning import (
     detect_decimal_marks,
     infer_extra_column_types,
 )
+from memberlens.referrals.graph import CLOSES_CYCLE, loop_closing_rows
 from memberlens.schema.contract import CANCELLATIONS_TABLE, ROW_COLUMN, SOURCE_COLUMN, set_aside_table
 from memberlens.schema.ledger import SourceLedger, build_source_ledger
 from memberlens.schema.mapping import Mapping, MappingSpec, contract_for, preset_spec, resolve_mapping
@@ -92,6 +95,8 @@ def ingest(
     classified = classify_rows(raw_table, contract, resolved, policy)
     classified = cast_extra_columns(classified, infer_extra_column_types(raw_table, resolved.extra_columns))
     classified = workspace.materialise_temp(new_table_name("classified"), classified)
+    if contract.name == "referrals":
+        classified = _mark_loops(workspace, classified)
 
     outcome_counts = _outcome_counts(classified)
     if staged.malformed:
@@ -130,6 +135,20 @@ def check_regular_file(source: Any) -> None:
             else "a socket" if stat.S_ISSOCK(mode) else "a special file")
     raise InputError(f"{source}: is {kind}, not a regular file",
                      "save what it gives to a file first (e.g. cat ... > orders.csv) and ingest that file")
+
+
+def _mark_loops(workspace: Workspace, classified: ir.Table) -> ir.Table:
+    """Referrals that close a loop among this source's used rows: ``closes_cycle`` (the latest
+    of each loop; :mod:`memberlens.referrals.graph`)."""
+    used = classified.filter(classified[REASON_COLUMN].isnull())
+    rows = loop_closing_rows(used)
+    if not rows:
+        return classified
+    closing = workspace.con.create_table(new_table_name("closing"), pd.DataFrame({"_closing_row": rows}), temp=True)
+    marked = classified.left_join(closing, classified[ROW_COLUMN] == closing._closing_row)
+    reason = ibis.ifelse(marked._closing_row.notnull(), CLOSES_CYCLE, marked[REASON_COLUMN])
+    marked = marked.mutate(**{REASON_COLUMN: reason}).drop("_closing_row")
+    return workspace.materialise_temp(new_table_name("classified"), marked)
 
 
 def _outcome_counts(classified: ir.Table) -> dict[str | None, int]:

@@ -6,8 +6,8 @@ report section and export reads it; no other code compares a row's time with a c
 
 * Rows stamped on or after D are absent: orders by ``ordered_at``, cancellation lines by
   ``ordered_at``, events by ``occurred_at``, campaign sends by ``sent_at``, members by
-  ``registered_at``, marketing costs by ``date``. A row without a stamp (a member with no
-  registration date) carries no date to be late by and is kept.
+  ``registered_at``, marketing costs by ``date``, referrals by ``referred_at``. A row without a
+  stamp (a member with no registration date) carries no date to be late by and is kept.
 * Facts on earlier rows that happen on or after D are not known yet: a campaign conversion then
   is no response (``responded`` false, ``converted_at`` empty, ``revenue`` 0); a later
   activation or unsubscription is empty, and a member who unsubscribed later is still
@@ -39,6 +39,7 @@ STAMPS = {
     "campaigns": "sent_at",
     "members": "registered_at",
     "marketing_costs": "date",
+    "referrals": "referred_at",
 }
 #: the member score history (``memberlens score``): a score as of D is known on the morning of D
 SCORES_TABLE = "member_scores"

@@ -44,6 +44,10 @@ def analyze_command(
     relative_to: Annotated[str, typer.Option(help="Cohorts: retention relative to the first or previous period.")] = "first",
     source: Annotated[str, typer.Option(help="Active users from events or orders.")] = "orders",
     k: Annotated[Optional[int], typer.Option(help="Clusters: fix k instead of choosing it by the elbow.")] = None,
+    max_depth: Annotated[int, typer.Option(help="Referrals: generations a cascade is followed down.")] = 50,
+    decay: Annotated[float, typer.Option(help="Referrals: weight of each generation against the one above it (0..1).")] = 0.5,
+    key_ratio: Annotated[float, typer.Option(help="Key referrers: referral value at least this many times their own.")] = 2.0,
+    lang: Annotated[str, typer.Option(help="Key referrers: language of the reasons, en or zh.")] = "en",
 ) -> None:
     """Run one analysis on the workspace and print (or --out save) its table."""
     if fmt is TableFormat.parquet and out is None:
@@ -51,7 +55,7 @@ def analyze_command(
     options = AnalysisOptions(
         period=period, as_of=parse_as_of(as_of), bins=bins, scheme=_scheme(scheme), split=split, churn_days=churn_days, top=top,
         by=by, measure=measure, cumulative=cumulative, relative_to=relative_to, source=source, k=k,
-        lookback_days=lookback_days,
+        lookback_days=lookback_days, max_depth=max_depth, decay=decay, key_ratio=key_ratio, lang=lang,
     )
     with open_tables(engine, db) as workspace:
         result = run_analysis(workspace, name, options)

@@ -15,7 +15,7 @@ from memberlens.ingest import ingest
 from memberlens.io.workspace import Workspace
 from memberlens.reports.render import write_reports
 
-DEMO_TABLES = ("orders", "members", "events", "campaigns", "marketing_costs", "customer_360")
+DEMO_TABLES = ("orders", "members", "events", "campaigns", "marketing_costs", "customer_360", "referrals")
 
 
 def _generate(out_dir: Path, customers: int, years: int, seed: int, file_format: str) -> dict[str, dict]:

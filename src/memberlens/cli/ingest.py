@@ -22,7 +22,7 @@ from memberlens.schema.mapping import MappingSpec, checked_decimal, load_mapping
 def ingest_command(
     sources: Annotated[list[Path], typer.Argument(help="CSV (optionally .gz), Parquet file or folder, or .xlsx.")],
     db: Annotated[str, option_db()] = "memberlens.duckdb",
-    table: Annotated[Optional[str], typer.Option(help="Canonical table: orders, members, events, campaigns, marketing_costs, customer_360.")] = None,
+    table: Annotated[Optional[str], typer.Option(help="Canonical table: orders, members, events, campaigns, marketing_costs, customer_360, referrals.")] = None,
     name: Annotated[Optional[str], typer.Option(help="Source name (default: the file's path). Re-ingesting a source replaces it.")] = None,
     replace: Annotated[bool, typer.Option("--replace", help="Let this file replace another one ingested under the same --name.")] = False,
     preset: Annotated[Optional[str], typer.Option(help="Built-in mapping, e.g. online-retail.")] = None,

@@ -77,6 +77,13 @@ SCHEMAS: dict[str, pa.Schema] = {
         ("activity_risk_level", pa.string()),
         ("engagement_velocity", pa.string()),
     ]),
+    "referrals": pa.schema([
+        ("referrer_id", pa.string()),
+        ("referred_id", pa.string()),
+        ("referred_at", _TS),
+        ("channel", pa.string()),
+        ("reward_cost", pa.float64()),
+    ]),
     "truth": pa.schema([
         ("customer_id", pa.string()),
         ("acquired_at", _TS),

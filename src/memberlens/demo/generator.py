@@ -1,11 +1,11 @@
 """Seeded, realistic demo data for memberlens: a gift shop's orders, members and marketing.
 
-:func:`generate_demo_data` writes seven tables (CSV or Parquet) that follow memberlens' data
+:func:`generate_demo_data` writes eight tables (CSV or Parquet) that follow memberlens' data
 contract, at any size, in bounded memory, byte-identical for the same arguments (with the same
 NumPy and PyArrow versions).
 
 Tables: ``orders`` (order lines), ``members``, ``events``, ``campaigns``, ``marketing_costs``,
-``customer_360`` and ``truth``; their exact columns and types are
+``customer_360``, ``referrals`` and ``truth``; their exact columns and types are
 :data:`memberlens.demo._tables.SCHEMAS`.
 
 The generative story
@@ -43,6 +43,11 @@ preceded by a visit.
 credited (85 %) with the member's first order in the 14 days after it, so responding depends on
 being alive and buying often; coupon campaigns put their coupon on the credited order. There is
 no causal uplift: campaigns only take credit for orders the story produced anyway.
+
+*Referrals.* A referral program drawn from the members and their orders, on its own random
+stream: most members refer nobody, a few refer many, chains run several generations deep,
+referred buyers spend more than others and a few referred members never buy; rewards cost 2.00
+a sign-up and 10.00 or 15.00 a first purchase. See :mod:`memberlens.demo._referrals`.
 
 *Customer 360.* Seed 001's columns, loosely tied to each member's history (RFM quintiles, tier,
 engagement from events, risk from days idle, velocity from the event trend), with the seed's
@@ -83,7 +88,9 @@ stays bounded whatever the size); chunk ``k`` draws from
 ``SeedSequence(seed, spawn_key=(1, k))`` and the data-set-wide choices (who never buys, the
 campaign plan) from ``SeedSequence(seed, spawn_key=(0,))``. Chunks are written in
 order and carry only a running order number, so the same arguments give byte-identical files.
-Media-spend noise comes from ``SeedSequence(seed, spawn_key=(2,))``.
+Media-spend noise comes from ``SeedSequence(seed, spawn_key=(2,))``, the referral program from
+``SeedSequence(seed, spawn_key=(3,))`` (drawn after each chunk, from its tables: the other
+tables are the same bytes with or without it).
 """
 
 from __future__ import annotations
@@ -105,6 +112,7 @@ from memberlens.demo._chunk import (
     simulate_chunk,
 )
 from memberlens.demo._crm import CAMPAIGN_CHANNELS, plan_campaigns
+from memberlens.demo._referrals import ReferralProgram
 from memberlens.demo._sinks import SinkSet
 from memberlens.demo._story import DAY, StoryParameters, build_calendar
 from memberlens.errors import ConfigError
@@ -163,7 +171,7 @@ def generate_demo_data(
     -------
     dict
         ``{table: {"path": str, "rows": int}}`` for ``orders``, ``members``, ``events``,
-        ``campaigns``, ``marketing_costs``, ``customer_360`` and ``truth``.
+        ``campaigns``, ``marketing_costs``, ``customer_360``, ``referrals`` and ``truth``.
 
     Raises
     ------
@@ -184,10 +192,11 @@ def generate_demo_data(
         next_order = FIRST_ORDER_NUMBER
         tally: CostTally | None = None
         size = _chunk_size(years)
+        program = ReferralProgram(seed, setup.id_width)
         for chunk, lo in enumerate(range(0, setup.n_members, size)):
             hi = min(lo + size, setup.n_members)
             result = simulate_chunk(setup, chunk, lo, hi, next_order)
-            sinks.write(result.tables)
+            sinks.write({**result.tables, "referrals": program.draw(result.tables)})
             next_order += result.orders_used
             tally = result.costs if tally is None else _add_tallies(tally, result.costs)
             if progress is not None:

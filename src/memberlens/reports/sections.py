@@ -20,6 +20,7 @@ from memberlens.reports.next_product import NextProductSection
 from memberlens.reports.price_bands import PriceBandsSection
 from memberlens.reports.rates import RatesSection
 from memberlens.reports.recommendations import RecommendationsSection
+from memberlens.reports.referrals import ReferralsSection
 from memberlens.reports.rfe import RfeSection
 from memberlens.reports.rfm import RfmSection
 from memberlens.reports.segment_explorer import SegmentExplorerSection
@@ -44,5 +45,6 @@ SECTIONS: list[Section] = [
     RfeSection(),
     SegmentExplorerSection(),
     NextProductSection(),
+    ReferralsSection(),
     RecommendationsSection(),
 ]

@@ -15,6 +15,7 @@ from datetime import date
 import ibis
 import ibis.expr.types as ir
 
+from memberlens.referrals.graph import ALREADY_REFERRED, CLOSES_CYCLE, SELF_REFERRAL, first_referral_rank
 from memberlens.schema.contract import ROW_COLUMN, SOURCE_COLUMN, TableContract
 from memberlens.schema.mapping import Mapping
 from memberlens.errors import ConfigError, InputError
@@ -85,7 +86,11 @@ def reason_order(contract: TableContract) -> list[str]:
         reasons.append("missing_customer_id")
     if contract.name == "orders":
         reasons += ["non_positive_quantity", "non_positive_price", "non_positive_amount"]
+    if contract.name == "referrals":
+        reasons.append(SELF_REFERRAL)
     reasons.append("duplicate_line")
+    if contract.name == "referrals":  # need the other rows: see memberlens.referrals.graph
+        reasons += [ALREADY_REFERRED, CLOSES_CYCLE]
     return reasons
 
 
@@ -186,6 +191,8 @@ def _reason_conditions(
         conditions.append((typed["customer_id"].isnull(), "missing_customer_id"))
     if contract.name == "orders":
         conditions += _order_value_conditions(mapping, typed, policy)
+    if contract.name == "referrals":
+        conditions.append(((typed["referrer_id"] == typed["referred_id"]).fill_null(False), SELF_REFERRAL))
     return conditions
 
 
@@ -241,11 +248,22 @@ def classify_rows(
         copy_number = ibis.row_number().over(group_by=[parsed[c] for c in raw_columns], order_by=parsed[ROW_COLUMN])
         reason = ibis.ifelse(reason.isnull() & (copy_number > 0), "duplicate_line", reason)
     extra = {c: parsed[c] for c in mapping.extra_columns}
-    return parsed.select(
+    classified = parsed.select(
         **typed,
         **extra,
         **{SOURCE_COLUMN: parsed[SOURCE_COLUMN], ROW_COLUMN: parsed[ROW_COLUMN], REASON_COLUMN: reason},
     )
+    if contract.name == "referrals":
+        classified = mark_second_referrals(classified)
+    return classified
+
+
+def mark_second_referrals(classified: ir.Table) -> ir.Table:
+    """A member referred again by a row still used: ``already_referred`` (the earliest referral
+    counts; ties by referrer id, then row)."""
+    used = classified[REASON_COLUMN].isnull()
+    rank = first_referral_rank(classified, counted=used)
+    return classified.mutate(**{REASON_COLUMN: ibis.ifelse(used & (rank > 0), ALREADY_REFERRED, classified[REASON_COLUMN])})
 
 
 def detect_decimal_marks(staged: ir.Table, contract: TableContract, mapping: Mapping, *, where: str,

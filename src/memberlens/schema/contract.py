@@ -137,8 +137,20 @@ CUSTOMER_360 = TableContract(
     description="one wide row per customer, any columns (seed 001)",
 )
 
+REFERRALS = TableContract(
+    "referrals",
+    (
+        Column("referrer_id", "id", True, "the member who referred (the customer id of the orders table)"),
+        Column("referred_id", "id", True, "the member they brought in"),
+        Column("referred_at", "timestamp", True, "when the referred member signed up through the referral"),
+        Column("channel", "text", False, "how the referral was made (link, code, social...)"),
+        Column("reward_cost", "number", False, "what the referral cost in rewards (both sides)"),
+    ),
+    description="who referred whom (the word-of-mouth network)",
+)
+
 CONTRACTS: dict[str, TableContract] = {
-    c.name: c for c in (ORDERS, MEMBERS, EVENTS, CAMPAIGNS, MARKETING_COSTS, CUSTOMER_360)
+    c.name: c for c in (ORDERS, MEMBERS, EVENTS, CAMPAIGNS, MARKETING_COSTS, CUSTOMER_360, REFERRALS)
 }
 
 # Where rows that are set aside, and cancellation lines, are kept.

@@ -142,6 +142,13 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "coupon_id": ("couponid", "优惠券id"),
     "date": ("date", "period", "month", "day", "日期", "月份"),
     "kind": ("kind", "costtype", "type", "费用类型"),
+    "referrer_id": ("referrerid", "referrer", "referredby", "inviterid", "inviter", "推荐人id", "推荐人",
+                    "推荐人编号", "邀请人id", "邀请人"),
+    "referred_id": ("referredid", "refereeid", "referee", "inviteeid", "invitee", "被推荐人id", "被推荐人",
+                    "被推荐人编号", "被邀请人id", "被邀请人"),
+    "referred_at": ("referredat", "referraldate", "referraltime", "invitedat", "invitedate", "推荐时间", "推荐日期",
+                    "邀请时间", "邀请日期"),
+    "reward_cost": ("rewardcost", "reward", "referralreward", "bonus", "奖励", "奖励金额", "推荐奖励", "奖励成本"),
 }
 
 
