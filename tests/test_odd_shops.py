@@ -154,6 +154,7 @@ REFUSALS = {
     ("churn", "onecustomer"): "cannot.churn_none_churned",
     ("churn", "norepeat"): "cannot.churn_all_churned",
     ("response", "onecustomer"): "cannot.response_none",
+    ("response", "oneday"): "cannot.response_one_campaign",  # every campaign is sent after the only day of orders
 }
 COMMANDS = {
     "churn": ("predict", "churn"),
@@ -191,6 +192,9 @@ def _values(key: str, shop: str) -> dict:
     known = dict(CANNOT[shop])
     if key in known:
         return known[key]
+    if key == "cannot.response_one_campaign":  # the day after the only day of orders, less 14 days
+        end = START + timedelta(days=1)
+        return {"campaigns": 0, "last_send": end - timedelta(days=14), "days": 14, "end": end}
     return {"campaigns": "K2", "sends": 1}  # the one-customer shop's last campaign: one send, no response
 
 

@@ -87,6 +87,10 @@ def churn_command(
     day = parse_as_of(as_of)
     with open_tables(engine, db) as workspace:
         snapshot = snapshot_of(workspace, day)
+        before = why_nothing_before(workspace.table("orders"), day)
+        if before is not None:  # no customer yet: nothing to learn from or score
+            say_nothing_to_show(before)
+            return
         model = churn_model(snapshot, model_file, horizon_days, label.value, high, medium, max_training_customers)
         scores = model.score(model_tables(snapshot), snapshot.day)
         if scores.empty:
@@ -124,6 +128,10 @@ def response_command(
     t = Messages(lang)
     with open_tables(engine, db) as workspace:
         snapshot = snapshot_of(workspace, day)
+        before = why_nothing_before(workspace.table("orders"), day)
+        if before is not None:
+            say_nothing_to_show(before)
+            return
         tables = model_tables(snapshot)
         model = (ResponseModel.load(model_file) if model_file is not None
                  else ResponseModel(campaigns=campaign or None, response_days=response_days).fit(tables, end=snapshot.day))

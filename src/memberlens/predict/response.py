@@ -265,8 +265,9 @@ class ResponseModel:
                                   "learn from earlier campaigns, or set --response-days")
         campaigns = campaigns[campaigns.sent_on <= last_send]
         if len(campaigns) < 2:
-            raise ConfigError.said("cannot.response_one_campaign", "choose more with --campaign ID (repeatable), or all (the default)",
-                                   campaigns=len(campaigns))
+            raise ConfigError.said("cannot.response_one_campaign",
+                                   "choose a later --as-of, a shorter --response-days, or more with --campaign ID (repeatable)",
+                                   campaigns=len(campaigns), last_send=last_send, days=self.response_days, end=end)
         return campaigns.reset_index(drop=True)
 
     def _fit_estimator(self, training: pd.DataFrame, folds: list[tuple[np.ndarray, np.ndarray]]) -> CalibratedClassifierCV:
