@@ -69,9 +69,9 @@ def generate(path: Path, rows: int, seed: int = 1) -> None:
 
 
 def seed_spec():
-    from memberlens.segments import SEED_001
+    from memberlens.segments import FAST_HANDOVER_SLOW_SUPPORT
 
-    return SEED_001
+    return FAST_HANDOVER_SLOW_SUPPORT
 
 
 def run_memberlens(con, spec):

@@ -15,7 +15,7 @@ from scipy import stats
 from memberlens.errors import ConfigError
 from memberlens.i18n import Messages
 from memberlens.io.workspace import Workspace
-from memberlens.segments import (SEED_001, SegmentSpec, Support, explore_segment, load_segment, load_segments,
+from memberlens.segments import (FAST_HANDOVER_SLOW_SUPPORT, SegmentSpec, Support, explore_segment, load_segment, load_segments,
                                  profile_segment, save_segment, select_members)
 from memberlens.segments.observations import flag_effects, render
 from conftest import load
@@ -29,8 +29,8 @@ def seed(demo_workspace):
     path, files = demo_workspace
     frame = pd.read_csv(files["customer_360"]["path"])
     with Workspace(path, read_only=True) as ws:
-        profile = profile_segment(ws.table("customer_360"), SEED_001, table_name="customer_360")
-        members = select_members(ws.table("customer_360"), SEED_001.where).to_pandas()
+        profile = profile_segment(ws.table("customer_360"), FAST_HANDOVER_SLOW_SUPPORT, table_name="customer_360")
+        members = select_members(ws.table("customer_360"), FAST_HANDOVER_SLOW_SUPPORT.where).to_pandas()
     mean = frame.composite_engagement_score.mean()
     cohort = (frame.marketing_to_sales_days.between(10, 20) & (frame.sales_to_support_days > 30)
               & (frame.composite_engagement_score > mean))
@@ -257,9 +257,9 @@ def test_saved_segments_round_trip_tricky_text(tmp_path):
     spec = SegmentSpec(where="city in ('O''Brien \\ \"x\"', '北京') and spend > mean(spend)", metric="health",
                        flags=("in_stripe",), matrix=("risk", "speed"))
     save_segment(path, "vip-北京", spec)
-    save_segment(path, "all", SEED_001)
-    assert load_segments(path) == {"vip-北京": spec, "all": SEED_001}
-    assert load_segment(path, "all") == SEED_001
+    save_segment(path, "all", FAST_HANDOVER_SLOW_SUPPORT)
+    assert load_segments(path) == {"vip-北京": spec, "all": FAST_HANDOVER_SLOW_SUPPORT}
+    assert load_segment(path, "all") == FAST_HANDOVER_SLOW_SUPPORT
     with pytest.raises(ConfigError, match="no saved segment 'nope'"):
         load_segment(path, "nope")
     for bad in ("", "a b", "x;y", "-lead", "a" * 65, "a]\n[b"):

@@ -90,12 +90,12 @@ def _sections(db: str, segment: str | None, where: str | None) -> list | None:
     from memberlens.cli.segment import segments_file_for
     from memberlens.reports.sections import SECTIONS
     from memberlens.reports.segment_explorer import SegmentExplorerSection
-    from memberlens.segments import SEED_001, load_segment
+    from memberlens.segments import FAST_HANDOVER_SLOW_SUPPORT, load_segment
     from memberlens.segments.filters import parse_filter
 
     if segment is not None:
         spec, name = load_segment(segments_file_for(db), segment), segment
     else:
         parse_filter(where)  # a bad filter is an error now, not a note in the report
-        spec, name = replace(SEED_001, where=where), None
+        spec, name = replace(FAST_HANDOVER_SLOW_SUPPORT, where=where), None
     return [SegmentExplorerSection(spec, name=name) if isinstance(s, SegmentExplorerSection) else s for s in SECTIONS]

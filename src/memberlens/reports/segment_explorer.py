@@ -1,7 +1,8 @@
-"""Report section: the segment explorer (seed 001) — a cohort of the customer-360 table beside
+"""Report section: the segment explorer — a cohort of the customer-360 table beside
 all customers: numeric columns, their distributions, a metric by group, text columns' values,
 flag shares, flag combinations and a two-way matrix against a metric, with observations and
-recommendations from the numbers. Shows seed 001's own cohort unless given another segment;
+recommendations from the numbers. Shows the default cohort
+(:data:`~memberlens.segments.spec.FAST_HANDOVER_SLOW_SUPPORT`) unless given another segment;
 exports the cohort's member list."""
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from memberlens.reports import charts as c
 from memberlens.reports import format as f
 from memberlens.reports.base import Card, Chart, ReportContext, SectionContent
 from memberlens.reports.palette import colour
-from memberlens.segments import SEED_001, SegmentProfile, SegmentSpec, Support, profile_segment, select_members
+from memberlens.segments import FAST_HANDOVER_SLOW_SUPPORT, SegmentProfile, SegmentSpec, Support, profile_segment, select_members
 from memberlens.segments.observations import Finding, render
 
 COHORT, POPULATION = "#2f6fb0", "#bdbdbd"
@@ -28,7 +29,7 @@ TOPIC_COLOUR = {"size": "#2f6fb0", "numeric": "#2f6fb0", "by": "#1a7f37", "categ
 
 
 class SegmentExplorerSection:
-    """The explorer for one segment (seed 001's by default) of ``table``.
+    """The explorer for one segment (:data:`FAST_HANDOVER_SLOW_SUPPORT` by default) of ``table``.
 
     ``profile`` may be passed when it has been computed already (the CLI's ``--format html``).
     """
@@ -38,7 +39,7 @@ class SegmentExplorerSection:
 
     def __init__(self, spec: SegmentSpec | None = None, *, name: str | None = None, table: str = "customer_360",
                  min_count: int = 30, profile: SegmentProfile | None = None) -> None:
-        self.spec = spec or SEED_001
+        self.spec = spec or FAST_HANDOVER_SLOW_SUPPORT
         self.name = name
         self.table = table
         self.needs = (table,)
@@ -55,7 +56,7 @@ class SegmentExplorerSection:
 
     def exports(self, ctx: ReportContext) -> dict[str, pd.DataFrame]:
         members = select_members(ctx.table(self.table), self.spec.where).to_pandas()
-        label = self.name or ("fast_handover_slow_support" if self.spec == SEED_001 else "cohort")
+        label = self.name or ("fast_handover_slow_support" if self.spec == FAST_HANDOVER_SLOW_SUPPORT else "cohort")
         return {f"segment_{label}": members}
 
     # -- the section -----------------------------------------------------------------------
@@ -63,7 +64,7 @@ class SegmentExplorerSection:
         t = ctx.t
         try:
             profile = self.profile(ctx)
-        except ConfigError as exc:  # e.g. a customer table without seed 001's columns
+        except ConfigError as exc:  # e.g. a customer table without the default cohort's columns
             return SectionContent(self.key, t(self.title_key),
                                   notes=[t("explorer.no_table_columns", table=self.table, reason=t.error(exc))])
         findings = profile.findings()

@@ -1,4 +1,4 @@
-"""The segment explorer (seed 001): pick a cohort of any customer table with a safe filter
+"""The segment explorer: pick a cohort of any customer table with a safe filter
 language, and compare it with the whole table — sizes, numeric columns, distributions, a metric
 by group, flag combinations, a two-way matrix — with observations and recommendations drawn
 from the numbers.
@@ -26,10 +26,10 @@ from memberlens.segments.profile import (
     select_members,
 )
 from memberlens.segments.saved import load_segment, load_segments, save_segment, segments_file
-from memberlens.segments.spec import SEED_001, SegmentSpec
+from memberlens.segments.spec import FAST_HANDOVER_SLOW_SUPPORT, SegmentSpec
 
 __all__ = [
-    "SEED_001",
+    "FAST_HANDOVER_SLOW_SUPPORT",
     "CompiledFilter",
     "Filter",
     "FilterError",

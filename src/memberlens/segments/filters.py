@@ -1,6 +1,6 @@
 """The cohort filter language: parsed with a grammar, checked against an allow-list, compiled to Ibis.
 
-A filter is a condition over one table's columns, e.g. seed 001's::
+A filter is a condition over one table's columns, e.g. the default cohort's::
 
     marketing_to_sales_days between 10 and 20 and sales_to_support_days > 30
     and composite_engagement_score > mean(composite_engagement_score)

@@ -1,10 +1,10 @@
 """What a segment exploration asks for: the cohort's filter and the comparisons to draw.
 
 A :class:`SegmentSpec` is what ``memberlens segment`` options, a saved segment and the report
-section share. :data:`SEED_001` is seed 001's own question: the cohort with
-``marketing_to_sales_days`` from 10 to 20, ``sales_to_support_days`` over 30 and an engagement
-score above the mean, its LTV by tier, its platform flags and its risk × velocity matrix against
-the health score.
+section share. :data:`FAST_HANDOVER_SLOW_SUPPORT` is the explorer's default: customers handed
+from marketing to sales in 10 to 20 days but waiting over 30 days from sales to support, with an
+engagement score above the mean — compared on LTV by tier, platform flags and a risk × velocity
+matrix against the health score.
 """
 
 from __future__ import annotations
@@ -96,7 +96,7 @@ class SegmentSpec:
                    flags=tuple(data.get("flags", ())), matrix=tuple(data["matrix"]) if data.get("matrix") else None)
 
 
-SEED_001 = SegmentSpec(
+FAST_HANDOVER_SLOW_SUPPORT = SegmentSpec(
     where=("marketing_to_sales_days between 10 and 20 and sales_to_support_days > 30 "
            "and composite_engagement_score > mean(composite_engagement_score)"),
     metric="customer_health_score",
