@@ -125,7 +125,8 @@ def make_super_orders(
 ) -> Lines:
     """Turn the orders ``super_order`` (positions) into one bulk line of a cheap product.
 
-    Mirrors seed 000's 80,995-unit order: tens of thousands of units of one cheap item.
+    Mirrors the UCI Online Retail data's 80,995-unit order: tens of thousands of units of one
+    cheap item.
     """
     is_super = np.zeros(int(lines.order.max(initial=-1)) + 1, dtype=bool)
     is_super[super_order] = True

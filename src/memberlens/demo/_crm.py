@@ -40,7 +40,7 @@ RISK_LEVELS = ("Very Low", "Low", "Medium", "High", "Critical")
 _RISK_DAYS = np.array([14, 60, 180, 365])  # days since last activity bounding each level
 VELOCITIES = ("Accelerating", "Stable", "Declining", "Volatile")
 
-#: Seed 001 §4: mean health by activity_risk_level (rows) × engagement_velocity (columns).
+#: Mean health by activity_risk_level (rows) × engagement_velocity (columns).
 _RISK_VELOCITY_HEALTH = np.array([
     [37.75, 73.00, 74.76, 65.14],  # Very Low
     [73.45, 83.09, 58.29, 74.36],  # Low
@@ -48,14 +48,14 @@ _RISK_VELOCITY_HEALTH = np.array([
     [67.97, 72.11, 66.78, 74.64],  # High
     [63.32, 77.22, 72.03, 65.47],  # Critical
 ])
-#: Health by in_marketo × in_stripe × in_zendesk (index 4m + 2s + z), after seed 001 §3
-#: (68.4, 66.2, 82.7, 72.9, 67.7, 40.9, 73.5, 67.9), with stripe's lift evened out so it shows
-#: whatever the marketo flag.
+#: Health by in_marketo × in_stripe × in_zendesk (index 4m + 2s + z), after a reference
+#: customer-360 analysis (68.4, 66.2, 82.7, 72.9, 67.7, 40.9, 73.5, 67.9), with stripe's lift
+#: evened out so it shows whatever the marketo flag.
 _PLATFORM_HEALTH = np.array([68.0, 64.0, 80.0, 72.0, 67.0, 41.0, 76.0, 68.0])
 _PLATFORM_REFERENCE = 74.0
-#: The seed 001 cohort's LTV lift within its tier (Basic, Bronze, Silver, Gold, Platinum): the
-#: seed's lifts (1.77, 1.53, 0.99, 1.03, 1.32) with the middle tiers raised so that every tier
-#: shows it.
+#: The default explorer cohort's LTV lift within its tier (Basic, Bronze, Silver, Gold, Platinum):
+#: the reference analysis's lifts (1.77, 1.53, 0.99, 1.03, 1.32) with the middle tiers raised so
+#: that every tier shows it.
 _COHORT_LTV_LIFT = np.array([1.75, 1.55, 1.50, 1.50, 1.50])
 
 
@@ -399,16 +399,16 @@ def build_customer_360(
     end_s: int,
     seasonal_ratio: float,
 ) -> dict[str, np.ndarray]:
-    """Seed 001's customer-360 columns, loosely tied to each member's real history.
+    """The customer-360 columns, loosely tied to each member's real history.
 
     Built-in effects (what a segment report should find):
 
     - members with ``marketing_to_sales_days`` 10..20, ``sales_to_support_days`` > 30 and an
-      engagement score above the mean have a higher LTV than their tier (seed 001 §2.3);
+      engagement score above the mean have a higher LTV than their tier;
     - in_stripe raises health, in_zendesk without stripe lowers it, marketo + zendesk without
-      stripe much more (seed 001 §3);
+      stripe much more;
     - Medium/Low risk with Stable velocity has the best health, Very Low + Accelerating the
-      worst (seed 001 §4); a few risk × velocity and platform cells are small.
+      worst; a few risk × velocity and platform cells are small.
     """
     n = is_buyer.size
     buyers = np.flatnonzero(is_buyer)

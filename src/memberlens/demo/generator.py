@@ -31,8 +31,8 @@ integer quantities, so the realised value approximates the drawn one.
 *Noise an analyst must handle.* A quarter of the lines are guest orders without a customer id;
 about 2 % of lines are cancellations (order id ``"C" + original``, negative quantity,
 ``is_cancellation`` true, dated after the original); a few bulk "super orders" (one line of
-tens of thousands of a cheap item, at least two per data set; seed 000's 80,995-unit order);
-about 10 % of orders carry a coupon spread over their lines to the cent.
+tens of thousands of a cheap item, at least two per data set, like the UCI Online Retail
+data's 80,995-unit order); about 10 % of orders carry a coupon spread over their lines to the cent.
 
 *Events.* Members browse (visit / search / download; engagement = page views) at a rate
 proportional to their purchase rate until they drop out, a little for two weeks after, and then
@@ -49,9 +49,9 @@ stream: most members refer nobody, a few refer many, chains run several generati
 referred buyers spend more than others and a few referred members never buy; rewards cost 2.00
 a sign-up and 10.00 or 15.00 a first purchase. See :mod:`memberlens.demo._referrals`.
 
-*Customer 360.* Seed 001's columns, loosely tied to each member's history (RFM quintiles, tier,
-engagement from events, risk from days idle, velocity from the event trend), with the seed's
-effects built in: see :func:`memberlens.demo._crm.build_customer_360`.
+*Customer 360.* One wide row per member, loosely tied to their history (RFM quintiles, tier,
+engagement from events, risk from days idle, velocity from the event trend), with effects
+for the segment explorer to find built in: see :func:`memberlens.demo._crm.build_customer_360`.
 
 The ``truth`` table
 -------------------

@@ -1,4 +1,4 @@
-"""ABC classification (seed 002 §3.1.2, product.md C) by cumulative revenue share.
+"""ABC classification (product.md C) by cumulative revenue share.
 
 Entities (customers or products) are sorted by revenue, largest first, ties by id. An entity is
 class ``A`` while the revenue share of the entities before it is below ``a`` (so the entity

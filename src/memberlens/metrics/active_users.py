@@ -1,4 +1,4 @@
-"""Active users (seed 002 §1.3, product.md B): DAU, WAU and MAU as trailing 1/7/30-day distinct
+"""Active users (product.md B): DAU, WAU and MAU as trailing 1/7/30-day distinct
 actives, and stickiness DAU/MAU — from events, or from orders.
 
 Each active day ``a`` of a customer covers the days ``a .. a + window - 1``, cut short at the

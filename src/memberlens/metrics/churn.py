@@ -1,4 +1,4 @@
-"""Churn rate and the change ratio 异动比 per period (seed 002 §1.6, product.md B).
+"""Churn rate and the change ratio 异动比 per period (product.md B).
 
 A customer is churned at a cut-off (the first day after a period; for the last, partial period
 the day after the last order) when their last order before

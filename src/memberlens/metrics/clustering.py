@@ -1,4 +1,4 @@
-"""k-means clusters of customers on standardised log RFM (seed 000, product.md C).
+"""k-means clusters of customers on standardised log RFM (product.md C).
 
 Only the per-customer RFM table comes to Python. For k = 2..10 the inertia (elbow curve) and the
 silhouette (on a seeded sample of at most 4,000 customers) are computed, fitting on a seeded

@@ -1,4 +1,4 @@
-"""Member-operations KPIs (seed 002 §1, product.md D) per period.
+"""Member-operations KPIs (product.md D) per period.
 
 From ``members``: registered, activated and marketable members (new and cumulative), the
 activation rate, and registration→purchase and activation→purchase conversion (the share of
@@ -197,7 +197,7 @@ def _combine(parts: list[ir.Table]) -> ir.Table:
 
 
 def summarise_member_value(orders: ir.Table) -> ir.Table:
-    """Per member (seed 002 §1.5): historic CLV (total spend), orders, AOV, first and last order."""
+    """Per member: historic CLV (total spend), orders, AOV, first and last order."""
     per = orders.group_by("customer_id").aggregate(
         historic_clv=money_sum(orders.amount),
         orders=orders.order_id.nunique(),

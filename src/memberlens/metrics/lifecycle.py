@@ -1,7 +1,7 @@
-"""Lifecycle layers (seed 000, product.md B) in two vocabularies.
+"""Lifecycle layers (product.md B) in two vocabularies.
 
-Seed 000: a customer who buys in a period is ``new`` if they never bought before, ``active`` if
-they bought in the previous period, ``return`` (回流) if they bought before but not in the
+A customer who buys in a period is ``new`` if they never bought before, ``active`` if they
+bought in the previous period, ``return`` (回流) if they bought before but not in the
 previous period; a customer who bought before but not in this period is ``unactive``.
 
 PostHog/Amplitude: ``new``, ``returning`` (bought in the previous period too), ``resurrecting``
@@ -55,7 +55,7 @@ def _on_spine(orders: ir.Table, period: Period) -> ir.Table:
 
 
 def count_lifecycle_stages(orders: ir.Table, period: Period = "month") -> ir.Table:
-    """Seed 000's layering per period: ``new, active, return, unactive`` (new + active + return
+    """The lifecycle layering per period: ``new, active, return, unactive`` (new + active + return
     = buyers; unactive = customers who bought before but not in this period)."""
     period = check_period(period)
     t = _on_spine(orders, period)
@@ -85,8 +85,8 @@ def count_growth_stages(orders: ir.Table, period: Period = "month") -> ir.Table:
 
 
 def assign_lifecycle_stage(orders: ir.Table, period: Period = "month") -> ir.Table:
-    """Each customer's seed-000 stage in the last period of the data: ``customer_id, stage,
-    last_period_start`` (for member lists per lifecycle state)."""
+    """Each customer's lifecycle stage (new / active / return / unactive) in the last period of
+    the data: ``customer_id, stage, last_period_start`` (for member lists per lifecycle state)."""
     period = check_period(period)
     activity = customer_periods(orders, period)
     marked = activity.mutate(

@@ -1,9 +1,9 @@
-"""Repurchase, return and reactivation rates per period (seed 000, product.md B).
+"""Repurchase, return and reactivation rates per period (product.md B).
 
 * repurchase rate (复购率): share of the period's buyers with more than one order in it;
 * return rate (回购率): share of the previous period's buyers who buy again this period;
 * reactivation rate: share of known customers who did not buy in the previous period (but
-  bought before it) and buy this period — the other reading of seed 000's text.
+  bought before it) and buy this period — the other way to read "return" (回流).
 
 A rate whose denominator is zero is null, not zero.
 """

@@ -1,4 +1,4 @@
-"""RFM and RFE (seed 000, seed 002 §3.2–3.3, product.md C).
+"""RFM and RFE (product.md C).
 
 RFM as of a cut-off date (default: the day after the last order; orders on or after the cut-off
 are not counted), over an optional look-back window:
@@ -10,7 +10,7 @@ are not counted), over an optional look-back window:
 Scores are quantile bins, tie-safe and deterministic on every engine: a value's score is
 ``1 + floor(bins * (rank - 1) / n)`` where ``rank`` is its SQL ``RANK()`` (equal values share
 the smallest rank) — ascending for F and M, descending for R, so recent customers score high.
-RFE (seed 002 §3.2) is the same machinery over events: recency of visit, visits, engagement.
+RFE is the same machinery over events: recency of visit, visits, engagement.
 """
 
 from __future__ import annotations

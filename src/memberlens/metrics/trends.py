@@ -1,4 +1,4 @@
-"""Trends (seed 000, product.md A): per-period activity, the orders behind outliers, price bands."""
+"""Trends (product.md A): per-period activity, the orders behind outliers, price bands."""
 
 from __future__ import annotations
 
@@ -70,8 +70,8 @@ def order_totals(orders: ir.Table) -> ir.Table:
 def rank_largest_orders(orders: ir.Table, period: Period = "month", top: int = 3) -> ir.Table:
     """The ``top`` largest orders by amount in each period, with their share of the period's revenue.
 
-    These are the "super orders" that explain an outlier period (seed 000: two orders of 80,995
-    and 74,215 units lift December and January). Ties are broken by order id.
+    These are the "super orders" that explain an outlier period (in the UCI Online Retail data,
+    two orders of 80,995 and 74,215 units lift December and January). Ties are broken by order id.
     """
     period = check_period(period)
     if top < 1:
@@ -102,8 +102,8 @@ DEFAULT_PRICE_BANDS = (0, 1, 2, 3, 5, 10, 20, 50, 100)
 
 
 def summarise_price_bands(orders: ir.Table, bands: Sequence[float] = DEFAULT_PRICE_BANDS) -> ir.Table:
-    """Purchase behaviour by unit-price band (seed 000 "客户购买偏好"): lines, units, revenue,
-    buyers and mean units per line in each band ``[lower, upper)``; the last band is open."""
+    """Purchase behaviour by unit-price band (customer purchase preference, 客户购买偏好): lines,
+    units, revenue, buyers and mean units per line in each band ``[lower, upper)``; the last band is open."""
     edges = sorted(float(b) for b in bands)
     if len(edges) < 2 or len(set(edges)) != len(edges):
         raise ConfigError(f"The 'bands' parameter must hold at least two distinct edges. Got {list(bands)!r} instead.")

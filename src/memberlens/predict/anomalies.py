@@ -1,5 +1,5 @@
-"""Anomalies (seed 002 §2.1 "识别黄牛或VIP"; seed 000's super orders): unusual orders and
-unusual members, each with the reason it was flagged.
+"""Anomalies ("识别黄牛或VIP", spotting scalpers or VIPs; the super orders that move a period's
+averages): unusual orders and unusual members, each with the reason it was flagged.
 
 Unusual orders — an order is flagged by any of:
 
@@ -8,8 +8,8 @@ Unusual orders — an order is flagged by any of:
     product (products with at least ``min_product_lines`` lines) and at least ``min_units``;
 ``order_units`` / ``order_amount``
     the order's units (at least ``min_units``) or amount are at least ``order_ratio`` times the
-    median order's — this catches a bulk order of a product nobody else buys (seed 000's
-    80,995-unit order, invoice 581483);
+    median order's — this catches a bulk order of a product nobody else buys (the UCI Online
+    Retail data's 80,995-unit order, invoice 581483);
 ``customer_history``
     the order's amount is at least ``customer_ratio`` times the customer's own median order
     (customers with at least ``min_customer_orders`` orders).

@@ -1,5 +1,5 @@
-"""Next product (seed 002 §1.5 "下一次购买商品的名称"): association rules over baskets, and a
-next-product suggestion per member from the rules.
+"""Next product (the next product a member will buy, 下一次购买商品的名称): association rules over
+baskets, and a next-product suggestion per member from the rules.
 
 Definitions (Agrawal, Imieliński & Swami 1993; frequent itemsets by FP-growth, Han, Pei & Yin
 2000, as implemented by ``mlxtend.frequent_patterns``):

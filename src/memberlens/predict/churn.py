@@ -1,5 +1,5 @@
-"""Churn prediction (seed 002 §3.4): the probability that a customer churns in the next
-``horizon_days``, learnt from past cut-offs and validated on a later one.
+"""Churn prediction (member operations: churn warning): the probability that a customer
+churns in the next ``horizon_days``, learnt from past cut-offs and validated on a later one.
 
 Churn is defined by the user: ``label="orders"`` — no order in the ``horizon_days`` after the
 cut-off; ``label="unsubscribe"`` — ``members.unsubscribed_at`` falls in that window (among those

@@ -1,4 +1,4 @@
-"""Member features as of a cut-off date, built in the engine (seed 002 §3.4, §3.6).
+"""Member features as of a cut-off date, built in the engine (for churn and response models).
 
 One row per member from data strictly before the cut-off: every source table is cut in one
 place, :func:`memberlens.snapshot.tables_as_of`, before any feature is computed — so no feature can read a later

@@ -1,4 +1,4 @@
-"""Marketing response (seed 002 §3.6): who responds to a campaign, how many a planned send
+"""Marketing response: who responds to a campaign, how many a planned send
 will bring, and the rules that describe likely responders.
 
 From past campaigns' sends (``campaigns``: one row per member sent, ``responded``, ``revenue``):

@@ -1,5 +1,5 @@
 """Report section: daily, weekly and monthly active members (DAU / WAU / MAU) and stickiness,
-from events when the workspace has them, else from orders (seed 002 §1.3)."""
+from events when the workspace has them, else from orders."""
 
 from __future__ import annotations
 

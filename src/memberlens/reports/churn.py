@@ -1,4 +1,4 @@
-"""Report section: churn rate and the change ratio 异动比 per period (seed 002 §1.6)."""
+"""Report section: churn rate and the change ratio 异动比 per period."""
 
 from __future__ import annotations
 

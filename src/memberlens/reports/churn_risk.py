@@ -1,4 +1,4 @@
-"""Report section: churn risk (seed 002 §3.4) and marketing response (§3.6).
+"""Report section: churn risk and marketing response.
 
 The churn model is trained on the workspace (:class:`memberlens.predict.churn.ChurnModel`) and
 shown with its check on a later cut-off: risk bands and the revenue at stake, predicted against

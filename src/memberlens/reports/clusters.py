@@ -1,4 +1,4 @@
-"""Report section: k-means clusters on log RFM (seed 000): the elbow and silhouette curves that
+"""Report section: k-means clusters on log RFM: the elbow and silhouette curves that
 chose k, and each cluster's size, value and profile; exports each customer's cluster."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Report section: predicted member value (seed 002 §1.5) — BG/NBD and Gamma-Gamma fitted on the
+"""Report section: predicted member value — BG/NBD and Gamma-Gamma fitted on the
 orders as of the cut-off: members by P(alive), the most valuable members of the next year, how
 concentrated that value is; exports every member's prediction."""
 

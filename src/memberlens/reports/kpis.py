@@ -1,4 +1,4 @@
-"""Report section: member-operations and marketing KPIs (seed 002 §1)."""
+"""Report section: member-operations and marketing KPIs per period."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""Report section: lifecycle layers per period (seed 000) and the PostHog/Amplitude growth view;
-exports each customer's current stage."""
+"""Report section: lifecycle layers per period (new / active / return / unactive) and the
+PostHog/Amplitude growth view; exports each customer's current stage."""
 
 from __future__ import annotations
 

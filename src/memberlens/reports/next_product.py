@@ -1,6 +1,6 @@
-"""Report section: next product (seed 002 §1.5) and anomalies (seed 002 §2.1, seed 000's super
-orders) — the strongest association rules with a chart, how many members get a suggestion, and
-the unusual orders and members with the reason each was flagged. Exports each member's
+"""Report section: next product and anomalies — the strongest association rules with a chart,
+how many members get a suggestion, and the unusual orders (such as the super orders that move a
+period's averages) and members with the reason each was flagged. Exports each member's
 suggestions and the flagged members."""
 
 from __future__ import annotations

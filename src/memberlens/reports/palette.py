@@ -36,7 +36,7 @@ COLOURS: dict[str, str] = {
     "developing 7": "#1b9e77",
     "developing 8": "#666666",
     "low value": "#8c8c8c",
-    # lifecycle stages (seed 000) and the PostHog/Amplitude view
+    # lifecycle stages (new / active / return / unactive) and the PostHog/Amplitude view
     "active": "#1a7f37",
     "return": "#7b3294",
     "unactive": "#bdbdbd",

@@ -1,4 +1,4 @@
-"""Report section: purchase behaviour by unit-price band (seed 000 "客户购买偏好")."""
+"""Report section: purchase behaviour by unit-price band (customer purchase preference, 客户购买偏好)."""
 
 from __future__ import annotations
 

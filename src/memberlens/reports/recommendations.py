@@ -1,6 +1,6 @@
 """Report section: observations and recommendations per cluster and per RFM segment, and for
-the customer base as a whole — chosen and worded from the numbers (seed 000's "提高留存、提高活跃度
-/ 提高活跃度 / 重点维持" per cluster), never canned.
+the customer base as a whole — chosen and worded from the numbers (advice such as
+"提高留存、提高活跃度 / 提高活跃度 / 重点维持" per cluster), never canned.
 
 A group's profile compares its mean recency, frequency and spend with the median customer's
 (from ⅔× to 1.5× counts as typical — medians, because order counts and spend have long tails);
@@ -21,7 +21,7 @@ from memberlens.reports.palette import colour
 
 BAND = 1.5  # a group's mean from 1/BAND to BAND times the median customer's counts as typical
 CONCENTRATION = 5.0  # revenue share at least this many times the customer share
-LOW_RATE = 0.30  # a median repurchase rate below this leaves room to grow (seed 000: 20-30 %)
+LOW_RATE = 0.30  # a median repurchase rate below this leaves room to grow (UCI Online Retail: 20-30 % a month)
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Report section: RFE visit activity (seed 002 §3.2): recency of visit, visits, engagement."""
+"""Report section: RFE visit activity: recency of visit, visits, engagement."""
 
 from __future__ import annotations
 

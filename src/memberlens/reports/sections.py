@@ -1,4 +1,4 @@
-"""The report's sections, in order (the order of the seeds). Add a section here to put it in the
+"""The report's sections, in order. Add a section here to put it in the
 report: a module with a class that has ``key``, ``title_key``, ``needs`` and ``build(ctx)`` (and
 optionally ``exports(ctx)``), see :mod:`memberlens.reports.base`."""
 

@@ -1,4 +1,4 @@
-"""Report section: trends per period, and the super orders that explain outlier periods (seed 000)."""
+"""Report section: trends per period, and the super orders that explain outlier periods."""
 
 from __future__ import annotations
 

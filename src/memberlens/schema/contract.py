@@ -134,7 +134,7 @@ CUSTOMER_360 = TableContract(
     "customer_360",
     (Column("customer_id", "id", True),),
     keeps_extra_columns=True,
-    description="one wide row per customer, any columns (seed 001)",
+    description="one wide row per customer, any columns (what the segment explorer reads)",
 )
 
 REFERRALS = TableContract(
