@@ -4,6 +4,7 @@ imported only in memberlens.io, so analyses stay engine-agnostic Ibis."""
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -66,3 +67,24 @@ def test_the_date_check_sees_a_hand_written_cut():
     assert compares_with_a_date_literal('orders.filter(orders.ordered_at < ibis.timestamp(f"{d} 00:00:00"))') == [1]
     assert compares_with_a_date_literal('t.filter(t.sent_at >= ibis.date("2024-01-01").cast("timestamp"))') == [1]
     assert compares_with_a_date_literal("t.filter(t.ordered_at < start_of(day))") == []
+
+
+# -- words: no references to our source documents in what users read -----------------------------
+SOURCE_DOCUMENT = re.compile(r"seed[ _-]?00\d|种子文档|种子 ?00\d", re.IGNORECASE)
+
+
+def test_no_source_document_references_in_the_package():
+    """Users have no "seed 000/001/002" (种子文档) to look up: say what the analysis is instead."""
+    found = [f"{path.relative_to(PACKAGE)}:{number}: {line.strip()}"
+             for path in sorted([*PACKAGE.rglob("*.py"), *PACKAGE.rglob("*.toml")])
+             for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+             if SOURCE_DOCUMENT.search(line)]
+    assert not found, "references to the source documents:\n" + "\n".join(found)
+
+
+def test_the_source_document_check_sees_each_spelling():
+    for text in ("seed 000's super orders", "Seed 002 §3.4", "SEED_001", "seed_001", "seed-000 stage", "种子文档 000",
+                 "（种子 001）"):
+        assert SOURCE_DOCUMENT.search(text), text
+    for text in ("--seed 7", "random seed", "seed=11", "seeds 11 and 14", "按固定种子抽取", "SeedSequence(seed, spawn_key=(0,))"):
+        assert not SOURCE_DOCUMENT.search(text), text

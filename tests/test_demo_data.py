@@ -491,7 +491,7 @@ def test_marketing_costs(data) -> None:
 
 
 # --------------------------------------------------------------------------------------------
-# Customer 360 (seed 001)
+# Customer 360
 # --------------------------------------------------------------------------------------------
 
 
@@ -548,7 +548,7 @@ def test_risk_and_velocity_shape_health(data) -> None:
     assert (cells["size"] < 0.01 * cells["size"].sum()).any()  # some small cells
 
 
-def test_seed_001_cohort_has_higher_ltv_in_each_tier(data) -> None:
+def test_default_cohort_has_higher_ltv_in_each_tier(data) -> None:
     c360 = data["customer_360"]
     score = c360["composite_engagement_score"]
     cohort = c360[

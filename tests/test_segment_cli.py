@@ -9,7 +9,7 @@ import json
 import pandas as pd
 import pytest
 
-SEED_WHERE = ("marketing_to_sales_days between 10 and 20 and sales_to_support_days > 30 "
+DEFAULT_WHERE = ("marketing_to_sales_days between 10 and 20 and sales_to_support_days > 30 "
               "and composite_engagement_score > mean(composite_engagement_score)")
 
 
@@ -22,9 +22,9 @@ def demo(demo_workspace):
     return path, frame, cohort
 
 
-def test_json_profile_of_seed_001(run_cli, demo, tmp_path):
+def test_json_profile_of_the_default_cohort(run_cli, demo, tmp_path):
     path, frame, cohort = demo
-    result = run_cli("segment", "--db", path, "--where", SEED_WHERE, "--metric", "customer_health_score",
+    result = run_cli("segment", "--db", path, "--where", DEFAULT_WHERE, "--metric", "customer_health_score",
                      "--by", "customer_tier", "--by-metric", "estimated_customer_ltv",
                      "--flags", "in_marketo,in_stripe,in_zendesk", "--matrix", "activity_risk_level,engagement_velocity",
                      "--segments", tmp_path / "s.toml")
@@ -44,7 +44,7 @@ def test_text_in_chinese_and_html_report(run_cli, demo, tmp_path):
     assert result.exit_code == 0, result.stderr
     assert "观察与建议" in result.stdout and "目标群体共" in result.stdout
     out = tmp_path / "segment.html"
-    result = run_cli("segment", "--db", path, "--where", SEED_WHERE, "--metric", "customer_health_score",
+    result = run_cli("segment", "--db", path, "--where", DEFAULT_WHERE, "--metric", "customer_health_score",
                      "--matrix", "activity_risk_level,engagement_velocity", "--format", "html", "--out", out)
     assert result.exit_code == 0, result.stderr
     html = out.read_text(encoding="utf-8")
@@ -54,19 +54,19 @@ def test_text_in_chinese_and_html_report(run_cli, demo, tmp_path):
 def test_save_run_by_name_and_export_members(run_cli, demo, tmp_path):
     path, frame, cohort = demo
     saved = tmp_path / "segments.toml"
-    result = run_cli("segment", "--db", path, "--where", SEED_WHERE, "--metric", "customer_health_score",
-                     "--flags", "in_stripe,in_zendesk", "--save", "seed-001", "--segments", saved, "--format", "text")
+    result = run_cli("segment", "--db", path, "--where", DEFAULT_WHERE, "--metric", "customer_health_score",
+                     "--flags", "in_stripe,in_zendesk", "--save", "slow-support", "--segments", saved, "--format", "text")
     assert result.exit_code == 0, result.stderr
-    assert "seed-001" in saved.read_text(encoding="utf-8")
+    assert "slow-support" in saved.read_text(encoding="utf-8")
     export = tmp_path / "members.csv"
-    result = run_cli("segment", "--db", path, "--segment", "seed-001", "--segments", saved, "--export", export)
+    result = run_cli("segment", "--db", path, "--segment", "slow-support", "--segments", saved, "--export", export)
     assert result.exit_code == 0, result.stderr
     data = json.loads(result.stdout)
-    assert data["name"] == "seed-001" and data["segment"]["flags"] == ["in_stripe", "in_zendesk"]
+    assert data["name"] == "slow-support" and data["segment"]["flags"] == ["in_stripe", "in_zendesk"]
     members = pd.read_csv(export)
     assert sorted(members.customer_id) == sorted(frame.customer_id[cohort])
     parquet = tmp_path / "members.parquet"
-    assert run_cli("segment", "--db", path, "--segment", "seed-001", "--segments", saved, "--export", parquet).exit_code == 0
+    assert run_cli("segment", "--db", path, "--segment", "slow-support", "--segments", saved, "--export", parquet).exit_code == 0
     assert len(pd.read_parquet(parquet)) == cohort.sum()
 
 

@@ -1,6 +1,7 @@
-"""The cohort profile against independent pandas computations: seed 001's whole structure on the
-demo customer-360 table (read by pandas straight from the generated CSV), hand-made tables for
-the edge cases, one DuckDB + Spark run, the observations, saved segments and the report section."""
+"""The cohort profile against independent pandas computations: the default cohort's whole
+structure on the demo customer-360 table (read by pandas straight from the generated CSV),
+hand-made tables for the edge cases, one DuckDB + Spark run, the observations, saved segments
+and the report section."""
 
 from __future__ import annotations
 
@@ -23,9 +24,9 @@ from conftest import load
 RFM = ["recency_score", "frequency_score", "monetary_score"]
 
 
-# -- seed 001 on the demo customer-360 table ----------------------------------------------------
+# -- the default cohort on the demo customer-360 table -------------------------------------------
 @pytest.fixture(scope="module")
-def seed(demo_workspace):
+def default_cohort(demo_workspace):
     path, files = demo_workspace
     frame = pd.read_csv(files["customer_360"]["path"])
     with Workspace(path, read_only=True) as ws:
@@ -37,8 +38,8 @@ def seed(demo_workspace):
     return profile, frame, cohort.to_numpy(), members
 
 
-def test_seed_001_cohort_size_and_threshold(seed):
-    profile, frame, cohort, members = seed
+def test_default_cohort_size_and_threshold(default_cohort):
+    profile, frame, cohort, members = default_cohort
     assert profile.population_size == len(frame) == 8571
     assert profile.cohort_size == cohort.sum() > 100
     assert profile.aggregates["mean(composite_engagement_score)"] == pytest.approx(frame.composite_engagement_score.mean())
@@ -46,8 +47,8 @@ def test_seed_001_cohort_size_and_threshold(seed):
     assert "_source" not in members.columns and "_row" not in members.columns
 
 
-def test_seed_001_rfm_and_every_numeric_column(seed):
-    profile, frame, cohort, _ = seed
+def test_default_cohort_rfm_and_every_numeric_column(default_cohort):
+    profile, frame, cohort, _ = default_cohort
     numeric = profile.numeric.set_index("column")
     assert set(RFM + ["estimated_customer_ltv", "customer_health_score"]) <= set(numeric.index)
     assert not {"in_marketo", "in_stripe", "in_zendesk", "_row"} & set(numeric.index)  # flags and hidden columns
@@ -64,8 +65,8 @@ def test_seed_001_rfm_and_every_numeric_column(seed):
         assert (row["min"], row["max"]) == (x.min(), x.max())
 
 
-def test_seed_001_distributions_on_shared_edges(seed):
-    profile, frame, cohort, _ = seed
+def test_default_cohort_distributions_on_shared_edges(default_cohort):
+    profile, frame, cohort, _ = default_cohort
     dist = profile.distributions
     scores = dist[dist.column == "recency_score"]  # whole numbers 1..5: one bin per value
     assert scores.low.tolist() == [1, 2, 3, 4, 5]
@@ -80,8 +81,8 @@ def test_seed_001_distributions_on_shared_edges(seed):
     assert ltv.cohort_share.sum() == pytest.approx(1.0)
 
 
-def test_seed_001_ltv_by_tier_cohort_beside_population(seed):
-    profile, frame, cohort, _ = seed
+def test_default_cohort_ltv_by_tier_cohort_beside_population(default_cohort):
+    profile, frame, cohort, _ = default_cohort
     by = profile.by_group.set_index("customer_tier")
     expected = frame.assign(c=cohort).groupby("customer_tier").apply(lambda d: pd.Series({
         "cohort_members": d.c.sum(), "cohort_mean": d.estimated_customer_ltv[d.c].mean(),
@@ -92,12 +93,12 @@ def test_seed_001_ltv_by_tier_cohort_beside_population(seed):
         assert by.loc[tier, "population_members"] == row.population_members
         assert by.loc[tier, "cohort_mean"] == pytest.approx(row.cohort_mean)
         assert by.loc[tier, "population_mean"] == pytest.approx(row.population_mean)
-    # the generator built in a higher LTV than the tier's for this cohort (seed 001 §2.3)
+    # the generator built in a higher LTV than the tier's for this cohort
     assert (by[~by.small].lift > 0).all()
 
 
-def test_seed_001_channels_regions_and_zendesk(seed):
-    profile, frame, cohort, _ = seed
+def test_default_cohort_channels_regions_and_zendesk(default_cohort):
+    profile, frame, cohort, _ = default_cohort
     cats = profile.categories
     channel = cats[cats.column == "primary_engagement_channel"].set_index("value")
     assert (channel.kind == "value").all()
@@ -124,8 +125,8 @@ def _cells(frame, cohort, keys, metric):
         "population_members": len(d), "population_mean": d[metric].mean()}), include_groups=False)
 
 
-def test_seed_001_platform_combinations_and_risk_velocity_matrix(seed):
-    profile, frame, cohort, _ = seed
+def test_default_cohort_platform_combinations_and_risk_velocity_matrix(default_cohort):
+    profile, frame, cohort, _ = default_cohort
     for result, keys in ((profile.combinations, ["in_marketo", "in_stripe", "in_zendesk"]),
                          (profile.matrix, ["activity_risk_level", "engagement_velocity"])):
         expected = _cells(frame, cohort, keys, "customer_health_score")
@@ -141,8 +142,8 @@ def test_seed_001_platform_combinations_and_risk_velocity_matrix(seed):
     assert profile.combinations[["in_marketo", "in_stripe", "in_zendesk"]].isin([0, 1]).all().all()
 
 
-def test_seed_001_observations_name_the_best_and_worst_cells_from_the_numbers(seed):
-    profile, frame, cohort, _ = seed
+def test_default_cohort_observations_name_the_best_and_worst_cells_from_the_numbers(default_cohort):
+    profile, frame, cohort, _ = default_cohort
     findings = {f.key: f for f in profile.findings()}
     expected = _cells(frame, cohort, ["activity_risk_level", "engagement_velocity"], "customer_health_score")
     supported = expected[expected.cohort_members >= 30]
@@ -295,7 +296,7 @@ def test_report_section_escapes_user_text_and_shows_every_part(tmp_path):
         assert sorted(exports["segment_vips"].customer_id) == sorted(expected)
 
 
-def test_report_section_notes_a_table_without_seed_001_columns(tmp_path):
+def test_report_section_notes_a_table_without_the_default_cohort_columns(tmp_path):
     from memberlens.ingest import ingest
     from memberlens.reports.base import ReportContext
     from memberlens.reports.segment_explorer import SegmentExplorerSection
