@@ -286,6 +286,8 @@ def test_duckdb_and_spark_give_identical_results(spark_backend):
         results.append((network.members, network.cascades.per_generation, program, select_key_referrers(network, lang="zh")))
     for duck, spark in zip(*results):
         pd.testing.assert_frame_equal(duck.reset_index(drop=True), spark.reset_index(drop=True), check_dtype=False)
+    # every generation Spark held for the walk is given back
+    assert not [t.name for t in spark_backend._session.catalog.listTables() if t.name.startswith("memberlens_held_")]
 
 
 # -- the program against pandas -------------------------------------------------------------------

@@ -193,7 +193,7 @@ def test_every_section_works_on_the_demo_data_in_both_languages(demo):
         assert {"kpis-members", "kpis-conversion", "kpis-cost", "kpis-unit", "kpis-coupons", "activity", "rfe"} <= set(specs)
         for key, spec in specs.items():
             assert spec["data"] and all(trace.get("x") is not None or trace.get("z") is not None or trace.get("link")
-                                        for trace in spec["data"]), key
+                                        or trace.get("parents") for trace in spec["data"]), key  # parents: a tree
     assert "Observations and recommendations" in en and "洞察与建议" in zh
     # every chart: a sentence saying what it shows, and the table it was drawn from
     for html in (en, zh):

@@ -76,5 +76,7 @@ def test_a_model_that_cannot_be_fitted_is_a_note_saying_why(tmp_path):
     with Workspace(tmp_path / "w.duckdb") as ws:
         ingest(ws, orders, name="one-timers")
         content = ClvSection().build(ReportContext(ws, Messages("zh")))
-    assert content.notes and content.notes[0].startswith("无法拟合 CLV 模型") and "alpha" in content.notes[0]
+    # the reason in the user's words: how many members, and that none of them bought again
+    assert content.notes and content.notes[0].startswith("无法拟合 CLV 模型") and "40 位会员" in content.notes[0]
+    assert "再次购买" in content.notes[0]
     assert content.charts == []

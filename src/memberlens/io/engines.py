@@ -27,7 +27,10 @@ ENGINES = ("duckdb", "spark")
 LOG_CONFIG = Path(__file__).with_name("spark-log4j2.properties")
 SPARK_DEFAULTS = {
     "spark.sql.session.timeZone": "UTC",
-    "spark.driver.extraJavaOptions": f"-Duser.timezone=UTC -Dlog4j2.configurationFile=file:{LOG_CONFIG}",
+    # -XX:+ExitOnOutOfMemoryError: out of heap, Spark's thread serving a result to Python dies
+    # without answering and the Python side waits for ever; an exit is an error the user sees
+    "spark.driver.extraJavaOptions": f"-Duser.timezone=UTC -Dlog4j2.configurationFile=file:{LOG_CONFIG} "
+                                     "-XX:+ExitOnOutOfMemoryError",
     "spark.executor.extraJavaOptions": "-Duser.timezone=UTC",
     "spark.sql.shuffle.partitions": "8",
     "spark.ui.enabled": "false",

@@ -22,6 +22,7 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from memberlens.errors import ConfigError
+from memberlens.io.held import hold, let_go
 from memberlens.metrics._arith import micros, money
 
 MAX_DEPTH = 50
@@ -72,7 +73,7 @@ def walk_cascades(links: ir.Table, *, max_depth: int = MAX_DEPTH) -> Cascades:
     if max_depth < 1:
         raise ConfigError(f"The 'max_depth' parameter of compute_cascades must be an int >= 1 (--max-depth). Got {max_depth!r} instead.")
     # each referral carries what the referred member bought: a generation needs no other join
-    links = links.select("parent", "child", "revenue_micros").cache()
+    links = hold(links.select("parent", "child", "revenue_micros"))
     cached: list[ir.Table] = [links]
     levels: list[ir.Table] = []
     truncated = False
@@ -80,7 +81,7 @@ def walk_cascades(links: ir.Table, *, max_depth: int = MAX_DEPTH) -> Cascades:
         pairs = links.select(ancestor=links.parent, node=links.child, revenue_micros=links.revenue_micros)
         generation = 1
         while True:
-            totals = _generation_totals(pairs, generation).cache()
+            totals = hold(_generation_totals(pairs, generation))
             cached.append(totals)
             if int(totals.count().execute()) == 0:
                 break
@@ -90,16 +91,16 @@ def walk_cascades(links: ir.Table, *, max_depth: int = MAX_DEPTH) -> Cascades:
             if generation == max_depth:
                 truncated = int(following.count().execute()) > 0
                 break
-            following = following.cache()
+            following = hold(following)  # a generation's plan is a scan, not the walk so far
             cached.append(following)
             if generation > 1:
-                pairs.release()
+                let_go(pairs)
                 cached.remove(pairs)
             pairs, generation = following, generation + 1
         per_generation, per_member = _collect(levels, key=str(links.parent.type()))
     finally:
         for table in cached:
-            table.release()
+            let_go(table)
     return Cascades(per_member=per_member, per_generation=per_generation, depth=len(levels), truncated=truncated)
 
 
