@@ -74,13 +74,6 @@ def day_after_last_order(orders: ir.Table) -> date:
     return pd.Timestamp(last).date() + timedelta(days=1)
 
 
-def outside_days(stamp: ir.TimestampValue, first: date, last: date) -> ir.BooleanValue:
-    """Whether ``stamp`` falls on a day before ``first`` or after ``last`` (False when null):
-    ingest's test of a plausible date, kept here with every other comparison with a day."""
-    day = stamp.date()
-    return ((day < ibis.date(first.isoformat())) | (day > ibis.date(last.isoformat()))).fill_null(False)
-
-
 def known_rows(table: ir.Table, stamp: str, day: date) -> ir.Table:
     """The rows of ``table`` stamped before ``day`` (and those with no stamp)."""
     return table.filter(table[stamp].isnull() | (table[stamp] < start_of(day)))

@@ -18,7 +18,6 @@ import ibis.expr.types as ir
 from memberlens.referrals.graph import ALREADY_REFERRED, CLOSES_CYCLE, SELF_REFERRAL, first_referral_rank
 from memberlens.schema.contract import ROW_COLUMN, SOURCE_COLUMN, TableContract
 from memberlens.schema.mapping import Mapping
-from memberlens.snapshot import outside_days
 from memberlens.errors import ConfigError, InputError
 from memberlens.schema.parsing import (
     blank_to_null,
@@ -212,7 +211,9 @@ def _implausible_dates(contract: TableContract, mapping: Mapping, typed: dict[st
     outside = []
     for column in contract.columns:
         if column.kind == "timestamp" and column.name in mapping.columns:
-            outside.append(outside_days(typed[column.name], policy.earliest_date, policy.latest_date))
+            day = typed[column.name].date()  # a check of the value (a typo'd year), not a cut by time
+            outside.append(((day < ibis.date(policy.earliest_date.isoformat()))
+                            | (day > ibis.date(policy.latest_date.isoformat()))).fill_null(False))
     return ibis.or_(*outside) if outside else None
 
 
