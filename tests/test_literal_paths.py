@@ -14,15 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from memberlens import Workspace
-
-HEADER = "InvoiceNo,CustomerID,InvoiceDate,Amount\n"
-
-
-def orders_csv(path: Path, customers: list[str]) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    lines = [f"{i + 1},{c},2024-01-{1 + i:02d} 10:00:00,{i + 1}.25" for i, c in enumerate(customers)]
-    path.write_text(HEADER + "\n".join(lines) + "\n", encoding="utf-8")
-    return path
+from test_sources_never_collide import orders_csv  # one order file per list of customers
 
 
 def orders_parquet(path: Path, customers: list[str]) -> Path:
