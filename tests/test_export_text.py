@@ -199,6 +199,7 @@ def test_segment_export_keeps_text_attributes_as_text_and_negative_balances_as_n
     assert by_id["C00"]["note"] == "-7"  # text, but a number: nothing a spreadsheet would run
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fmt", ["xlsx", "csv"])
 def test_report_exports(run_cli, shop, tmp_path, fmt):
     run_ok(run_cli, "report", "--db", shop, "--out", "out", "--export-format", fmt)

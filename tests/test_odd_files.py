@@ -138,6 +138,7 @@ PLAUSIBLE = ["2021-03-01 10:00:00", "2021-04-02 11:00:00", "2021-05-03", "2021-0
 IMPLAUSIBLE = ["9999-12-31", "9999-12-31 00:00:00", "1899-12-31", "0001-01-01", "2100-01-02"]
 
 
+@pytest.mark.slow
 def test_dates_outside_the_plausible_range_are_set_aside_and_counted(run_cli, tmp_path):
     (tmp_path / "orders.csv").write_text(_orders_with_dates(PLAUSIBLE + IMPLAUSIBLE), encoding="utf-8")
     ledger, _ = ingest_ok(run_cli, "orders.csv")
@@ -212,6 +213,7 @@ def test_lines_ending_in_cr_alone_are_read_like_any_other(ending, run_cli, tmp_p
     assert set(orders.customer_id) == {f"C{i}" for i in range(7)}
 
 
+@pytest.mark.slow
 def test_1200_columns_of_orders_are_read(run_cli, tmp_path):
     extra = [f"x{i}" for i in range(1200)]
     lines = [",".join([HEADER, *extra]), *(",".join([row, *(str(i * j) for j in range(1200))]) for i, row in enumerate(_rows(5)))]
@@ -220,6 +222,7 @@ def test_1200_columns_of_orders_are_read(run_cli, tmp_path):
     assert_ledger(ledger, read=5, used=5)
 
 
+@pytest.mark.slow
 def test_1200_columns_of_customer_360_keep_their_types(run_cli, tmp_path):
     extra = [f"x{i}" for i in range(1200)]
     rows = [",".join([f"C{i}", *(str(i * j) if j % 3 else f"{i * j}.5" for j in range(1200))]) for i in range(5)]

@@ -27,6 +27,9 @@ import pytest
 from memberlens.i18n import Messages
 from memberlens.reports.sections import SECTIONS
 
+# each shop is ingested through the CLI and every command and report run on it: minutes in all
+pytestmark = pytest.mark.slow
+
 START = date(2020, 1, 1)
 SHOPS = ("nomatch", "oneday", "onecustomer", "norepeat")
 
@@ -118,11 +121,9 @@ def _english_run(text: str) -> str | None:
     return match.group(0) if match else None
 
 
-# the report on the shop that trains the churn and response models takes about 30 s per language
-REPORT_SHOPS = [pytest.param(s, marks=pytest.mark.slow) if s == "nomatch" else s for s in SHOPS]
 
 
-@pytest.mark.parametrize("kind", REPORT_SHOPS)
+@pytest.mark.parametrize("kind", SHOPS)
 def test_the_report_computes_or_says_why_in_both_languages(kind, run_cli, tmp_path):
     build_shop(run_cli, tmp_path, kind)
     shop = kind
