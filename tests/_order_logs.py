@@ -356,6 +356,20 @@ def final_stage_oracle(orders: pd.DataFrame, period: str) -> pd.DataFrame:
     )
 
 
+def final_growth_oracle(orders: pd.DataFrame, period: str) -> pd.DataFrame:
+    """Each customer's growth stage in the last period with an order, from their set of periods."""
+    bought = customer_periods(orders, period)
+    last = max(max(ps) for ps in bought.values())
+    rows = []
+    for c, ps in bought.items():
+        if last in ps:
+            stage = "new" if min(ps) == last else "returning" if last - 1 in ps else "resurrecting"
+        else:
+            stage = "dormant" if last - 1 in ps else "lapsed"
+        rows.append({"customer_id": c, "stage": stage, "last_purchase_period_start": start_of(max(ps))})
+    return pd.DataFrame(rows)
+
+
 def rates_oracle(orders: pd.DataFrame, period: str) -> pd.DataFrame:
     bought = customer_periods(orders, period)
     periods_of_line = to_period(orders["ordered_at"], period)

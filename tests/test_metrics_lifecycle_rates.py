@@ -9,6 +9,7 @@ from _order_logs import (
     PERIODS,
     engine_property,
     assert_frame_matches,
+    final_growth_oracle,
     final_stage_oracle,
     growth_oracle,
     lifecycle_oracle,
@@ -21,6 +22,7 @@ from hypothesis import strategies as st
 
 from memberlens.errors import ConfigError
 from memberlens.metrics import (
+    assign_growth_stage,
     assign_lifecycle_stage,
     compute_repurchase_rates,
     count_growth_stages,
@@ -69,6 +71,22 @@ def test_growth_stages_match_oracle(con, orders, period):
 def test_final_stage_matches_state_machine(con, orders, period):
     stages = assign_lifecycle_stage(load(con, "orders", orders), period).execute()
     assert_frame_matches(stages, final_stage_oracle(orders, period), ["customer_id"])
+
+
+@engine_property(orders=order_logs(), period=st.sampled_from(PERIODS))
+def test_final_growth_stage_matches_the_periods_bought(con, orders, period):
+    stages = assign_growth_stage(load(con, "orders", orders), period).execute()
+    assert_frame_matches(stages, final_growth_oracle(orders, period), ["customer_id"])
+
+
+def test_final_growth_stage_by_hand(con):
+    # April is the last month. a: Jan, Mar, Apr; b: Mar only; c: Jan only; d: Apr only; e: Feb, Apr
+    orders = _orders(
+        ("a", "1", "2021-01-10"), ("a", "2", "2021-03-10"), ("a", "3", "2021-04-01"), ("b", "4", "2021-03-31 23:59"),
+        ("c", "5", "2021-01-01"), ("d", "6", "2021-04-02"), ("e", "7", "2021-02-02"), ("e", "8", "2021-04-30 23:59"),
+    )
+    s = assign_growth_stage(load(con, "orders", orders), "month").execute().set_index("customer_id").stage
+    assert s.to_dict() == {"a": "returning", "b": "dormant", "c": "lapsed", "d": "new", "e": "resurrecting"}
 
 
 def test_lifecycle_by_hand(con):

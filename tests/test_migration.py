@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from conftest import build_demo_orders
-from _order_logs import abc_oracle, final_stage_oracle, grid_segment, quantile_scores, rfm_oracle
+from _order_logs import abc_oracle, final_growth_oracle, final_stage_oracle, grid_segment, quantile_scores, rfm_oracle
 
 from memberlens.analyses import AnalysisOptions, cluster_result, run_analysis
 from memberlens.io.workspace import Workspace
@@ -44,12 +44,16 @@ def _lifecycle_states(orders: pd.DataFrame, day: date) -> pd.Series:
     return final_stage_oracle(_before(orders, day), "month").set_index("customer_id").stage
 
 
+def _growth_states(orders: pd.DataFrame, day: date) -> pd.Series:
+    return final_growth_oracle(_before(orders, day), "month").set_index("customer_id").stage
+
+
 def _abc_states(orders: pd.DataFrame, day: date) -> pd.Series:
     classes, _ = abc_oracle(_before(orders, day), "customer_id", 0.8, 0.95)
     return classes.set_index("customer_id").abc_class
 
 
-ORACLES = {"rfm-segment": _grid_states, "lifecycle": _lifecycle_states, "abc": _abc_states}
+ORACLES = {"rfm-segment": _grid_states, "lifecycle": _lifecycle_states, "growth": _growth_states, "abc": _abc_states}
 
 
 def _oracle_paths(orders: pd.DataFrame, first: pd.Series, second: pd.Series, start: date = START,

@@ -78,6 +78,8 @@ ANALYSES: dict[str, Analysis] = {
                  lambda t, o: metrics.count_growth_stages(_orders(t), o.period)),
         Analysis("lifecycle-stage", ("orders",), "each customer's lifecycle stage in the last period",
                  lambda t, o: metrics.assign_lifecycle_stage(_orders(t), o.period)),
+        Analysis("growth-stage", ("orders",), "each customer's growth stage in the last period (new / returning / "
+                 "resurrecting / dormant / lapsed)", lambda t, o: metrics.assign_growth_stage(_orders(t), o.period)),
         Analysis("rates", ("orders",), "repurchase, return and reactivation rates per period",
                  lambda t, o: metrics.compute_repurchase_rates(_orders(t), o.period)),
         Analysis("cohorts", ("orders",), "acquisition-cohort retention (--measure, --cumulative, --relative-to)",

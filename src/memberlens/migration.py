@@ -7,6 +7,8 @@ own :class:`memberlens.snapshot.Snapshot` (the data as it stood that morning), b
 
 * ``rfm-segment`` — the RFM segment (``--scheme`` grid, eleven or eight);
 * ``lifecycle`` — the lifecycle stage in the last period (new / active / return / unactive);
+* ``growth`` — the growth stage in the last period (new / returning / resurrecting / dormant, who
+  bought the period before but not this one, / lapsed, who last bought earlier);
 * ``abc`` — the customer's ABC class;
 * ``cluster`` — the k-means cluster, the centres fitted at the first date applied at the second,
   so a cluster means the same customers' kind at both dates;
@@ -38,7 +40,7 @@ from memberlens.io.catalog import Tables
 from memberlens.snapshot import Snapshot, snapshot_of
 
 APPEARED, LEFT = "(appeared)", "(left)"
-BASES = ("rfm-segment", "lifecycle", "abc", "cluster", "clv-band", "churn-band")
+BASES = ("rfm-segment", "lifecycle", "growth", "abc", "cluster", "clv-band", "churn-band")
 CLV_BANDS = (("high", 0.2), ("medium", 0.5))  # the top fifth, then down to the top half; the rest low
 
 #: moves a member-operations team acts on (from, to), by basis
@@ -51,6 +53,8 @@ DOWNGRADES: dict[str, tuple[tuple[str, str], ...]] = {
         ("important_develop", "important_win_back"), ("important_retain", "important_win_back"),
     ),
     "lifecycle": (("active", "unactive"), ("return", "unactive"), ("new", "unactive")),
+    "growth": (("returning", "dormant"), ("resurrecting", "dormant"), ("new", "dormant"), ("returning", "lapsed"),
+               ("dormant", "lapsed")),
     "abc": (("A", "B"), ("A", "C"), ("B", "C")),
     "cluster": (("high value", "low value"),),
     "clv-band": (("high", "medium"), ("high", "low"), ("medium", "low")),
@@ -94,6 +98,9 @@ def member_states(snapshot: Snapshot, by: str, options: AnalysisOptions, *,
         return frame.rename(columns={"segment": "state"})
     if by == "lifecycle":
         frame = _executed(run_analysis(snapshot, "lifecycle-stage", options))[["customer_id", "stage"]]
+        return frame.rename(columns={"stage": "state"})
+    if by == "growth":
+        frame = _executed(run_analysis(snapshot, "growth-stage", options))[["customer_id", "stage"]]
         return frame.rename(columns={"stage": "state"})
     if by == "abc":
         frame = _executed(run_analysis(snapshot, "abc", _with(options, by="customer")))[["customer_id", "abc_class"]]

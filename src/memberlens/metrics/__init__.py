@@ -6,7 +6,8 @@ from memberlens.metrics.active_users import count_active_users
 from memberlens.metrics.churn import compute_churn
 from memberlens.metrics.cohorts import build_retention_cohorts
 from memberlens.metrics.kpis import compute_member_kpis, summarise_member_value
-from memberlens.metrics.lifecycle import assign_lifecycle_stage, count_growth_stages, count_lifecycle_stages
+from memberlens.metrics.lifecycle import (assign_growth_stage, assign_lifecycle_stage, count_growth_stages,
+                                         count_lifecycle_stages)
 from memberlens.metrics.rates import compute_repurchase_rates
 from memberlens.metrics.score_history import score_history
 from memberlens.metrics.rfm import compute_rfe, compute_rfm, quantile_score, score_rfm, segment_rfm, summarise_segments
@@ -25,6 +26,7 @@ def __getattr__(name: str):
 
 __all__ = [
     "ClusterResult",
+    "assign_growth_stage",
     "assign_lifecycle_stage",
     "build_retention_cohorts",
     "classify_abc",

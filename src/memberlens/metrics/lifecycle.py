@@ -6,7 +6,8 @@ previous period; a customer who bought before but not in this period is ``unacti
 
 PostHog/Amplitude: ``new``, ``returning`` (bought in the previous period too), ``resurrecting``
 (bought before, not in the previous period) and ``dormant`` — bought in the previous period but
-not in this one (counted only in the period right after the activity).
+not in this one (counted only in the period right after the activity). A customer's growth stage
+in the last period adds ``lapsed`` for those dormant longer (last bought before the previous period).
 
 The first period of the data is left-censored: history before it is unseen, so everyone buying
 then looks new. Rows carry ``left_censored = True`` for that period.
@@ -99,6 +100,29 @@ def assign_lifecycle_stage(orders: ir.Table, period: Period = "month") -> ir.Tab
         (latest.period == latest.first_period, "new"),
         ((latest.previous_period == latest.period - 1).fill_null(False), "active"),
         else_="return",
+    )
+    return latest.select(
+        "customer_id", stage=stage, last_purchase_period_start=period_start(latest.period, period)
+    ).order_by("customer_id")
+
+
+def assign_growth_stage(orders: ir.Table, period: Period = "month") -> ir.Table:
+    """Each customer's growth stage in the last period of the data: ``new``, ``returning``,
+    ``resurrecting`` (bought in it), ``dormant`` (bought in the period before, not in it) or
+    ``lapsed`` (last bought earlier): ``customer_id, stage, last_purchase_period_start``."""
+    period = check_period(period)
+    activity = customer_periods(orders, period)
+    marked = activity.mutate(
+        current=activity.period.max().over(),
+        latest_period=activity.period.max().over(group_by=activity.customer_id),
+    )
+    latest = marked.filter(marked.period == marked.latest_period)  # a window inside a filter breaks on Spark
+    stage = ibis.cases(
+        (latest.period < latest.current - 1, "lapsed"),
+        (latest.period < latest.current, "dormant"),
+        (latest.period == latest.first_period, "new"),
+        ((latest.previous_period == latest.period - 1).fill_null(False), "returning"),
+        else_="resurrecting",
     )
     return latest.select(
         "customer_id", stage=stage, last_purchase_period_start=period_start(latest.period, period)
