@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from conftest import build_demo_orders
 
-from memberlens.analyses import AnalysisOptions, run_analysis
+from memberlens.analyses import AnalysisOptions, cluster_result, run_analysis
 from memberlens.io.workspace import Workspace
 from memberlens.scores import score_dates
 
@@ -57,6 +57,16 @@ def test_each_date_holds_that_mornings_scores_and_scoring_again_replaces(scored,
             assert (rows.rfm_segment == rfm.segment.reindex(rows.index)).all()
             assert (rows.m_score == rfm.m_score.reindex(rows.index)).all()
             assert (rows.lifecycle_stage == stage.reindex(rows.index)).all()
+        # clusters: fitted at the first date, those centres applied at every later one
+        fitted = cluster_result(ws, AnalysisOptions(as_of=date.fromisoformat(DATES[0])))
+        for day in DATES:
+            rows = first[first.as_of == date.fromisoformat(day)].set_index("customer_id")
+            if day == DATES[0]:
+                expected = fitted.assignments.set_index("customer_id").cluster_name
+            else:
+                rfm = run_analysis(ws, "rfm", AnalysisOptions(as_of=date.fromisoformat(day)))
+                expected = fitted.assign(rfm).set_index("customer_id").cluster_name
+            assert (rows.cluster == expected.reindex(rows.index)).all(), day
 
 
 def _history_oracle(stored: pd.DataFrame) -> pd.DataFrame:

@@ -1,11 +1,15 @@
 """A history of member scores: each member's RFM scores and segment, lifecycle stage, ABC class,
-P(alive) and predicted value (and, when asked, churn probability and risk band) as of a date,
+cluster, P(alive) and predicted value (and, when asked, churn probability and risk band) as of a date,
 kept in the workspace table ``member_scores`` — one row per member and date, a date scored again
 replaced — so a team sees each member's previous segment and when it last changed (the fields
 Klaviyo keeps), and ``memberlens migrate`` has its dates ready.
 
 Each date is scored from its own :class:`memberlens.snapshot.Snapshot`; a score as of D is what
-was known on the morning of D.
+was known on the morning of D. The clusters are those fitted at the first date of the history
+(the earliest stored, or this run's first when earlier), their centres applied at every date, so
+a cluster means the same kind of customer along the history (as in ``memberlens migrate --by
+cluster``); a snapshot is exact, so refitting at that date gives the same centres. Scoring a date
+before the history's first moves that anchor: rescore the history (``--every``) to align it.
 """
 
 from __future__ import annotations
@@ -15,7 +19,8 @@ from datetime import date
 
 import pandas as pd
 
-from memberlens.analyses import AnalysisOptions, member_value_fit, run_analysis
+from memberlens import metrics
+from memberlens.analyses import AnalysisOptions, cluster_result, member_value_fit, run_analysis
 from memberlens.errors import ConfigError, MemberlensError
 from memberlens.snapshot import SCORES_TABLE, Snapshot, snapshot_of
 
@@ -23,7 +28,7 @@ SCORE_COLUMNS = {
     "customer_id": "string", "as_of": "date",
     "recency": "int64", "frequency": "int64", "monetary": "float64",
     "r_score": "int64", "f_score": "int64", "m_score": "int64", "rfm_segment": "string",
-    "lifecycle_stage": "string", "abc_class": "string",
+    "lifecycle_stage": "string", "abc_class": "string", "cluster": "string",
     "probability_alive": "float64", "predicted_clv": "float64",
     "churn_probability": "float64", "risk_band": "string",
 }
@@ -31,9 +36,11 @@ STEPS = {"week": pd.DateOffset(weeks=1), "month": pd.DateOffset(months=1), "quar
 
 
 def score_members(snapshot: Snapshot, options: AnalysisOptions | None = None, *, churn: bool = False,
-                  notes: Callable[[str], object] | None = None) -> pd.DataFrame:
+                  notes: Callable[[str], object] | None = None,
+                  clusters: metrics.ClusterResult | None = None) -> pd.DataFrame:
     """One row per customer of the snapshot with :data:`SCORE_COLUMNS` (a model that cannot be
-    fitted at this date leaves its columns empty and says why through ``notes``)."""
+    fitted at this date leaves its columns empty and says why through ``notes``); customers are
+    placed in ``clusters`` (fitted at another date) when given, else in those fitted here."""
     options = options or AnalysisOptions()
     rfm = _frame(run_analysis(snapshot, "rfm", options))[
         ["customer_id", "recency", "frequency", "monetary", "r_score", "f_score", "m_score", "segment"]
@@ -42,6 +49,7 @@ def score_members(snapshot: Snapshot, options: AnalysisOptions | None = None, *,
     abc = _frame(run_analysis(snapshot, "abc", _replaced(options, by="customer")))[["customer_id", "abc_class"]]
     scores = rfm.merge(stage.rename(columns={"stage": "lifecycle_stage"}), on="customer_id", how="left")
     scores = scores.merge(abc, on="customer_id", how="left")
+    scores = scores.merge(_clusters(snapshot, options, clusters, notes), on="customer_id", how="left")
     scores = scores.merge(_member_value(snapshot, options, notes), on="customer_id", how="left")
     scores = scores.merge(_churn(snapshot, notes) if churn else pd.DataFrame(columns=["customer_id"]), on="customer_id",
                           how="left")
@@ -51,6 +59,28 @@ def score_members(snapshot: Snapshot, options: AnalysisOptions | None = None, *,
             scores[column] = None
         scores[column] = scores[column].astype({"string": "object", "date": "object"}.get(kind, kind))
     return scores[list(SCORE_COLUMNS)].sort_values("customer_id", kind="mergesort").reset_index(drop=True)
+
+
+def _clusters(snapshot: Snapshot, options: AnalysisOptions, clusters: metrics.ClusterResult | None,
+              notes) -> pd.DataFrame:
+    try:
+        if clusters is None:
+            placed = cluster_result(snapshot, options).assignments
+        else:
+            placed = clusters.assign(metrics.compute_rfm(snapshot.table("orders"), as_of=snapshot.day,
+                                                         lookback_days=options.lookback_days))
+    except MemberlensError as exc:
+        _say(notes, f"{snapshot.day}: no cluster ({exc.message})")
+        return pd.DataFrame(columns=["customer_id"])
+    return placed[["customer_id", "cluster_name"]].rename(columns={"cluster_name": "cluster"})
+
+
+def first_clusters(snapshot: Snapshot, options: AnalysisOptions | None = None) -> metrics.ClusterResult | None:
+    """The clusters fitted at the first date of a run (None when there are too few customers)."""
+    try:
+        return cluster_result(snapshot, options or AnalysisOptions())
+    except MemberlensError:
+        return None
 
 
 def _member_value(snapshot: Snapshot, options: AnalysisOptions, notes) -> pd.DataFrame:
@@ -93,15 +123,27 @@ def record_scores(workspace, days: Iterable[date | None], *, options: AnalysisOp
                   notes: Callable[[str], object] | None = None) -> list[tuple[date, int]]:
     """Score each date (None: the day after the last order) and store it in ``member_scores``,
     each date replacing an earlier scoring of it; returns (date, members) per date."""
-    done = []
+    done, clusters = [], None
     for day in days:
         snapshot = snapshot_of(workspace, day)
         if snapshot.day is None:
             raise ConfigError("scores need the orders table", "ingest orders first: memberlens ingest ORDERS_FILE")
-        frame = score_members(snapshot, options, churn=churn, notes=notes)
+        if clusters is None:  # fitted at the history's first date: every date uses its centres
+            anchor = _first_scored(workspace)
+            first = snapshot if anchor is None or anchor >= snapshot.day else snapshot_of(workspace, anchor)
+            clusters = first_clusters(first, options)
+        frame = score_members(snapshot, options, churn=churn, notes=notes, clusters=clusters)
         workspace.replace_rows(SCORES_TABLE, "as_of", snapshot.day, frame, schema=SCORE_COLUMNS)
         done.append((snapshot.day, len(frame)))
     return done
+
+
+def _first_scored(workspace) -> date | None:
+    """The earliest date in the score history (None before any scoring)."""
+    if not workspace.has_table(SCORES_TABLE):
+        return None
+    first = workspace.table(SCORES_TABLE).as_of.min().execute()
+    return None if first is None or pd.isna(first) else pd.Timestamp(first).date()
 
 
 def _frame(result) -> pd.DataFrame:
@@ -119,4 +161,4 @@ def _say(notes, text: str) -> None:
         notes(text)
 
 
-__all__ = ["SCORE_COLUMNS", "record_scores", "score_dates", "score_members"]
+__all__ = ["SCORE_COLUMNS", "first_clusters", "record_scores", "score_dates", "score_members"]
