@@ -119,3 +119,21 @@ def test_history_before_any_scoring_says_how_to_score(tmp_path, run_cli):
     assert run_cli("ingest", "orders.csv").exit_code == 0
     result = run_cli("analyze", "score-history")
     assert result.exit_code == 2 and "member_scores" in result.stderr and "memberlens score" in result.stderr
+
+
+def test_the_report_exports_the_history_with_previous_segments(scored, run_cli):
+    """The report's member lists carry the score history as ``analyze score-history`` prints it."""
+    from memberlens.i18n import Messages
+    from memberlens.reports.base import ReportContext
+    from memberlens.reports.exports import collect_exports
+    from memberlens.reports.migration import MigrationSection
+
+    _cli(run_cli, "score", "--every", "month", "--from", DATES[0], "--as-of", DATES[-1], "--db", str(scored))
+    printed = pd.read_csv(io.StringIO(_cli(run_cli, "analyze", "score-history", "--format", "csv", "--db", str(scored)).stdout))
+    with Workspace(scored, read_only=True) as ws:
+        exported = collect_exports(ReportContext(ws, Messages("en")), [MigrationSection()])["score_history"]
+    assert list(exported.customer_id) == list(printed.customer_id)
+    assert {"previous_segment", "segment_since", "cluster"} <= set(exported.columns)
+    assert (exported.rfm_segment.astype(str).tolist() == printed.rfm_segment.astype(str).tolist())
+    assert exported.previous_segment.fillna("").astype(str).tolist() == printed.previous_segment.fillna("").astype(str).tolist()
+    assert pd.to_datetime(exported.segment_since).tolist() == pd.to_datetime(printed.segment_since).tolist()

@@ -1,6 +1,7 @@
 """Report section: who moved between segments since one period before the report's date — the
 flows as a Sankey chart and a heat map of the transition matrix, sentences that name the largest
-moves and the harmful ones, and the members on harmful moves as a win-back list."""
+moves and the harmful ones, the members on harmful moves as a win-back list, and (when scores are
+kept) the score history's previous segment and segment-since per member as a member list."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from memberlens.migration import APPEARED, LEFT, Migration, migrate
 from memberlens.reports import charts as c
 from memberlens.reports import format as f
 from memberlens.reports.base import Chart, ReportContext, SectionContent, TableBlock
+from memberlens.snapshot import SCORES_TABLE
 
 PERIODS = {"day": pd.DateOffset(days=1), "week": pd.DateOffset(weeks=1), "month": pd.DateOffset(months=1),
            "quarter": pd.DateOffset(months=3)}
@@ -66,8 +68,15 @@ class MigrationSection:
         return SectionContent(self.key, t(self.title_key), charts=charts)
 
     def exports(self, ctx: ReportContext) -> dict[str, pd.DataFrame]:
+        """The members on harmful moves (win-back) and, once ``memberlens score`` has kept a
+        history, each member's latest scores with their previous segment and when it changed."""
+        lists = {}
         moves = self.result(ctx)
-        return {} if moves is None else {"migration_downgrades": moves.downgrades}
+        if moves is not None:
+            lists["migration_downgrades"] = moves.downgrades
+        if ctx.has(SCORES_TABLE):
+            lists["score_history"] = ctx.analyses.run("score-history")
+        return lists
 
     # -- charts ---------------------------------------------------------------------------------
     def _sankey(self, moves: Migration, name) -> dict:
