@@ -159,3 +159,51 @@ def test_the_model_time_unit_converts_days():
     b = by_day.execute().sort_values("customer_id")
     assert np.allclose(a.expected_orders_30d, b.expected_orders_30d)
     assert np.allclose(a.probability_alive, b.probability_alive)
+
+
+# -- predictions for scalars and arrays alike; the quadrature fallback once per distinct history --
+SCALAR_MODELS = {
+    "ParetoNBDModel": {"r": 0.55, "alpha": 10.58, "s": 0.61, "beta": 11.67},
+    "BetaGeoModel": {"r": 0.24, "alpha": 4.41, "a": 0.79, "b": 2.43},
+}
+
+
+@pytest.mark.parametrize("name", SCALAR_MODELS)
+def test_probability_of_purchases_takes_scalars_as_arrays(name):
+    import memberlens.models as models
+
+    model = getattr(models, name)()
+    model.params_ = dict(SCALAR_MODELS[name])
+    for n in (0, 1, 3):
+        arrays = model.probability_of_purchases(n, np.array([5.0, 30.0]), np.array([2.0, 0.0]), np.array([10.0, 0.0]),
+                                                np.array([20.0, 15.0]))
+        scalars = [model.probability_of_purchases(n, t, x, tx, T) for t, x, tx, T in ((5.0, 2, 10, 20), (30.0, 0, 0, 15))]
+        assert np.ndim(scalars[0]) == 0
+        assert np.allclose(scalars, arrays, rtol=1e-12)
+    assert np.ndim(model.probability_of_purchases(1, 5)) == 0  # a new member, all defaults
+
+
+def test_the_quadrature_fallback_equals_direct_integration_and_runs_once_per_history(monkeypatch):
+    """With a and b in the thousands SciPy's 2F1 fails and E[X(t)] is integrated over p ~ Beta(a, b);
+    members with the same (t, r+x, α+T, b') share one integral. Oracle: scipy.integrate.quad of
+    E[X(t) | p] = (1 - (α/(α+pt))^r)/p against the Beta density, for each distinct history."""
+    from scipy import integrate
+    from scipy.stats import beta as beta_dist
+
+    import memberlens.models.bg_nbd as bg
+
+    a, b = 3000.0, 90000.0
+    histories = np.array([[365.0, 1.2, 50.0, b], [365.0, 3.2, 400.0, b + 2], [30.0, 0.9, 40.0, b]])
+    rows = histories[np.tile([0, 1, 2, 1, 0], 40)]  # 200 members, 3 distinct histories
+    calls = []
+    real = bg._bgnbd_expected_by_quadrature
+    monkeypatch.setattr(bg, "_bgnbd_expected_by_quadrature", lambda *args: calls.append(len(args[0])) or real(*args))
+    got = bg._bgnbd_expected(rows[:, 0], rows[:, 1], rows[:, 2], a, rows[:, 3])
+    assert calls == [3]
+    for t, r, alpha, b_ in histories:
+        density = beta_dist(a, b_)
+        lo, hi = density.ppf(1e-12), density.ppf(1 - 1e-12)
+        expected, _ = integrate.quad(lambda p: density.pdf(p) * -np.expm1(-r * np.log1p(p * t / alpha)) / p, lo, hi,
+                                     epsabs=0, epsrel=1e-12, limit=200)
+        mine = got[(rows[:, 0] == t) & (rows[:, 1] == r) & (rows[:, 2] == alpha) & (rows[:, 3] == b_)]
+        assert np.allclose(mine, expected, rtol=1e-9), (mine[0], expected)

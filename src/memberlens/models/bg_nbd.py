@@ -228,17 +228,20 @@ def _bgnbd_expected(t: Any, r: Any, alpha: Any, a: float, b: Any) -> np.ndarray:
         closed = value(a)
     closed = np.array(closed, dtype=float, ndmin=1)
     failed = ~np.isfinite(closed) | (closed < 0)
-    if failed.any():
+    if failed.any():  # once per distinct (t, r, α, b): members sharing a history share the integral
         shape = closed.shape
-        t_, r_, alpha_, b_ = (np.broadcast_to(np.asarray(v, dtype=float), shape)[failed] for v in (t, r, alpha, b))
-        closed[failed] = _bgnbd_expected_by_quadrature(t_, r_, alpha_, a, b_)
+        rows = np.column_stack([np.broadcast_to(np.asarray(v, dtype=float), shape)[failed] for v in (t, r, alpha, b)])
+        distinct, which = np.unique(rows, axis=0, return_inverse=True)
+        values = _bgnbd_expected_by_quadrature(*(np.ascontiguousarray(distinct[:, k]) for k in range(4)), a)
+        closed[failed] = values[which.reshape(-1)]
     return closed if np.ndim(t) or np.ndim(r) or np.ndim(alpha) or np.ndim(b) else closed[0]
 
 
 QUADRATURE_NODES = 1024
+QUADRATURE_CHUNK = 8192  # rows per block of the (rows x nodes) integrand: 64 MB
 
 
-def _bgnbd_expected_by_quadrature(t: np.ndarray, r: np.ndarray, alpha: np.ndarray, a: float, b: np.ndarray) -> np.ndarray:
+def _bgnbd_expected_by_quadrature(t: np.ndarray, r: np.ndarray, alpha: np.ndarray, b: np.ndarray, a: float) -> np.ndarray:
     """E[X(t)] as ``E_p[(1 - (α/(α+pt))^r) / p]`` over ``p ~ Beta(a, b)``: given p, purchases
     before dropout are geometric and ``E[X(t) | λ, p] = (1 - e^(-λpt)) / p``; averaged over
     ``λ ~ Gamma(r, α)``. Gauss-Legendre on the Beta's quantile scale (the integrand is bounded
@@ -248,10 +251,11 @@ def _bgnbd_expected_by_quadrature(t: np.ndarray, r: np.ndarray, alpha: np.ndarra
     out = np.empty(t.shape, dtype=float)
     distinct_b, which = np.unique(b, return_inverse=True)
     for k, b_k in enumerate(distinct_b):
-        rows = which == k
         p = betaincinv(a, b_k, u)[None, :]
-        g = -np.expm1(-r[rows, None] * np.log1p(p * (t[rows, None] / alpha[rows, None]))) / p
-        out[rows] = g @ w
+        rows = np.flatnonzero(which == k)
+        for chunk in np.array_split(rows, max(1, len(rows) // QUADRATURE_CHUNK)):  # bounded memory
+            g = -np.expm1(-r[chunk, None] * np.log1p(p * (t[chunk, None] / alpha[chunk, None]))) / p
+            out[chunk] = g @ w
     return out
 
 

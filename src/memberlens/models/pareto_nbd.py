@@ -251,7 +251,9 @@ class ParetoNBDModel(TransactionModel):
         """
         n = check_count(n, type(self).__name__)
         x, t_x, T = self._arrays(frequency, recency, T)
-        t = np.broadcast_to(np.asarray(t, dtype=float), x.shape)
+        x, t_x, T, t = np.broadcast_arrays(x, t_x, T, np.asarray(t, dtype=float))
+        if x.ndim == 0:  # scalars in, a scalar out
+            return self.probability_of_purchases(n, t[None], x[None], t_x[None], T[None])[0]
         p = self.params_
         r, alpha, s, beta = p["r"], p["alpha"], p["s"], p["beta"]
         alive = self.probability_alive(x, t_x, T)
