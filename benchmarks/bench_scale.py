@@ -45,11 +45,11 @@ def memberlens_exe() -> str:
     return str(Path(sys.executable).with_name("memberlens"))
 
 
-def run_child(args: list[str], env: dict[str, str] | None = None) -> tuple[dict, float, int]:
+def run_child(args: list[str], env: dict[str, str] | None = None, script: str = __file__) -> tuple[dict, float, int]:
     """Run ``python bench_scale.py --child ...``; returns (its JSON result, wall seconds, the peak
     resident set of its whole process tree, Spark's JVM included, sampled every 50 ms)."""
     start = time.perf_counter()
-    child = subprocess.Popen([sys.executable, __file__, "--child", *args], stdout=subprocess.PIPE,
+    child = subprocess.Popen([sys.executable, script, "--child", *args], stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True, env={**os.environ, **(env or {})})
     peak = [0]
 

@@ -20,13 +20,13 @@ import json
 import os
 import subprocess
 import sys
-import threading
 import time
 from datetime import date
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_scale import GB, generate, human, memberlens_exe, tree_rss  # noqa: E402
+import bench_scale  # noqa: E402
+from bench_scale import GB, generate, human, memberlens_exe  # noqa: E402
 
 
 def child_score(workspace: str, first: str, last: str, copy_to: str) -> dict:
@@ -51,23 +51,7 @@ def child_score(workspace: str, first: str, last: str, copy_to: str) -> dict:
 
 def run_child(args: list[str]) -> tuple[dict, float, int]:
     """This script's ``--child`` in a fresh process: (its JSON, wall seconds, peak resident set of its tree)."""
-    start = time.perf_counter()
-    child = subprocess.Popen([sys.executable, __file__, "--child", *args], stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True)
-    peak = [0]
-
-    def watch() -> None:
-        while child.poll() is None:
-            peak[0] = max(peak[0], tree_rss(child.pid))
-            time.sleep(0.05)
-
-    watcher = threading.Thread(target=watch, daemon=True)
-    watcher.start()
-    out, errors = child.communicate()
-    watcher.join()
-    if child.returncode != 0:
-        sys.exit(f"child failed ({child.returncode}):\n{errors[-4000:]}")
-    return json.loads(out.strip().splitlines()[-1]), time.perf_counter() - start, peak[0]
+    return bench_scale.run_child(args, script=__file__)
 
 
 def last_order_month_after(workspace: Path) -> date:

@@ -85,16 +85,22 @@ def count_growth_stages(orders: ir.Table, period: Period = "month") -> ir.Table:
     ).order_by("period_start")
 
 
-def assign_lifecycle_stage(orders: ir.Table, period: Period = "month") -> ir.Table:
-    """Each customer's lifecycle stage (new / active / return / unactive) in the last period of
-    the data: ``customer_id, stage, last_period_start`` (for member lists per lifecycle state)."""
-    period = check_period(period)
+def _latest_periods(orders: ir.Table, period: Period) -> ir.Table:
+    """Each customer's last period with an order (``period``, ``first_period``, ``previous_period``)
+    beside the data's last period (``current``)."""
     activity = customer_periods(orders, period)
     marked = activity.mutate(
         current=activity.period.max().over(),
         latest_period=activity.period.max().over(group_by=activity.customer_id),
     )
-    latest = marked.filter(marked.period == marked.latest_period)  # a window inside a filter breaks on Spark
+    return marked.filter(marked.period == marked.latest_period)  # a window inside a filter breaks on Spark
+
+
+def assign_lifecycle_stage(orders: ir.Table, period: Period = "month") -> ir.Table:
+    """Each customer's lifecycle stage (new / active / return / unactive) in the last period of
+    the data: ``customer_id, stage, last_period_start`` (for member lists per lifecycle state)."""
+    period = check_period(period)
+    latest = _latest_periods(orders, period)
     stage = ibis.cases(
         (latest.period < latest.current, "unactive"),
         (latest.period == latest.first_period, "new"),
@@ -111,12 +117,7 @@ def assign_growth_stage(orders: ir.Table, period: Period = "month") -> ir.Table:
     ``resurrecting`` (bought in it), ``dormant`` (bought in the period before, not in it) or
     ``lapsed`` (last bought earlier): ``customer_id, stage, last_purchase_period_start``."""
     period = check_period(period)
-    activity = customer_periods(orders, period)
-    marked = activity.mutate(
-        current=activity.period.max().over(),
-        latest_period=activity.period.max().over(group_by=activity.customer_id),
-    )
-    latest = marked.filter(marked.period == marked.latest_period)  # a window inside a filter breaks on Spark
+    latest = _latest_periods(orders, period)
     stage = ibis.cases(
         (latest.period < latest.current - 1, "lapsed"),
         (latest.period < latest.current, "dormant"),
