@@ -5,6 +5,9 @@ error and never reaches the engine as text."""
 
 from __future__ import annotations
 
+import functools
+import math
+import operator
 from datetime import date
 
 import ibis
@@ -16,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from memberlens.errors import ConfigError
-from memberlens.segments.filters import FilterError, compile_filter, parse_filter
+from memberlens.segments.filters import MAX_DEPTH, MAX_LENGTH, FilterError, Logical, compile_filter, parse_filter
 
 
 def _frame() -> pd.DataFrame:
@@ -170,6 +173,160 @@ def test_a_deeply_nested_or_very_long_filter_is_refused_not_a_crash(data):
     for text in ["not " * 200 + "flag", "-" * 500 + "a > 0", "(" * 3000 + "a > 0" + ")" * 3000, "a > 0 and " * 600 + "flag"]:
         with pytest.raises(FilterError):
             compile_filter(table, text)
+
+
+# -- long chains: a flat ``and``/``or`` is one level of nesting, however many terms ------------------
+# Each term is (filter text, pandas condition on the _nullable frame); its threshold is the
+# term's number, so no two terms of a chain are the same.
+def _or_term(i: int):
+    k = i % 7
+    return [
+        (f"a > {6 + k / 10:g}", lambda f: f.a > 6 + k / 10),
+        (f"b = {3 + k}", lambda f: f.b == 3 + k),  # only k = 0 matches anything
+        (f"s = 'z' and a < {-1 - k / 10:g}", lambda f: (f.s == "z") & (f.a < -1 - k / 10)),
+        (f"\"total spend\" between {60 + k} and {90 + k}",
+         lambda f: (f["total spend"] >= 60 + k) & (f["total spend"] <= 90 + k)),
+        (f"not (flag or a > {-9 - k})", lambda f: ~(f.flag | (f.a > -9 - k))),
+    ][i % 5]
+
+
+def _and_term(i: int):
+    k = i % 9
+    return [
+        (f"a > {-2 - k / 10:g}", lambda f: f.a > -2 - k / 10),
+        (f"b < {3 + k}", lambda f: f.b < 3 + k),
+        (f"s in ('x', 'y', 'it''s', '{k}')",
+         lambda f: f.s.isin(["x", "y", "it's", str(k)]).astype("boolean").where(f.s.notna(), pd.NA)),
+        (f"(not flag or a is null or b = {k % 4})", lambda f: ~f.flag | f.a.isna() | (f.b == k % 4)),
+        (f"\"total spend\" >= {k / 10:g}", lambda f: f["total spend"] >= k / 10),
+    ][i % 5]
+
+
+def _short_or_term(i: int):
+    """Terms of three characters, so that 571 of them fit in the length limit."""
+    k = 3 + i % 7
+    return [(f"b={k}", lambda f: f.b == k), (f"a>{k}", lambda f: f.a > k), (f"a={k}", lambda f: f.a == k)][i % 3]
+
+
+def _short_and_term(i: int):
+    k = i % 8
+    return [(f"a<{k + 2}", lambda f: f.a < k + 2), (f"b<{k + 2}", lambda f: f.b < k + 2)][i % 2]
+
+
+def _chain(term, op: str, count: int | None = None) -> tuple[str, list]:
+    """``count`` terms joined by ``op`` (as many as fit in MAX_LENGTH when ``count`` is None):
+    the filter text and the terms' pandas conditions."""
+    texts, conditions = [], []
+    for i in range(count if count is not None else 10**6):
+        text, condition = term(i)
+        if count is None and len(f" {op} ".join([*texts, text])) > MAX_LENGTH:
+            break
+        texts.append(text)
+        conditions.append(condition)
+    return f" {op} ".join(texts), conditions
+
+
+def _logical_depth(expr) -> int:
+    """How deeply And/Or nodes nest in an Ibis expression."""
+    deepest, stack = 0, [(expr.op(), 0)]
+    while stack:
+        node, depth = stack.pop()
+        depth += isinstance(node, (ops.And, ops.Or))
+        deepest = max(deepest, depth)
+        stack.extend((arg, depth) for arg in node.args if isinstance(arg, ops.Node))
+    return deepest
+
+
+@pytest.mark.parametrize("op, term, count", [
+    (op, term, count)
+    for op, long, short in [("or", _or_term, _short_or_term), ("and", _and_term, _short_and_term)]
+    for term, count in [(long, 2), (long, 59), (long, 61), (long, None), (short, None)]
+], ids=lambda v: v.__name__.strip("_") if callable(v) else "as-many-as-fit" if v is None else str(v))
+def test_a_flat_chain_of_one_operator_is_one_level_and_selects_what_pandas_selects(data, op, term, count):
+    table, frame = data
+    text, conditions = _chain(term, op, count)
+    terms = len(conditions)
+    if count is None:  # the longest chain of these terms the length limit allows
+        assert len(text) + len(f" {op} ") + len(term(terms)[0]) > MAX_LENGTH
+        assert terms >= {_or_term: 190, _and_term: 160, _short_or_term: 570, _short_and_term: 500}[term]
+    parsed = parse_filter(text)
+    assert isinstance(parsed.tree, Logical) and parsed.tree.op == op and len(parsed.tree.operands) == terms
+    compiled = compile_filter(table, parsed)
+    nullable = _nullable(frame)
+    join = {"or": operator.or_, "and": operator.and_}[op]  # pandas' Kleene | and &
+    expected = _oracle_ids(frame, functools.reduce(join, [condition(nullable) for condition in conditions]))
+    assert _ids(table, compiled.condition) == expected
+    assert 0 < len(expected) < len(frame)
+    assert _logical_depth(compiled.condition) <= math.ceil(math.log2(terms)) + 2  # balanced, not a ladder of n
+
+
+def test_the_59_term_or_from_the_bug_report_is_accepted(data):
+    table, frame = data
+    text = " or ".join(f"b > {i}" for i in range(59))
+    assert _ids(table, compile_filter(table, text).condition) == _oracle_ids(frame, _nullable(frame).b > 0)
+
+
+@pytest.mark.parametrize("text, pandas", [
+    ("a > 4 or b = 0 and s = 'x'", lambda f: (f.a > 4) | ((f.b == 0) & (f.s == "x"))),
+    ("b = 0 and s = 'x' or a > 4", lambda f: ((f.b == 0) & (f.s == "x")) | (f.a > 4)),
+    ("(a > 4 or b = 0) and s = 'x'", lambda f: ((f.a > 4) | (f.b == 0)) & (f.s == "x")),
+    ("a > 4 or b = 0 and s = 'x' and not flag or a < 1 and b = 3 or s is null",
+     lambda f: (f.a > 4) | ((f.b == 0) & (f.s == "x") & ~f.flag) | ((f.a < 1) & (f.b == 3)) | f.s.isna()),
+    ("not a > 4 or b = 0", lambda f: ~(f.a > 4) | (f.b == 0)),
+    ("a between 1 and 3 and b = 1 or a not between 0 and 5 and b = 2",
+     lambda f: (f.a >= 1) & (f.a <= 3) & (f.b == 1) | ~((f.a >= 0) & (f.a <= 5)) & (f.b == 2)),
+])
+def test_and_binds_tighter_than_or_in_a_mixed_chain(data, text, pandas):
+    table, frame = data
+    expected = _oracle_ids(frame, pandas(_nullable(frame)))
+    assert _ids(table, compile_filter(table, text).condition) == expected
+    assert 0 < len(expected) < len(frame)
+
+
+def test_the_mixed_chain_is_not_read_left_to_right(data):
+    """``a or b and c`` is ``a or (b and c)``, which here selects other rows than ``(a or b) and c``."""
+    table, frame = data
+    f = _nullable(frame)
+    left_to_right = _oracle_ids(frame, ((f.a > 4) | (f.b == 0)) & (f.s == "x"))
+    assert _ids(table, compile_filter(table, "a > 4 or b = 0 and s = 'x'").condition) != left_to_right
+
+
+def _nested(op: str, levels: int) -> str:
+    """``levels`` parenthesised groups, each inside the one before: ``(a > 0 or (a > 1 or (...)))``."""
+    return "".join(f"(a > {i} {op} " for i in range(levels)) + "flag" + ")" * levels
+
+
+@pytest.mark.parametrize("text", [
+    _nested("or", MAX_DEPTH + 1), _nested("and", MAX_DEPTH + 1),
+    "".join(f"(a > {i} {'or' if i % 2 else 'and'} " for i in range(MAX_DEPTH + 1)) + "flag" + ")" * (MAX_DEPTH + 1),
+    "not " * (MAX_DEPTH + 1) + "flag", "not (" * (MAX_DEPTH + 1) + "flag" + ")" * (MAX_DEPTH + 1),
+    "-" * (MAX_DEPTH + 1) + "a > 0",
+])
+def test_real_nesting_is_still_refused_past_the_limit(data, text):
+    table, _ = data
+    assert len(text) <= MAX_LENGTH  # refused for its depth, not its length
+    with pytest.raises(FilterError, match=f"nested more than {MAX_DEPTH} levels deep"):
+        compile_filter(table, text)
+
+
+def test_nesting_within_the_limit_is_accepted(data):
+    table, frame = data
+    f = _nullable(frame)
+    expected = _oracle_ids(frame, ~f.flag)
+    assert _ids(table, compile_filter(table, "not " * 55 + "flag").condition) == expected  # an odd count
+    text = "(b = 0 or (b = 1 or (b = 2 or (a > 4 and (s = 'x' or flag)))))"
+    expected = _oracle_ids(frame, (f.b == 0) | (f.b == 1) | (f.b == 2) | ((f.a > 4) & ((f.s == "x") | f.flag)))
+    assert _ids(table, compile_filter(table, text).condition) == expected
+
+
+def test_an_operand_deep_in_a_chain_that_is_not_a_condition_is_named(data):
+    table, _ = data
+    text = " or ".join(f"a > {i}" for i in range(30)) + " or s or flag"
+    with pytest.raises(FilterError) as info:
+        compile_filter(table, text)
+    error = info.value
+    assert "or joins conditions; 's' is a text" in error.message
+    assert (error.position, error.length) == (text.index(" s ") + 1, 1)
 
 
 # -- safety --------------------------------------------------------------------------------------

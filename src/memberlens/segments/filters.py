@@ -43,16 +43,16 @@ from memberlens.errors import ConfigError
 from memberlens.metrics._arith import ratio
 
 MAX_LENGTH = 4000  # characters of filter text
-MAX_DEPTH = 60  # nesting of the parsed tree
+MAX_DEPTH = 60  # nesting of the parsed tree: a chain of one ``and``/``or`` is one level
 AGGREGATES = ("mean", "avg", "median", "min", "max", "quantile")
 
 GRAMMAR = r"""
 ?start: or_expr
 
 ?or_expr: and_expr
-        | or_expr _OR and_expr                  -> or_
+        | and_expr (_OR and_expr)+              -> or_
 ?and_expr: not_expr
-         | and_expr _AND not_expr               -> and_
+         | not_expr (_AND not_expr)+            -> and_
 ?not_expr: predicate
          | _NOT not_expr                        -> not_
 ?predicate: sum
@@ -184,11 +184,10 @@ class IsNull:
 
 @dataclass(frozen=True)
 class Logical:
-    """``and`` / ``or`` of two conditions."""
+    """``and`` / ``or`` of two or more conditions: ``a or b or c`` is one node of three operands."""
 
     op: str
-    left: Node
-    right: Node
+    operands: tuple[Node, ...]
     span: Span
 
 
@@ -238,8 +237,11 @@ def walk(tree: Node) -> list[Node]:
 
 
 def _children(node: Node) -> list[Node]:
-    if isinstance(node, (Arith, Compare, Logical)):
+    """The nodes directly under ``node``, left to right."""
+    if isinstance(node, (Arith, Compare)):
         return [node.left, node.right]
+    if isinstance(node, Logical):
+        return list(node.operands)
     if isinstance(node, (Negate, Not, IsNull)):
         return [node.operand]
     if isinstance(node, Between):
@@ -361,6 +363,12 @@ def _expected_words(names) -> str:
 
 
 def _check_depth(parsed, text: str) -> None:
+    """Refuse a parse tree deeper than :data:`MAX_DEPTH`; returns nothing.
+
+    Runs before lark's (recursive) transformer, which therefore never goes deeper than this.
+    ``and``/``or`` chains are flat in the grammar, so ``a or b or c`` is one level however many
+    terms it has; a parenthesised ``and``/``or`` inside another (``a or (b or c)``), ``not``,
+    comparisons and each arithmetic operator add a level. Parentheses around one term add none."""
     stack = [(parsed, 1)]
     while stack:
         node, depth = stack.pop()
@@ -453,10 +461,10 @@ class _ToNodes(Transformer):
         return IsNull(children[0], negated=True, span=_span(meta))
 
     def and_(self, meta, children):
-        return Logical("and", children[0], children[1], _span(meta))
+        return Logical("and", tuple(children), _span(meta))
 
     def or_(self, meta, children):
-        return Logical("or", children[0], children[1], _span(meta))
+        return Logical("or", tuple(children), _span(meta))
 
     def not_(self, meta, children):
         return Not(children[0], _span(meta))
@@ -621,8 +629,8 @@ class _Compiler:
             value, _ = self.compile(node.operand)
             return (value.notnull() if node.negated else value.isnull()), BOOL
         if isinstance(node, Logical):
-            left, right = self.condition(node.left, node.op), self.condition(node.right, node.op)
-            return (left & right if node.op == "and" else left | right), BOOL
+            conditions = [self.condition(operand, node.op) for operand in node.operands]
+            return _balanced(conditions, node.op), BOOL
         if isinstance(node, Not):
             return ~self.condition(node.operand, "not"), BOOL
         raise AssertionError(f"unknown node {node!r}")  # pragma: no cover - the grammar makes no others
@@ -666,6 +674,17 @@ class _Compiler:
                             f"{_describe(operand, self.text)} is {kind}", item,
                             "text values go in single quotes; numbers without")
         return _literal(value)
+
+
+def _balanced(conditions: list[ir.BooleanValue], op: str) -> ir.BooleanValue:
+    """The conditions joined by ``op`` as a balanced tree (depth ~log2 n, not n), so a long
+    chain cannot reach a recursion limit when Ibis and sqlglot compile it. ``and``/``or`` are
+    associative under SQL's three-valued logic too, so the grouping does not change the result."""
+    join = (lambda a, b: a & b) if op == "and" else (lambda a, b: a | b)
+    while len(conditions) > 1:
+        pairs = [join(a, b) for a, b in zip(conditions[::2], conditions[1::2])]
+        conditions = pairs + conditions[len(pairs) * 2 :]
+    return conditions[0]
 
 
 def _aggregate_expr(node: Aggregate, value: ir.NumericValue) -> ir.Scalar:
