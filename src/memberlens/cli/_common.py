@@ -22,6 +22,7 @@ from pathlib import Path
 
 from memberlens.errors import ConfigError, MemberlensError
 from memberlens.io.engines import engine_limit_error
+from memberlens.io.faults import check_output_file, check_output_folder, environment_error
 from memberlens.io.files import csv_writer, table_format, text_safe
 from memberlens.io.jsonable import json_ready, json_text
 
@@ -59,9 +60,11 @@ class MemberlensGroup(TyperGroup):
             err.print("interrupted", markup=False)
             raise click.exceptions.Exit(130) from None
         except Exception as exc:  # a bug: say so in one line, traceback only with --debug
-            limit = engine_limit_error(exc)  # except an engine's resource limit: the user's to raise
-            if limit is not None:
-                self._fail(ctx, limit)
+            # except an engine's resource limit, or a fault of the machine (a full disk, a
+            # read-only folder): the user's to fix
+            theirs = engine_limit_error(exc) or environment_error(exc)
+            if theirs is not None:
+                self._fail(ctx, theirs)
             if debug_enabled(ctx):
                 traceback.print_exc()
             err.print(f"internal error: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}", markup=False)
@@ -143,18 +146,32 @@ def say_nothing_to_show(why: str) -> None:
     err.print(f"nothing to show: {why}", markup=False)
 
 
-def why_nothing_before(orders: Any, as_of: date | None) -> str | None:
-    """Why a result cut at ``--as-of`` is empty when it is because no order came before that day
-    (None when orders did: the emptiness has another cause)."""
+def why_nothing_before(orders: Any, as_of: date | None, option: str = "--as-of", *,
+                       counts_the_day: bool = False) -> str | None:
+    """Why a result cut at ``option`` (``--as-of`` by default) is empty when it is because no
+    order came before that day — or on it, when ``counts_the_day`` (an inclusive end such as
+    ``--calibration-end``) — and None when orders did: the emptiness has another cause."""
     if as_of is None:
         return None
     first = orders.ordered_at.min().execute()
     if first is None or first != first:
         return "the orders table has no rows"
     first_day = first.date() if hasattr(first, "date") else first
-    if first_day < as_of:
+    if first_day < as_of or (counts_the_day and first_day == as_of):
         return None
-    return f"no order comes before --as-of {as_of.isoformat()} (the first order is on {first_day.isoformat()})"
+    words = "on or before" if counts_the_day else "before"
+    return f"no order comes {words} {option} {as_of.isoformat()} (the first order is on {first_day.isoformat()})"
+
+
+def option_out_file(help: str) -> Any:
+    """``--out FILE``, tried before any work starts (a folder, a read-only place or a full disk
+    is refused at once, not after the analysis)."""
+    return typer.Option("--out", help=help, callback=lambda value: value and check_output_file(value))
+
+
+def option_out_folder(help: str) -> Any:
+    """``--out FOLDER``, tried before any work starts."""
+    return typer.Option("--out", help=help, callback=lambda value: value and check_output_folder(value))
 
 
 def option_db() -> Any:

@@ -10,7 +10,7 @@ import pandas as pd
 import typer
 
 from memberlens.analyses import ANALYSES, AnalysisOptions, run_analysis
-from memberlens.cli._common import (OutputFormat, option_as_of, option_db, option_engine, out_format, parse_as_of, print_records,
+from memberlens.cli._common import (option_out_file, OutputFormat, option_as_of, option_db, option_engine, out_format, parse_as_of, print_records,
                                     say_nothing_to_show, why_nothing_before)
 from memberlens.errors import ConfigError
 from memberlens.io.catalog import open_tables
@@ -31,7 +31,7 @@ def analyze_command(
     as_of: Annotated[Optional[str], option_as_of()] = None,
     period: Annotated[str, typer.Option(help="day, week, month or quarter.")] = "month",
     fmt: Annotated[TableFormat, typer.Option("--format", help="table, csv, json or parquet.")] = TableFormat.table,
-    out: Annotated[Optional[Path], typer.Option("--out", help="Write to this file instead of printing (.csv, .json, .parquet or .xlsx by its name; else --format).")] = None,
+    out: Annotated[Optional[Path], option_out_file("Write to this file instead of printing (.csv, .json, .parquet or .xlsx by its name; else --format).")] = None,
     bins: Annotated[int, typer.Option(help="RFM/RFE score bins: 3, 4 or 5.")] = 5,
     scheme: Annotated[str, typer.Option(help="RFM segments: grid, eleven, eight (high/low R, F, M: 重要价值客户 ...), or a TOML file of rules.")] = "grid",
     split: Annotated[str, typer.Option(help="With --scheme eight: high or low against each measure's mean or median.")] = "mean",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from datetime import timedelta
+from datetime import date, timedelta
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, Optional
@@ -12,8 +12,8 @@ import pandas as pd
 import typer
 
 from memberlens.cli._common import (
-    MemberlensGroup, OutputFormat, err, option_as_of, option_db, option_engine, out, out_format, parse_as_of, parse_day,
-    print_json, print_records,
+    MemberlensGroup, OutputFormat, err, option_as_of, option_db, option_engine, option_out_file, out, out_format, parse_as_of, parse_day,
+    print_json, print_records, say_nothing_to_show, why_nothing_before,
 )
 from memberlens.errors import ConfigError
 from memberlens.io.files import write_table_atomic
@@ -34,7 +34,7 @@ from memberlens.models import (
     tracking_error,
 )
 from memberlens.models._base import BaseModel, TransactionModel
-from memberlens.snapshot import Snapshot, snapshot_of
+from memberlens.snapshot import Snapshot, day_after_last_order, snapshot_of
 
 clv_app = typer.Typer(
     name="clv",
@@ -79,6 +79,41 @@ def _snapshot(workspace: Tables, as_of: str | None, observation_end: str | None)
     return snapshot_of(workspace, day)
 
 
+def _why_no_members(workspace: Tables, as_of: str | None, observation_end: str | None,
+                    calibration_end: str | None) -> tuple[str, str] | None:
+    """The date option that leaves no order to summarise, as (option, why) — why in the words of
+    :func:`why_nothing_before`, said of the option given — or None when orders come before every date
+    given. The cut comes first (--as-of, else --observation-end), then --calibration-end. An
+    empty orders table is refused as such: the hint is to ingest orders."""
+    given: list[tuple[str, date, bool]] = []  # (option, day, whether orders on that day count)
+    if as_of is not None:
+        given.append(("--as-of", parse_day(as_of, "--as-of"), False))
+    elif observation_end is not None:
+        given.append(("--observation-end", parse_day(observation_end, "--observation-end"), True))
+    if calibration_end is not None:
+        given.append(("--calibration-end", parse_day(calibration_end, "--calibration-end"), True))
+    if not given:
+        return None
+    orders = workspace.table("orders")
+    day_after_last_order(orders)  # an empty orders table: "ingest orders first"
+    for option, day, inclusive in given:
+        why = why_nothing_before(orders, day, option, counts_the_day=inclusive)
+        if why is not None:
+            return option, why
+    return None
+
+
+def _refuse_no_members(workspace: Tables, model_name: str, as_of: str | None, observation_end: str | None,
+                       calibration_end: str | None, *, calibration_required: bool = False) -> None:
+    """A model cannot be fitted on no member: say which date is before the first order."""
+    found = _why_no_members(workspace, as_of, observation_end, calibration_end)
+    if found is not None:
+        option, why = found
+        optional = not (calibration_required and option == "--calibration-end")
+        raise ConfigError(f"cannot fit {model_name}: {why}",
+                          f"choose a later {option}" + (", or leave it out to fit on every order" if optional else ""))
+
+
 def _summary(snapshot: Snapshot, model_name: str, time_unit: str, calibration_end: str | None):
     return summarise_for(snapshot.table("orders"), model_name, time_unit, calibration_end=calibration_end,
                          observation_end=snapshot.last_day)
@@ -121,14 +156,16 @@ def fit_command(
     observation_end: ObservationOption = None,
     spend: Annotated[bool, typer.Option("--spend/--no-spend", help="Also fit Gamma-Gamma on the repeat buyers' spend.")] = True,
     penalizer: PenalizerOption = 0.0,
-    out_file: Annotated[Optional[Path], typer.Option("--out", help="Save the fitted model(s) as JSON.")] = None,
+    out_file: Annotated[Optional[Path], option_out_file("Save the fitted model(s) as JSON.")] = None,
     db: Annotated[str, option_db()] = "memberlens.duckdb",
     engine: Annotated[str, option_engine()] = "duckdb",
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
     """Fit a purchase model (and Gamma-Gamma spend) on the orders; print the parameters."""
     with open_tables(engine, db) as workspace:
-        fit = _fit(_snapshot(workspace, as_of, observation_end), model.value, time_unit, calibration_end, spend, penalizer)
+        snapshot = _snapshot(workspace, as_of, observation_end)
+        _refuse_no_members(workspace, model.value, as_of, observation_end, calibration_end)
+        fit = _fit(snapshot, model.value, time_unit, calibration_end, spend, penalizer)
     models = [m for m in (fit.purchases, fit.spend) if m is not None]
     if out_file:
         save_model(out_file, *models)
@@ -153,7 +190,7 @@ def predict_command(
     discount_rate: Annotated[float, typer.Option(help="Yearly discount rate of the residual CLV.")] = 0.10,
     clv_horizon: Annotated[float, typer.Option("--clv-horizon", help="Days of the residual CLV.")] = 365.0,
     penalizer: PenalizerOption = 0.0,
-    out_file: Annotated[Optional[Path], typer.Option("--out", help="Write the predictions to this file (.csv, .json, .parquet or .xlsx by its name; else --format).")] = None,
+    out_file: Annotated[Optional[Path], option_out_file("Write the predictions to this file (.csv, .json, .parquet or .xlsx by its name; else --format).")] = None,
     limit: Annotated[int, typer.Option(help="Rows shown with --format table.")] = 20,
     db: Annotated[str, option_db()] = "memberlens.duckdb",
     engine: Annotated[str, option_engine()] = "duckdb",
@@ -170,8 +207,13 @@ def predict_command(
                 raise ConfigError(f"{model_file}: holds no purchase model", "save one with: memberlens clv fit --out FILE")
             fitted: TransactionModel = purchase[0]
             spend_model = spend_models[0] if spend_models else None
+            found = _why_no_members(workspace, as_of, observation_end, calibration_end)
+            if found is not None:  # a saved model, no member to predict for: as other predictions say it
+                say_nothing_to_show(found[1])
+                return
             summary = _summary(snapshot, fitted.model_name, str(fitted.time_unit), calibration_end)
         else:
+            _refuse_no_members(workspace, model.value, as_of, observation_end, calibration_end)
             fit = _fit(snapshot, model.value, time_unit, calibration_end, True, penalizer)
             summary, fitted, spend_model = fit.summary, fit.purchases, fit.spend
         result = predict_member_value(
@@ -219,6 +261,7 @@ def evaluate_command(
     """Fit on the calibration period; compare expected and actual holdout purchases."""
     with open_tables(engine, db) as workspace:
         snapshot = _snapshot(workspace, as_of, observation_end)
+        _refuse_no_members(workspace, model.value, as_of, observation_end, calibration_end, calibration_required=True)
         fit = _fit(snapshot, model.value, time_unit, calibration_end, False, penalizer)
         summary, fitted = fit.summary, fit.purchases
         holdout = evaluate_holdout(fitted, summary, max_frequency=max_frequency)

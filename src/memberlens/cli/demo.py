@@ -9,7 +9,7 @@ import typer
 from rich.text import Text
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from memberlens.cli._common import OutputFormat, err, out, print_records
+from memberlens.cli._common import OutputFormat, err, out, print_records, option_out_folder
 from memberlens.errors import ConfigError
 from memberlens.ingest import ingest
 from memberlens.io.workspace import Workspace
@@ -37,7 +37,7 @@ def _generate(out_dir: Path, customers: int, years: int, seed: int, file_format:
 
 
 def demo_data_command(
-    out_dir: Annotated[Path, typer.Option("--out", help="Folder to write the files into.")],
+    out_dir: Annotated[Path, option_out_folder("Folder to write the files into.")],
     customers: Annotated[int, typer.Option(help="Number of purchasing customers.")] = 20_000,
     years: Annotated[int, typer.Option(help="Years of history.")] = 2,
     seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same files.")] = 7,
@@ -49,7 +49,7 @@ def demo_data_command(
 
 
 def demo_command(
-    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the data, workspace and report.")] = Path("demo-output"),
+    out_dir: Annotated[Path, option_out_folder("Folder for the data, workspace and report.")] = Path("demo-output"),
     customers: Annotated[int, typer.Option(help="Number of purchasing customers.")] = 20_000,
     years: Annotated[int, typer.Option(help="Years of history.")] = 2,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 7,

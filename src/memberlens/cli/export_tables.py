@@ -8,13 +8,13 @@ from typing import Annotated, Optional
 
 import typer
 
-from memberlens.cli._common import option_db, out
+from memberlens.cli._common import option_db, out, option_out_folder
 from memberlens.errors import ConfigError
 from memberlens.io.workspace import Workspace
 
 
 def export_tables_command(
-    out_dir: Annotated[Path, typer.Option("--out", help="Folder to write NAME.parquet into (created if missing).")],
+    out_dir: Annotated[Path, option_out_folder("Folder to write NAME.parquet into (created if missing).")],
     db: Annotated[str, option_db()] = "memberlens.duckdb",
     tables: Annotated[Optional[str], typer.Option("--tables", help="Comma-separated table names (default: all).")] = None,
 ) -> None:

@@ -11,7 +11,7 @@ from typing import Annotated, Optional
 import typer
 
 from memberlens.analyses import AnalysisOptions
-from memberlens.cli._common import OutputFormat, err, option_db, option_engine, out_format, parse_day, print_records
+from memberlens.cli._common import OutputFormat, err, option_db, option_engine, out_format, parse_day, print_records, option_out_file
 from memberlens.errors import ConfigError
 from memberlens.io.catalog import open_tables
 from memberlens.io.files import write_table_atomic
@@ -36,7 +36,7 @@ def migrate_command(
     period: Annotated[str, typer.Option(help="Period of the lifecycle stages: day, week, month or quarter.")] = "month",
     value: Annotated[bool, typer.Option("--value/--no-value", help="Carry each member's predicted value at --to (fits the CLV models).")] = True,
     fmt: Annotated[OutputFormat, typer.Option("--format", help="table, json or csv.")] = OutputFormat.table,
-    out_file: Annotated[Optional[Path], typer.Option("--out", help="Write the rows to this file (.csv, .json, .parquet or .xlsx by its name; else --format).")] = None,
+    out_file: Annotated[Optional[Path], option_out_file("Write the rows to this file (.csv, .json, .parquet or .xlsx by its name; else --format).")] = None,
     limit: Annotated[int, typer.Option(help="Rows shown with --format table.")] = 30,
     db: Annotated[str, option_db()] = "memberlens.duckdb",
     engine: Annotated[str, option_engine()] = "duckdb",

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import typer
 
-from memberlens.cli._common import (OutputFormat, err, option_as_of, option_db, option_engine, out_format, parse_as_of,
+from memberlens.cli._common import (option_out_file, OutputFormat, err, option_as_of, option_db, option_engine, out_format, parse_as_of,
                                     print_records, say_nothing_to_show, why_nothing_before)
 from memberlens.errors import ConfigError
 from memberlens.i18n import LANGUAGES, Messages
@@ -24,7 +24,7 @@ from memberlens.snapshot import snapshot_of
 
 AsOfOption = Annotated[Optional[str], option_as_of()]
 FormatOption = Annotated[OutputFormat, typer.Option("--format", help="table, json or csv.")]
-OutOption = Annotated[Optional[Path], typer.Option("--out", help="Write all rows to this file (.csv, .json, .parquet or .xlsx by its name; else --format).")]
+OutOption = Annotated[Optional[Path], option_out_file("Write all rows to this file (.csv, .json, .parquet or .xlsx by its name; else --format).")]
 LimitOption = Annotated[int, typer.Option(help="Rows shown with --format table.")]
 
 

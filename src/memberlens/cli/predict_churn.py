@@ -10,7 +10,7 @@ from typing import Annotated, Any, Optional
 import pandas as pd
 import typer
 
-from memberlens.cli._common import (OutputFormat, err, option_as_of, option_db, option_engine, out_format, parse_as_of,
+from memberlens.cli._common import (option_out_file, OutputFormat, err, option_as_of, option_db, option_engine, out_format, parse_as_of,
                                     print_json, print_records, say_nothing_to_show, why_nothing_before)
 from memberlens.errors import ConfigError
 from memberlens.i18n import Messages
@@ -44,7 +44,7 @@ class Audience(str, Enum):
 
 AsOfOption = Annotated[Optional[str], option_as_of()]
 FormatOption = Annotated[OutputFormat, typer.Option("--format", help="table, json or csv.")]
-OutOption = Annotated[Optional[Path], typer.Option("--out", help="Write the per-member probabilities to this file (.csv, .json, .parquet or .xlsx by its name; else --format).")]
+OutOption = Annotated[Optional[Path], option_out_file("Write the per-member probabilities to this file (.csv, .json, .parquet or .xlsx by its name; else --format).")]
 LimitOption = Annotated[int, typer.Option(help="Members shown with --format table.")]
 HighOption = Annotated[float, typer.Option("--high", help="Churn probability from which a customer is high risk.")]
 MediumOption = Annotated[float, typer.Option("--medium", help="Churn probability from which a customer is medium risk.")]

@@ -11,7 +11,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from memberlens.analyses import AnalysisOptions
-from memberlens.cli._common import err, option_as_of, option_db, option_engine, out, parse_as_of, parse_day
+from memberlens.cli._common import err, option_as_of, option_db, option_engine, out, parse_as_of, parse_day, option_out_folder
 from memberlens.errors import ConfigError
 from memberlens.i18n import LANGUAGES
 from memberlens.ingest import check_regular_file, ingest
@@ -34,7 +34,7 @@ def report_command(
     as_of: Annotated[Optional[str], option_as_of()] = None,
     compare_from: Annotated[Optional[str], typer.Option("--compare-from", help="The earlier date YYYY-MM-DD of the section on who moved between segments (default: one month before the report's date).")] = None,
     lang: Annotated[str, typer.Option(help="en or zh.")] = "en",
-    out_dir: Annotated[Path, typer.Option("--out", help="Folder to write report.html (and exports/) into.")] = Path("."),
+    out_dir: Annotated[Path, option_out_folder("Folder to write report.html (and exports/) into.")] = Path("."),
     export_format: Annotated[ExportFormat, typer.Option("--export-format", help="Member lists as csv, parquet or xlsx.")] = ExportFormat.csv,
     exports: Annotated[bool, typer.Option("--exports/--no-exports", help="Write the member lists into OUT/exports.")] = True,
     segment: Annotated[Optional[str], typer.Option("--segment", help="The segment explorer's cohort: a saved segment (memberlens segment --save NAME).")] = None,

@@ -20,7 +20,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from memberlens.cli._common import err, option_as_of, option_db, option_engine, parse_as_of
+from memberlens.cli._common import err, option_as_of, option_db, option_engine, parse_as_of, option_out_file
 from memberlens.errors import ConfigError
 from memberlens.i18n import LANGUAGES
 from memberlens.io.catalog import open_tables
@@ -52,7 +52,7 @@ def segment_command(
     export: Annotated[Optional[Path], typer.Option("--export", help="Write the cohort's member list (.csv, .json, .parquet or .xlsx).")] = None,
     lang: Annotated[str, typer.Option(help="en or zh.")] = "en",
     fmt: Annotated[SegmentFormat, typer.Option("--format", help="json, text or html.")] = SegmentFormat.json,
-    out_file: Annotated[Optional[Path], typer.Option("--out", help="Write to this file instead of printing.")] = None,
+    out_file: Annotated[Optional[Path], option_out_file("Write to this file instead of printing.")] = None,
     min_count: Annotated[int, typer.Option("--min-count", help="Fewest cohort members behind a difference or cell.")] = 30,
     as_of: Annotated[Optional[str], option_as_of()] = None,
     db: Annotated[str, option_db()] = "memberlens.duckdb",

@@ -14,6 +14,7 @@ import csv
 import math
 import os
 import re
+import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -39,10 +40,12 @@ SHEET_NAME_MAX = 31
 
 @contextmanager
 def atomic_path(target: str | Path) -> Iterator[Path]:
-    """Yield a temporary path in ``target``'s folder; it replaces ``target`` only on success."""
+    """Yield a temporary path in ``target``'s folder; it replaces ``target`` only on success.
+    What a killed process left there for ``target`` is removed first."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    remove_leftovers(target.parent, target.name)
+    fd, tmp = tempfile.mkstemp(prefix=leftover_prefix(target.name), suffix=".tmp", dir=target.parent)
     os.close(fd)
     try:
         yield Path(tmp)
@@ -50,9 +53,59 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the file the usual mode
         os.replace(tmp, target)
+    except OSError as exc:
+        if exc.filename is None:  # a write that failed says which file it was writing
+            exc.filename = str(target)
+        raise
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def leftover_prefix(name: str) -> str:
+    """The prefix of this process's temporary files and folders for ``name``: ``.NAME.PID.`` —
+    hidden, and telling a later process whether their writer still runs."""
+    return f".{name}.{os.getpid()}."
+
+
+def leftovers(folder: str | Path, name: str) -> list[Path]:
+    """The temporary files and folders for ``name`` in ``folder`` (see :func:`leftover_prefix`)
+    whose process runs no more: what a kill -9 left."""
+    pattern = re.compile(rf"\.{re.escape(name)}\.(\d+)\.")
+    try:
+        entries = sorted(os.scandir(folder), key=lambda e: e.name)
+    except OSError:
+        return []
+    return [Path(e.path) for e in entries if (m := pattern.match(e.name)) and not _running(int(m.group(1)))]
+
+
+def remove_leftovers(folder: str | Path, name: str) -> list[Path]:
+    """Remove :func:`leftovers`; the paths removed."""
+    removed = []
+    for path in leftovers(folder, name):
+        try:
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            else:
+                path.unlink()
+        except FileNotFoundError:  # another process removed it first
+            continue
+        removed.append(path)
+    return removed
+
+
+def _running(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    except OverflowError:
+        return False
+    return True
 
 
 def write_text_atomic(target: str | Path, text: str) -> Path:

@@ -34,11 +34,15 @@ import ibis.expr.types as ir
 from memberlens.errors import InputError, MissingTableError
 from memberlens.io.catalog import LEDGER_TABLE, SOURCES_TABLE, ledgers_from
 from memberlens.io.engines import duckdb_settings
+from memberlens.io.faults import environment_error
+from memberlens.io.files import leftover_prefix, remove_leftovers
+from memberlens.io.together import files_together
 from memberlens.io.sources import quote_identifier
 from memberlens.schema.contract import CANCELLATIONS_TABLE, SOURCE_COLUMN, UNLOCK_HINTS
 from memberlens.schema.ledger import SourceLedger
 
 DEFAULT_PATH = Path("memberlens.duckdb")
+SCRATCH = "memberlens-scratch"  # transcoded copies of inputs beside the workspace, while ingesting
 DUCKDB_MAGIC, DUCKDB_MAGIC_AT = b"DUCK", 8  # a DuckDB file: an 8-byte checksum, then "DUCK"
 
 
@@ -68,9 +72,13 @@ class Workspace:
         _refuse_other_files(self.path)
         if not read_only:
             _make_parent(self.path)
+            remove_leftovers(self.path.resolve().parent, SCRATCH)  # what a killed ingest left
         try:
             self.con = ibis.duckdb.connect(str(self.path), read_only=read_only, **duckdb_settings())
         except duckdb.Error as exc:
+            fault = environment_error(exc, self.path)  # a read-only folder, a full disk
+            if fault is not None:
+                raise fault from exc
             raise InputError(
                 f"{self.path}: cannot open the workspace ({str(exc).splitlines()[0]})",
                 "is another memberlens process using it, or is it not a DuckDB file?",
@@ -118,17 +126,15 @@ class Workspace:
         return ledgers_from(sources, outcomes)
 
     def export_parquet(self, folder: str | Path, tables: list[str] | None = None) -> list[Path]:
-        """Write each table (default: all) to ``folder/NAME.parquet``, each file atomically: the
-        folder other engines read with ``--engine spark --db FOLDER``."""
-        from memberlens.io.files import atomic_path
-
-        written = []
-        for name in tables or self.list_tables():
-            target = Path(folder) / f"{name}.parquet"
-            with atomic_path(target) as tmp:
-                self.raw.execute(f"COPY {quote_identifier(name)} TO '{_sql_string(str(tmp))}' (FORMAT parquet)")
-            written.append(target)
-        return written
+        """Write each table (default: all) to ``folder/NAME.parquet``, all of them replacing the
+        old files together (a kill never leaves old tables beside new ones): the folder other
+        engines read with ``--engine spark --db FOLDER``."""
+        names = tables or self.list_tables()
+        with files_together(folder) as staging:
+            for name in names:
+                target = staging / f"{name}.parquet"
+                self.raw.execute(f"COPY {quote_identifier(name)} TO '{_sql_string(str(target))}' (FORMAT parquet)")
+        return [Path(folder) / f"{name}.parquet" for name in names]
 
     # -- writing -------------------------------------------------------------------------------
     def replace_rows(self, table: str, key: str, value: Any, frame: Any, *, schema: dict[str, str]) -> None:
@@ -152,7 +158,7 @@ class Workspace:
     def scratch_dir(self) -> Iterator[Path]:
         """A temporary folder beside the workspace for transcoded copies of inputs."""
         parent = self.path.resolve().parent
-        with tempfile.TemporaryDirectory(prefix=".memberlens-", dir=parent if parent.exists() else None) as d:
+        with tempfile.TemporaryDirectory(prefix=leftover_prefix(SCRATCH), dir=parent if parent.exists() else None) as d:
             yield Path(d)
 
     def materialise_temp(self, name: str, expr: ir.Table) -> ir.Table:
@@ -174,7 +180,10 @@ class Workspace:
             yield
             self.raw.execute("COMMIT")
         except BaseException:
-            self.raw.execute("ROLLBACK")
+            try:
+                self.raw.execute("ROLLBACK")
+            except duckdb.Error:  # DuckDB already ended it (e.g. a full disk at COMMIT): the first error tells why
+                pass
             raise
         finally:
             self._in_transaction = False

@@ -20,6 +20,7 @@ from memberlens.analyses import AnalysisOptions
 from memberlens.errors import MemberlensError
 from memberlens.i18n import Messages
 from memberlens.io.files import write_text_atomic
+from memberlens.io.together import files_together
 from memberlens.io.workspace import UNLOCK_HINTS, Workspace
 from memberlens.reports.base import ReportContext, Section
 from memberlens.reports.charts import plotly_js
@@ -163,11 +164,14 @@ def write_reports(
     from memberlens.reports.exports import write_exports
 
     cache = AnalysisCache(workspace, as_of=as_of, options=options)
-    files = ReportFiles()
-    for lang in langs:
-        files.reports.append(write_report(workspace, out_dir, lang=lang, analyses=cache, progress=progress, sections=sections))
-    if export_format is not None:
-        files.exports = write_exports(workspace, Path(out_dir) / "exports", export_format, analyses=cache, lang=langs[0],
-                                      sections=sections)
-    files.timings = dict(cache.timings)
-    return files
+    staged = ReportFiles()
+    with files_together(out_dir) as staging:  # the reports and lists replace the old ones together
+        for lang in langs:
+            staged.reports.append(write_report(workspace, staging, lang=lang, analyses=cache, progress=progress,
+                                               sections=sections))
+        if export_format is not None:
+            staged.exports = write_exports(workspace, staging / "exports", export_format, analyses=cache,
+                                           lang=langs[0], sections=sections)
+    moved = [Path(out_dir) / path.relative_to(staging) for path in staged.reports + staged.exports]
+    return ReportFiles(reports=moved[: len(staged.reports)], exports=moved[len(staged.reports):],
+                       timings=dict(cache.timings))
