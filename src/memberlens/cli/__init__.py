@@ -18,6 +18,7 @@ from memberlens.cli.export_tables import export_tables_command
 from memberlens.cli.info import info_command
 from memberlens.cli.ingest import ingest_command
 from memberlens.cli.migrate import migrate_command
+from memberlens.cli.monitor import monitor_command
 from memberlens.cli.predict import predict_app
 from memberlens.cli.report import report_command
 from memberlens.cli.score import score_command
@@ -60,6 +61,7 @@ app.command("analyze")(analyze_command)
 app.command("segment")(segment_command)
 app.command("migrate")(migrate_command)
 app.command("score")(score_command)
+app.command("monitor")(monitor_command)
 app.add_typer(clv_app, name="clv")
 app.add_typer(predict_app, name="predict")
 

@@ -5,6 +5,7 @@ optionally ``exports(ctx)``), see :mod:`memberlens.reports.base`."""
 from __future__ import annotations
 
 from memberlens.reports.abc import AbcSection
+from memberlens.reports.alerts import AlertsSection
 from memberlens.reports.activity import ActivitySection
 from memberlens.reports.base import Section
 from memberlens.reports.churn import ChurnSection
@@ -27,6 +28,7 @@ from memberlens.reports.segment_explorer import SegmentExplorerSection
 from memberlens.reports.trends import TrendsSection
 
 SECTIONS: list[Section] = [
+    AlertsSection(),
     DataQualitySection(),
     TrendsSection(),
     PriceBandsSection(),

@@ -1,0 +1,56 @@
+"""``memberlens monitor``: the alerts that fire at a date, with an exit status a scheduler can
+act on — 0 no alert, 3 alerts fired, 2 bad input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import pandas as pd
+import typer
+
+from memberlens.cli._common import (OutputFormat, err, option_as_of, option_db, option_engine, option_out_file, out_format,
+                                    parse_as_of, print_records)
+from memberlens.errors import ConfigError
+from memberlens.i18n import Messages
+from memberlens.io.catalog import open_tables
+from memberlens.io.files import write_table_atomic
+from memberlens.monitor import DEFAULT_RULES, METRICS, alerts_at, load_rules
+from memberlens.monitor.series import PERIOD_LENGTH
+from memberlens.snapshot import snapshot_of
+
+ALERTS_FIRED = 3
+
+
+def monitor_command(
+    as_of: Annotated[Optional[str], option_as_of()] = None,
+    rules_file: Annotated[Optional[Path], typer.Option("--rules", help="A TOML file of [[rule]] tables (default: the built-in rules; see the README).")] = None,
+    period: Annotated[str, typer.Option(help="The KPI series' period: day, week, month or quarter.")] = "month",
+    fmt: Annotated[OutputFormat, typer.Option("--format", help="table, json or csv.")] = OutputFormat.table,
+    out_file: Annotated[Optional[Path], option_out_file("Write the alerts to this file (.csv, .json, .parquet or .xlsx by its name; else --format).")] = None,
+    db: Annotated[str, option_db()] = "memberlens.duckdb",
+    engine: Annotated[str, option_engine()] = "duckdb",
+) -> None:
+    """The alerts the monitoring rules raise on the last complete period before the date. Exit
+    status 0: no alert; 3: alerts fired (for a scheduler); 2: bad input."""
+    if period not in PERIOD_LENGTH:
+        raise ConfigError(f"--period {period!r} is not day, week, month or quarter", "e.g. --period week")
+    rules = load_rules(rules_file, set(METRICS)) if rules_file is not None else list(DEFAULT_RULES)
+    with open_tables(engine, db) as workspace:
+        watch = alerts_at(snapshot_of(workspace, parse_as_of(as_of)), rules, period)
+    for rule, (key, values) in watch.not_judged.items():
+        err.print(f"note: rule {rule.label!r} not judged: {Messages('en')(key, **values)}", markup=False)
+    records = [alert.record() for alert in watch.alerts]
+    if out_file is not None:
+        columns = ["rule", "metric", "kind", "period_start", "value", "low", "high", "periods_held"]
+        write_table_atomic(pd.DataFrame(records, columns=columns), out_file, out_format(out_file, fmt))
+        err.print(f"wrote {len(records):,} alerts to {out_file}", markup=False)
+    elif records:
+        print_records(records, fmt, title=f"alerts as of {watch.day}")
+    if not records:
+        err.print(f"no alert: {len(rules)} rules watched as of {watch.day}", markup=False)
+        return
+    raise typer.Exit(ALERTS_FIRED)
+
+
+__all__ = ["monitor_command"]
