@@ -1,6 +1,7 @@
 """Degenerate shops get a report and an answer from every prediction, never an internal error.
 
-Each shop is a few tiny CSVs written here (orders, members, campaigns), ingested through the CLI:
+Each shop is a few tiny CSVs written here (orders, members, campaigns), ingested through the CLI
+and read on DuckDB and, exported to Parquet, on Spark:
 
 * ``nomatch`` — a members table keyed differently (M1, M2 ...) from the orders' customers (C1,
   C2 ...): no member matches a customer;
@@ -91,6 +92,23 @@ def shop(request, run_cli, tmp_path) -> str:
     return request.param
 
 
+@pytest.fixture(params=("duckdb", "spark"))
+def engine(request) -> str:
+    if request.param == "spark":
+        request.getfixturevalue("spark_backend")  # the test session's Spark (Java, PySpark)
+    return request.param
+
+
+def on_engine(run_cli, engine: str) -> list[str]:
+    """The options that point a command at the shop on ``engine``: the workspace itself on
+    DuckDB; on Spark its tables exported to Parquet, as a user moving to Spark would."""
+    if engine == "duckdb":
+        return []
+    result = run_cli("export-tables", "--out", "tables")
+    assert result.exit_code == 0, result.stderr
+    return ["--engine", "spark", "--db", "tables"]
+
+
 # -- what each shop cannot compute, and why (catalogue key and the shop's numbers) ------------
 CANNOT: dict[str, list[tuple[str, dict]]] = {
     "nomatch": [("cannot.model_fit", {"model": "BetaGeoModel"})],
@@ -124,12 +142,13 @@ def _english_run(text: str) -> str | None:
 
 
 @pytest.mark.parametrize("kind", SHOPS)
-def test_the_report_computes_or_says_why_in_both_languages(kind, run_cli, tmp_path):
+def test_the_report_computes_or_says_why_in_both_languages(kind, engine, run_cli, tmp_path):
     build_shop(run_cli, tmp_path, kind)
     shop = kind
+    options = on_engine(run_cli, engine)
     pages = {}
     for lang, name in (("en", "report.html"), ("zh", "report.zh.html")):
-        result = run_cli("report", "--out", "out", "--lang", lang, "--no-exports")
+        result = run_cli("report", *options, "--out", "out", "--lang", lang, "--no-exports")
         assert result.exception is None, repr(result.exception)
         assert result.exit_code == 0, result.stderr
         assert "internal error" not in result.stdout + result.stderr
@@ -175,8 +194,8 @@ def _one_line_refusal(result) -> str:
 
 
 @pytest.mark.parametrize("command", COMMANDS)
-def test_every_prediction_answers_or_says_why_not(shop, command, run_cli):
-    result = run_cli(*COMMANDS[command])
+def test_every_prediction_answers_or_says_why_not(shop, command, engine, run_cli):
+    result = run_cli(*COMMANDS[command], *on_engine(run_cli, engine))
     assert result.exception is None, repr(result.exception)
     assert "internal error" not in result.stderr and "Traceback" not in result.stderr
     if (command, shop) not in REFUSALS:
