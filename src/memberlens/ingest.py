@@ -9,6 +9,7 @@ run once into a temporary table; the workspace then swaps this source's rows in 
 
 from __future__ import annotations
 
+import hashlib
 import os
 import stat
 from dataclasses import dataclass, field
@@ -32,22 +33,44 @@ from memberlens.schema.cleaning import (
     detect_decimal_marks,
     infer_extra_column_types,
 )
-from memberlens.referrals.graph import CLOSES_CYCLE, loop_closing_rows
+from memberlens.referrals.graph import loop_closing_rows
 from memberlens.schema.contract import CANCELLATIONS_TABLE, ROW_COLUMN, SOURCE_COLUMN, set_aside_table
 from memberlens.schema.ledger import SourceLedger, build_source_ledger
 from memberlens.schema.mapping import Mapping, MappingSpec, contract_for, preset_spec, resolve_mapping
+from memberlens.schema.referral_rules import CLOSES_CYCLE
+
+
+EARLIER_BATCH = "duplicate_in_earlier_batch"  # appended: an exact copy of a row an earlier batch brought
+DIGEST_CHUNK = 1 << 20
 
 
 @dataclass(frozen=True)
 class IngestResult:
-    """What one ingest did: the ledger of the source and the mapping that was applied."""
+    """What one ingest did: the ledger of the source and the mapping that was applied (None
+    when an appended batch was already there and nothing was read)."""
 
     ledger: SourceLedger
-    mapping: Mapping
+    mapping: Mapping | None
     warnings: list[str] = field(default_factory=list)
+    unchanged: bool = False
 
     def to_dict(self) -> dict[str, Any]:
-        return {**self.ledger.to_dict(), "mapping": self.mapping.to_dict(), "warnings": self.warnings}
+        return {**self.ledger.to_dict(), "mapping": self.mapping.to_dict() if self.mapping else None,
+                "warnings": self.warnings, "unchanged": self.unchanged}
+
+
+def batch_source(stream: str, batch: str) -> str:
+    """The source name of one appended batch of ``stream``: ``STREAM#BATCH``."""
+    return f"{stream}#{batch}"
+
+
+def content_digest(path: str | Path) -> str:
+    """The first 16 hex digits of the SHA-256 of a file's bytes: a batch's name when none is given."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(DIGEST_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()[:16]
 
 
 def source_name_for(source: Any) -> str:
@@ -69,6 +92,8 @@ def ingest(
     policy: CleaningPolicy | None = None,
     options: ReadOptions | None = None,
     replace: bool = False,
+    append: bool = False,
+    batch: str | None = None,
 ) -> IngestResult:
     """Ingest ``source`` into ``workspace`` as canonical ``table`` (default: the preset's, or orders).
 
@@ -76,6 +101,12 @@ def ingest(
     pyarrow table, or an Ibis table of any backend. ``name`` defaults to the file's absolute path.
     Re-ingesting the same source replaces what it contributed to ``table`` before; a different
     file under a name already in ``table`` is refused unless ``replace``.
+
+    With ``append``, ``source`` is one batch (a day's orders, say) added to the source ``name``
+    (default: the table's name) beside its earlier batches, which are not read again: the batch
+    is named ``batch`` or, by default, by its content's digest, so the same batch twice changes
+    nothing; its rows that copy an earlier batch's are set aside as ``duplicate_in_earlier_batch``;
+    its ledger is its own (``memberlens info`` sums a source's batches).
     """
     check_regular_file(source)
     spec = mapping or MappingSpec()
@@ -83,6 +114,16 @@ def ingest(
         spec = spec.merged_over(preset_spec(preset))
     contract = contract_for(table or spec.table or "orders")
     policy = policy or CleaningPolicy()
+    stream, digest = None, None
+    if append:
+        stream, digest, name, earlier = _batch(workspace, source, contract.name, name, batch)
+        if earlier is not None and earlier.details.get("sha256") == digest:
+            return IngestResult(ledger=earlier, mapping=None, unchanged=True,
+                                warnings=[f"{source}: batch {name.partition('#')[2]!r} of {stream} is already there; nothing changed"])
+        if earlier is not None and not replace:
+            raise InputError(f"{source}: batch {name.partition('#')[2]!r} of {stream} already holds other rows "
+                             f"(read from {earlier.location})", "give this batch its own --batch name, or pass --replace to replace it")
+        replace = True  # the batch's name is its own: another location under it is this batch again
     name = name or source_name_for(source)
     with workspace.scratch_dir() as scratch:
         staged = stage_source(workspace.raw, source, name, options or ReadOptions(), scratch)
@@ -97,6 +138,8 @@ def ingest(
     classified = workspace.materialise_temp(new_table_name("classified"), classified)
     if contract.name == "referrals":
         classified = _mark_loops(workspace, classified)
+    if append and policy.drop_duplicates:
+        classified = _mark_earlier_batches(workspace, classified, contract.name, stream, name)
 
     outcome_counts = _outcome_counts(classified)
     if staged.malformed:
@@ -107,7 +150,8 @@ def ingest(
         location=staged.location,
         rows_read=staged.rows + staged.malformed,
         outcome_counts=outcome_counts,
-        details={"kind": staged.kind, **staged.details},
+        details={"kind": staged.kind, **staged.details,
+                 **({"stream": stream, "batch": name.partition("#")[2], "sha256": digest} if append else {})},
     )
     workspace.replace_source(
         ledger=ledger,
@@ -151,6 +195,38 @@ def _mark_loops(workspace: Workspace, classified: ir.Table) -> ir.Table:
     return workspace.materialise_temp(new_table_name("classified"), marked)
 
 
+def _batch(workspace: Workspace, source: Any, table: str, stream: str | None,
+           batch: str | None) -> tuple[str, str | None, str, SourceLedger | None]:
+    """An appended batch's stream, content digest, source name and earlier ledger (if any)."""
+    stream = stream or table
+    if "#" in stream:
+        raise InputError(f"--name {stream!r}: a source appended to cannot have # in its name", "choose another --name")
+    digest = content_digest(source) if isinstance(source, (str, os.PathLike)) and Path(source).is_file() else None
+    if batch is None and digest is None:
+        raise InputError(f"{source}: a batch that is not one file needs a --batch name", "e.g. --batch 2024-06-01")
+    name = batch_source(stream, batch or digest)
+    earlier = next((ledger for ledger in workspace.ledgers() if (ledger.source, ledger.table) == (name, table)), None)
+    return stream, digest, name, earlier
+
+
+def _mark_earlier_batches(workspace: Workspace, classified: ir.Table, table: str, stream: str, name: str) -> ir.Table:
+    """Used rows that are exact copies of a row another batch of ``stream`` brought to ``table``:
+    set aside as ``duplicate_in_earlier_batch`` (nulls equal nulls)."""
+    if not workspace.has_table(table):
+        return classified
+    earlier = workspace.table(table)
+    earlier = earlier.filter(earlier[SOURCE_COLUMN].startswith(f"{stream}#") & (earlier[SOURCE_COLUMN] != name))
+    columns = [c for c in classified.columns if c not in (SOURCE_COLUMN, ROW_COLUMN, REASON_COLUMN)
+               and c in earlier.columns and classified[c].type() == earlier[c].type()]
+    if not columns:
+        return classified
+    seen = earlier.select(*columns).distinct().mutate(_earlier=ibis.literal(True))
+    joined = classified.left_join(seen, [classified[c].identical_to(seen[c]) for c in columns])
+    reason = ibis.ifelse(joined[REASON_COLUMN].isnull() & joined._earlier.notnull(), EARLIER_BATCH, joined[REASON_COLUMN])
+    marked = joined.select(*(reason.name(c) if c == REASON_COLUMN else joined[c] for c in classified.columns))
+    return workspace.materialise_temp(new_table_name("classified"), marked)
+
+
 def _outcome_counts(classified: ir.Table) -> dict[str | None, int]:
     counts = classified.group_by(REASON_COLUMN).aggregate(rows=classified.count()).execute()
     return {
@@ -186,4 +262,4 @@ def _warnings(ledger: SourceLedger, staged: StagedSource) -> list[str]:
     return warnings
 
 
-__all__ = ["IngestResult", "ingest", "source_name_for"]
+__all__ = ["EARLIER_BATCH", "IngestResult", "batch_source", "content_digest", "ingest", "source_name_for"]

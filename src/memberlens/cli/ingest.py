@@ -24,7 +24,9 @@ def ingest_command(
     db: Annotated[str, option_db()] = "memberlens.duckdb",
     table: Annotated[Optional[str], typer.Option(help="Canonical table: orders, members, events, campaigns, marketing_costs, customer_360, referrals.")] = None,
     name: Annotated[Optional[str], typer.Option(help="Source name (default: the file's path). Re-ingesting a source replaces it.")] = None,
-    replace: Annotated[bool, typer.Option("--replace", help="Let this file replace another one ingested under the same --name.")] = False,
+    replace: Annotated[bool, typer.Option("--replace", help="Let this file replace another one ingested under the same --name (or --batch).")] = False,
+    append: Annotated[bool, typer.Option("--append", help="Add each file as a batch (a day's rows, say) to the source --name (default: the table's name), beside its earlier batches; the same batch twice changes nothing. A folder's files are appended one by one.")] = False,
+    batch: Annotated[Optional[str], typer.Option("--batch", help="With --append: the batch's name (default: its content's digest).")] = None,
     preset: Annotated[Optional[str], typer.Option(help="Built-in mapping, e.g. online-retail.")] = None,
     mapping_file: Annotated[Optional[Path], typer.Option("--mapping", help="TOML mapping file.")] = None,
     maps: Annotated[Optional[list[str]], typer.Option("--map", help="canonical=source column; repeatable.")] = None,
@@ -49,8 +51,14 @@ def ingest_command(
     """Ingest files into the workspace, cleaning them and recording a ledger of every row.
 
     Several files are ingested together: if one fails, none is kept."""
-    if name and len(sources) > 1:
-        raise ConfigError("--name can only be used with a single source", "ingest the files one at a time")
+    if batch is not None and not append:
+        raise ConfigError("--batch goes with --append", "e.g. --append --batch 2024-06-01")
+    if append:
+        sources = batch_files(sources)
+    if name and len(sources) > 1 and not append:
+        raise ConfigError("--name can only be used with a single source", "ingest the files one at a time, or --append them to it")
+    if batch is not None and len(sources) > 1:
+        raise ConfigError("--batch names one batch: give one file", "leave out --batch to name each file's batch by its content")
     if date_order not in (None, "mdy", "dmy"):
         raise ConfigError(f"--date-order must be mdy or dmy, got {date_order!r}")
     spec = MappingSpec(
@@ -77,7 +85,7 @@ def ingest_command(
         for source in sources:
             with err.status(Text(f"ingesting {source}")):
                 result = ingest(workspace, source, table=table, name=name, mapping=spec, preset=preset, policy=policy,
-                                options=options, replace=replace)
+                                options=options, replace=replace, append=append, batch=batch)
             results.append(result)
     for warning in (w for r in results for w in r.warnings):
         err.print(f"warning: {warning}", markup=False)
@@ -90,6 +98,18 @@ def ingest_command(
         for outcome, reason, rows in _ledger_rows(r)
     ]
     print_records(records, fmt, title=f"ingested into {db}")
+
+
+def batch_files(sources: list[Path]) -> list[Path]:
+    """The files to append: each file given, and a folder's files in name order (hidden ones
+    left out), so a folder of daily Parquet files is appended file by file."""
+    files = []
+    for source in sources:
+        if source.is_dir():
+            files += sorted(p for p in source.iterdir() if p.is_file() and not p.name.startswith("."))
+        else:
+            files.append(source)
+    return files
 
 
 def _day(value: str, flag: str) -> date:
