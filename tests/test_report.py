@@ -17,7 +17,7 @@ from memberlens import Workspace, ingest
 from memberlens.analyses import AnalysisOptions
 from memberlens.reports import context as report_context
 from memberlens.reports.base import Chart, SectionContent
-from memberlens.reports.charts import embed_json, plain
+from memberlens.reports.inert import embed_json, plain
 from memberlens.reports.data_quality import DataQualitySection
 from memberlens.reports.exports import write_exports
 from memberlens.reports.recommendations import Profile

@@ -11,14 +11,13 @@ The Python API takes tables in and gives tables out::
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
-from memberlens.errors import ConfigError, InputError, MemberlensError, MissingTableError  # noqa: E402
-from memberlens.ingest import IngestResult, ingest  # noqa: E402
-from memberlens.io.sources import ReadOptions  # noqa: E402
-from memberlens.io.workspace import Workspace  # noqa: E402
-from memberlens.schema.cleaning import CleaningPolicy  # noqa: E402
-from memberlens.schema.mapping import MappingSpec  # noqa: E402
+from memberlens._version import __version__
+from memberlens.errors import ConfigError, InputError, MemberlensError, MissingTableError
+from memberlens.ingest import IngestResult, ingest
+from memberlens.io.sources import ReadOptions
+from memberlens.io.workspace import Workspace
+from memberlens.schema.cleaning import CleaningPolicy
+from memberlens.schema.mapping import MappingSpec
 
 __all__ = [
     "CleaningPolicy",

@@ -7,7 +7,7 @@ Python API simply raises it.
 
 from __future__ import annotations
 
-from typing import Any, Self
+from typing import Any
 
 
 class MemberlensError(Exception):
@@ -28,17 +28,8 @@ class MemberlensError(Exception):
         super().__init__(message)
         self.message = message
         self.hint = hint
-        self.key = key  # the message catalogue's sentence for it, when the report says it in words
+        self.key = key  # the message catalogue's sentence for it (memberlens.i18n.said), when the report says it in words
         self.values = dict(values or {})
-
-    @classmethod
-    def said(cls, key: str, hint: str | None = None, **values: Any) -> Self:
-        """The error whose message is the catalogue's sentence ``key`` filled with ``values``:
-        English on the command line; a report says it in its own language
-        (:meth:`memberlens.i18n.Messages.error`)."""
-        from memberlens.i18n import Messages  # the catalogues' own errors are MemberlensErrors
-
-        return cls(Messages("en")(key, **values), hint, key=key, values=values)
 
     def __str__(self) -> str:
         return self.message if not self.hint else f"{self.message}\nHint: {self.hint}"

@@ -11,11 +11,13 @@ from __future__ import annotations
 import tomllib
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import Any, TypeVar
 
 from memberlens.errors import ConfigError, MemberlensError
 
 LANGUAGES = ("en", "zh")
+
+E = TypeVar("E", bound=MemberlensError)
 
 
 @cache
@@ -54,7 +56,7 @@ class Messages:
 
     def error(self, exc: MemberlensError) -> str:
         """Why something cannot be shown, in this language: the catalogue's sentence when the
-        error names one (:meth:`MemberlensError.said`), else its message."""
+        error names one (:func:`said`), else its message."""
         return self(exc.key, **exc.values) if exc.key else exc.message
 
     def reason(self, reason: str) -> str:
@@ -68,6 +70,15 @@ class Messages:
 
     def percent(self, share: float) -> str:
         return f"{share:.1%}"
+
+
+def said(error: type[E], key: str, hint: str | None = None, **values: Any) -> E:
+    """The error whose message is the catalogue's sentence ``key`` filled with ``values``:
+    English on the command line; a report says it in its own language (:meth:`Messages.error`)::
+
+        raise said(InputError, "cannot.cluster_few", customers=len(frame))
+    """
+    return error(Messages("en")(key, **values), hint, key=key, values=values)
 
 
 def describe_reason(reason: str, lang: str = "en") -> str:

@@ -96,7 +96,7 @@ def _member_value(snapshot: Snapshot, options: AnalysisOptions, notes) -> pd.Dat
 
 
 def _churn(snapshot: Snapshot, notes) -> pd.DataFrame:
-    from memberlens.predict.churn import churn_scores_at
+    from memberlens.predict.churn import churn_scores_at  # scikit-learn: +1 s of import, only when churn is scored
 
     try:
         scores = churn_scores_at(snapshot)

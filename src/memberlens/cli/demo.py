@@ -10,6 +10,7 @@ from rich.text import Text
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from memberlens.cli._common import OutputFormat, err, out, print_records, option_out_folder
+from memberlens.demo.generator import generate_demo_data
 from memberlens.errors import ConfigError
 from memberlens.ingest import ingest
 from memberlens.io.workspace import Workspace
@@ -19,8 +20,6 @@ DEMO_TABLES = ("orders", "members", "events", "campaigns", "marketing_costs", "c
 
 
 def _generate(out_dir: Path, customers: int, years: int, seed: int, file_format: str) -> dict[str, dict]:
-    from memberlens.demo.generator import generate_demo_data  # NumPy-heavy: import only when used
-
     with Progress(
         TextColumn("generating demo data"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
         console=err, transient=True,

@@ -3,6 +3,7 @@ with the member lists (exports) beside it."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
@@ -12,12 +13,17 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from memberlens.analyses import AnalysisOptions
 from memberlens.cli._common import err, option_as_of, option_db, option_engine, out, parse_as_of, parse_day, option_out_folder
+from memberlens.cli.segment import segments_file_for
 from memberlens.errors import ConfigError
 from memberlens.i18n import LANGUAGES
 from memberlens.ingest import check_regular_file, ingest
 from memberlens.io.catalog import open_tables
 from memberlens.io.workspace import Workspace
 from memberlens.reports.render import write_reports
+from memberlens.reports.sections import SECTIONS
+from memberlens.reports.segment_explorer import SegmentExplorerSection
+from memberlens.segments import FAST_HANDOVER_SLOW_SUPPORT, load_segment
+from memberlens.segments.filters import parse_filter
 
 
 class ExportFormat(str, Enum):
@@ -85,14 +91,6 @@ def _sections(db: str, segment: str | None, where: str | None) -> list | None:
         return None
     if segment is not None and where is not None:
         raise ConfigError("give --segment or --where, not both", "--segment NAME uses a saved segment as it was saved")
-    from dataclasses import replace
-
-    from memberlens.cli.segment import segments_file_for
-    from memberlens.reports.sections import SECTIONS
-    from memberlens.reports.segment_explorer import SegmentExplorerSection
-    from memberlens.segments import FAST_HANDOVER_SLOW_SUPPORT, load_segment
-    from memberlens.segments.filters import parse_filter
-
     if segment is not None:
         spec, name = load_segment(segments_file_for(db), segment), segment
     else:

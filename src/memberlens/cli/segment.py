@@ -22,9 +22,12 @@ import typer
 
 from memberlens.cli._common import err, option_as_of, option_db, option_engine, parse_as_of, option_out_file
 from memberlens.errors import ConfigError
-from memberlens.i18n import LANGUAGES
+from memberlens.i18n import LANGUAGES, Messages
 from memberlens.io.catalog import open_tables
 from memberlens.io.files import TABLE_FORMATS, write_text_atomic
+from memberlens.reports.exports import write_member_list
+from memberlens.reports.render import render_report
+from memberlens.reports.segment_explorer import SegmentExplorerSection
 from memberlens.schema.contract import SOURCE_TABLES
 from memberlens.snapshot import snapshot_of
 from memberlens.segments import (SegmentSpec, Support, load_segment, profile_segment, save_segment, segments_file,
@@ -81,15 +84,10 @@ def segment_command(
             path = save_segment(saved_file, save, spec)
             err.print(f"saved segment {save!r} in {path}", markup=False)
         if export is not None:
-            from memberlens.reports.exports import write_member_list
-
             members = select_members(customers, spec.where).to_pandas()
             write_member_list(members, export, TABLE_FORMATS[export.suffix.lower()])
             err.print(f"export:  {export} ({len(members):,} members)", markup=False)
         if fmt is SegmentFormat.html:
-            from memberlens.reports.render import render_report
-            from memberlens.reports.segment_explorer import SegmentExplorerSection
-
             section = SegmentExplorerSection(spec=spec, name=save or segment, table=table, min_count=min_count,
                                              profile=profile)
             html = render_report(tables, lang=lang, sections=[section], as_of=day)
@@ -143,8 +141,6 @@ def _names(text: str, option: str) -> list[str]:
 
 
 def _text(profile, lang: str) -> str:
-    from memberlens.i18n import Messages
-
     t = Messages(lang)
     sentences = profile.sentences(lang)
     lines = [t("explorer.group_findings"), ""]

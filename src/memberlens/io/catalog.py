@@ -24,7 +24,6 @@ A folder written by ``memberlens export-tables`` also holds the ledger (``source
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -36,11 +35,11 @@ import ibis.expr.types as ir
 
 from memberlens.errors import ConfigError, InputError, MissingTableError
 from memberlens.io.engines import ENGINES, connect
+from memberlens.io.ledger_tables import LEDGER_TABLE, SOURCES_TABLE, ledgers_from
 from memberlens.io.paths import literal_for
+from memberlens.io.workspace import Workspace
 from memberlens.schema.ledger import SourceLedger
 
-LEDGER_TABLE = "ledger"
-SOURCES_TABLE = "sources"
 SPARK_DATABASE_PREFIX = "spark:"
 _TABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
@@ -55,19 +54,6 @@ class Tables(Protocol):
     def table(self, name: str) -> ir.Table: ...
     def row_counts(self) -> dict[str, int]: ...
     def ledgers(self) -> list[SourceLedger]: ...
-
-
-def ledgers_from(sources: list[tuple], outcomes: list[tuple]) -> list[SourceLedger]:
-    """Ledgers from the rows of the ``sources`` table (source, table_name, location, rows_read,
-    details) in ingest order and of the ``ledger`` table (source, table_name, reason, rows)."""
-    result = []
-    for source, table, location, rows_read, details in sources:
-        counts = {reason: int(rows) for s, t, reason, rows in outcomes if (s, t) == (source, table)}
-        result.append(SourceLedger(
-            source=source, table=table, location=location, rows_read=int(rows_read),
-            rows_used=counts.pop(None, 0), set_aside=dict(sorted(counts.items())), details=json.loads(details),
-        ))
-    return result
 
 
 class EngineTables:
@@ -144,8 +130,6 @@ def database_tables(backend: ibis.BaseBackend, database: str | None, location: s
 def open_tables(engine: str = "duckdb", location: str | Path = "memberlens.duckdb", *, read_only: bool = True,
                 spark_conf: dict[str, str] | None = None) -> Iterator[Tables]:
     """The tables at ``location`` on ``engine`` (``duckdb``, ``spark`` or an Ibis URL), closed after use."""
-    from memberlens.io.workspace import Workspace
-
     text = str(location)
     if "://" in engine:
         try:

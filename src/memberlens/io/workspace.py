@@ -32,10 +32,10 @@ import ibis
 import ibis.expr.types as ir
 
 from memberlens.errors import InputError, MissingTableError
-from memberlens.io.catalog import LEDGER_TABLE, SOURCES_TABLE, ledgers_from
 from memberlens.io.engines import duckdb_settings
 from memberlens.io.faults import environment_error
 from memberlens.io.files import leftover_prefix, remove_leftovers
+from memberlens.io.ledger_tables import LEDGER_TABLE, SOURCES_TABLE, ledgers_from
 from memberlens.io.together import files_together
 from memberlens.io.sources import quote_identifier
 from memberlens.schema.contract import CANCELLATIONS_TABLE, SOURCE_COLUMN, UNLOCK_HINTS
@@ -239,13 +239,21 @@ class Workspace:
         return [r[0] for r in self.raw.execute(f"DESCRIBE {quote_identifier(table)}").fetchall()]
 
     def _append(self, table: str, select_sql: str, params: list[Any] | None = None) -> None:
+        """Add the rows of ``select_sql`` to ``table``: inserted when the table has each of their
+        columns with the same type (a day's batch into a large table is not a copy of it);
+        otherwise the table is rebuilt with the union of both sets of columns."""
         name = quote_identifier(table)
-        if self.has_table(table):
+        if not self.has_table(table):
+            self.raw.execute(f"CREATE TABLE {name} AS {select_sql}", params)
+            return
+        have = dict(self.raw.execute(f"SELECT column_name, column_type FROM (DESCRIBE {name})").fetchall())
+        new = self.raw.execute(f"SELECT column_name, column_type FROM (DESCRIBE ({select_sql}))", params).fetchall()
+        if all(have.get(column) == kind for column, kind in new):
+            self.raw.execute(f"INSERT INTO {name} BY NAME ({select_sql})", params)
+        else:
             self.raw.execute(
                 f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM {name} UNION ALL BY NAME ({select_sql})", params
             )
-        else:
-            self.raw.execute(f"CREATE TABLE {name} AS {select_sql}", params)
 
     def _record_ledger(self, ledger: SourceLedger, metadata: dict[str, Any]) -> None:
         raw = self.raw

@@ -22,6 +22,7 @@ from threadpoolctl import threadpool_limits
 import ibis.expr.types as ir
 
 from memberlens.errors import ConfigError, InputError
+from memberlens.i18n import said
 
 FEATURES = ("recency", "frequency", "monetary")
 SILHOUETTE_SAMPLE = 4_000  # the score of a seeded sample: its standard error is far below the gaps between k
@@ -91,12 +92,12 @@ def cluster_customers(rfm: ir.Table, *, k: int | None = None, k_range: range = r
 def _cluster(rfm: ir.Table, *, k: int | None, k_range: range, random_state: int) -> ClusterResult:
     frame = rfm.select("customer_id", *FEATURES).order_by("customer_id").execute()
     if len(frame) < 3:
-        raise InputError.said("cannot.cluster_few", customers=len(frame))
+        raise said(InputError, "cannot.cluster_few", customers=len(frame))
     scaler = StandardScaler().fit(_log_rfm(frame))
     x = scaler.transform(_log_rfm(frame))
     distinct = len(np.unique(x, axis=0))
     if distinct < 2:
-        raise InputError.said("cannot.cluster_alike", customers=len(frame))
+        raise said(InputError, "cannot.cluster_alike", customers=len(frame))
     ks = [kk for kk in k_range if 2 <= kk < len(frame) and kk <= distinct]  # k-means cannot make more groups than points
     if not ks:
         raise ConfigError(f"The 'k_range' parameter must include a k in [2, {min(len(frame) - 1, distinct)}]. Got {k_range!r} instead.")

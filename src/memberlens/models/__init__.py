@@ -34,6 +34,7 @@ from memberlens.models._base import TransactionModel
 from memberlens.models._fitting import ConvergenceError
 from memberlens.models._persistence import load_model, model_from_dict, model_to_dict, save_model
 from memberlens.models._predict import predict_member_value
+from memberlens.models._registry import PURCHASE_MODELS
 from memberlens.models._simulate import (
     simulate_bg_bb,
     simulate_bg_nbd,
@@ -42,7 +43,7 @@ from memberlens.models._simulate import (
     simulate_pareto_nbd,
 )
 from memberlens.models._summary import TimeUnit, compress_summary, summarise_purchases
-from memberlens.models._value import PURCHASE_MODELS, MemberValueFit, fit_member_value, summarise_for
+from memberlens.models._value import MemberValueFit, fit_member_value, summarise_for
 from memberlens.models.bg_bb import BetaGeoBetaBinomModel
 from memberlens.models.bg_nbd import BetaGeoModel
 from memberlens.models.gamma_gamma import GammaGammaModel

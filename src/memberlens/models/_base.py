@@ -19,7 +19,9 @@ import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 
+from memberlens._version import __version__
 from memberlens.errors import ConfigError, InputError, MemberlensError
+from memberlens.models._combinations import predict_by_combination
 from memberlens.models._fitting import (
     RUNAWAY_LOG,
     Boundary,
@@ -73,6 +75,10 @@ def _fmt(x: float) -> str:
     if x == -math.inf:
         return "-inf"
     return f"{x:g}"
+
+
+def _finite_or_none(value: float) -> float | None:
+    return float(value) if math.isfinite(value) else None
 
 
 # -- the distinct combinations a likelihood runs over ---------------------------------------------
@@ -419,15 +425,32 @@ class BaseModel:
         members in the engine (an Ibis table in gives an Ibis table out; pandas gives pandas).
         """
         self._check_fitted()
-        from memberlens.models._predict import predict_by_combination
-
         return predict_by_combination(summary, self.columns, lambda f: self._predict_frame(f, **options))
 
     # -- persistence --------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        from memberlens.models._persistence import model_to_dict
-
-        return model_to_dict(self)
+        """The fitted model as a JSON-ready dict: no data, only what predictions need and
+        provenance (:func:`memberlens.models.load_model` reads it back)."""
+        self._check_fitted()
+        out: dict[str, Any] = {
+            "model": self.model_name,
+            "class": type(self).__name__,
+            "paper": self.paper,
+            "memberlens_version": __version__,
+            "time_unit": str(self.time_unit),
+            "settings": {"penalizer": self.penalizer, "max_iter": self.max_iter},
+            "params": {k: _finite_or_none(v) for k, v in self.params_.items()},
+            "standard_errors": {k: _finite_or_none(v) for k, v in self.standard_errors_.items()},
+            "log_likelihood": self.log_likelihood_,
+            "n_members": self.n_members_,
+            "n_combinations": self.n_combinations_,
+        }
+        if hasattr(self, "frequency_spend_correlation_"):
+            out["frequency_spend_correlation"] = self.frequency_spend_correlation_
+        if getattr(self, "limit_", None) is not None:  # fitted at a boundary: predictions come from the limit
+            out["limit"] = {"model": self.limit_.name, "params": dict(self.limit_.params),
+                            "boundary": {"parameter": self.boundary_.parameter, "direction": self.boundary_.direction}}
+        return out
 
 
 class TransactionModel(BaseModel):

@@ -22,7 +22,7 @@ import pandas as pd
 
 from memberlens.errors import InputError
 from memberlens.models._base import BaseModel, TransactionModel, check_number
-from memberlens.models._predict import _as_table
+from memberlens.models._combinations import as_table
 from memberlens.models._summary import SUMMARY_COLUMNS, TimeUnit, parse_date
 
 HOLDOUT_COLUMNS = ("frequency_holdout", "duration_holdout")
@@ -60,7 +60,7 @@ def evaluate_holdout(
     """
     model._check_fitted()
     max_frequency = int(check_number(max_frequency, "max_frequency", "evaluate_holdout", low=1, integer=True))
-    table, _ = _as_table(summary)
+    table, _ = as_table(summary)
     missing = [c for c in (*SUMMARY_COLUMNS, *HOLDOUT_COLUMNS) if c not in table.columns]
     if missing:
         raise InputError(

@@ -15,64 +15,29 @@ import math
 from pathlib import Path
 from typing import Any
 
+from memberlens._version import __version__
 from memberlens.errors import InputError
 from memberlens.io.files import write_text_atomic
 from memberlens.models._base import BaseModel
 from memberlens.models._fitting import Boundary
 from memberlens.models._limits import LimitModel, reachable_limits
+from memberlens.models._registry import MODELS
 
 FORMAT = "memberlens-clv"
 FORMAT_VERSION = 1
 
 
-def _registry() -> dict[str, type[BaseModel]]:
-    from memberlens.models.bg_bb import BetaGeoBetaBinomModel
-    from memberlens.models.bg_nbd import BetaGeoModel
-    from memberlens.models.gamma_gamma import GammaGammaModel
-    from memberlens.models.mbg_nbd import ModifiedBetaGeoModel
-    from memberlens.models.pareto_nbd import ParetoNBDModel
-
-    classes = (BetaGeoModel, ModifiedBetaGeoModel, ParetoNBDModel, BetaGeoBetaBinomModel, GammaGammaModel)
-    return {cls.model_name: cls for cls in classes}
-
-
-def _finite_or_none(value: float) -> float | None:
-    return float(value) if math.isfinite(value) else None
-
-
 def model_to_dict(model: BaseModel) -> dict[str, Any]:
-    """A fitted model as a JSON-ready dict (no data, only what predictions need and provenance)."""
-    model._check_fitted()
-    from memberlens import __version__
-
-    out: dict[str, Any] = {
-        "model": model.model_name,
-        "class": type(model).__name__,
-        "paper": model.paper,
-        "memberlens_version": __version__,
-        "time_unit": str(model.time_unit),
-        "settings": {"penalizer": model.penalizer, "max_iter": model.max_iter},
-        "params": {k: _finite_or_none(v) for k, v in model.params_.items()},
-        "standard_errors": {k: _finite_or_none(v) for k, v in model.standard_errors_.items()},
-        "log_likelihood": model.log_likelihood_,
-        "n_members": model.n_members_,
-        "n_combinations": model.n_combinations_,
-    }
-    if hasattr(model, "frequency_spend_correlation_"):
-        out["frequency_spend_correlation"] = model.frequency_spend_correlation_
-    if getattr(model, "limit_", None) is not None:  # fitted at a boundary: predictions come from the limit
-        out["limit"] = {"model": model.limit_.name, "params": dict(model.limit_.params),
-                        "boundary": {"parameter": model.boundary_.parameter, "direction": model.boundary_.direction}}
-    return out
+    """A fitted model as a JSON-ready dict (:meth:`BaseModel.to_dict`)."""
+    return model.to_dict()
 
 
 def model_from_dict(data: dict[str, Any], *, where: str = "model") -> BaseModel:
     """Rebuild a fitted model from :func:`model_to_dict`'s output."""
-    registry = _registry()
     name = data.get("model") if isinstance(data, dict) else None
-    if name not in registry:
-        raise InputError(f"{where}: unknown model {name!r}", f"known models: {sorted(registry)}")
-    cls = registry[name]
+    if name not in MODELS:
+        raise InputError(f"{where}: unknown model {name!r}", f"known models: {sorted(MODELS)}")
+    cls = MODELS[name]
     params = data.get("params")
     if not isinstance(params, dict) or set(params) != set(cls.param_names):
         raise InputError(
@@ -132,8 +97,6 @@ def _limit_from_dict(data: Any, cls: type[BaseModel], *, where: str) -> tuple[Li
 
 
 def models_to_json(*models: BaseModel) -> str:
-    from memberlens import __version__
-
     document = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,

@@ -1,17 +1,13 @@
-"""Per-member predictions: computed once per distinct combination, joined back in the engine.
-
-A summary of a million members holds far fewer distinct (frequency, recency, T) combinations. The
-model runs over those (in NumPy); the result goes back to the engine as an Ibis memtable and is
-joined to the members there, so the answer is one row per member (never one per draw or per
-combination) and the member table never leaves the engine. The join keys are exact: frequency is
-an integer and recency and T are whole days divided by the unit. Gamma-Gamma's expected spend is
-a closed form of (frequency, mean spend) and is computed in the engine directly.
+"""Predicted member value, one row per member (:func:`predict_member_value`): the purchase
+model's predictions computed once per distinct combination and joined back in the engine
+(:mod:`memberlens.models._combinations`); Gamma-Gamma's expected spend is a closed form of
+(frequency, mean spend) and is computed in the engine directly.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import ibis
@@ -19,53 +15,13 @@ import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 
-from memberlens.errors import ConfigError, InputError
+from memberlens.errors import ConfigError
 from memberlens.models._base import BaseModel, TransactionModel, check_number
-from memberlens.models._summary import WEIGHT, TimeUnit, compress_summary
+from memberlens.models._combinations import as_table, combination_table, join_to_members
+from memberlens.models._summary import TimeUnit
 
 DAYS_PER_YEAR = 365.25
 MAX_WAIT_DAYS = 36_525  # a next order expected more than 100 years out is reported as null
-
-
-def _as_table(summary: ir.Table | pd.DataFrame) -> tuple[ir.Table, bool]:
-    if isinstance(summary, pd.DataFrame):
-        return ibis.memtable(summary), True
-    if isinstance(summary, ir.Table):
-        return summary, False
-    raise InputError(
-        f"expected an Ibis table or a pandas DataFrame of the purchase summary, got {type(summary).__name__}",
-        "build it with summarise_purchases(orders)",
-    )
-
-
-def _combination_table(
-    table: ir.Table, columns: Sequence[str], fn: Callable[[pd.DataFrame], pd.DataFrame]
-) -> ir.Table:
-    combos = compress_summary(table, columns).drop(columns=[WEIGHT])
-    predictions = fn(combos)
-    frame = pd.concat([combos.reset_index(drop=True), predictions.reset_index(drop=True)], axis=1)
-    return ibis.memtable(frame)
-
-
-def _join(table: ir.Table, predictions: ir.Table, columns: Sequence[str]) -> ir.Table:
-    # a view: Ibis cannot join a projection of a join to another table by column name
-    table = table.view()
-    joined = table.join(predictions, list(columns))
-    return joined.select(*table.columns, *(c for c in predictions.columns if c not in columns))
-
-
-def predict_by_combination(
-    summary: ir.Table | pd.DataFrame, columns: Sequence[str], fn: Callable[[pd.DataFrame], pd.DataFrame]
-) -> ir.Table | pd.DataFrame:
-    """Run ``fn`` over the distinct combinations of ``columns`` and join its columns back to
-    every member (Ibis in, Ibis out; pandas in, pandas out, in the input's row order)."""
-    table, was_pandas = _as_table(summary)
-    if was_pandas:
-        frame = summary.reset_index(drop=True)  # type: ignore[union-attr]
-        combos = frame[list(columns)].drop_duplicates().reset_index(drop=True)
-        predictions = pd.concat([combos, fn(combos).reset_index(drop=True)], axis=1)
-        return frame.merge(predictions, on=list(columns), how="left", sort=False)
-    return _join(table, _combination_table(table, columns, fn), columns)
 
 
 def _label(days: float) -> str:
@@ -133,7 +89,7 @@ def predict_member_value(
     clv_horizon = check_number(clv_horizon, "clv_horizon", "predict_member_value", low=0.0, low_open=True)
     discount_rate = check_number(discount_rate, "discount_rate", "predict_member_value", low=0.0)
     unit = TimeUnit.parse(model.time_unit)
-    table, was_pandas = _as_table(summary)
+    table, was_pandas = as_table(summary)
     columns = model.columns
 
     def purchases(frame: pd.DataFrame) -> pd.DataFrame:
@@ -152,7 +108,7 @@ def predict_member_value(
             out["_wait_days"] = np.where(np.isfinite(wait_days) & (wait_days <= MAX_WAIT_DAYS), wait_days, np.nan)
         return pd.DataFrame(out)
 
-    result = _join(table, _combination_table(table, columns, purchases), columns)
+    result = join_to_members(table, combination_table(table, columns, purchases), columns)
     wait = result["_wait_days"]
     extra: dict[str, ir.Value] = {}
     if "first_order_date" in table.columns and not model.discrete:
@@ -207,4 +163,4 @@ def _discounted_orders(
     return total
 
 
-__all__ = ["predict_by_combination", "predict_member_value"]
+__all__ = ["predict_member_value"]

@@ -12,19 +12,16 @@ from typing import Any
 import ibis.expr.types as ir
 
 from memberlens.errors import InputError, MemberlensError
+from memberlens.i18n import said
 from memberlens.models._base import TransactionModel
 from memberlens.models._fitting import ConvergenceError
 from memberlens.models._predict import predict_member_value
+from memberlens.models._registry import PURCHASE_MODELS
 from memberlens.models._summary import summarise_purchases
 from memberlens.models.bg_bb import BetaGeoBetaBinomModel
 from memberlens.models.bg_nbd import BetaGeoModel
 from memberlens.models.gamma_gamma import GammaGammaModel
-from memberlens.models.mbg_nbd import ModifiedBetaGeoModel
-from memberlens.models.pareto_nbd import ParetoNBDModel
 
-PURCHASE_MODELS: dict[str, type[TransactionModel]] = {
-    cls.model_name: cls for cls in (BetaGeoModel, ModifiedBetaGeoModel, ParetoNBDModel, BetaGeoBetaBinomModel)
-}
 MIN_SPEND_BUYERS = 2
 
 
@@ -56,8 +53,8 @@ def check_repeat_buyers(summary: ir.Table) -> None:
     counts = summary.aggregate(members=summary.count(), repeaters=(summary.frequency > 0).sum()).execute()
     members, repeaters = int(counts.members.iloc[0]), counts.repeaters.iloc[0]
     if members and not (repeaters == repeaters and repeaters > 0):  # NaN: no rows
-        raise InputError.said("cannot.clv_no_repeat", "ingest a longer period of orders: members who bought on two different days",
-                              members=members)
+        raise said(InputError, "cannot.clv_no_repeat", "ingest a longer period of orders: members who bought on two different days",
+                   members=members)
 
 
 def fit_member_value(
@@ -87,7 +84,7 @@ def fit_member_value(
     repeat = summary.filter((summary.frequency > 0) & (summary.monetary_value > 0))
     buyers = int(repeat.count().execute())
     if buyers < MIN_SPEND_BUYERS:
-        error = InputError.said("cannot.spend_few", buyers=buyers)
+        error = said(InputError, "cannot.spend_few", buyers=buyers)
         note = "fewer than two repeat buyers with positive spend; no spend model"
         if warn is not None:
             warn(note)

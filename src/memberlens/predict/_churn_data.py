@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from memberlens.errors import ConfigError
+from memberlens.i18n import said
 from memberlens.predict._sample import in_seeded_sample
 from memberlens.predict.features import member_features, stack_features
 from memberlens.snapshot import as_date, known_rows, start_of
@@ -61,8 +62,8 @@ def schedule_cutoffs(first: date, end: date, *, horizon_days: int, step_days: in
     training = sorted(day for day in training if day >= earliest)
     if len(training) < 2:
         need = 2 * horizon_days + min_history_days + step_days
-        raise ConfigError.said("cannot.churn_short", "use a shorter --horizon-days, or more history", first=first,
-                               last=end - timedelta(days=1), horizon=horizon_days, need=need)
+        raise said(ConfigError, "cannot.churn_short", "use a shorter --horizon-days, or more history", first=first,
+                   last=end - timedelta(days=1), horizon=horizon_days, need=need)
     return training, validation
 
 

@@ -49,6 +49,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.frozen import FrozenEstimator
 
 from memberlens.errors import ConfigError
+from memberlens.i18n import said
 from memberlens.predict._churn_data import (
     SEASON_FEATURES,
     check_label,
@@ -98,7 +99,7 @@ def check_both_labels(part: pd.DataFrame, horizon_days: int) -> None:
     if part.churned.nunique() >= 2:
         return
     key = "cannot.churn_all_churned" if len(part) and part.churned.iloc[0] == 1 else "cannot.churn_none_churned"
-    raise ConfigError.said(key, "use more history or another --horizon-days", horizon=horizon_days)
+    raise said(ConfigError, key, "use more history or another --horizon-days", horizon=horizon_days)
 
 
 class ChurnModel:

@@ -38,6 +38,7 @@ from sklearn.model_selection import GroupKFold, StratifiedKFold
 from sklearn.tree import DecisionTreeClassifier
 
 from memberlens.errors import ConfigError, InputError
+from memberlens.i18n import said
 from memberlens.metrics._arith import money_sum, ratio
 from memberlens.predict._churn_data import check_positive
 from memberlens.predict._churn_metrics import decile_table, feature_importances, probability_metrics
@@ -223,7 +224,7 @@ class ResponseModel:
         for part, campaigns in ((training, ", ".join(map(str, chosen.campaign_id.iloc[:-1]))), (validation, str(latest))):
             if part.responded.nunique() < 2:
                 key = "cannot.response_all" if len(part) and part.responded.iloc[0] == 1 else "cannot.response_none"
-                raise ConfigError.said(key, "learn from more campaigns (--campaign)", campaigns=campaigns, sends=len(part))
+                raise said(ConfigError, key, "learn from more campaigns (--campaign)", campaigns=campaigns, sends=len(part))
         folds = calibration_folds(training)
         self.features_ = [name for name in learnable_features(training, feature_names(tables))
                           if all(training[name].iloc[rows].notna().any() for rows, _ in folds)]
@@ -265,9 +266,9 @@ class ResponseModel:
                                   "learn from earlier campaigns, or set --response-days")
         campaigns = campaigns[campaigns.sent_on <= last_send]
         if len(campaigns) < 2:
-            raise ConfigError.said("cannot.response_one_campaign",
-                                   "choose a later --as-of, a shorter --response-days, or more with --campaign ID (repeatable)",
-                                   campaigns=len(campaigns), last_send=last_send, days=self.response_days, end=end)
+            raise said(ConfigError, "cannot.response_one_campaign",
+                       "choose a later --as-of, a shorter --response-days, or more with --campaign ID (repeatable)",
+                       campaigns=len(campaigns), last_send=last_send, days=self.response_days, end=end)
         return campaigns.reset_index(drop=True)
 
     def _fit_estimator(self, training: pd.DataFrame, folds: list[tuple[np.ndarray, np.ndarray]]) -> CalibratedClassifierCV:

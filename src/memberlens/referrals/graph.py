@@ -1,20 +1,9 @@
 """The referral network as a graph: which referrals count, and the compressed edge list.
 
-The rules (the same at ingest, per source, and in every analysis, over all sources together):
-
-``self_referral``
-    a member who refers themselves (``referrer_id = referred_id``) is no referral;
-``already_referred``
-    a member is brought in once: the earliest referral counts (ties: the smaller referrer id,
-    then the earlier row), later ones would credit a second referrer for the same member;
-``closes_cycle``
-    a referral that would make a member their own (indirect) referrer — A refers B, B later
-    refers A; or A → B → C → A — is possible only when the dates contradict each other. The
-    latest referral of the loop (by ``referred_at``, then referrer id, then referred id) is the
-    one that closed it and does not count; the rest of the loop stays.
-
-After them every member has at most one referrer and no member is their own ancestor: the
-network is a forest, and "the cascade below a member" is well defined.
+The rules of which referrals count are the data contract's (:mod:`memberlens.schema.referral_rules`):
+no self-referrals, the earliest referral of a member counts, and the latest referral of a loop
+does not. After them every member has at most one referrer and no member is their own ancestor:
+the network is a forest, and "the cascade below a member" is well defined.
 
 Referrers who are not in the ``members`` table are **flagged, not set aside**
 (``is_member`` false in the per-member results, counted by the program summary): a referral
@@ -34,21 +23,8 @@ import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 
-INCOMPLETE = "incomplete"
-SELF_REFERRAL = "self_referral"
-ALREADY_REFERRED = "already_referred"
-CLOSES_CYCLE = "closes_cycle"
-#: the reasons a referral does not count, in the order they are applied
-IGNORED_REASONS = (INCOMPLETE, SELF_REFERRAL, ALREADY_REFERRED, CLOSES_CYCLE)
-
-
-def first_referral_rank(table: ir.Table, *, counted: ir.BooleanValue | None = None) -> ir.IntegerValue:
-    """0 for the referral of each member that counts (the earliest), 1, 2... for later ones;
-    ``counted`` restricts the race to rows still in it."""
-    order = [table.referred_at, table.referrer_id]
-    order += [table[c] for c in ("_source", "_row") if c in table.columns]
-    group = [table.referred_id] if counted is None else [table.referred_id, counted]
-    return ibis.row_number().over(group_by=group, order_by=order)
+from memberlens.schema.referral_rules import (ALREADY_REFERRED, CLOSES_CYCLE, IGNORED_REASONS, INCOMPLETE, SELF_REFERRAL,
+                                              first_referral_rank)
 
 
 def mark_ignored(table: ir.Table) -> ir.Table:
@@ -66,9 +42,9 @@ def mark_ignored(table: ir.Table) -> ir.Table:
 
 
 def cycle_closing_edges(src: np.ndarray, dst: np.ndarray, stamp: np.ndarray, n_nodes: int) -> np.ndarray:
-    """Positions of the referrals that close a loop (see the module docstring), given at most one
-    referrer per member: node numbers ``src`` -> ``dst`` ordered like the ids, ``stamp`` the
-    time of each referral as an integer.
+    """Positions of the referrals that close a loop (:mod:`memberlens.schema.referral_rules`),
+    given at most one referrer per member: node numbers ``src`` -> ``dst`` ordered like the ids,
+    ``stamp`` the time of each referral as an integer.
 
     With one referrer per member every loop is one strongly connected component of two or more
     members, and each holds exactly one loop; dropping its latest referral opens it.
@@ -190,5 +166,5 @@ def _coded(edges: ir.Table, nodes: ir.Table) -> ir.Table:
     return joined.select("src", "dst", "referred_at")
 
 
-__all__ = ["ALREADY_REFERRED", "CLOSES_CYCLE", "IGNORED_REASONS", "INCOMPLETE", "ReferralGraph", "SELF_REFERRAL",
-           "cycle_closing_edges", "first_referral_rank", "loop_closing_rows", "mark_ignored", "referral_graph", "timestamps_as_integers"]
+__all__ = ["ReferralGraph", "cycle_closing_edges", "loop_closing_rows", "mark_ignored", "referral_graph",
+           "timestamps_as_integers"]

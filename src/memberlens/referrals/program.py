@@ -32,7 +32,7 @@ import ibis.expr.types as ir
 
 from memberlens.metrics._arith import micros, money, ratio
 from memberlens.metrics._periods import day_number
-from memberlens.referrals.graph import IGNORED_REASONS
+from memberlens.schema.referral_rules import IGNORED_REASONS
 
 REPEAT_DAYS = (30, 90, 180, 365)
 GROUPS = ("referred", "organic")

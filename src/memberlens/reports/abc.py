@@ -6,7 +6,7 @@ import pandas as pd
 
 from memberlens.metrics.products import name_products
 from memberlens.reports import charts as c
-from memberlens.reports import format as f
+from memberlens import format as f
 from memberlens.reports.base import Chart, ReportContext, SectionContent
 from memberlens.reports.palette import colour
 

@@ -4,7 +4,7 @@ from events when the workspace has them, else from orders."""
 from __future__ import annotations
 
 from memberlens.reports import charts as c
-from memberlens.reports import format as f
+from memberlens import format as f
 from memberlens.reports.base import Chart, ReportContext, SectionContent
 
 MEASURES = ("dau", "wau", "mau")

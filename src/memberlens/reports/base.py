@@ -23,14 +23,14 @@ from markupsafe import Markup
 
 from memberlens.i18n import Messages
 from memberlens.io.workspace import Workspace
+from memberlens.reports.context import AnalysisCache
+from memberlens.reports.inert import embed_json
+from memberlens.schema.contract import UNLOCK_HINTS
+from memberlens.snapshot import Snapshot
 
 if TYPE_CHECKING:  # pragma: no cover
     import ibis.expr.types as ir
     import pandas as pd
-
-    from memberlens.snapshot import Snapshot
-
-    from memberlens.reports.context import AnalysisCache
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,7 @@ class Chart:
     """A Plotly chart drawn from one executed analysis table.
 
     ``figure`` is a Plotly figure as plain data (``{"data": [...], "layout": {...}}``) whose
-    user text has been made inert (:func:`memberlens.reports.charts.plain`); ``sentences`` say
+    user text has been made inert (:func:`memberlens.reports.inert.plain`); ``sentences`` say
     what it means, from the numbers; ``table`` is the data behind it ("Show the data").
     """
 
@@ -68,8 +68,6 @@ class Chart:
 
     @property
     def json(self) -> Markup:
-        from memberlens.reports.charts import embed_json
-
         return Markup(embed_json(self.figure))
 
 
@@ -104,8 +102,6 @@ class ReportContext:
 
     def __post_init__(self) -> None:
         if self.analyses is None:
-            from memberlens.reports.context import AnalysisCache
-
             object.__setattr__(self, "analyses", AnalysisCache(self.workspace))
 
     def has(self, *tables: str) -> bool:
@@ -127,8 +123,6 @@ class ReportContext:
 
     def locked(self, *tables: str) -> str:
         """The note for a part of a section that needs tables the workspace lacks."""
-        from memberlens.io.workspace import UNLOCK_HINTS
-
         missing = [table for table in tables if not self.has(table)]
         hint = "; ".join(UNLOCK_HINTS.get(table, "memberlens ingest FILE") for table in missing)
         return self.t("report.locked", tables=", ".join(missing), hint=hint)

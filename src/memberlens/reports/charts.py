@@ -1,27 +1,23 @@
-"""Plotly figures as plain data, the tables behind them, and safe embedding in the page.
+"""Plotly figures as plain data, the tables behind them, and the Plotly.js the page inlines.
 
 Figures are built as dictionaries (``{"data": [...], "layout": {...}}``) from executed analysis
 tables and drawn in the browser by the Plotly.js bundled with the ``plotly`` package, inlined
-once per report. Two rules keep user text (product names, segment names, ids) inert:
-
-* :func:`plain` turns ``& < >`` into entities in every string Plotly shows (Plotly reads a
-  small set of HTML-like tags in labels; as entities they are shown as text);
-* :func:`embed_json` escapes ``< > &`` and U+2028/U+2029 in the JSON placed inside
-  ``<script type="application/json">``, so no string can end the script element.
+once per report. User text in them is made inert by :mod:`memberlens.reports.inert`: every
+string Plotly shows passes through :func:`~memberlens.reports.inert.plain`, and the figure is
+placed in the page by :func:`~memberlens.reports.inert.embed_json`.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable, Sequence
 from functools import cache
 from typing import Any
 
 import pandas as pd
 
-from memberlens.io.jsonable import json_ready
-from memberlens.reports import format as f
+from memberlens import format as f
 from memberlens.reports.base import TableBlock
+from memberlens.reports.inert import plain
 from memberlens.reports.palette import colour
 
 FONT = (
@@ -30,35 +26,6 @@ FONT = (
     '"WenQuanYi Micro Hei", sans-serif'
 )
 CONFIG = {"responsive": True, "displaylogo": False, "modeBarButtonsToRemove": ["select2d", "lasso2d"]}
-
-
-# -- safety ------------------------------------------------------------------------------------
-def plain(text: Any) -> str:
-    """A label Plotly shows as text, never as markup."""
-    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-_JSON_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
-
-
-def embed_json(data: Any) -> str:
-    """JSON safe inside a ``<script>`` element of an HTML page; numbers to 12 significant digits
-    (:func:`memberlens.reports.format.stable`), like every number the report prints, so a chart
-    is the same whatever order an engine added its values in."""
-    text = json.dumps(_stable_numbers(json_ready(data)), ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-    for char, escaped in _JSON_ESCAPES.items():
-        text = text.replace(char, escaped)
-    return text
-
-
-def _stable_numbers(value: Any) -> Any:
-    if isinstance(value, float):
-        return f.stable(value)
-    if isinstance(value, dict):
-        return {k: _stable_numbers(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_stable_numbers(v) for v in value]
-    return value
 
 
 @cache

@@ -18,7 +18,7 @@ from memberlens.predict.features import FEATURE_TABLES
 from memberlens.predict.churn import RISK_BANDS, ChurnModel, training_sample
 from memberlens.predict.response import ResponseModel, describe_conditions
 from memberlens.reports import charts as c
-from memberlens.reports import format as f
+from memberlens import format as f
 from memberlens.reports.base import Chart, ReportContext, SectionContent, TableBlock
 
 CALIBRATION_TOLERANCE = 0.05  # points of difference between predicted and observed per tenth

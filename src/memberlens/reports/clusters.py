@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 
 from memberlens.reports import charts as c
-from memberlens.reports import format as f
+from memberlens import format as f
 from memberlens.reports.common import share_comparison
 from memberlens.reports.base import Chart, ReportContext, SectionContent
 from memberlens.reports.palette import colour

@@ -12,7 +12,7 @@ from memberlens import analyses
 from memberlens.errors import MemberlensError
 from memberlens.models import GammaGammaModel, TransactionModel
 from memberlens.reports import charts as c
-from memberlens.reports import format as f
+from memberlens import format as f
 from memberlens.reports.base import Chart, ReportContext, SectionContent
 
 BANDS = 10  # P(alive) in tenths

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from memberlens.reports import charts as c
-from memberlens.reports import format as f
+from memberlens import format as f
 from memberlens.reports.base import ReportContext
 
 _NEXT = {"day": pd.DateOffset(days=1), "week": pd.DateOffset(weeks=1), "month": pd.DateOffset(months=1),

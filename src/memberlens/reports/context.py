@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 import pandas as pd
 
-from memberlens.analyses import AnalysisOptions, run_analysis
+from memberlens.analyses import AnalysisOptions, cluster_result, run_analysis
 from memberlens.io.catalog import Tables
 from memberlens.metrics import ClusterResult
 from memberlens.snapshot import Snapshot, snapshot_of
@@ -82,13 +82,11 @@ class AnalysisCache:
         again; :func:`memberlens.analyses.cluster_result` is the fit they both show, called once
         here, so the report shows exactly what they return.
         """
-        from memberlens import analyses
-
         options = self.options_for(**changes)
         key = repr(options)
         if key not in self._clusters:
             start = time.perf_counter()
-            self._clusters[key] = analyses.cluster_result(self.snapshot, options)
+            self._clusters[key] = cluster_result(self.snapshot, options)
             self._record(f"clusters {_describe(changes)}".strip(), start)
         return self._clusters[key]
 

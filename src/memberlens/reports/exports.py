@@ -16,6 +16,7 @@ from memberlens.io.files import write_table_atomic
 from memberlens.io.workspace import Workspace
 from memberlens.reports.base import ReportContext, Section, section_exports
 from memberlens.reports.context import AnalysisCache
+from memberlens.reports.sections import SECTIONS
 
 FORMATS = {"csv": ".csv", "parquet": ".parquet", "xlsx": ".xlsx"}
 
@@ -23,8 +24,6 @@ FORMATS = {"csv": ".csv", "parquet": ".parquet", "xlsx": ".xlsx"}
 def collect_exports(ctx: ReportContext, sections: Sequence[Section] | None = None) -> dict[str, pd.DataFrame]:
     """Every section's member lists whose tables the workspace has (a list that cannot be made,
     e.g. clusters of too few customers, is left out)."""
-    from memberlens.reports.sections import SECTIONS
-
     lists: dict[str, pd.DataFrame] = {}
     for section in sections if sections is not None else SECTIONS:
         if not ctx.has(*section.needs):

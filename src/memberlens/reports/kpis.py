@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from memberlens.reports import charts as c
-from memberlens.reports import format as f
+from memberlens import format as f
 from memberlens.reports.base import Chart, ReportContext, SectionContent
 
 FUNNEL = ("registered_cumulative", "activated_cumulative", "purchasing_cumulative", "marketable_cumulative")

@@ -9,7 +9,7 @@ import pandas as pd
 
 from memberlens.migration import APPEARED, LEFT, Migration, migrate
 from memberlens.reports import charts as c
-from memberlens.reports import format as f
+from memberlens import format as f
 from memberlens.reports.base import Chart, ReportContext, SectionContent, TableBlock
 from memberlens.snapshot import SCORES_TABLE
 

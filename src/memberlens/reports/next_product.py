@@ -14,7 +14,7 @@ from memberlens.predict.anomalies import (Anomalies, AnomalyThresholds, explain_
                                          find_anomalies)
 from memberlens.predict.baskets import AssociationRuleModel
 from memberlens.reports import charts as c
-from memberlens.reports import format as f
+from memberlens import format as f
 from memberlens.reports.base import Chart, ReportContext, SectionContent, TableBlock
 
 RULES_SHOWN = 10

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from memberlens.errors import MemberlensError
-from memberlens.reports import format as f
+from memberlens import format as f
 from memberlens.reports.base import Card, ReportContext, SectionContent
 from memberlens.reports.common import partial_note, trend, trend_word
 from memberlens.reports.palette import colour

@@ -21,7 +21,7 @@ from memberlens.referrals.key_referrers import select_key_referrers
 from memberlens.referrals.network import ReferralNetwork
 from memberlens.referrals.program import REPEAT_DAYS
 from memberlens.reports import charts as c
-from memberlens.reports import format as f
+from memberlens import format as f
 from memberlens.reports.base import Card, Chart, ReportContext, SectionContent, TableBlock
 
 BUCKETS = ((1, 1), (2, 2), (3, 5), (6, 10), (11, 20), (21, 50), (51, None))

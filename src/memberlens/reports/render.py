@@ -15,17 +15,19 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
-from memberlens import __version__
+from memberlens._version import __version__
 from memberlens.analyses import AnalysisOptions
 from memberlens.errors import MemberlensError
 from memberlens.i18n import Messages
 from memberlens.io.files import write_text_atomic
 from memberlens.io.together import files_together
-from memberlens.io.workspace import UNLOCK_HINTS, Workspace
+from memberlens.io.workspace import Workspace
 from memberlens.reports.base import ReportContext, Section
 from memberlens.reports.charts import plotly_js
 from memberlens.reports.context import AnalysisCache
+from memberlens.reports.exports import write_exports
 from memberlens.reports.sections import SECTIONS
+from memberlens.schema.contract import UNLOCK_HINTS
 
 _env = Environment(
     loader=PackageLoader("memberlens.reports", "templates"),
@@ -161,8 +163,6 @@ def write_reports(
 ) -> ReportFiles:
     """The report in each of ``langs`` and (unless ``export_format`` is None) the member lists
     in ``out_dir/exports`` — every analysis run once for all of them."""
-    from memberlens.reports.exports import write_exports
-
     cache = AnalysisCache(workspace, as_of=as_of, options=options)
     staged = ReportFiles()
     with files_together(out_dir) as staging:  # the reports and lists replace the old ones together

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from memberlens.reports import charts as c
-from memberlens.reports import format as f
+from memberlens import format as f
 from memberlens.reports.base import Chart, ReportContext, SectionContent
 
 

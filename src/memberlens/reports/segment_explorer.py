@@ -14,7 +14,7 @@ import pandas as pd
 
 from memberlens.errors import ConfigError
 from memberlens.reports import charts as c
-from memberlens.reports import format as f
+from memberlens import format as f
 from memberlens.reports.base import Card, Chart, ReportContext, SectionContent
 from memberlens.reports.palette import colour
 from memberlens.segments import FAST_HANDOVER_SLOW_SUPPORT, SegmentProfile, SegmentSpec, Support, profile_segment, select_members

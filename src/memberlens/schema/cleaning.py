@@ -15,10 +15,9 @@ from datetime import date
 import ibis
 import ibis.expr.types as ir
 
-from memberlens.referrals.graph import ALREADY_REFERRED, CLOSES_CYCLE, SELF_REFERRAL, first_referral_rank
+from memberlens.errors import ConfigError, InputError
 from memberlens.schema.contract import ROW_COLUMN, SOURCE_COLUMN, TableContract
 from memberlens.schema.mapping import Mapping
-from memberlens.errors import ConfigError, InputError
 from memberlens.schema.parsing import (
     blank_to_null,
     decimal_evidence,
@@ -30,6 +29,7 @@ from memberlens.schema.parsing import (
     parse_value,
     trim,
 )
+from memberlens.schema.referral_rules import ALREADY_REFERRED, CLOSES_CYCLE, SELF_REFERRAL, first_referral_rank
 
 REASON_COLUMN = "_reason"
 CANCELLATION = "cancellation"
@@ -89,7 +89,7 @@ def reason_order(contract: TableContract) -> list[str]:
     if contract.name == "referrals":
         reasons.append(SELF_REFERRAL)
     reasons.append("duplicate_line")
-    if contract.name == "referrals":  # need the other rows: see memberlens.referrals.graph
+    if contract.name == "referrals":  # need the other rows: see memberlens.schema.referral_rules
         reasons += [ALREADY_REFERRED, CLOSES_CYCLE]
     return reasons
 

@@ -19,14 +19,13 @@ from memberlens.segments.filters import (
 from memberlens.segments.observations import Finding, draw_findings, flag_effects, render_findings
 from memberlens.segments.profile import (
     SegmentProfile,
-    Support,
     explore_segment,
     mark_cohort,
     profile_segment,
     select_members,
 )
 from memberlens.segments.saved import load_segment, load_segments, save_segment, segments_file
-from memberlens.segments.spec import FAST_HANDOVER_SLOW_SUPPORT, SegmentSpec
+from memberlens.segments.spec import FAST_HANDOVER_SLOW_SUPPORT, SegmentSpec, Support
 
 __all__ = [
     "FAST_HANDOVER_SLOW_SUPPORT",

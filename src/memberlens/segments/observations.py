@@ -11,15 +11,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import pandas as pd
 
+from memberlens import format as f
 from memberlens.i18n import Messages
 from memberlens.segments.filters import parse_filter
-
-if TYPE_CHECKING:  # pragma: no cover
-    from memberlens.segments.profile import SegmentProfile
+from memberlens.segments.spec import SegmentSpec, Support
 
 TOP_LIFTS = 3  # numeric columns named per direction
 
@@ -53,8 +52,6 @@ class Finding:
 
 
 def _format(value: Any) -> str:
-    from memberlens.reports import format as f
-
     if isinstance(value, Count):
         return f.num(value.value, 0)
     if isinstance(value, Num):
@@ -80,7 +77,28 @@ def render(finding: Finding, t: Messages) -> str:
 
 
 # -- drawing findings from a profile ------------------------------------------------------------
-def draw_findings(profile: SegmentProfile) -> list[Finding]:
+class ProfileNumbers(Protocol):
+    """The numbers findings are drawn from: a :class:`memberlens.segments.profile.SegmentProfile`
+    (which draws its findings here, so this module names only what it reads)."""
+
+    spec: SegmentSpec
+    table: str
+    cohort_size: int
+    population_size: int
+    aggregates: dict[str, float | None]
+    numeric: pd.DataFrame
+    categories: pd.DataFrame
+    flags: pd.DataFrame
+    by_group: pd.DataFrame | None
+    combinations: pd.DataFrame | None
+    matrix: pd.DataFrame | None
+    support: Support
+
+    @property
+    def share(self) -> float | None: ...
+
+
+def draw_findings(profile: ProfileNumbers) -> list[Finding]:
     """Every observation and recommendation the profile supports, in reading order."""
     support = profile.support
     out = [*_size(profile)]
@@ -96,12 +114,12 @@ def draw_findings(profile: SegmentProfile) -> list[Finding]:
         out += _combinations(profile)
     if profile.matrix is not None:
         out += _matrix(profile)
-    if not any(f.action for f in out):
+    if not any(finding.action for finding in out):
         out.append(Finding("size", "rec_none", {}, action=True))
     return out
 
 
-def _size(profile: SegmentProfile) -> list[Finding]:
+def _size(profile: ProfileNumbers) -> list[Finding]:
     if profile.cohort_size == 0:
         return [Finding("size", "size_empty", {"table": profile.table, "population": Count(profile.population_size)})]
     out = [Finding("size", "size", {"table": profile.table, "cohort": Count(profile.cohort_size),
@@ -136,7 +154,7 @@ def _cell_name(row: Any, columns: list[str], joiner: str) -> str:
     return joiner.join(parts)
 
 
-def _by_group(profile: SegmentProfile) -> list[Finding]:
+def _by_group(profile: ProfileNumbers) -> list[Finding]:
     spec, frame, support = profile.spec, profile.by_group, profile.support
     metric, by = spec.group_metric, spec.by
     rows = frame.to_dict("records")
@@ -239,7 +257,7 @@ def pooled(rows: pd.DataFrame) -> tuple[int, float | None, float | None]:
     return n, mean, float(math.sqrt((within + between) / (n - 1)))
 
 
-def flag_effects(profile: SegmentProfile) -> pd.DataFrame:
+def flag_effects(profile: ProfileNumbers) -> pd.DataFrame:
     """Each flag's effect on the metric within the cohort: members with it against without,
     pooled over the combinations of the other flags; ``supported`` when both sides have
     ``min_count`` members, the lift is at least ``min_lift`` and Welch's z at least ``z``."""
@@ -271,7 +289,7 @@ def _extremes(frame: pd.DataFrame, columns: list[str]) -> tuple[dict | None, dic
     return best, (worst if worst is not best else None)
 
 
-def _combinations(profile: SegmentProfile) -> list[Finding]:
+def _combinations(profile: ProfileNumbers) -> list[Finding]:
     spec, frame, support = profile.spec, profile.combinations, profile.support
     flags, metric = list(spec.flags), spec.metric
     out = []
@@ -302,7 +320,7 @@ def _combinations(profile: SegmentProfile) -> list[Finding]:
     return out
 
 
-def _matrix(profile: SegmentProfile) -> list[Finding]:
+def _matrix(profile: ProfileNumbers) -> list[Finding]:
     spec, frame, support = profile.spec, profile.matrix, profile.support
     axes, metric = list(spec.matrix), spec.metric
     out = []

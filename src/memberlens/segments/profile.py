@@ -37,24 +37,16 @@ import numpy as np
 import pandas as pd
 
 from memberlens.errors import ConfigError
+from memberlens.i18n import Messages
 from memberlens.segments.filters import CompiledFilter, columns_hint, compile_filter, visible_columns
-from memberlens.segments.spec import SegmentSpec
+from memberlens.segments.observations import Finding, draw_findings, render_findings
+from memberlens.segments.spec import SegmentSpec, Support
 
 IN_COHORT = "_ml_in_cohort"
 QUANTILES = (0.25, 0.5, 0.75)
 MAX_GROUPS = 60  # --by groups
 MAX_CELLS = 400  # matrix cells (e.g. 20 x 20)
 UNIT_BINS = 30  # whole-number columns with at most this many values get one bin per value
-
-
-@dataclass(frozen=True)
-class Support:
-    """When a difference counts as notable, and a cell as too small to trust."""
-
-    min_count: int = 30
-    min_lift: float = 0.10
-    min_points: float = 0.05
-    z: float = 1.96
 
 
 @dataclass
@@ -85,17 +77,12 @@ class SegmentProfile:
     def share(self) -> float | None:
         return self.cohort_size / self.population_size if self.population_size else None
 
-    def findings(self):
+    def findings(self) -> list[Finding]:
         """The observations and recommendations drawn from the numbers (language-neutral)."""
-        from memberlens.segments.observations import draw_findings
-
         return draw_findings(self)
 
     def sentences(self, lang: str = "en") -> dict[str, list[str]]:
         """``{"observations": [...], "recommendations": [...]}`` in ``lang``."""
-        from memberlens.i18n import Messages
-        from memberlens.segments.observations import render_findings
-
         return render_findings(self.findings(), Messages(lang))
 
     def to_dict(self, lang: str = "en") -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""What a segment exploration asks for: the cohort's filter and the comparisons to draw.
+"""What a segment exploration asks for: the cohort's filter and the comparisons to draw, and
+when a difference is notable (:class:`Support`).
 
 A :class:`SegmentSpec` is what ``memberlens segment`` options, a saved segment and the report
 section share. :data:`FAST_HANDOVER_SLOW_SUPPORT` is the explorer's default: customers handed
@@ -15,6 +16,16 @@ from typing import Any
 from memberlens.errors import ConfigError
 
 MAX_FLAGS = 6  # 2^6 = 64 combinations
+
+
+@dataclass(frozen=True)
+class Support:
+    """When a difference counts as notable, and a cell as too small to trust."""
+
+    min_count: int = 30
+    min_lift: float = 0.10
+    min_points: float = 0.05
+    z: float = 1.96
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""Formatting numbers, dates and names for the report's sentences and tables."""
+"""Formatting numbers, dates and names for what people read: the report's sentences and tables,
+the segment explorer's findings."""
 
 from __future__ import annotations
 
