@@ -510,6 +510,24 @@ def churn_oracle(orders: pd.DataFrame, period: str, churn_days: int) -> pd.DataF
     return pd.DataFrame(rows)
 
 
+def churn_members_oracle(orders: pd.DataFrame, period: str, churn_days: int) -> tuple[dict, dict]:
+    """Per period start: the customers churned at its cut-off who were not at the previous one
+    (as :func:`churn_oracle` counts them), and the customers whose first order is in it."""
+    days = {}
+    for c, at in zip(orders["customer_id"], orders["ordered_at"]):
+        days.setdefault(c, set()).add(pd.Timestamp(at).normalize())
+    end_of_data = max(max(ds) for ds in days.values()) + pd.Timedelta(days=1)
+    newly, new, churned_before = {}, {}, set()
+    for p in all_periods(orders, period):
+        cutoff = min(start_of(p + 1), end_of_data)
+        churned = {c for c, ds in days.items() if (before := [d for d in ds if d < cutoff])
+                   and (cutoff - max(before)).days > churn_days}
+        newly[start_of(p)] = churned - churned_before
+        new[start_of(p)] = {c for c, ds in days.items() if to_period(min(ds), period) == p}
+        churned_before = churned
+    return newly, new
+
+
 # -- oracles: value (C) ----------------------------------------------------------------------
 
 

@@ -140,3 +140,66 @@ def test_batch_options_are_checked(days, run_cli):
     assert run_cli("ingest", "day1.csv", "--batch", "x").stderr.startswith("error: --batch goes with --append")
     both = run_cli("ingest", "day1.csv", "day2.csv", "--append", "--batch", "x")
     assert both.exit_code == 2 and "--batch names one batch" in both.stderr
+
+
+# -- watching day by day ---------------------------------------------------------------------------
+@pytest.mark.slow
+def test_watching_day_by_day_gives_what_the_whole_data_gives_as_of_each_day(demo_workspace, tmp_path):
+    """The demo shop's last 60 days of orders appended one day at a time; after each, the alerts
+    and every rule's verdicts (the default rules, and three that fire now and then: daily active
+    members off their weekly pattern, order value and new customers against their medians)
+    equal those of the shop ingested at once, as of the same morning."""
+    from memberlens.monitor import DEFAULT_RULES, Rule, alerts_at
+    from memberlens.snapshot import snapshot_of
+
+    rules = [*DEFAULT_RULES, Rule("dau", "auto", "both", band=2.0), Rule("revenue_per_order", "change", "up", 0.02),
+             Rule("new_buyers", "change", "down", 0.05)]
+    whole_path, files = demo_workspace
+    orders = pd.read_csv(files["orders"]["path"], dtype=str, keep_default_na=False)
+    day = orders.ordered_at.str[:10]
+    last = sorted(day.unique())[-60:]
+    orders[day < last[0]].to_csv(tmp_path / "before.csv", index=False)
+    fired = 0
+    with Workspace(tmp_path / "daily.duckdb") as daily, Workspace(whole_path, read_only=True) as whole:
+        for table in ("members", "campaigns", "marketing_costs", "events"):
+            ingest(daily, files[table]["path"], table=table, name=table)
+        ingest(daily, tmp_path / "before.csv", append=True)
+        for d in last:
+            orders[day == d].to_csv(tmp_path / f"{d}.csv", index=False)
+            ingest(daily, tmp_path / f"{d}.csv", append=True)
+            ours = alerts_at(snapshot_of(daily), rules)
+            theirs = alerts_at(snapshot_of(whole, ours.day), rules)
+            assert ours.alerts == theirs.alerts, d
+            assert ours.verdicts.keys() == theirs.verdicts.keys()
+            for rule, verdict in ours.verdicts.items():
+                pd.testing.assert_frame_equal(verdict, theirs.verdicts[rule], obj=f"{d} {rule.label}")
+            fired += len(ours.alerts)
+    assert fired > 0  # the comparison covered alerts, not only their absence
+
+
+@pytest.mark.slow
+def test_a_kill_mid_append_leaves_the_workspace_openable_and_as_it_was_or_with_the_batch(demo_workspace, tmp_path):
+    """kill -9 at ten moments of ``ingest DAY --append`` (the installed command, in a subprocess):
+    the workspace opens with every ledger balanced and holds the batch whole or not at all."""
+    from test_faults import POINTS, kill_at, ledgers_balanced, leftovers_under, memberlens, timed
+
+    orders = pd.read_csv(demo_workspace[1]["orders"]["path"], dtype=str, keep_default_na=False)
+    day = orders.ordered_at.str[:10]
+    orders[day < day.max()].to_csv(tmp_path / "before.csv", index=False)
+    orders[day == day.max()].to_csv(tmp_path / "last-day.csv", index=False)
+    base = tmp_path / "base.duckdb"
+    assert memberlens("ingest", tmp_path / "before.csv", "--append", "--db", base, cwd=tmp_path).returncode == 0
+    before = ledgers_balanced(base)
+    complete = tmp_path / "complete.duckdb"
+    shutil.copy(base, complete)
+    seconds = timed(["ingest", tmp_path / "last-day.csv", "--append", "--db", complete], tmp_path)
+    after = ledgers_balanced(complete)
+    assert after != before
+    for point in range(POINTS):
+        folder = tmp_path / f"kill{point}"
+        folder.mkdir()
+        shutil.copy(base, folder / "w.duckdb")
+        kill_at(["ingest", tmp_path / "last-day.csv", "--append", "--db", folder / "w.duckdb"], folder,
+                seconds * (point + 0.5) / POINTS)
+        assert ledgers_balanced(folder / "w.duckdb") in (before, after), point
+        assert leftovers_under(folder) == [], point

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from _order_logs import PERIODS, engine_property, active_users_oracle, assert_frame_matches, churn_oracle, order_logs, orders_frame
+from _order_logs import (PERIODS, engine_property, active_users_oracle, assert_frame_matches, churn_members_oracle, churn_oracle,
+                         order_logs, orders_frame)
 from conftest import load
 from hypothesis import strategies as st
 
 from memberlens.errors import ConfigError
-from memberlens.metrics import compute_churn, count_active_users
+from memberlens.metrics import compute_churn, count_active_users, new_buyer_members, newly_churned_members
 
 
 def _orders(*rows):
@@ -68,6 +69,21 @@ def test_active_users_without_the_time_column_raise_config_error(con):
 
 
 # -- churn -----------------------------------------------------------------------------------
+
+
+@engine_property(orders=order_logs(), period=st.sampled_from(PERIODS), churn_days=st.sampled_from([1, 6, 7, 30, 45, 90]))
+def test_the_customers_behind_newly_churned_and_new_buyers_match_the_oracle(con, orders, period, churn_days):
+    table = load(con, "orders", orders)
+    newly, new = churn_members_oracle(orders, period, churn_days)
+
+    def by_period(frame: pd.DataFrame) -> dict:
+        groups = {pd.Timestamp(p): set(g.customer_id) for p, g in frame.groupby("period_start")}
+        return {p: groups.get(p, set()) for p in newly}
+
+    churned = newly_churned_members(table, period, churn_days=churn_days).execute()
+    assert by_period(churned) == newly
+    assert not churned.duplicated().any()
+    assert by_period(new_buyer_members(table, period).execute()) == new
 
 
 @engine_property(orders=order_logs(), period=st.sampled_from(PERIODS), churn_days=st.sampled_from([1, 6, 7, 30, 45, 90]))

@@ -267,3 +267,45 @@ def test_a_rule_on_a_missing_table_is_noted_not_an_error(run_cli, tmp_path):
     result = run_cli("monitor", "--rules", "rules.toml")
     assert result.exit_code == 0
     assert result.stderr.splitlines()[0] == "note: rule 'activation_rate below 0.5' not judged: the workspace has no members table"
+
+
+def test_the_customers_behind_a_churn_alert_are_who_churned_in_its_month(run_cli, shop, demo_workspace, tmp_path):
+    """Oracle: the newly churned customers of the alert's month by the definition (pandas), their
+    spend and last order before the date, and whether they ordered after the month."""
+    from _order_logs import churn_members_oracle
+
+    from memberlens.io.workspace import Workspace
+
+    rules = tmp_path / "rules.toml"
+    rules.write_text('[[rule]]\nmetric = "newly_churned"\nabove = 0\n', encoding="utf-8")
+    result = run_cli("monitor", "--db", shop, "--as-of", "2024-06-15", "--rules", rules, "--members", "who.csv",
+                     "--format", "json")
+    assert result.exit_code == 3, result.stderr
+    listed = pd.read_csv(tmp_path / "who.csv", dtype={"customer_id": str})
+    with Workspace(demo_workspace[0], read_only=True) as ws:
+        orders = ws.table("orders").execute()
+    orders = orders[orders.ordered_at < pd.Timestamp("2024-06-15")]
+    newly, _ = churn_members_oracle(orders, "month", 90)
+    may = pd.Timestamp("2024-05-01")
+    assert set(listed.customer_id) == newly[may] and len(listed) == len(newly[may]) > 0
+    mine = orders[orders.customer_id.isin(newly[may])].groupby("customer_id")
+    assert np.allclose(listed.set_index("customer_id").revenue.sort_index(), mine.amount.sum().sort_index())
+    came_back = mine.ordered_at.max() >= pd.Timestamp("2024-06-01")
+    assert listed.set_index("customer_id").came_back.sort_index().tolist() == came_back.sort_index().tolist()
+    still_gone = listed[~listed.came_back]
+    assert still_gone.revenue.is_monotonic_decreasing and listed.came_back.is_monotonic_increasing
+
+
+def test_the_report_exports_the_customers_behind_its_alerts(demo_workspace, tmp_path):
+    from memberlens.analyses import AnalysisOptions
+    from memberlens.io.workspace import Workspace
+    from memberlens.reports.alerts import AlertsSection
+    from memberlens.reports.render import write_reports
+
+    rules = [Rule("newly_churned", "threshold", "up", 0.0), Rule("orders", "threshold", "up", 0.0)]
+    with Workspace(demo_workspace[0], read_only=True) as ws:
+        files = write_reports(ws, tmp_path, langs=("en",), sections=[AlertsSection(rules)],
+                              options=AnalysisOptions(as_of=pd.Timestamp("2024-06-15").date()))
+    assert [p.name for p in files.exports] == ["alert_members.csv"]
+    listed = pd.read_csv(files.exports[0])
+    assert set(listed.metric) == {"newly_churned"} and set(listed.period_start) == {"2024-05-01"} and len(listed) > 0

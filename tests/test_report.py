@@ -277,8 +277,10 @@ def test_recommendations_state_the_numbers_they_come_from(shop):
 
 # -- exports -----------------------------------------------------------------------------------
 # the shop's member lists: every customer's segment, cluster, stage and predicted value; the
-# members flagged as unusual; next-product suggestions (none: the shop's baskets give no rules)
-MEMBER_LISTS = ("rfm_segments", "migration_downgrades", "clusters", "lifecycle_stages", "clv", "next_product", "unusual_members")
+# members flagged as unusual; next-product suggestions (none: the shop's baskets give no rules);
+# the customers behind the alerts the built-in rules raise at its date (its churn rate is up)
+MEMBER_LISTS = ("alert_members", "rfm_segments", "migration_downgrades", "clusters", "lifecycle_stages", "clv",
+                "next_product", "unusual_members")
 
 
 @pytest.mark.parametrize("fmt", ["csv", "parquet", "xlsx"])
@@ -296,6 +298,7 @@ def test_member_lists_are_exported_in_each_format(shop, tmp_path, fmt):
     assert all(len(frames[n]) == customers and frames[n].customer_id.is_unique for n in every_customer)
     assert {"customer_id", "reason_codes", "reasons"} <= set(frames["unusual_members"].columns)
     assert len(frames["unusual_members"]) < customers
+    assert {"rule", "metric", "period_start", "customer_id", "revenue", "came_back"} <= set(frames["alert_members"].columns)
     assert not list(tmp_path.glob("exports/.*.tmp"))  # written atomically
 
 

@@ -220,6 +220,8 @@ def _mark_earlier_batches(workspace: Workspace, classified: ir.Table, table: str
                and c in earlier.columns and classified[c].type() == earlier[c].type()]
     if not columns:
         return classified
+    if "customer_id" in columns:  # only the batch's customers' earlier rows can be copies: a semi join first
+        earlier = earlier.semi_join(classified.select("customer_id").distinct(), "customer_id")
     seen = earlier.select(*columns).distinct().mutate(_earlier=ibis.literal(True))
     joined = classified.left_join(seen, [classified[c].identical_to(seen[c]) for c in columns])
     reason = ibis.ifelse(joined[REASON_COLUMN].isnull() & joined._earlier.notnull(), EARLIER_BATCH, joined[REASON_COLUMN])

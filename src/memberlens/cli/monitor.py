@@ -14,8 +14,9 @@ from memberlens.cli._common import (OutputFormat, err, option_as_of, option_db, 
 from memberlens.errors import ConfigError
 from memberlens.i18n import Messages
 from memberlens.io.catalog import open_tables
-from memberlens.io.files import write_table_atomic
-from memberlens.monitor import DEFAULT_RULES, METRICS, alerts_at, load_rules
+from memberlens.io.faults import check_output_file
+from memberlens.io.files import table_format, write_table_atomic
+from memberlens.monitor import DEFAULT_RULES, METRICS, alerts_at, load_rules, members_behind
 from memberlens.monitor.series import PERIOD_LENGTH
 from memberlens.snapshot import snapshot_of
 
@@ -28,6 +29,8 @@ def monitor_command(
     period: Annotated[str, typer.Option(help="The KPI series' period: day, week, month or quarter.")] = "month",
     fmt: Annotated[OutputFormat, typer.Option("--format", help="table, json or csv.")] = OutputFormat.table,
     out_file: Annotated[Optional[Path], option_out_file("Write the alerts to this file (.csv, .json, .parquet or .xlsx by its name; else --format).")] = None,
+    members_file: Annotated[Optional[Path], typer.Option("--members", help="Write the customers behind the alerts (who churned, who came new) to this file (.csv, .json, .parquet or .xlsx).", callback=lambda value: value and check_output_file(value, "--members"))] = None,
+    churn_days: Annotated[int, typer.Option("--churn-days", help="Days without an order after which a customer counts as churned.")] = 90,
     db: Annotated[str, option_db()] = "memberlens.duckdb",
     engine: Annotated[str, option_engine()] = "duckdb",
 ) -> None:
@@ -36,8 +39,15 @@ def monitor_command(
     if period not in PERIOD_LENGTH:
         raise ConfigError(f"--period {period!r} is not day, week, month or quarter", "e.g. --period week")
     rules = load_rules(rules_file, set(METRICS)) if rules_file is not None else list(DEFAULT_RULES)
+    if churn_days < 1:
+        raise ConfigError(f"--churn-days {churn_days} is not a number of days", "e.g. --churn-days 90")
     with open_tables(engine, db) as workspace:
-        watch = alerts_at(snapshot_of(workspace, parse_as_of(as_of)), rules, period)
+        snapshot = snapshot_of(workspace, parse_as_of(as_of))
+        watch = alerts_at(snapshot, rules, period, churn_days=churn_days)
+        members = members_behind(snapshot, watch.alerts, period, churn_days) if members_file is not None else None
+    if members is not None:
+        write_table_atomic(members, members_file, table_format(members_file))
+        err.print(f"wrote {len(members):,} customers behind the alerts to {members_file}", markup=False)
     for rule, (key, values) in watch.not_judged.items():
         err.print(f"note: rule {rule.label!r} not judged: {Messages('en')(key, **values)}", markup=False)
     records = [alert.record() for alert in watch.alerts]

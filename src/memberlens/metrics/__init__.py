@@ -3,7 +3,7 @@ Ibis tables without executing them (clustering, which fits scikit-learn, is the 
 
 from memberlens.metrics.abc import classify_abc, summarise_abc
 from memberlens.metrics.active_users import count_active_users
-from memberlens.metrics.churn import compute_churn
+from memberlens.metrics.churn import compute_churn, new_buyer_members, newly_churned_members
 from memberlens.metrics.cohorts import build_retention_cohorts
 from memberlens.metrics.kpis import compute_member_kpis, summarise_member_value
 from memberlens.metrics.lifecycle import (assign_growth_stage, assign_lifecycle_stage, count_growth_stages,
@@ -32,6 +32,8 @@ __all__ = [
     "classify_abc",
     "cluster_customers",
     "compute_churn",
+    "new_buyer_members",
+    "newly_churned_members",
     "compute_member_kpis",
     "compute_repurchase_rates",
     "compute_rfe",

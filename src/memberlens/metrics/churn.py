@@ -23,6 +23,46 @@ from memberlens.metrics._periods import Period, check_period, day_number, period
 
 def compute_churn(orders: ir.Table, period: Period = "month", *, churn_days: int = 90) -> ir.Table:
     period = check_period(period)
+    spine, firsts, active, newly = _churn_parts(orders, period, churn_days)
+    newly_churned = newly.group_by("period").aggregate(newly_churned=lambda t: t.count())
+    new_buyers = firsts.group_by(period=firsts.first_period).aggregate(new_buyers=firsts.count())
+    active_counts = active.group_by("period").aggregate(active=active.count())
+
+    t = spine
+    for table, column in ((new_buyers, "new_buyers"), (active_counts, "active"), (newly_churned, "newly_churned")):
+        t = t.left_join(table, t.period == table.period).select(t, table[column].fill_null(0).name(column))
+    known = t.new_buyers.sum().over(ibis.cumulative_window(order_by=t.period))
+    t = t.mutate(known=known, churned=known - t.active)
+    return t.select(
+        period_start=period_start(t.period, period),
+        known=t.known,
+        active=t.active,
+        churned=t.churned,
+        churn_rate=ratio(t.churned, t.known),
+        new_buyers=t.new_buyers,
+        newly_churned=t.newly_churned,
+        change_ratio=ratio(t.new_buyers, t.newly_churned),
+    ).order_by("period_start")
+
+
+def newly_churned_members(orders: ir.Table, period: Period = "month", *, churn_days: int = 90) -> ir.Table:
+    """The customers behind ``newly_churned``: one row per customer and period they churned in
+    (``period_start``)."""
+    period = check_period(period)
+    _, _, _, newly = _churn_parts(orders, period, churn_days)
+    return newly.select("customer_id", period_start=period_start(newly.period, period))
+
+
+def new_buyer_members(orders: ir.Table, period: Period = "month") -> ir.Table:
+    """The customers behind ``new_buyers``: each customer and the period of their first order."""
+    period = check_period(period)
+    first = orders.group_by("customer_id").aggregate(first=period_index(orders.ordered_at, period).min())
+    return first.select("customer_id", period_start=period_start(first["first"], period))
+
+
+def _churn_parts(orders: ir.Table, period: Period, churn_days: int) -> tuple[ir.Table, ir.Table, ir.Table, ir.Table]:
+    """The period spine, each customer's first period, the (customer, period) pairs active at the
+    period's cut-off, and the (customer, period) pairs of churning."""
     if not isinstance(churn_days, int) or churn_days < 1:
         raise ConfigError(f"The 'churn_days' parameter must be an int in the range [1, inf). Got {churn_days!r} instead.")
     days = orders.select(
@@ -51,24 +91,5 @@ def compute_churn(orders: ir.Table, period: Period = "month", *, churn_days: int
     new_and_gone = firsts.anti_join(
         active, (firsts.customer_id == active.customer_id) & (firsts.first_period == active.period)
     ).select("customer_id", period=firsts.first_period)
-    newly_churned = ibis.union(churn_events.select("customer_id", "period"), new_and_gone).group_by("period").aggregate(
-        newly_churned=lambda t: t.count()
-    )
-    new_buyers = firsts.group_by(period=firsts.first_period).aggregate(new_buyers=firsts.count())
-    active_counts = active.group_by("period").aggregate(active=active.count())
-
-    t = spine
-    for table, column in ((new_buyers, "new_buyers"), (active_counts, "active"), (newly_churned, "newly_churned")):
-        t = t.left_join(table, t.period == table.period).select(t, table[column].fill_null(0).name(column))
-    known = t.new_buyers.sum().over(ibis.cumulative_window(order_by=t.period))
-    t = t.mutate(known=known, churned=known - t.active)
-    return t.select(
-        period_start=period_start(t.period, period),
-        known=t.known,
-        active=t.active,
-        churned=t.churned,
-        churn_rate=ratio(t.churned, t.known),
-        new_buyers=t.new_buyers,
-        newly_churned=t.newly_churned,
-        change_ratio=ratio(t.new_buyers, t.newly_churned),
-    ).order_by("period_start")
+    newly = ibis.union(churn_events.select("customer_id", "period"), new_and_gone)
+    return spine, firsts, active, newly

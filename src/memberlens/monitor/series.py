@@ -34,7 +34,8 @@ METRICS: dict[str, Metric] = {
 }
 
 
-def metric_series(snapshot: Snapshot, names: list[str], period: str = "month") -> tuple[dict[str, pd.Series], dict[str, str]]:
+def metric_series(snapshot: Snapshot, names: list[str], period: str = "month", *,
+                  churn_days: int = 90) -> tuple[dict[str, pd.Series], dict[str, str]]:
     """The series of each metric in ``names`` over the periods complete at the snapshot's day,
     indexed by period start (by day for the daily ones); and, for a metric that cannot be had,
     the table the workspace lacks for it."""
@@ -48,14 +49,14 @@ def metric_series(snapshot: Snapshot, names: list[str], period: str = "month") -
             if needs:
                 missing[name] = needs[0]
                 continue
-            frames[metric.analysis] = _complete_periods(snapshot, metric, period)
+            frames[metric.analysis] = _complete_periods(snapshot, metric, period, churn_days)
         frame = frames[metric.analysis]
         series[name] = frame[metric.column] if metric.column in frame else pd.Series(dtype="float64")
     return series, missing
 
 
-def _complete_periods(snapshot: Snapshot, metric: Metric, period: str) -> pd.DataFrame:
-    options = AnalysisOptions(period="day" if metric.daily else period)
+def _complete_periods(snapshot: Snapshot, metric: Metric, period: str, churn_days: int) -> pd.DataFrame:
+    options = AnalysisOptions(period="day" if metric.daily else period, churn_days=churn_days)
     result = run_analysis(snapshot, metric.analysis, options)
     frame = result if isinstance(result, pd.DataFrame) else result.execute()
     index = "day" if metric.daily else "period_start"

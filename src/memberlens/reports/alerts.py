@@ -8,7 +8,7 @@ import math
 
 import pandas as pd
 
-from memberlens.monitor import DEFAULT_RULES, Rule, alerts_at
+from memberlens.monitor import DEFAULT_RULES, Rule, Watch, alerts_at, members_behind
 from memberlens.reports import charts as c
 from memberlens import format as f
 from memberlens.reports.base import ReportContext, SectionContent
@@ -33,9 +33,23 @@ class AlertsSection:
     def __init__(self, rules: tuple[Rule, ...] | list[Rule] = DEFAULT_RULES) -> None:
         self.rules = tuple(rules)
 
+    def watch(self, ctx: ReportContext) -> Watch:
+        """The rules' verdicts at the report's date, judged once per report."""
+        kind = ctx.analyses.options.period
+        days = ctx.analyses.options.churn_days
+        return ctx.analyses.memo(f"alerts:{hash(self.rules)}",
+                                 lambda: alerts_at(ctx.snapshot, self.rules, kind, churn_days=days))
+
+    def exports(self, ctx: ReportContext) -> dict[str, pd.DataFrame]:
+        """The customers behind the alerts that count customers (e.g. who churned in the month a
+        churn alert fired), highest spend first."""
+        watch = self.watch(ctx)
+        members = members_behind(ctx.snapshot, watch.alerts, ctx.analyses.options.period, ctx.analyses.options.churn_days)
+        return {"alert_members": members} if len(members) else {}
+
     def build(self, ctx: ReportContext) -> SectionContent:
         t, kind = ctx.t, ctx.analyses.options.period
-        watch = alerts_at(ctx.snapshot, self.rules, kind)
+        watch = self.watch(ctx)
         sentences = [t("monitor.intro", rules=len(self.rules), alerts=len(watch.alerts), day=f.day(watch.day))]
         for alert in watch.alerts:
             sentences.append(self._sentence(ctx, alert.rule, alert.period_start, alert.value, alert.low, alert.high,
