@@ -37,6 +37,12 @@ def xfail_on(request, con, engines: dict[str, str]) -> None:
         request.node.add_marker(pytest.mark.xfail(strict=True, reason=engines[con.name]))
 
 
+# `make test-fast` (MEMBERLENS_FAST_LANE=1) draws fewer examples for the edit-test loop; `make
+# test`, which CI runs, draws them all
+FAST_LANE = os.environ.get("MEMBERLENS_FAST_LANE") == "1"
+FAST_LANE_EXAMPLES = 8
+
+
 def engine_property(*, examples: int = 25, xfail: dict[str, str] | None = None, **strategies):
     """Like ``@given(**strategies)`` on a test ``body(con, **drawn)``, with as many examples as
     the engine of ``con`` affords: ``examples`` on DuckDB, at most SLOW_ENGINE_EXAMPLES on others.
@@ -45,7 +51,7 @@ def engine_property(*, examples: int = 25, xfail: dict[str, str] | None = None, 
     def decorate(body):
         def test(con, request):
             if con.name == "duckdb":
-                options = {"max_examples": examples}
+                options = {"max_examples": min(examples, FAST_LANE_EXAMPLES) if FAST_LANE else examples}
             else:
                 options = {"max_examples": min(examples, SLOW_ENGINE_EXAMPLES), "phases": (Phase.explicit, Phase.generate)}
             if xfail and con.name in xfail:

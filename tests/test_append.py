@@ -81,6 +81,7 @@ def test_rows_an_earlier_batch_brought_are_set_aside_under_their_own_reason(days
     assert sorted(aside[aside._reason == EARLIER_BATCH].order_id) == ["O1", "O3", "O4"]
 
 
+@pytest.mark.slow
 def test_appended_days_hold_what_one_ingest_of_all_of_them_holds(demo_workspace, tmp_path):
     """Oracle: the whole file ingested at once. The used rows, as a multiset, are the same."""
     files = demo_workspace[1]

@@ -711,6 +711,7 @@ def test_debug_shows_the_traceback_normal_run_does_not(run_cli, tmp_path):
     assert debug.stderr.strip().splitlines()[-2].startswith("error: ")  # the error line still follows
 
 
+@pytest.mark.slow  # the installed command in a subprocess
 @pytest.mark.parametrize(
     ("content", "names"),
     [(b"", ("input.csv", "empty")), (b"\xd0\xcf\x11\xe0" + bytes(600), ("input.csv", ".xls"))],

@@ -21,6 +21,9 @@ import typer
 
 from memberlens.cli import app
 
+# every case ingests a shop and fits through the CLI: the whole suite runs them (make test)
+pytestmark = pytest.mark.slow
+
 FIRST = date(2023, 1, 1)
 OPTION = re.compile(r"(?<![\w-])--[a-z][a-z0-9]*(?:-[a-z0-9]+)*(?![\w-])")
 

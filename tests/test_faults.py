@@ -37,6 +37,9 @@ from memberlens.demo.generator import generate_demo_data
 from memberlens.io.together import finish_interrupted
 from memberlens.io.workspace import Workspace
 
+# subprocesses of the installed command, mounts, kills: minutes in all (make test runs them)
+pytestmark = pytest.mark.slow
+
 AS_OF_BEFORE, AS_OF_AFTER = "2023-09-01", "2023-11-01"  # two reports that differ in every file
 
 
@@ -145,7 +148,6 @@ def ledgers_balanced(path: Path) -> dict[str, int]:
 
 
 # -- a full disk ---------------------------------------------------------------------------------
-@pytest.mark.slow
 def test_a_full_disk_while_ingesting_is_one_line_and_the_workspace_stays_as_it_was(shop, tmp_path):
     disk = tmp_path / "disk"
     with small_disk(disk, 32):
@@ -160,7 +162,6 @@ def test_a_full_disk_while_ingesting_is_one_line_and_the_workspace_stays_as_it_w
         assert leftovers_under(disk) == []
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("command", ["report", "export-tables"])
 def test_a_full_disk_while_writing_keeps_the_previous_files(command, shop, tmp_path):
     disk = tmp_path / "disk"
@@ -287,7 +288,6 @@ def timed(args: list[object], cwd: Path) -> float:
     return time.perf_counter() - start
 
 
-@pytest.mark.slow
 def test_a_kill_at_ten_points_of_an_ingest_leaves_the_source_whole_or_absent(shop, tmp_path):
     base = tmp_path / "base.duckdb"
     assert memberlens("ingest", shop["members"], "--table", "members", "--db", base, cwd=tmp_path).returncode == 0
@@ -307,7 +307,6 @@ def test_a_kill_at_ten_points_of_an_ingest_leaves_the_source_whole_or_absent(sho
         assert leftovers_under(folder) == [], point
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("command", ["report", "export-tables"])
 def test_a_kill_at_ten_points_of_a_report_or_export_leaves_the_old_files_or_the_new_ones(command, shop, tmp_path):
     if command == "report":  # two reports of different dates: every file differs
