@@ -6,6 +6,7 @@ all the data is ingested at once and looked at as of each day."""
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import pandas as pd
@@ -204,3 +205,16 @@ def test_a_kill_mid_append_leaves_the_workspace_openable_and_as_it_was_or_with_t
                 seconds * (point + 0.5) / POINTS)
         assert ledgers_balanced(folder / "w.duckdb") in (before, after), point
         assert leftovers_under(folder) == [], point
+
+
+def test_info_sums_each_appended_source_over_its_batches(days, run_cli):
+    for day in ("day1.csv", "day2.csv", "overlap.csv"):
+        assert run_cli("ingest", day, "--append").exit_code == 0
+    info = json.loads(run_cli("info", "--format", "json").stdout)
+    batches = [s for s in info["sources"] if s["source"].startswith("orders#")]
+    [summed] = info["appended"]
+    assert summed["source"] == "orders" and summed["batches"] == 3 and summed["balanced"]
+    assert summed["rows_read"] == sum(b["rows_read"] for b in batches) == 3 + 2 + 4
+    assert summed["rows_used"] == sum(b["rows_used"] for b in batches) == 5
+    assert summed["set_aside"] == {"duplicate_line": 1, EARLIER_BATCH: 3}
+    assert "appended sources, their batches summed" in run_cli("info").stdout

@@ -309,3 +309,41 @@ def test_the_report_exports_the_customers_behind_its_alerts(demo_workspace, tmp_
     assert [p.name for p in files.exports] == ["alert_members.csv"]
     listed = pd.read_csv(files.exports[0])
     assert set(listed.metric) == {"newly_churned"} and set(listed.period_start) == {"2024-05-01"} and len(listed) > 0
+
+
+# -- shares from the score history -------------------------------------------------------------------
+def test_a_segment_share_rule_reads_the_stored_scores(run_cli, demo_workspace, tmp_path):
+    """Oracle: the share of each stored date's members in the segment, from the member_scores
+    table with pandas."""
+    import shutil
+
+    from memberlens.io.workspace import Workspace
+
+    shutil.copy(demo_workspace[0], tmp_path / "shop.duckdb")
+    rules = tmp_path / "rules.toml"
+    rules.write_text('[[rule]]\nmetric = "segment_share"\nsegment = "at_risk"\nabove = 0.01\n', encoding="utf-8")
+    before = run_cli("monitor", "--db", "shop.duckdb", "--rules", rules)
+    assert before.exit_code == 0 and "no member scores are stored yet" in before.stderr
+    assert run_cli("score", "--every", "month", "--from", "2024-03-01", "--as-of", "2024-06-01", "--db", "shop.duckdb").exit_code == 0
+    result = run_cli("monitor", "--db", "shop.duckdb", "--as-of", "2024-06-15", "--rules", rules, "--format", "json")
+    with Workspace(tmp_path / "shop.duckdb", read_only=True) as ws:
+        scores = ws.table("member_scores").execute()
+    shares = scores.groupby("as_of").rfm_segment.apply(lambda s: (s == "at_risk").mean())
+    assert len(shares) == 4
+    fires = shares.iloc[-1] > 0.01
+    assert result.exit_code == (3 if fires else 0), result.stderr
+    if fires:
+        [alert] = json.loads(result.stdout)
+        assert alert["metric"] == "segment_share[at_risk]" and alert["period_start"] == "2024-06-01"
+        assert alert["value"] == pytest.approx(shares.iloc[-1])
+        assert alert["periods_held"] == int((shares[::-1] > 0.01).cumprod().sum())
+
+
+def test_a_share_rule_needs_its_group(tmp_path):
+    path = tmp_path / "rules.toml"
+    path.write_text('[[rule]]\nmetric = "segment_share"\nabove = 0.1\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match="segment_share needs segment"):
+        load_rules(path, set(METRICS))
+    path.write_text('[[rule]]\nmetric = "revenue"\nsegment = "x"\nabove = 0.1\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match='segment goes with metric = "segment_share"'):
+        load_rules(path, set(METRICS))

@@ -9,6 +9,7 @@ import typer
 from memberlens.cli._common import OutputFormat, option_db, option_engine, out, print_json, print_records
 from memberlens.io.catalog import open_tables
 from memberlens.i18n import describe_reason
+from memberlens.schema.ledger import batches_summed
 
 
 def info_command(
@@ -20,8 +21,10 @@ def info_command(
     with open_tables(engine, db) as workspace:
         tables = workspace.row_counts()
         ledgers = workspace.ledgers()
+    appended = batches_summed(ledgers)
     if fmt is OutputFormat.json:
-        print_json({"workspace": db, "tables": tables, "sources": [ledger.to_dict() for ledger in ledgers]})
+        print_json({"workspace": db, "tables": tables, "sources": [ledger.to_dict() for ledger in ledgers],
+                    "appended": [ledger.to_dict() for ledger in appended]})
         return
     records = [
         {"source": ledger.source, "table": ledger.table, "outcome": outcome, "reason": reason, "rows": rows}
@@ -40,5 +43,9 @@ def info_command(
         if record["reason"]:
             record["reason"] = f"{record['reason']}: {describe_reason(record['reason'])}"
     print_records(records, fmt, title="data-quality ledger")
+    if appended:
+        print_records([{"source": a.source, "table": a.table, "batches": a.details["batches"], "read": a.rows_read,
+                        "used": a.rows_used, "set_aside": a.rows_set_aside} for a in appended], fmt,
+                      title="appended sources, their batches summed")
     unbalanced = [ledger.source for ledger in ledgers if not ledger.balanced]
     out.print("every row accounted for" if not unbalanced else f"NOT BALANCED: {unbalanced}", markup=False)

@@ -13,8 +13,8 @@ from memberlens import metrics
 from memberlens.metrics._arith import money_sum
 
 from memberlens.monitor.rules import DEFAULT_RULES, Rule, evaluate_rule, load_rules
-from memberlens.monitor.series import METRICS, PERIOD_LENGTH, metric_series
-from memberlens.snapshot import Snapshot
+from memberlens.monitor.series import METRICS, PERIOD_LENGTH, metric_series, share_series
+from memberlens.snapshot import SCORES_TABLE, Snapshot
 
 
 @dataclass(frozen=True)
@@ -29,7 +29,7 @@ class Alert:
     held: int  # breaches in a row, this period included
 
     def record(self) -> dict:
-        return {"rule": self.rule.label, "metric": self.rule.metric, "kind": self.rule.kind,
+        return {"rule": self.rule.label, "metric": self.rule.watched, "kind": self.rule.kind,
                 "period_start": self.period_start, "value": self.value,
                 "low": None if self.low == float("-inf") else self.low,
                 "high": None if self.high == float("inf") else self.high, "periods_held": self.held}
@@ -54,9 +54,10 @@ def alerts_at(snapshot: Snapshot, rules: list[Rule] | tuple[Rule, ...] = DEFAULT
     alerts, verdicts, not_judged = [], {}, {}
     for rule in rules:
         if rule.metric in missing:
-            not_judged[rule] = ("monitor.no_table", {"table": missing[rule.metric]})
+            table = missing[rule.metric]
+            not_judged[rule] = ("monitor.no_scores", {}) if table == SCORES_TABLE else ("monitor.no_table", {"table": table})
             continue
-        values = series[rule.metric]
+        values = share_series(snapshot, METRICS[rule.metric].column, rule.group) if rule.group else series[rule.metric]
         if values.empty:
             not_judged[rule] = ("monitor.no_period", {})
             continue

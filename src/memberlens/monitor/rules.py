@@ -62,6 +62,12 @@ class Rule:
     band: float = 3.0
     periods: int = 1
     name: str = ""
+    group: str = ""  # a share metric's segment or risk band (e.g. "at_risk", "high")
+
+    @property
+    def watched(self) -> str:
+        """The metric, with its segment or band for a share: ``segment_share[at_risk]``."""
+        return f"{self.metric}[{self.group}]" if self.group else self.metric
 
     @property
     def label(self) -> str:
@@ -69,10 +75,10 @@ class Rule:
         if self.name:
             return self.name
         if self.kind == "threshold":
-            return f"{self.metric} {'below' if self.direction == 'down' else 'above'} {self.limit:g}"
+            return f"{self.watched} {'below' if self.direction == 'down' else 'above'} {self.limit:g}"
         if self.kind == "change":
-            return f"{self.metric} {'down' if self.direction == 'down' else 'up'} {self.limit:.0%} on its {self.baseline}"
-        return f"{self.metric} off its seasonal range ({self.direction})"
+            return f"{self.watched} {'down' if self.direction == 'down' else 'up'} {self.limit:.0%} on its {self.baseline}"
+        return f"{self.watched} off its seasonal range ({self.direction})"
 
 
 # built in: the base shrinking (异动比 below 1) two periods running; churn up a fifth on its
@@ -84,7 +90,10 @@ DEFAULT_RULES = (
     Rule("new_buyers", "auto", "down", name="new buyers below their seasonal pattern"),
 )
 
-_KEYS = {"name", "metric", "above", "below", "rise", "fall", "baseline", "window", "band", "direction", "periods"}
+_KEYS = {"name", "metric", "above", "below", "rise", "fall", "baseline", "window", "band", "direction", "periods",
+         "segment", "risk_band"}
+# share metrics (from the stored score history) and the key naming their group
+GROUP_KEYS = {"segment_share": "segment", "risk_band_share": "risk_band"}
 
 
 def load_rules(path: str | Path, metrics: set[str] | None = None) -> list[Rule]:
@@ -115,11 +124,19 @@ def rule_from(entry: dict[str, Any], where: str, metrics: set[str] | None = None
         close = difflib.get_close_matches(metric, sorted(metrics), n=1)
         raise ConfigError(f"{where}: unknown metric {metric!r}",
                           (f"did you mean {close[0]!r}? " if close else "") + f"metrics: {', '.join(sorted(metrics))}")
+    group_key = GROUP_KEYS.get(metric)
+    if group_key is not None and not isinstance(entry.get(group_key), str):
+        raise ConfigError(f"{where}: {metric} needs {group_key} = \"...\"",
+                          'e.g. segment = "at_risk" (an RFM segment) or risk_band = "high"')
+    misplaced = [k for k in GROUP_KEYS.values() if k in entry and k != group_key]
+    if misplaced:
+        raise ConfigError(f"{where}: {misplaced[0]} goes with metric = \"{misplaced[0]}_share\"")
     limits = [k for k in ("above", "below", "rise", "fall") if k in entry]
     if len(limits) > 1:
         raise ConfigError(f"{where}: give one of above, below, rise, fall (got {', '.join(limits)})")
     number = lambda key, low, high: _number(entry, key, where, low, high)  # noqa: E731
-    common = {"metric": metric, "name": str(entry.get("name", "")), "periods": int(number("periods", 1, 1000) or 1)}
+    common = {"metric": metric, "name": str(entry.get("name", "")), "periods": int(number("periods", 1, 1000) or 1),
+              "group": entry.get(group_key, "") if group_key else ""}
     if limits and limits[0] in ("above", "below"):
         return Rule(kind="threshold", direction="up" if limits[0] == "above" else "down",
                     limit=number(limits[0], -math.inf, math.inf), **common)

@@ -10,7 +10,8 @@ from datetime import date
 import pandas as pd
 
 from memberlens.analyses import ANALYSES, AnalysisOptions, run_analysis
-from memberlens.snapshot import Snapshot
+from memberlens.metrics._arith import ratio
+from memberlens.snapshot import SCORES_TABLE, Snapshot
 
 PERIOD_LENGTH = {"day": pd.DateOffset(days=1), "week": pd.DateOffset(weeks=1), "month": pd.DateOffset(months=1),
                  "quarter": pd.DateOffset(months=3)}
@@ -31,7 +32,19 @@ METRICS: dict[str, Metric] = {
         "registration_to_purchase_rate", "activation_to_purchase_rate", "coupon_member_ratio", "coupon_amount_ratio",
         "coupon_order_ratio", "marketing_cost", "cost_ratio")},
     **{c: Metric("active-users", c, daily=True) for c in ("dau", "wau", "mau", "stickiness")},
+    # shares of the members scored at each date (memberlens score): a segment's, a risk band's
+    "segment_share": Metric("score-history", "rfm_segment"),
+    "risk_band_share": Metric("score-history", "risk_band"),
 }
+
+
+def share_series(snapshot: Snapshot, column: str, group: str) -> pd.Series:
+    """The share of the members scored at each stored date (``memberlens score``) whose
+    ``column`` is ``group``, indexed by date — counted in the engine."""
+    scores = snapshot.table(SCORES_TABLE)
+    shares = scores.group_by("as_of").aggregate(
+        share=ratio((scores[column] == group).ifelse(1, 0).sum(), scores.count())).order_by("as_of").execute()
+    return pd.Series(shares.share.to_numpy(dtype="float64"), index=pd.to_datetime(shares.as_of), name=group)
 
 
 def metric_series(snapshot: Snapshot, names: list[str], period: str = "month", *,
@@ -44,6 +57,10 @@ def metric_series(snapshot: Snapshot, names: list[str], period: str = "month", *
     frames: dict[str, pd.DataFrame] = {}
     for name in names:
         metric = METRICS[name]
+        if metric.analysis == "score-history":  # a share, per rule: see share_series
+            if not snapshot.has(SCORES_TABLE):
+                missing[name] = SCORES_TABLE
+            continue
         if metric.analysis not in frames:
             needs = [t for t in ANALYSES[metric.analysis].needs if not snapshot.has(t)]
             if needs:

@@ -16,13 +16,22 @@ from memberlens.reports.base import ReportContext, SectionContent
 # metrics shown as shares
 SHARES = {"churn_rate", "repurchase_rate", "return_rate", "reactivation_rate", "activation_rate",
           "registration_to_purchase_rate", "activation_to_purchase_rate", "coupon_member_ratio", "coupon_amount_ratio",
-          "coupon_order_ratio", "stickiness"}
+          "coupon_order_ratio", "stickiness", "segment_share", "risk_band_share"}
 
 
 def metric_value(metric: str, value: float) -> str:
     if value is None or (isinstance(value, float) and math.isinf(value)):
         return ""
     return f.pct(value) if metric in SHARES else f.num(value, 2 if metric in ("change_ratio", "cost_ratio") else None)
+
+
+def metric_words(t, rule: Rule) -> str:
+    """The number a rule watches, in the report's language (a share names its segment or band)."""
+    if rule.metric == "segment_share":
+        return t("monitor_metric.segment_share", group=f.label(t, "segment", rule.group))
+    if rule.metric == "risk_band_share":
+        return t("monitor_metric.risk_band_share", group=rule.group)
+    return t(f"monitor_metric.{rule.metric}")
 
 
 class AlertsSection:
@@ -62,12 +71,12 @@ class AlertsSection:
             if verdict is None:
                 continue
             last = verdict.iloc[-1]
-            rows.append({"metric": t(f"monitor_metric.{rule.metric}"), "rule": self._rule_words(ctx, rule),
+            rows.append({"metric": metric_words(t, rule), "rule": self._rule_words(ctx, rule),
                          "period": f.period(verdict.index[-1], "day" if rule.metric in ("dau", "wau", "mau", "stickiness") else kind),
                          "value": metric_value(rule.metric, last.value), "low": metric_value(rule.metric, last.low),
                          "high": metric_value(rule.metric, last.high),
                          "status": t("monitor.fired") if last.fired else (t("monitor.waiting") if pd.isna(last.low) else t("monitor.within"))})
-        notes = [t("monitor.not_judged", metric=t(f"monitor_metric.{r.metric}"), why=t(key, **values))
+        notes = [t("monitor.not_judged", metric=metric_words(t, r), why=t(key, **values))
                  for r, (key, values) in watch.not_judged.items()]
         table = c.table(pd.DataFrame(rows, columns=["metric", "rule", "period", "value", "low", "high", "status"]), [
             ("metric", t("monitor.col_metric"), "text"), ("rule", t("monitor.col_rule"), "text"),
@@ -91,7 +100,7 @@ class AlertsSection:
     def _sentence(self, ctx, rule, period_start, value, low, high, held, kind) -> str:
         t = ctx.t
         period = f.period(period_start, "day" if rule.metric in ("dau", "wau", "mau", "stickiness") else kind)
-        values = {"metric": t(f"monitor_metric.{rule.metric}"), "period": period, "value": metric_value(rule.metric, value),
+        values = {"metric": metric_words(t, rule), "period": period, "value": metric_value(rule.metric, value),
                   "held": held, "low": metric_value(rule.metric, low), "high": metric_value(rule.metric, high)}
         if rule.kind == "threshold":
             return t("monitor.alert_below" if rule.direction == "down" else "monitor.alert_above", **values)

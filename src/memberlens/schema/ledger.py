@@ -45,6 +45,25 @@ class SourceLedger:
         }
 
 
+def batches_summed(ledgers: list[SourceLedger]) -> list[SourceLedger]:
+    """One ledger per appended source (``memberlens ingest --append``) and table: its batches'
+    rows read, used and set aside per reason, summed; ``details["batches"]`` counts them."""
+    streams: dict[tuple[str, str], list[SourceLedger]] = {}
+    for ledger in ledgers:
+        if ledger.details.get("stream"):
+            streams.setdefault((ledger.details["stream"], ledger.table), []).append(ledger)
+    summed = []
+    for (stream, table), batches in streams.items():
+        reasons: dict[str, int] = {}
+        for batch in batches:
+            for reason, rows in batch.set_aside.items():
+                reasons[reason] = reasons.get(reason, 0) + rows
+        summed.append(SourceLedger(source=stream, table=table, location=f"{len(batches)} batches",
+                                   rows_read=sum(b.rows_read for b in batches), rows_used=sum(b.rows_used for b in batches),
+                                   set_aside=dict(sorted(reasons.items())), details={"batches": len(batches)}))
+    return summed
+
+
 class LedgerImbalance(AssertionError):
     """Rows were lost or double-counted: a bug in memberlens, never the user's input."""
 
