@@ -5,7 +5,6 @@ and kept to the periods that are over by its day — a month still running is no
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
 
 import pandas as pd
 
@@ -83,6 +82,3 @@ def _complete_periods(snapshot: Snapshot, metric: Metric, period: str, churn_day
     ends = frame.index + PERIOD_LENGTH["day" if metric.daily else period]
     return frame[ends <= pd.Timestamp(snapshot.day)]
 
-
-def last_complete(series: pd.Series) -> date | None:
-    return None if series.empty else series.index[-1].date()
