@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test test-fast lock clean browser
+.PHONY: demo test test-fast lint lock clean browser
 
 $(VENV)/.installed: pyproject.toml locks/runtime.txt
 	$(PYTHON) -m venv $(VENV)
@@ -31,13 +31,19 @@ browser:
 	  fi; \
 	fi
 
-# The whole suite (what CI runs).
-test: $(VENV)/.installed-test browser
+# The formatter and linter (settings in pyproject.toml); `ruff format src tests benchmarks` and
+# `ruff check --fix ...` repair what they report.
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff format --check --quiet src tests benchmarks
+	$(BIN)/ruff check --quiet src tests benchmarks
+
+# The whole suite (what CI runs), after the linter.
+test: lint $(VENV)/.installed-test browser
 	$(BIN)/python -m pytest
 
 # The edit-test loop: unit and oracle tests on DuckDB; no Spark, no browser, no slow tests, and
 # fewer examples per property test (8 instead of 25).
-test-fast: $(VENV)/.installed-test
+test-fast: lint $(VENV)/.installed-test
 	MEMBERLENS_FAST_LANE=1 $(BIN)/python -m pytest -m "not slow and not spark and not browser" -q
 
 # Refresh locks/ from pyproject.toml's ranges (the newest releases that fit them), with hashes.

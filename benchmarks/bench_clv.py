@@ -65,14 +65,26 @@ def timed(fn: Callable[[], Any], repeat: int = 3) -> tuple[float, Any]:
     return statistics.median(times), result
 
 
-def record(task: str, size: str, ours: float | None, reference: float | None, reference_name: str, note: str = "") -> None:
+def record(
+    task: str, size: str, ours: float | None, reference: float | None, reference_name: str, note: str = ""
+) -> None:
     ratio = f"{reference / ours:.1f}x" if ours and reference else ""
-    row = {"task": task, "size": size, "memberlens_s": ours, "reference": reference_name, "reference_s": reference,
-           "speed-up": ratio, "note": note}
+    row = {
+        "task": task,
+        "size": size,
+        "memberlens_s": ours,
+        "reference": reference_name,
+        "reference_s": reference,
+        "speed-up": ratio,
+        "note": note,
+    }
     ROWS.append(row)
     ours_text = f"{ours:.3f}" if ours is not None else "-"
     ref_text = f"{reference:.3f}" if reference is not None else "-"
-    print(f"  {task:<15} {size:>4}  memberlens {ours_text:>7} s   {reference_name:<32} {ref_text:>8} s  {ratio:>7}  {note}", flush=True)
+    print(
+        f"  {task:<15} {size:>4}  memberlens {ours_text:>7} s   {reference_name:<32} {ref_text:>8} s  {ratio:>7}  {note}",
+        flush=True,
+    )
 
 
 # -- the uncompressed references: textbook per-member likelihoods, SciPy L-BFGS-B ------------------
@@ -97,7 +109,11 @@ def plain_pareto_nbd(x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> dict[str,
             z = (alpha - beta) / (alpha + y)
             return -(r + x) * np.log(alpha + y) - s * np.log(beta + y) + np.log(hyp2f1(1.0, r + x, r + s + x + 1.0, z))
         z = (beta - alpha) / (beta + y)
-        return -(s + 1.0) * np.log(beta + y) - (r + x - 1.0) * np.log(alpha + y) + np.log(hyp2f1(1.0, s + 1.0, r + s + x + 1.0, z))
+        return (
+            -(s + 1.0) * np.log(beta + y)
+            - (r + x - 1.0) * np.log(alpha + y)
+            + np.log(hyp2f1(1.0, s + 1.0, r + s + x + 1.0, z))
+        )
 
     def negll(phi: np.ndarray) -> float:
         r, alpha, s, beta = np.exp(phi)
@@ -178,41 +194,62 @@ def demo_shape_orders(lines_target: int, work: Path) -> pd.DataFrame:
     from memberlens.demo.generator import generate_demo_data
 
     files = generate_demo_data(work / "demo", customers=int(lines_target / 13.2), years=2, seed=1, fmt="parquet")
-    raw = pd.read_parquet(files["orders"]["path"], columns=["customer_id", "order_id", "ordered_at", "quantity", "unit_price",
-                                                            "is_cancellation"])
+    raw = pd.read_parquet(
+        files["orders"]["path"],
+        columns=["customer_id", "order_id", "ordered_at", "quantity", "unit_price", "is_cancellation"],
+    )
     kept = raw[~raw.is_cancellation & raw.customer_id.notna() & (raw.quantity > 0) & (raw.unit_price > 0)]
-    orders = pd.DataFrame({"customer_id": kept.customer_id, "order_id": kept.order_id,
-                           "ordered_at": pd.to_datetime(kept.ordered_at), "amount": kept.quantity * kept.unit_price})
+    orders = pd.DataFrame(
+        {
+            "customer_id": kept.customer_id,
+            "order_id": kept.order_id,
+            "ordered_at": pd.to_datetime(kept.ordered_at),
+            "amount": kept.quantity * kept.unit_price,
+        }
+    )
     return orders.iloc[:lines_target].reset_index(drop=True)
 
 
 def bench_summary(orders: pd.DataFrame, shape: str, lifetimes: Path | None, work: Path) -> None:
     size = f"{len(orders) / 1e6:.0f}M" if len(orders) >= 1e6 else f"{len(orders) / 1e3:.0f}k"
-    print(f"summary of {len(orders):,} order lines, {shape} ({orders.customer_id.nunique():,} members, "
-          f"{orders.order_id.nunique():,} orders)", flush=True)
+    print(
+        f"summary of {len(orders):,} order lines, {shape} ({orders.customer_id.nunique():,} members, "
+        f"{orders.order_id.nunique():,} orders)",
+        flush=True,
+    )
     end = pd.Timestamp(orders.ordered_at.max()).date().isoformat()
     con = ibis.duckdb.connect()
     table = con.create_table("orders", orders)
     expr = summarise_purchases(table, time_unit="W")  # observed to the last order (the default)
     ours, _ = timed(lambda: con.create_table("summary", expr, overwrite=True))
-    hand_sql = """
+    hand_sql = (
+        """
         CREATE OR REPLACE TABLE hand AS
         WITH daily AS (SELECT customer_id, CAST(ordered_at AS DATE) AS day, SUM(amount) AS spend
                        FROM orders GROUP BY ALL),
              per AS (SELECT customer_id, MIN(day) AS first, MAX(day) AS last, COUNT(*) AS n,
                             SUM(spend) AS total, ARG_MIN(spend, day) AS first_spend FROM daily GROUP BY ALL)
         SELECT customer_id, n - 1 AS frequency, DATE_DIFF('day', first, last) / 7.0 AS recency,
-               DATE_DIFF('day', first, DATE '""" + end + """') / 7.0 AS "T",
+               DATE_DIFF('day', first, DATE '"""
+        + end
+        + """') / 7.0 AS "T",
                CASE WHEN n > 1 THEN (total - first_spend) / (n - 1) ELSE 0 END AS monetary_value
         FROM per"""
+    )
     hand, _ = timed(lambda: con.raw_sql(hand_sql))
     mismatches = con.raw_sql(
-        'SELECT COUNT(*) FROM summary s FULL JOIN hand h USING (customer_id) '
-        'WHERE s.frequency IS DISTINCT FROM h.frequency OR s.recency IS DISTINCT FROM h.recency '
+        "SELECT COUNT(*) FROM summary s FULL JOIN hand h USING (customer_id) "
+        "WHERE s.frequency IS DISTINCT FROM h.frequency OR s.recency IS DISTINCT FROM h.recency "
         'OR s."T" IS DISTINCT FROM h."T" OR abs(s.monetary_value - h.monetary_value) > 1e-6'
     ).fetchone()[0]
-    record(f"summary ({shape})", size, ours, hand, "hand-written DuckDB SQL",
-           f"same result: {'yes' if mismatches == 0 else f'NO ({mismatches} members differ)'}")
+    record(
+        f"summary ({shape})",
+        size,
+        ours,
+        hand,
+        "hand-written DuckDB SQL",
+        f"same result: {'yes' if mismatches == 0 else f'NO ({mismatches} members differ)'}",
+    )
     if lifetimes is not None and shape == "one line per order":
         folder = work / "summary"
         folder.mkdir(exist_ok=True)
@@ -222,8 +259,18 @@ def bench_summary(orders: pd.DataFrame, shape: str, lifetimes: Path | None, work
         record("summary", size, ours, result.get("seconds"), "lifetimes (1 run)", result.get("error", ""))
 
 
-def bench_fit(model_cls, truth: dict[str, float], simulate, plain, n: int, *, reference: bool, lifetimes: Path | None,
-              lifetimes_sizes: tuple[int, ...], work: Path) -> None:
+def bench_fit(
+    model_cls,
+    truth: dict[str, float],
+    simulate,
+    plain,
+    n: int,
+    *,
+    reference: bool,
+    lifetimes: Path | None,
+    lifetimes_sizes: tuple[int, ...],
+    work: Path,
+) -> None:
     size = f"{n / 1e6:.0f}M" if n >= 1e6 else f"{n / 1e3:.0f}k"
     frame = simulate(n, *truth.values(), max_days=730, seed=2)
     con = ibis.duckdb.connect()
@@ -253,8 +300,14 @@ def bench_fit(model_cls, truth: dict[str, float], simulate, plain, n: int, *, re
         if "params" in result:
             theirs = dict(zip(truth, result["params"].values()))
             diff = f"params vs lifetimes: max rel. diff {max_relative_difference(model.params_, theirs):.1e}"
-        record(f"{name} fit", size, ours, result.get("seconds"), "lifetimes (1 run)",
-               result.get("error", diff if reference else f"{note}; {diff}"))
+        record(
+            f"{name} fit",
+            size,
+            ours,
+            result.get("seconds"),
+            "lifetimes (1 run)",
+            result.get("error", diff if reference else f"{note}; {diff}"),
+        )
 
 
 def main() -> None:
@@ -262,14 +315,18 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="10x smaller sizes (smoke test)")
     parser.add_argument("--lifetimes-venv", type=Path, default=Path("/tmp/bench-venv"))
     parser.add_argument("--no-reference-10m", action="store_true", help="skip the plain SciPy reference at 10M members")
-    parser.add_argument("--lifetimes-pareto-1m", action="store_true", help="also time lifetimes' Pareto/NBD on 1M (~7 min)")
+    parser.add_argument(
+        "--lifetimes-pareto-1m", action="store_true", help="also time lifetimes' Pareto/NBD on 1M (~7 min)"
+    )
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--summary-only", action="store_true", help="time the summaries only, not the fits")
     args = parser.parse_args()
     scale = 10 if args.quick else 1
     print(f"load average before the run: {' '.join(f'{v:.1f}' for v in os.getloadavg())}")
     lifetimes = lifetimes_python(args.lifetimes_venv)
-    print(f"lifetimes: {'found in ' + str(args.lifetimes_venv) if lifetimes else 'not installed in ' + str(args.lifetimes_venv)}")
+    print(
+        f"lifetimes: {'found in ' + str(args.lifetimes_venv) if lifetimes else 'not installed in ' + str(args.lifetimes_venv)}"
+    )
     with tempfile.TemporaryDirectory(prefix="bench-clv-") as tmp:
         work = Path(tmp)
         bench_summary(one_line_orders(10_000_000 // scale), "one line per order", lifetimes, work)
@@ -278,19 +335,54 @@ def main() -> None:
             return
         for n in (1_000_000 // scale, 10_000_000 // scale):
             reference = not (n >= 10_000_000 and args.no_reference_10m)
-            bench_fit(BetaGeoModel, BG_TRUTH, simulate_bg_nbd, plain_bg_nbd, n, reference=reference,
-                      lifetimes=lifetimes, lifetimes_sizes=(100_000, 1_000_000), work=work)
+            bench_fit(
+                BetaGeoModel,
+                BG_TRUTH,
+                simulate_bg_nbd,
+                plain_bg_nbd,
+                n,
+                reference=reference,
+                lifetimes=lifetimes,
+                lifetimes_sizes=(100_000, 1_000_000),
+                work=work,
+            )
         if lifetimes is not None and not args.quick:
-            bench_fit(BetaGeoModel, BG_TRUTH, simulate_bg_nbd, plain_bg_nbd, 100_000, reference=False,
-                      lifetimes=lifetimes, lifetimes_sizes=(100_000,), work=work)
+            bench_fit(
+                BetaGeoModel,
+                BG_TRUTH,
+                simulate_bg_nbd,
+                plain_bg_nbd,
+                100_000,
+                reference=False,
+                lifetimes=lifetimes,
+                lifetimes_sizes=(100_000,),
+                work=work,
+            )
         pareto_lifetimes = (100_000, 1_000_000) if args.lifetimes_pareto_1m else (100_000,)
         for n in (1_000_000 // scale, 10_000_000 // scale):
-            bench_fit(ParetoNBDModel, PARETO_TRUTH, simulate_pareto_nbd, plain_pareto_nbd, n,
-                      reference=n < 10_000_000 or not args.no_reference_10m, lifetimes=lifetimes,
-                      lifetimes_sizes=pareto_lifetimes, work=work)
+            bench_fit(
+                ParetoNBDModel,
+                PARETO_TRUTH,
+                simulate_pareto_nbd,
+                plain_pareto_nbd,
+                n,
+                reference=n < 10_000_000 or not args.no_reference_10m,
+                lifetimes=lifetimes,
+                lifetimes_sizes=pareto_lifetimes,
+                work=work,
+            )
         if lifetimes is not None and not args.quick:
-            bench_fit(ParetoNBDModel, PARETO_TRUTH, simulate_pareto_nbd, plain_pareto_nbd, 100_000, reference=False,
-                      lifetimes=lifetimes, lifetimes_sizes=(100_000,), work=work)
+            bench_fit(
+                ParetoNBDModel,
+                PARETO_TRUTH,
+                simulate_pareto_nbd,
+                plain_pareto_nbd,
+                100_000,
+                reference=False,
+                lifetimes=lifetimes,
+                lifetimes_sizes=(100_000,),
+                work=work,
+            )
     if args.json:
         args.json.write_text(json.dumps(ROWS, indent=2))
     print(f"load average after the run: {' '.join(f'{v:.1f}' for v in os.getloadavg())}")

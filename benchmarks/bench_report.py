@@ -30,8 +30,17 @@ DEFAULT_DATA = ROOT.parent / "shared" / "data" / "online_retail.csv.gz"
 def cli_run(data: Path, work: Path) -> tuple[float, float]:
     """Wall-clock and CPU seconds (user + system) of one ``memberlens report`` process."""
     exe = Path(sys.executable).with_name("memberlens")
-    command = [str(exe), "report", str(data), "--preset", "online-retail", "--db", str(work / "uci.duckdb"),
-               "--out", str(work / "out")]
+    command = [
+        str(exe),
+        "report",
+        str(data),
+        "--preset",
+        "online-retail",
+        "--db",
+        str(work / "uci.duckdb"),
+        "--out",
+        str(work / "out"),
+    ]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "COLUMNS": "100"})
@@ -52,8 +61,12 @@ def breakdown(db: Path) -> dict[str, float]:
         files = write_reports(ws, out, langs=("en",), export_format="csv")
         total = time.perf_counter() - start
     analyses = sum(files.timings.values())
-    return {**dict(sorted(files.timings.items(), key=lambda kv: -kv[1])), "(analyses)": analyses,
-            "(rendering and writing)": total - analyses, "(report from an ingested workspace)": total}
+    return {
+        **dict(sorted(files.timings.items(), key=lambda kv: -kv[1])),
+        "(analyses)": analyses,
+        "(rendering and writing)": total - analyses,
+        "(report from an ingested workspace)": total,
+    }
 
 
 def main() -> None:
@@ -70,14 +83,19 @@ def main() -> None:
             work.mkdir()
             wall, cpu = cli_run(args.data, work)
             times.append(wall)
-            print(f"run {i + 1}: memberlens report (ingest + report + exports): {wall:.1f} s "
-                  f"(CPU {cpu:.1f} s, load average {os.getloadavg()[0]:.1f})", flush=True)
+            print(
+                f"run {i + 1}: memberlens report (ingest + report + exports): {wall:.1f} s "
+                f"(CPU {cpu:.1f} s, load average {os.getloadavg()[0]:.1f})",
+                flush=True,
+            )
         print("\nwhere the time goes (same workspace, this process):")
         for label, seconds in breakdown(Path(tmp) / "run0" / "uci.duckdb").items():
             print(f"  {seconds:6.2f} s  {label}")
     best, median = min(times), statistics.median(times)
-    print(f"\nwhole run: median {median:.1f} s, best {best:.1f} s (target <= {TARGET_SECONDS:.0f} s; "
-          f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f})")
+    print(
+        f"\nwhole run: median {median:.1f} s, best {best:.1f} s (target <= {TARGET_SECONDS:.0f} s; "
+        f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f})"
+    )
     sys.exit(0 if median <= TARGET_SECONDS else 1)
 
 

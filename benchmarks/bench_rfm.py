@@ -81,7 +81,9 @@ def run_pandas(src: str, out: str) -> float:
     start = time.perf_counter()
     df = pd.read_parquet(src)
     df = df[df.ordered_at < pd.Timestamp(AS_OF)]
-    g = df.groupby("customer_id").agg(last=("ordered_at", "max"), frequency=("order_id", "nunique"), monetary=("amount", "sum"))
+    g = df.groupby("customer_id").agg(
+        last=("ordered_at", "max"), frequency=("order_id", "nunique"), monetary=("amount", "sum")
+    )
     g["recency"] = (pd.Timestamp(AS_OF) - g["last"].dt.normalize()).dt.days
     g.reset_index()[["customer_id", "recency", "frequency", "monetary"]].to_parquet(out)
     return time.perf_counter() - start
@@ -100,8 +102,13 @@ def measure(tool: str, src: Path, out: Path) -> dict:
     process_seconds = time.perf_counter() - start
     peak_gb = usage.ru_maxrss / 1024**2  # ru_maxrss is in KiB on Linux
     seconds = json.loads(output)["seconds"] if status == 0 else float("nan")
-    return {"tool": tool, "seconds": round(seconds, 2), "process_seconds": round(process_seconds, 2),
-            "peak_gb": round(peak_gb, 2), "ok": status == 0}
+    return {
+        "tool": tool,
+        "seconds": round(seconds, 2),
+        "process_seconds": round(process_seconds, 2),
+        "peak_gb": round(peak_gb, 2),
+        "ok": status == 0,
+    }
 
 
 def same_result(a: Path, b: Path) -> bool:
@@ -137,11 +144,15 @@ def main() -> None:
             out = args.dir / f"rfm_{tool}_{lines}.parquet"
             results[tool] = measure(tool, src, out)
             r = results[tool]
-            print(f"  {tool:<11} {r['seconds']:>8.2f} s  (process {r['process_seconds']:>6.2f} s)  peak {r['peak_gb']:>5.2f} GB"
-                  f"  {'ok' if r['ok'] else 'FAILED'}")
+            print(
+                f"  {tool:<11} {r['seconds']:>8.2f} s  (process {r['process_seconds']:>6.2f} s)  peak {r['peak_gb']:>5.2f} GB"
+                f"  {'ok' if r['ok'] else 'FAILED'}"
+            )
         base = results["duckdb-sql"]["seconds"]
-        print(f"  memberlens / hand-written SQL = {results['memberlens']['seconds'] / base:.2f}x"
-              f" (whole processes: {results['memberlens']['process_seconds'] / results['duckdb-sql']['process_seconds']:.2f}x)")
+        print(
+            f"  memberlens / hand-written SQL = {results['memberlens']['seconds'] / base:.2f}x"
+            f" (whole processes: {results['memberlens']['process_seconds'] / results['duckdb-sql']['process_seconds']:.2f}x)"
+        )
         if "pandas" in results and results["pandas"]["ok"]:
             print(f"  pandas / memberlens = {results['pandas']['seconds'] / results['memberlens']['seconds']:.1f}x")
         equal = same_result(args.dir / f"rfm_memberlens_{lines}.parquet", args.dir / f"rfm_duckdb-sql_{lines}.parquet")

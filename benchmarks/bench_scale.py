@@ -49,8 +49,13 @@ def run_child(args: list[str], env: dict[str, str] | None = None, script: str = 
     """Run ``python bench_scale.py --child ...``; returns (its JSON result, wall seconds, the peak
     resident set of its whole process tree, Spark's JVM included, sampled every 50 ms)."""
     start = time.perf_counter()
-    child = subprocess.Popen([sys.executable, script, "--child", *args], stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True, env={**os.environ, **(env or {})})
+    child = subprocess.Popen(
+        [sys.executable, script, "--child", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **(env or {})},
+    )
     peak = [0]
 
     def watch() -> None:
@@ -100,8 +105,22 @@ def generate(folder: Path, lines: int) -> float:
         return 0.0
     customers = max(10, math.ceil(lines / LINES_PER_CUSTOMER))
     start = time.perf_counter()
-    done = subprocess.run([memberlens_exe(), "demo-data", "--out", str(folder), "--customers", str(customers),
-                           "--format", "parquet", "--seed", str(SEED)], capture_output=True, text=True)
+    done = subprocess.run(
+        [
+            memberlens_exe(),
+            "demo-data",
+            "--out",
+            str(folder),
+            "--customers",
+            str(customers),
+            "--format",
+            "parquet",
+            "--seed",
+            str(SEED),
+        ],
+        capture_output=True,
+        text=True,
+    )
     if done.returncode != 0:
         sys.exit(f"demo-data failed:\n{done.stderr}")
     return time.perf_counter() - start
@@ -123,9 +142,13 @@ def report_size(args: argparse.Namespace, lines: int) -> None:
         for stale in (work / "ws.duckdb", work / "ws.duckdb.wal"):
             stale.unlink(missing_ok=True)
         result, wall, peak = run_child(["report", str(data / "orders.parquet"), str(work)], env)
-        print(f"full report (DuckDB, memory limit {args.memory_limit}): {wall:.0f} s in all, peak memory {peak / GB:.2f} GB")
-        print(f"  ingest {result['ingest_s']:.0f} s (peak {result['peaks'].get('ingest', 0) / GB:.2f} GB), "
-              f"report + exports {result['report_s']:.0f} s")
+        print(
+            f"full report (DuckDB, memory limit {args.memory_limit}): {wall:.0f} s in all, peak memory {peak / GB:.2f} GB"
+        )
+        print(
+            f"  ingest {result['ingest_s']:.0f} s (peak {result['peaks'].get('ingest', 0) / GB:.2f} GB), "
+            f"report + exports {result['report_s']:.0f} s"
+        )
         for label, secs in sorted(result["timings"].items(), key=lambda kv: -kv[1]):
             seen = result["peaks"].get(label)  # absent: over before the first 50 ms sample
             print(f"  {secs:7.1f} s  peak {f'{seen / GB:5.2f}' if seen else '    -'} GB  {label}")
@@ -136,16 +159,20 @@ def report_size(args: argparse.Namespace, lines: int) -> None:
     tables = work / "tables"
     if not (tables / "orders.parquet").exists():
         run_child(["export", str(work / "ws.duckdb"), str(tables)], env)
-    contenders = [("memberlens, DuckDB", ["stages", "duckdb", str(work / "ws.duckdb"), str(work / "stages-duckdb")]),
-                  ("hand-written DuckDB SQL", ["stages", "sql", str(tables), str(work / "stages-sql")])]
+    contenders = [
+        ("memberlens, DuckDB", ["stages", "duckdb", str(work / "ws.duckdb"), str(work / "stages-duckdb")]),
+        ("hand-written DuckDB SQL", ["stages", "sql", str(tables), str(work / "stages-sql")]),
+    ]
     if not args.no_spark:
         contenders.append(("memberlens, Spark local", ["stages", "spark", str(tables), str(work / "stages-spark")]))
     times = {}
     for name, child in contenders:
         result, wall, peak = run_child(child, env)
         times[name] = result["seconds"]
-        print(f"RFM + lifecycle + cohorts, {name}: {result['seconds']:.1f} s (process {wall:.1f} s, peak {peak / GB:.2f} GB)",
-              flush=True)
+        print(
+            f"RFM + lifecycle + cohorts, {name}: {result['seconds']:.1f} s (process {wall:.1f} s, peak {peak / GB:.2f} GB)",
+            flush=True,
+        )
     check_equal([Path(c[1][3]) for c in contenders])
     reference = times["hand-written DuckDB SQL"]
     print("  ratio to the hand-written query: " + ", ".join(f"{n} {t / reference:.2f}x" for n, t in times.items()))
@@ -160,11 +187,23 @@ def parquet_rows(path: Path) -> int:
 def check_equal(folders: list[Path]) -> None:
     import pandas as pd
 
-    for stage, keys in (("rfm", ["customer_id"]), ("lifecycle", ["period_start"]), ("cohorts", ["cohort_start", "period_number"])):
-        frames = [pd.read_parquet(folder / f"{stage}.parquet").sort_values(keys, ignore_index=True) for folder in folders]
+    for stage, keys in (
+        ("rfm", ["customer_id"]),
+        ("lifecycle", ["period_start"]),
+        ("cohorts", ["cohort_start", "period_number"]),
+    ):
+        frames = [
+            pd.read_parquet(folder / f"{stage}.parquet").sort_values(keys, ignore_index=True) for folder in folders
+        ]
         for other, folder in zip(frames[1:], folders[1:]):
-            pd.testing.assert_frame_equal(frames[0], other, check_dtype=False, check_exact=False, rtol=1e-9,
-                                          obj=f"{stage}: {folders[0].name} vs {folder.name}")
+            pd.testing.assert_frame_equal(
+                frames[0],
+                other,
+                check_dtype=False,
+                check_exact=False,
+                rtol=1e-9,
+                obj=f"{stage}: {folders[0].name} vs {folder.name}",
+            )
     print("  results equal (RFM per customer, lifecycle per month, cohort cells)")
 
 
@@ -202,6 +241,7 @@ def child_report(orders: str, work: str) -> dict:
                 return method(self, *a, **k)
             finally:
                 memory.label = before
+
         return wrapper
 
     describe = context._describe
@@ -226,7 +266,12 @@ def child_report(orders: str, work: str) -> dict:
     memory.label = "render"
     with Workspace(Path(work) / "ws.duckdb", read_only=True) as ws:
         files = render.write_reports(ws, Path(work) / "report", langs=("en",), export_format="parquet")
-    return {"ingest_s": ingest_s, "report_s": time.perf_counter() - start, "timings": files.timings, "peaks": memory.peaks}
+    return {
+        "ingest_s": ingest_s,
+        "report_s": time.perf_counter() - start,
+        "timings": files.timings,
+        "peaks": memory.peaks,
+    }
 
 
 def child_export(workspace: str, folder: str) -> dict:
@@ -253,8 +298,9 @@ def child_stages(engine: str, location: str, out: str) -> dict:
         results = {
             "rfm": compute_rfm(orders).select("customer_id", "recency", "frequency", "monetary"),
             "lifecycle": count_lifecycle_stages(orders).drop("left_censored"),
-            "cohorts": (cohorts := build_retention_cohorts(orders)).filter(cohorts.observable)
-                       .select("cohort_start", "period_number", "cohort_size", "value"),
+            "cohorts": (cohorts := build_retention_cohorts(orders))
+            .filter(cohorts.observable)
+            .select("cohort_start", "period_number", "cohort_size", "value"),
         }
         for name, expr in results.items():
             expr.to_parquet(folder / f"{name}.parquet")
@@ -321,15 +367,19 @@ def main() -> None:
         print(json.dumps(children[kind](*rest)))
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--lines", type=lambda s: int(float(s.replace("_", ""))), nargs="+", default=[1_000_000, 10_000_000])
+    parser.add_argument(
+        "--lines", type=lambda s: int(float(s.replace("_", ""))), nargs="+", default=[1_000_000, 10_000_000]
+    )
     parser.add_argument("--dir", type=Path, default=Path("/tmp/memberlens-scale"))
     parser.add_argument("--memory-limit", default="3GB", help="MEMBERLENS_DUCKDB_MEMORY_LIMIT for the DuckDB runs")
     parser.add_argument("--no-report", action="store_true", help="skip the full report")
     parser.add_argument("--no-stages", action="store_true", help="skip the RFM + lifecycle + cohort comparison")
     parser.add_argument("--no-spark", action="store_true", help="skip Spark in the stage comparison")
     args = parser.parse_args()
-    print(f"{os.cpu_count()} cores, {os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / GB:.0f} GB memory, "
-          f"load average {os.getloadavg()[0]:.1f}")
+    print(
+        f"{os.cpu_count()} cores, {os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / GB:.0f} GB memory, "
+        f"load average {os.getloadavg()[0]:.1f}"
+    )
     for lines in args.lines:
         report_size(args, lines)
 

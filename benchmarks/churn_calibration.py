@@ -72,7 +72,9 @@ def study(path: Path) -> dict[str, float]:
     features, churned = frame[model.features_], frame.churned.to_numpy()
     predicted = model.predict_frame(frame)
     folds = StratifiedKFold(5, shuffle=True, random_state=0)
-    same_population = cross_val_predict(clone(model.estimator_), features, churned, cv=folds, method="predict_proba")[:, 1]
+    same_population = cross_val_predict(clone(model.estimator_), features, churned, cv=folds, method="predict_proba")[
+        :, 1
+    ]
     return {
         "members": len(frame),
         "roc_auc": model.metrics_["roc_auc"],
@@ -96,7 +98,10 @@ def main() -> None:
             result = study(demo_workspace(args.dir, customers, seed))
             assert abs(result.pop("model_check") - result["model"]) < 1e-9  # the model's own decile table
             rows.append({"customers": customers, "seed": seed, **result})
-            print(" ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in rows[-1].items()), flush=True)
+            print(
+                " ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in rows[-1].items()),
+                flush=True,
+            )
     table = pd.DataFrame(rows)
     gaps = ["model", "same_population", "perfect_model"]
     table[gaps] = (table[gaps] * 100).round(1)

@@ -49,8 +49,12 @@ def split_last_day(orders: Path, before: Path, day: Path) -> tuple[int, str]:
 
     con = duckdb.connect()
     last = con.execute(f"SELECT max(ordered_at)::DATE FROM read_parquet('{orders}')").fetchone()[0]
-    con.execute(f"COPY (SELECT * FROM read_parquet('{orders}') WHERE ordered_at < DATE '{last}') TO '{before}' (FORMAT parquet)")
-    con.execute(f"COPY (SELECT * FROM read_parquet('{orders}') WHERE ordered_at >= DATE '{last}') TO '{day}' (FORMAT parquet)")
+    con.execute(
+        f"COPY (SELECT * FROM read_parquet('{orders}') WHERE ordered_at < DATE '{last}') TO '{before}' (FORMAT parquet)"
+    )
+    con.execute(
+        f"COPY (SELECT * FROM read_parquet('{orders}') WHERE ordered_at >= DATE '{last}') TO '{day}' (FORMAT parquet)"
+    )
     lines = con.execute(f"SELECT count(*) FROM read_parquet('{day}')").fetchone()[0]
     return int(lines), str(last)
 
@@ -78,23 +82,28 @@ def main() -> None:
             run("ingest", str(folder / f"{table}.parquet"), "--table", table, "--db", str(building))
         run("ingest", str(before), "--append", "--db", str(building))
         building.rename(base)
-    print(f"{human(args.lines)} order lines (generated in {took:.0f} s; 0: kept from an earlier run); "
-          f"the last day: {lines:,} lines")
+    print(
+        f"{human(args.lines)} order lines (generated in {took:.0f} s; 0: kept from an earlier run); "
+        f"the last day: {lines:,} lines"
+    )
 
     daily = folder / "monitor-daily.duckdb"
     shutil.copyfile(base, daily)
     append_s, _ = run("ingest", str(day), "--append", "--db", str(daily))
     monitor_s, watched = run("monitor", "--format", "json", "--db", str(daily))
     print(f"ingest --append of the day: {append_s:.1f} s")
-    print(f"monitor:                    {monitor_s:.1f} s (exit {watched.returncode}: "
-          f"{'alerts fired' if watched.returncode == 3 else 'no alert'})")
+    print(
+        f"monitor:                    {monitor_s:.1f} s (exit {watched.returncode}: "
+        f"{'alerts fired' if watched.returncode == 3 else 'no alert'})"
+    )
     print(f"the daily job:              {append_s + monitor_s:.1f} s (target 10 s)")
 
     fresh = folder / "monitor-reingest.duckdb"
     fresh.unlink(missing_ok=True)
     reingest_s, _ = run("ingest", str(folder / "orders.parquet"), "--table", "orders", "--db", str(fresh))
-    print(f"reference, the whole order log ingested again: {reingest_s:.1f} s "
-          f"({reingest_s / append_s:.0f}x the append)")
+    print(
+        f"reference, the whole order log ingested again: {reingest_s:.1f} s ({reingest_s / append_s:.0f}x the append)"
+    )
     for path in (daily, fresh):
         path.unlink(missing_ok=True)
 

@@ -54,17 +54,33 @@ def generate(folder: Path, edges: int, seed: int = 1) -> None:
         digits = pc.utf8_lpad(pc.cast(pa.array(index), pa.string()), width=9, padding="0")
         return pc.binary_join_element_wise("M", digits, "")
 
-    pq.write_table(pa.table({"referrer_id": ids(referrer), "referred_id": ids(referred),
-                             "referred_at": pa.array(START + seconds[referred], pa.timestamp("s")),
-                             "reward_cost": pa.array(np.full(edges, 12.0))}), folder / "referrals.parquet")
+    pq.write_table(
+        pa.table(
+            {
+                "referrer_id": ids(referrer),
+                "referred_id": ids(referred),
+                "referred_at": pa.array(START + seconds[referred], pa.timestamp("s")),
+                "reward_cost": pa.array(np.full(edges, 12.0)),
+            }
+        ),
+        folder / "referrals.parquet",
+    )
     buyers = np.flatnonzero(rng.random(members) < 0.7)
-    pq.write_table(pa.table({"customer_id": ids(buyers), "order_id": pa.array(buyers.astype(str)),
-                             "ordered_at": pa.array(START + seconds[buyers] + 86_400, pa.timestamp("s")),
-                             "amount": pa.array(np.round(rng.gamma(2.0, 40.0, buyers.size), 2))}), folder / "orders.parquet")
+    pq.write_table(
+        pa.table(
+            {
+                "customer_id": ids(buyers),
+                "order_id": pa.array(buyers.astype(str)),
+                "ordered_at": pa.array(START + seconds[buyers] + 86_400, pa.timestamp("s")),
+                "amount": pa.array(np.round(rng.gamma(2.0, 40.0, buyers.size), 2)),
+            }
+        ),
+        folder / "orders.parquet",
+    )
 
 
 def _peak_gb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 ** 2
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
 
 
 def run_memberlens(folder: Path, subset: int | None) -> dict:
@@ -82,12 +98,22 @@ def run_memberlens(folder: Path, subset: int | None) -> dict:
     network = analyse_referral_network(referrals, orders)
     seconds = time.perf_counter() - start
     m = network.members
-    result = {"seconds": seconds, "peak_gb": _peak_gb(), "members": len(m), "referrers": int((m.direct_referrals > 0).sum()),
-              "depth": network.cascades.depth, "largest_cascade": int(m.cascade_size.max())}
+    result = {
+        "seconds": seconds,
+        "peak_gb": _peak_gb(),
+        "members": len(m),
+        "referrers": int((m.direct_referrals > 0).sum()),
+        "depth": network.cascades.depth,
+        "largest_cascade": int(m.cascade_size.max()),
+    }
     if subset:
         m = m.sort_values("customer_id")
-        result["check"] = {"ids": m.customer_id.tolist(), "cascade": m.cascade_size.tolist(),
-                           "generations": m.generations.tolist(), "pagerank": m.pagerank.tolist()}
+        result["check"] = {
+            "ids": m.customer_id.tolist(),
+            "cascade": m.cascade_size.tolist(),
+            "generations": m.generations.tolist(),
+            "pagerank": m.pagerank.tolist(),
+        }
     del ibis
     return result
 
@@ -105,15 +131,23 @@ def run_networkx(folder: Path, subset: int) -> dict:
     generations = [max(nx.single_source_shortest_path_length(graph, n).values()) for n in nodes]
     rank = nx.pagerank(graph.reverse(copy=False), alpha=0.85, tol=1e-12, max_iter=1000)
     seconds = time.perf_counter() - start
-    return {"seconds": seconds, "peak_gb": _peak_gb(),
-            "check": {"ids": nodes, "cascade": cascade, "generations": generations, "pagerank": [rank[n] for n in nodes]}}
+    return {
+        "seconds": seconds,
+        "peak_gb": _peak_gb(),
+        "check": {"ids": nodes, "cascade": cascade, "generations": generations, "pagerank": [rank[n] for n in nodes]},
+    }
 
 
 def _in_process(kind: str, folder: Path, subset: int | None) -> dict:
     src = str(Path(__file__).resolve().parents[1] / "src")
     env = {**os.environ, "PYTHONPATH": src + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    out = subprocess.run([sys.executable, __file__, "--run", kind, "--folder", str(folder), "--subset", str(subset or 0)],
-                         check=True, capture_output=True, text=True, env=env).stdout
+    out = subprocess.run(
+        [sys.executable, __file__, "--run", kind, "--folder", str(folder), "--subset", str(subset or 0)],
+        check=True,
+        capture_output=True,
+        text=True,
+        env=env,
+    ).stdout
     return json.loads(out.splitlines()[-1])
 
 
@@ -134,19 +168,29 @@ def main() -> None:
         if not (folder / "referrals.parquet").exists():
             start = time.perf_counter()
             generate(folder, args.edges)
-            print(f"generated {args.edges:,} referrals among {2 * args.edges:,} members in {time.perf_counter() - start:.1f} s")
+            print(
+                f"generated {args.edges:,} referrals among {2 * args.edges:,} members in {time.perf_counter() - start:.1f} s"
+            )
         whole = _in_process("memberlens", folder, None)
-        print(f"memberlens, all {args.edges:,} referrals: {whole['seconds']:.1f} s, peak {whole['peak_gb']:.2f} GB "
-              f"({whole['members']:,} members in the network, {whole['referrers']:,} referrers, "
-              f"{whole['depth']} generations, largest cascade {whole['largest_cascade']:,})")
+        print(
+            f"memberlens, all {args.edges:,} referrals: {whole['seconds']:.1f} s, peak {whole['peak_gb']:.2f} GB "
+            f"({whole['members']:,} members in the network, {whole['referrers']:,} referrers, "
+            f"{whole['depth']} generations, largest cascade {whole['largest_cascade']:,})"
+        )
         ours = _in_process("memberlens", folder, args.subset)
         theirs = _in_process("networkx", folder, args.subset)
         a, b = ours["check"], theirs["check"]
-        same = a["ids"] == b["ids"] and a["cascade"] == b["cascade"] and a["generations"] == b["generations"] \
+        same = (
+            a["ids"] == b["ids"]
+            and a["cascade"] == b["cascade"]
+            and a["generations"] == b["generations"]
             and np.allclose(a["pagerank"], b["pagerank"], rtol=1e-6)
-        print(f"subset of {args.subset:,} referrals: memberlens {ours['seconds']:.2f} s (peak {ours['peak_gb']:.2f} GB), "
-              f"networkx {theirs['seconds']:.2f} s (peak {theirs['peak_gb']:.2f} GB): "
-              f"{theirs['seconds'] / ours['seconds']:.1f}x; results {'equal' if same else 'DIFFER'}")
+        )
+        print(
+            f"subset of {args.subset:,} referrals: memberlens {ours['seconds']:.2f} s (peak {ours['peak_gb']:.2f} GB), "
+            f"networkx {theirs['seconds']:.2f} s (peak {theirs['peak_gb']:.2f} GB): "
+            f"{theirs['seconds'] / ours['seconds']:.1f}x; results {'equal' if same else 'DIFFER'}"
+        )
 
 
 if __name__ == "__main__":

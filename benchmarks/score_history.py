@@ -81,23 +81,35 @@ def main() -> None:
     took = generate(folder, args.lines)
     workspace = folder / "scores.duckdb"
     if not workspace.exists():
-        done = subprocess.run([memberlens_exe(), "ingest", str(folder / "orders.parquet"), "--table", "orders",
-                               "--db", str(workspace)], capture_output=True, text=True)
+        done = subprocess.run(
+            [memberlens_exe(), "ingest", str(folder / "orders.parquet"), "--table", "orders", "--db", str(workspace)],
+            capture_output=True,
+            text=True,
+        )
         if done.returncode != 0:
             sys.exit(f"ingest failed:\n{done.stderr}")
     last = last_order_month_after(workspace)
     first = (pd.Timestamp(last) - pd.DateOffset(months=args.dates - 1)).date()
-    print(f"{human(args.lines)} order lines (generated in {took:.0f} s; 0: kept from an earlier run); "
-          f"dates {first} .. {last}")
-    single, single_wall, single_peak = run_child([str(workspace), last.isoformat(), last.isoformat(),
-                                                  str(folder / "single.duckdb")])
-    print(f"reference, the last date alone: {single['seconds']:.1f} s ({single['dates'][0]['members']:,} members), "
-          f"peak {single_peak / GB:.2f} GB")
-    history, wall, peak = run_child([str(workspace), first.isoformat(), last.isoformat(), str(folder / "history.duckdb")])
+    print(
+        f"{human(args.lines)} order lines (generated in {took:.0f} s; 0: kept from an earlier run); "
+        f"dates {first} .. {last}"
+    )
+    single, single_wall, single_peak = run_child(
+        [str(workspace), last.isoformat(), last.isoformat(), str(folder / "single.duckdb")]
+    )
+    print(
+        f"reference, the last date alone: {single['seconds']:.1f} s ({single['dates'][0]['members']:,} members), "
+        f"peak {single_peak / GB:.2f} GB"
+    )
+    history, wall, peak = run_child(
+        [str(workspace), first.isoformat(), last.isoformat(), str(folder / "history.duckdb")]
+    )
     for row in history["dates"]:
         print(f"  {row['day']}: {row['seconds']:6.1f} s  {row['members']:>10,} members")
-    print(f"{len(history['dates'])} dates: {history['seconds']:.1f} s (process {wall:.1f} s), {history['rows']:,} rows "
-          f"stored, peak {peak / GB:.2f} GB; {history['seconds'] / single['seconds']:.1f}x one date alone")
+    print(
+        f"{len(history['dates'])} dates: {history['seconds']:.1f} s (process {wall:.1f} s), {history['rows']:,} rows "
+        f"stored, peak {peak / GB:.2f} GB; {history['seconds'] / single['seconds']:.1f}x one date alone"
+    )
 
 
 if __name__ == "__main__":

@@ -53,7 +53,10 @@ def engine_property(*, examples: int = 25, xfail: dict[str, str] | None = None, 
             if con.name == "duckdb":
                 options = {"max_examples": min(examples, FAST_LANE_EXAMPLES) if FAST_LANE else examples}
             else:
-                options = {"max_examples": min(examples, SLOW_ENGINE_EXAMPLES), "phases": (Phase.explicit, Phase.generate)}
+                options = {
+                    "max_examples": min(examples, SLOW_ENGINE_EXAMPLES),
+                    "phases": (Phase.explicit, Phase.generate),
+                }
             if xfail and con.name in xfail:
                 xfail_on(request, con, xfail)
                 options["max_examples"] = 1
@@ -80,7 +83,14 @@ PERIODS = ("day", "week", "month", "quarter")
 FREQ = {"day": "D", "week": "W-SUN", "month": "M", "quarter": "Q"}  # W-SUN: weeks Monday..Sunday
 
 ORDER_COLUMNS = [
-    "customer_id", "order_id", "ordered_at", "amount", "quantity", "unit_price", "product_id", "coupon_amount",
+    "customer_id",
+    "order_id",
+    "ordered_at",
+    "amount",
+    "quantity",
+    "unit_price",
+    "product_id",
+    "coupon_amount",
 ]
 
 # -- strategies ------------------------------------------------------------------------------
@@ -280,7 +290,9 @@ def price_bands_oracle(orders: pd.DataFrame, edges: list[float]) -> pd.DataFrame
                 "mean_units_per_line": float(inside["quantity"].mean()),
             }
         )
-    return pd.DataFrame(rows, columns=["price_from", "price_to", "lines", "units", "revenue", "buyers", "mean_units_per_line"])
+    return pd.DataFrame(
+        rows, columns=["price_from", "price_to", "lines", "units", "revenue", "buyers", "mean_units_per_line"]
+    )
 
 
 # -- oracles: lifecycle and rates (B) --------------------------------------------------------
@@ -408,7 +420,12 @@ def rates_oracle(orders: pd.DataFrame, period: str) -> pd.DataFrame:
 
 
 def cohorts_oracle(
-    orders: pd.DataFrame, period: str, *, measure: str = "customers", cumulative: bool = False, relative_to: str = "first"
+    orders: pd.DataFrame,
+    period: str,
+    *,
+    measure: str = "customers",
+    cumulative: bool = False,
+    relative_to: str = "first",
 ) -> pd.DataFrame:
     """Every (cohort, k) with k from 0 to the span of the data; cells after the last period of
     the data are not observable (null); observed cells with nobody are 0."""
@@ -526,8 +543,11 @@ def churn_members_oracle(orders: pd.DataFrame, period: str, churn_days: int) -> 
     newly, new, churned_before = {}, {}, set()
     for p in all_periods(orders, period):
         cutoff = min(start_of(p + 1), end_of_data)
-        churned = {c for c, ds in days.items() if (before := [d for d in ds if d < cutoff])
-                   and (cutoff - max(before)).days > churn_days}
+        churned = {
+            c
+            for c, ds in days.items()
+            if (before := [d for d in ds if d < cutoff]) and (cutoff - max(before)).days > churn_days
+        }
         newly[start_of(p)] = churned - churned_before
         new[start_of(p)] = {c for c, ds in days.items() if to_period(min(ds), period) == p}
         churned_before = churned
@@ -585,7 +605,9 @@ def rfm_oracle(orders: pd.DataFrame, as_of=None, lookback_days: int | None = Non
                 "last_order_at": lines["ordered_at"].max(),
             }
         )
-    return pd.DataFrame(rows, columns=["customer_id", "recency", "frequency", "monetary", "first_order_at", "last_order_at"])
+    return pd.DataFrame(
+        rows, columns=["customer_id", "recency", "frequency", "monetary", "first_order_at", "last_order_at"]
+    )
 
 
 def quantile_scores(values: pd.Series, bins: int, *, higher_is_better: bool = True) -> pd.Series:
@@ -669,13 +691,23 @@ def _normalise(frame: pd.DataFrame) -> pd.DataFrame:
     for column in out.columns:
         if pd.api.types.is_datetime64_any_dtype(out[column]):
             out[column] = out[column].astype("datetime64[ns]")
-        elif out[column].dtype == object and len(out) and all(isinstance(v, (date, pd.Timestamp)) for v in out[column].dropna()):
+        elif (
+            out[column].dtype == object
+            and len(out)
+            and all(isinstance(v, (date, pd.Timestamp)) for v in out[column].dropna())
+        ):
             out[column] = pd.to_datetime(out[column]).astype("datetime64[ns]")
     return out
 
 
-def assert_frame_matches(actual: pd.DataFrame, expected: pd.DataFrame, keys: list[str], *, rel: float = 1e-9,
-                         columns: list[str] | None = None) -> None:
+def assert_frame_matches(
+    actual: pd.DataFrame,
+    expected: pd.DataFrame,
+    keys: list[str],
+    *,
+    rel: float = 1e-9,
+    columns: list[str] | None = None,
+) -> None:
     """Same rows (after sorting by ``keys``) and, column by column, the same values: ints and
     strings exactly, floats to ``rel``, and a missing value (null or NaN) only where one is
     expected. Without ``columns`` the two frames must have exactly the same columns."""

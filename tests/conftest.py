@@ -58,7 +58,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         callspec = getattr(item, "callspec", None)
         on_spark = "spark_backend" in getattr(item, "fixturenames", ()) or (
-            callspec is not None and "spark" in callspec.params.values())
+            callspec is not None and "spark" in callspec.params.values()
+        )
         if on_spark:
             item.add_marker(pytest.mark.spark)
 
@@ -88,8 +89,10 @@ def spark_backend():
 
     os.environ["TZ"] = "UTC"  # before the JVM starts: naive timestamps must not shift
     time.tzset()
-    backend = connect("spark", spark_conf={"spark.sql.shuffle.partitions": "2", "spark.default.parallelism": "2",
-                                           "spark.driver.memory": "2g"})
+    backend = connect(
+        "spark",
+        spark_conf={"spark.sql.shuffle.partitions": "2", "spark.default.parallelism": "2", "spark.driver.memory": "2g"},
+    )
     yield backend
 
 

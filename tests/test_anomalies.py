@@ -9,6 +9,7 @@ import ibis
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import load
 
 from memberlens.errors import ConfigError
 from memberlens.i18n import Messages
@@ -18,10 +19,17 @@ from memberlens.predict.anomalies import (
     explain_orders,
     find_anomalies,
 )
-from conftest import load
 
-THRESHOLDS = AnomalyThresholds(product_ratio=50, min_units=500, min_product_lines=5, order_ratio=40,
-                               customer_ratio=20, min_customer_orders=3, orders_per_day=8, spend_z=3.5)
+THRESHOLDS = AnomalyThresholds(
+    product_ratio=50,
+    min_units=500,
+    min_product_lines=5,
+    order_ratio=40,
+    customer_ratio=20,
+    min_customer_orders=3,
+    orders_per_day=8,
+    spend_z=3.5,
+)
 
 
 def planted_orders(seed: int = 3) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -34,14 +42,26 @@ def planted_orders(seed: int = 3) -> tuple[pd.DataFrame, pd.DataFrame]:
         nonlocal number
         number += 1
         for product, quantity, price in lines:
-            rows.append((customer, f"o{number:04d}", pd.Timestamp(day), product, f"name {product}", float(quantity),
-                         float(price), float(quantity) * float(price)))
+            rows.append(
+                (
+                    customer,
+                    f"o{number:04d}",
+                    pd.Timestamp(day),
+                    product,
+                    f"name {product}",
+                    float(quantity),
+                    float(price),
+                    float(quantity) * float(price),
+                )
+            )
         return f"o{number:04d}"
 
     products = {f"p{i}": 1.0 + i for i in range(8)}
     for c in range(80):
         for _ in range(int(rng.integers(1, 6))):
-            day = pd.Timestamp("2024-01-01") + pd.Timedelta(days=int(rng.integers(0, 150)), hours=int(rng.integers(8, 20)))
+            day = pd.Timestamp("2024-01-01") + pd.Timedelta(
+                days=int(rng.integers(0, 150)), hours=int(rng.integers(8, 20))
+            )
             picked = rng.choice(list(products), size=int(rng.integers(1, 4)), replace=False)
             order(f"c{c:02d}", day, [(p, int(rng.integers(1, 13)), products[p]) for p in picked])
     bulk = order("reseller", "2024-03-01 10:00", [("p2", 6_000, 3.0)])  # product_quantity, order_units
@@ -56,14 +76,29 @@ def planted_orders(seed: int = 3) -> tuple[pd.DataFrame, pd.DataFrame]:
         order("burst", f"2024-05-05 {8 + hour:02d}:00", [("p3", 1, 4.0)])
     for _ in range(3):  # a VIP: large spend through ordinary baskets
         order("vip", "2024-02-15", [(p, 12, 200.0) for p in ("p4", "p5", "p6")])
-    frame = pd.DataFrame(rows, columns=["customer_id", "order_id", "ordered_at", "product_id", "product_name",
-                                        "quantity", "unit_price", "amount"])
+    frame = pd.DataFrame(
+        rows,
+        columns=[
+            "customer_id",
+            "order_id",
+            "ordered_at",
+            "product_id",
+            "product_name",
+            "quantity",
+            "unit_price",
+            "amount",
+        ],
+    )
     frame["is_cancellation"] = False
-    cancellations = pd.DataFrame({
-        "customer_id": ["reseller", "one-off"], "order_id": ["C1", "C2"],
-        "ordered_at": pd.to_datetime(["2024-03-01 10:05", "2024-03-01 09:00"]),  # C2 is before the order: no match
-        "product_id": ["p2", "rare"], "quantity": [-6_000.0, -9_000.0],
-    })
+    cancellations = pd.DataFrame(
+        {
+            "customer_id": ["reseller", "one-off"],
+            "order_id": ["C1", "C2"],
+            "ordered_at": pd.to_datetime(["2024-03-01 10:05", "2024-03-01 09:00"]),  # C2 is before the order: no match
+            "product_id": ["p2", "rare"],
+            "quantity": [-6_000.0, -9_000.0],
+        }
+    )
     return frame, cancellations, {"bulk": bulk, "single": single, "habit": habit}
 
 
@@ -72,16 +107,25 @@ def oracle_orders(lines: pd.DataFrame, th: AnomalyThresholds) -> pd.DataFrame:
     stats = lines.groupby("product_id").quantity.agg(["median", "size"])
     lines = lines.join(stats, on="product_id")
     lines["ratio"] = np.where(lines["size"] >= th.min_product_lines, lines.quantity / lines["median"], np.nan)
-    top = lines.sort_values(["order_id", "ratio", "quantity", "product_id"], ascending=[True, False, False, True],
-                            na_position="last").groupby("order_id").head(1).set_index("order_id")
-    totals = lines.groupby("order_id").agg(customer_id=("customer_id", "min"), units=("quantity", "sum"),
-                                           amount=("amount", "sum"))
+    top = (
+        lines.sort_values(
+            ["order_id", "ratio", "quantity", "product_id"], ascending=[True, False, False, True], na_position="last"
+        )
+        .groupby("order_id")
+        .head(1)
+        .set_index("order_id")
+    )
+    totals = lines.groupby("order_id").agg(
+        customer_id=("customer_id", "min"), units=("quantity", "sum"), amount=("amount", "sum")
+    )
     per_customer = totals.groupby("customer_id").amount.agg(["median", "size"])
     totals = totals.join(per_customer, on="customer_id").join(top[["ratio", "quantity"]])
     totals["product_quantity"] = (totals.ratio >= th.product_ratio) & (totals.quantity >= th.min_units)
     totals["order_units"] = (totals.units / totals.units.median() >= th.order_ratio) & (totals.units >= th.min_units)
     totals["order_amount"] = totals.amount / totals.amount.median() >= th.order_ratio
-    totals["customer_history"] = (totals["size"] >= th.min_customer_orders) & (totals.amount / totals["median"] >= th.customer_ratio)
+    totals["customer_history"] = (totals["size"] >= th.min_customer_orders) & (
+        totals.amount / totals["median"] >= th.customer_ratio
+    )
     return totals
 
 
@@ -102,8 +146,9 @@ def oracle_members(lines: pd.DataFrame, orders: pd.DataFrame, th: AnomalyThresho
 
 def test_order_and_member_flags_match_pandas_on_each_engine(con):
     frame, cancellations, ids = planted_orders()
-    result = find_anomalies(load(con, "anomaly_orders", frame), load(con, "anomaly_cancellations", cancellations),
-                            thresholds=THRESHOLDS)
+    result = find_anomalies(
+        load(con, "anomaly_orders", frame), load(con, "anomaly_cancellations", cancellations), thresholds=THRESHOLDS
+    )
     expected = oracle_orders(frame, THRESHOLDS)
     reasons = ["product_quantity", "order_units", "order_amount", "customer_history"]
     flagged = expected[expected[reasons].any(axis=1)]
@@ -126,8 +171,10 @@ def test_order_and_member_flags_match_pandas_on_each_engine(con):
     for column in ("flag_bulk_orders", "flag_orders_in_a_day", "flag_extreme_spend"):
         assert got_members[column].to_dict() == expected_members[column].to_dict(), column
     assert got_members.spend_z.to_dict() == pytest.approx(expected_members.spend_z.to_dict())
-    assert got_members.kind.to_dict() == {c: "reseller" if (r.flag_bulk_orders or r.flag_orders_in_a_day) else "vip"
-                                          for c, r in expected_members.iterrows()}
+    assert got_members.kind.to_dict() == {
+        c: "reseller" if (r.flag_bulk_orders or r.flag_orders_in_a_day) else "vip"
+        for c, r in expected_members.iterrows()
+    }
     assert got_members.loc["vip", "kind"] == "vip" and got_members.loc["burst", "most_orders_in_a_day"] == 9
 
 
@@ -155,14 +202,26 @@ def test_reasons_carry_the_numbers_in_both_languages():
 
 def test_as_of_leaves_later_orders_out():
     frame, cancellations, ids = planted_orders()
-    result = find_anomalies(ibis.memtable(frame), ibis.memtable(cancellations), thresholds=THRESHOLDS,
-                            as_of=pd.Timestamp("2024-03-15").date())
+    result = find_anomalies(
+        ibis.memtable(frame),
+        ibis.memtable(cancellations),
+        thresholds=THRESHOLDS,
+        as_of=pd.Timestamp("2024-03-15").date(),
+    )
     assert ids["bulk"] in set(result.orders.order_id) and ids["habit"] not in set(result.orders.order_id)
     assert "burst" not in set(result.members.customer_id)
 
 
-@pytest.mark.parametrize("field,value", [("product_ratio", 0), ("min_units", -5), ("orders_per_day", 2.5),
-                                         ("spend_z", float("inf")), ("min_product_lines", 0)])
+@pytest.mark.parametrize(
+    "field,value",
+    [
+        ("product_ratio", 0),
+        ("min_units", -5),
+        ("orders_per_day", 2.5),
+        ("spend_z", float("inf")),
+        ("min_product_lines", 0),
+    ],
+)
 def test_bad_thresholds_name_the_parameter(field, value):
     with pytest.raises(ConfigError, match=field):
         AnomalyThresholds(**{field: value})
@@ -183,9 +242,15 @@ def uci(shared_data, tmp_path_factory):
 @pytest.fixture(scope="module")
 def uci_used(shared_data):
     raw = pd.read_csv(shared_data / "online_retail.csv.gz", encoding="latin-1", dtype=str, keep_default_na=False)
-    used = raw[~raw.InvoiceNo.str.startswith("C") & (raw.CustomerID != "") & (raw.Quantity.astype(float) > 0)
-               & (raw.UnitPrice.astype(float) > 0)].drop_duplicates()
-    return used.assign(Quantity=used.Quantity.astype(float), amount=used.Quantity.astype(float) * used.UnitPrice.astype(float))
+    used = raw[
+        ~raw.InvoiceNo.str.startswith("C")
+        & (raw.CustomerID != "")
+        & (raw.Quantity.astype(float) > 0)
+        & (raw.UnitPrice.astype(float) > 0)
+    ].drop_duplicates()
+    return used.assign(
+        Quantity=used.Quantity.astype(float), amount=used.Quantity.astype(float) * used.UnitPrice.astype(float)
+    )
 
 
 def test_uci_super_orders_are_flagged_with_their_reasons(uci, uci_used):
@@ -233,4 +298,6 @@ def test_demo_bulk_buyers_are_found(demo_workspace):
     precision = len(flagged & planted) / len(flagged)
     assert recall == 1.0 and precision == 1.0
     bulk_orders = found.members.set_index("customer_id").bulk_orders
-    assert {c: int(bulk_orders[c]) for c in planted} == truth.set_index("customer_id").bulk_orders[list(planted)].to_dict()
+    assert {c: int(bulk_orders[c]) for c in planted} == truth.set_index("customer_id").bulk_orders[
+        list(planted)
+    ].to_dict()

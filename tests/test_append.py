@@ -21,10 +21,15 @@ CANONICAL = ["customer_id", "order_id", "ordered_at", "amount", "product_id"]
 
 def orders_csv(rows: list[tuple]) -> str:
     return "customer_id,order_id,ordered_at,amount,product_id\n" + "".join(
-        f"{c},{o},{d} 10:00:00,{a},{p}\n" for c, o, d, a, p in rows)
+        f"{c},{o},{d} 10:00:00,{a},{p}\n" for c, o, d, a, p in rows
+    )
 
 
-DAY1 = [("C1", "O1", "2024-06-01", 10.5, "P1"), ("C2", "O2", "2024-06-01", 20, "P2"), ("C2", "O2", "2024-06-01", 20, "P2")]
+DAY1 = [
+    ("C1", "O1", "2024-06-01", 10.5, "P1"),
+    ("C2", "O2", "2024-06-01", 20, "P2"),
+    ("C2", "O2", "2024-06-01", 20, "P2"),
+]
 DAY2 = [("C1", "O3", "2024-06-02", 7.25, "P3"), ("C3", "O4", "2024-06-02", 12, "P1")]
 DAY2_AGAIN_WITH_DAY1 = DAY2 + [DAY1[0], ("C4", "O5", "2024-06-02", 3, "P2")]
 
@@ -97,8 +102,14 @@ def test_appended_days_hold_what_one_ingest_of_all_of_them_holds(demo_workspace,
             ingest(ws, tmp_path / f"part{i}.csv", append=True)
     with Workspace(tmp_path / "whole.duckdb") as ws:
         ingest(ws, files["orders"]["path"])
-    key = lambda frame: frame.drop(columns=[SOURCE_COLUMN, ROW_COLUMN]).sort_values(  # noqa: E731
-        list(frame.columns.drop([SOURCE_COLUMN, ROW_COLUMN]))).reset_index(drop=True)
+
+    def key(frame):
+        return (
+            frame.drop(columns=[SOURCE_COLUMN, ROW_COLUMN])
+            .sort_values(list(frame.columns.drop([SOURCE_COLUMN, ROW_COLUMN])))
+            .reset_index(drop=True)
+        )
+
     appended, at_once = orders_in(tmp_path / "appended.duckdb"), orders_in(tmp_path / "whole.duckdb")
     assert len(appended) == len(at_once) > 0
     pd.testing.assert_frame_equal(key(appended), key(at_once))
@@ -130,7 +141,10 @@ def test_a_folder_of_daily_files_is_appended_file_by_file(days, run_cli):
     for name in ("day1.csv", "day2.csv"):
         pd.read_csv(days / name).to_parquet(folder / name.replace(".csv", ".parquet"))
     assert run_cli("ingest", "daily", "--append").exit_code == 0
-    assert [b.location.rsplit("/", 1)[-1] for b in ledgers(days / "memberlens.duckdb")] == ["day1.parquet", "day2.parquet"]
+    assert [b.location.rsplit("/", 1)[-1] for b in ledgers(days / "memberlens.duckdb")] == [
+        "day1.parquet",
+        "day2.parquet",
+    ]
     pd.read_csv(days / "overlap.csv").to_parquet(folder / "day3.parquet")
     again = run_cli("ingest", "daily", "--append")  # the earlier files are there already; only day 3 is new
     assert again.exit_code == 0
@@ -154,8 +168,12 @@ def test_watching_day_by_day_gives_what_the_whole_data_gives_as_of_each_day(demo
     from memberlens.monitor import DEFAULT_RULES, Rule, alerts_at
     from memberlens.snapshot import snapshot_of
 
-    rules = [*DEFAULT_RULES, Rule("dau", "auto", "both", band=2.0), Rule("revenue_per_order", "change", "up", 0.02),
-             Rule("new_buyers", "change", "down", 0.05)]
+    rules = [
+        *DEFAULT_RULES,
+        Rule("dau", "auto", "both", band=2.0),
+        Rule("revenue_per_order", "change", "up", 0.02),
+        Rule("new_buyers", "change", "down", 0.05),
+    ]
     whole_path, files = demo_workspace
     orders = pd.read_csv(files["orders"]["path"], dtype=str, keep_default_na=False)
     day = orders.ordered_at.str[:10]
@@ -201,8 +219,11 @@ def test_a_kill_mid_append_leaves_the_workspace_openable_and_as_it_was_or_with_t
         folder = tmp_path / f"kill{point}"
         folder.mkdir()
         shutil.copy(base, folder / "w.duckdb")
-        kill_at(["ingest", tmp_path / "last-day.csv", "--append", "--db", folder / "w.duckdb"], folder,
-                seconds * (point + 0.5) / POINTS)
+        kill_at(
+            ["ingest", tmp_path / "last-day.csv", "--append", "--db", folder / "w.duckdb"],
+            folder,
+            seconds * (point + 0.5) / POINTS,
+        )
         assert ledgers_balanced(folder / "w.duckdb") in (before, after), point
         assert leftovers_under(folder) == [], point
 

@@ -130,9 +130,13 @@ def upward_imports(graph: dict[str, dict[str, int]], layers=LAYERS) -> list[str]
             continue
         for target, line in sorted(targets.items()):
             if layer_name(target) not in rank:
-                found.append(f"{module} (line {line}) imports {target}, in no layer: place {layer_name(target)!r} in LAYERS")
+                found.append(
+                    f"{module} (line {line}) imports {target}, in no layer: place {layer_name(target)!r} in LAYERS"
+                )
             elif rank[layer_name(target)] > rank[layer_name(module)]:
-                found.append(f"{module} (line {line}) imports {target}: {layer_name(target)} is above {layer_name(module)}")
+                found.append(
+                    f"{module} (line {line}) imports {target}: {layer_name(target)} is above {layer_name(module)}"
+                )
     return found
 
 
@@ -157,10 +161,12 @@ def import_cycles(graph: dict[str, dict[str, int]]) -> list[list[str]]:
                 low[module] = min(low[module], index[target])
         if low[module] == index[module]:
             group = set()
-            while not group or member != module:
+            while True:
                 member = stack.pop()
                 on_stack.discard(member)
                 group.add(member)
+                if member == module:
+                    break
             if len(group) > 1 or module in graph.get(module, {}):
                 groups.append(group)
 
@@ -191,39 +197,48 @@ def _circle(graph: dict[str, dict[str, int]], group: set[str]) -> list[str]:
 
 def test_each_module_imports_only_its_own_layer_and_lower():
     found = upward_imports(package_imports(PACKAGE))
-    assert not found, "imports against the layers (lowest first: " + " < ".join("/".join(names) for names in LAYERS) \
-        + "):\n" + "\n".join(found)
+    assert not found, (
+        "imports against the layers (lowest first: "
+        + " < ".join("/".join(names) for names in LAYERS)
+        + "):\n"
+        + "\n".join(found)
+    )
 
 
 def test_no_modules_import_each_other_in_a_circle():
     graph = package_imports(PACKAGE)
-    circles = [" -> ".join(f"{a} (line {graph[a][b]})" for a, b in zip(circle, circle[1:])) + f" -> {circle[-1]}"
-               for circle in import_cycles(graph)]
+    circles = [
+        " -> ".join(f"{a} (line {graph[a][b]})" for a, b in zip(circle, circle[1:])) + f" -> {circle[-1]}"
+        for circle in import_cycles(graph)
+    ]
     assert not circles, "modules importing each other:\n" + "\n".join(circles)
 
 
 def test_the_import_graph_sees_imports_in_functions_and_under_type_checking(tmp_path):
     assert "memberlens.models" in package_imports(PACKAGE)["memberlens.analyses"]  # inside _member_value_fit
-    package = _plant(tmp_path, {
-        "schema/cleaning.py": """
+    package = _plant(
+        tmp_path,
+        {
+            "schema/cleaning.py": """
             def rules():
                 from memberlens.referrals.graph import CLOSES_CYCLE  # hidden in a function
                 return CLOSES_CYCLE
             """,
-        "referrals/graph.py": """
+            "referrals/graph.py": """
             from memberlens.schema import cleaning
             CLOSES_CYCLE = "closes_cycle"
             """,
-        "io/files.py": """
+            "io/files.py": """
             from typing import TYPE_CHECKING
             if TYPE_CHECKING:
                 import memberlens.cli.app
             """,
-        "io/text.py": "from ..reports import format as f\n",
-        "reports/format.py": "from .. import errors\n",
-        "errors.py": "",
-        "cli/app.py": "",
-    })
+            "io/text.py": "from ..reports import format as f\n",
+            "reports/format.py": "from .. import errors\n",
+            "errors.py": "",
+            "cli/app.py": "",
+        },
+    )
     graph = package_imports(package)
     assert graph["memberlens.schema.cleaning"] == {"memberlens.referrals.graph": 2}
     assert graph["memberlens.referrals.graph"] == {"memberlens.schema.cleaning": 1}
@@ -233,37 +248,47 @@ def test_the_import_graph_sees_imports_in_functions_and_under_type_checking(tmp_
 
 
 def test_the_layer_check_fails_on_a_planted_upward_import(tmp_path):
-    package = _plant(tmp_path, {
-        "schema/cleaning.py": """
+    package = _plant(
+        tmp_path,
+        {
+            "schema/cleaning.py": """
             def rules():
                 from memberlens.referrals.graph import CLOSES_CYCLE
                 return CLOSES_CYCLE
             """,
-        "referrals/graph.py": "from memberlens.schema.cleaning import rules\n",
-        "segments/observations.py": "from memberlens import errors\n",
-        "errors.py": "",
-        "gadgets.py": "",
-    })
+            "referrals/graph.py": "from memberlens.schema.cleaning import rules\n",
+            "segments/observations.py": "from memberlens import errors\n",
+            "errors.py": "",
+            "gadgets.py": "",
+        },
+    )
     found = upward_imports(package_imports(package))
-    assert found == ["memberlens.gadgets is in no layer: place 'gadgets' in LAYERS",
-                     "memberlens.schema.cleaning (line 2) imports memberlens.referrals.graph: referrals is above schema"]
+    assert found == [
+        "memberlens.gadgets is in no layer: place 'gadgets' in LAYERS",
+        "memberlens.schema.cleaning (line 2) imports memberlens.referrals.graph: referrals is above schema",
+    ]
     assert upward_imports({"memberlens.segments.observations": {"memberlens.reports.format": 56}}) == [
-        "memberlens.segments.observations (line 56) imports memberlens.reports.format: reports is above segments"]
+        "memberlens.segments.observations (line 56) imports memberlens.reports.format: reports is above segments"
+    ]
     assert upward_imports({"memberlens.reports.base": {"memberlens.segments": 1, "memberlens.reports.charts": 2}}) == []
 
 
 def test_the_circle_check_finds_a_planted_circle(tmp_path):
-    package = _plant(tmp_path, {
-        "io/catalog.py": """
+    package = _plant(
+        tmp_path,
+        {
+            "io/catalog.py": """
             def open_tables():
                 from memberlens.io.workspace import Workspace
                 return Workspace
             """,
-        "io/workspace.py": "from memberlens.io.catalog import open_tables\nclass Workspace: ...\n",
-        "io/files.py": "from memberlens.io import workspace\n",
-    })
-    assert import_cycles(package_imports(package)) == [["memberlens.io.catalog", "memberlens.io.workspace",
-                                                        "memberlens.io.catalog"]]
+            "io/workspace.py": "from memberlens.io.catalog import open_tables\nclass Workspace: ...\n",
+            "io/files.py": "from memberlens.io import workspace\n",
+        },
+    )
+    assert import_cycles(package_imports(package)) == [
+        ["memberlens.io.catalog", "memberlens.io.workspace", "memberlens.io.catalog"]
+    ]
     graph = {"c": {"a": 1}, "a": {"b": 1}, "b": {"c": 1, "d": 1}, "d": {}, "e": {"e": 1}}
     assert import_cycles(graph) == [["a", "b", "c", "a"], ["e", "e"]]
     assert import_cycles({"a": {"b": 1}, "b": {"c": 1}}) == []
@@ -289,14 +314,22 @@ def compares_with_a_date_literal(source: str) -> list[int]:
 
     def is_date_literal(node: ast.AST) -> bool:
         while isinstance(node, (ast.Call, ast.Attribute)):  # ibis.date(x).cast("timestamp")
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in ("date", "timestamp") \
-                    and isinstance(node.func.value, ast.Name) and node.func.value.id == "ibis":
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr in ("date", "timestamp")
+                and isinstance(node.func.value, ast.Name)
+                and node.func.value.id == "ibis"
+            ):
                 return True
             node = node.func if isinstance(node, ast.Call) else node.value
         return False
 
-    return [node.lineno for node in ast.walk(ast.parse(source))
-            if isinstance(node, ast.Compare) and any(is_date_literal(n) for n in [node.left, *node.comparators])]
+    return [
+        node.lineno
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.Compare) and any(is_date_literal(n) for n in [node.left, *node.comparators])
+    ]
 
 
 # modules allowed to compare with a day, and why: none of them cuts a table by time
@@ -326,16 +359,32 @@ SOURCE_DOCUMENT = re.compile(r"seed[ _-]?00\d|种子文档|种子 ?00\d", re.IGN
 
 def test_no_source_document_references_in_the_package():
     """Users have no "seed 000/001/002" (种子文档) to look up: say what the analysis is instead."""
-    found = [f"{path.relative_to(PACKAGE)}:{number}: {line.strip()}"
-             for path in sorted([*PACKAGE.rglob("*.py"), *PACKAGE.rglob("*.toml")])
-             for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
-             if SOURCE_DOCUMENT.search(line)]
+    found = [
+        f"{path.relative_to(PACKAGE)}:{number}: {line.strip()}"
+        for path in sorted([*PACKAGE.rglob("*.py"), *PACKAGE.rglob("*.toml")])
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if SOURCE_DOCUMENT.search(line)
+    ]
     assert not found, "references to the source documents:\n" + "\n".join(found)
 
 
 def test_the_source_document_check_sees_each_spelling():
-    for text in ("seed 000's super orders", "Seed 002 §3.4", "SEED_001", "seed_001", "seed-000 stage", "种子文档 000",
-                 "（种子 001）"):
+    for text in (
+        "seed 000's super orders",
+        "Seed 002 §3.4",
+        "SEED_001",
+        "seed_001",
+        "seed-000 stage",
+        "种子文档 000",
+        "（种子 001）",
+    ):
         assert SOURCE_DOCUMENT.search(text), text
-    for text in ("--seed 7", "random seed", "seed=11", "seeds 11 and 14", "按固定种子抽取", "SeedSequence(seed, spawn_key=(0,))"):
+    for text in (
+        "--seed 7",
+        "random seed",
+        "seed=11",
+        "seeds 11 and 14",
+        "按固定种子抽取",
+        "SeedSequence(seed, spawn_key=(0,))",
+    ):
         assert not SOURCE_DOCUMENT.search(text), text

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import DEMO_TABLES
 
 from memberlens.analyses import ANALYSES, AnalysisOptions, run_analysis
 from memberlens.demo.generator import generate_demo_data
@@ -31,8 +32,6 @@ from memberlens.ingest import ingest
 from memberlens.io.catalog import open_tables
 from memberlens.io.workspace import Workspace
 from memberlens.reports.render import write_reports
-
-from conftest import DEMO_TABLES
 
 pytestmark = pytest.mark.slow  # builds four demo workspaces and runs every analysis on two
 
@@ -133,8 +132,12 @@ def shops(tmp_path_factory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("as-of")
     files = generate_demo_data(root / "raw", customers=500, years=2, seed=23, fmt="parquet")
     whole = {table: pd.read_parquet(files[table]["path"]) for table in DEMO_TABLES}
-    frames = {"cut": as_it_stood(whole, MORNING), "whole": whole, "later": with_absurd_rows(whole, MORNING),
-              "shuffled": _shuffled(whole)}
+    frames = {
+        "cut": as_it_stood(whole, MORNING),
+        "whole": whole,
+        "later": with_absurd_rows(whole, MORNING),
+        "shuffled": _shuffled(whole),
+    }
     assert len(frames["cut"]["orders"]) < len(whole["orders"]) < len(frames["later"]["orders"])
     paths = {}
     for variant, tables in frames.items():
@@ -157,8 +160,11 @@ def _frame(result) -> pd.DataFrame:
 def _analyses(tables) -> dict[str, pd.DataFrame]:
     options = AnalysisOptions(as_of=D)
     # every analysis of the source tables (score-history reads what memberlens score stored)
-    return {name: _frame(run_analysis(tables, name, options)) for name, analysis in ANALYSES.items()
-            if "member_scores" not in analysis.needs}
+    return {
+        name: _frame(run_analysis(tables, name, options))
+        for name, analysis in ANALYSES.items()
+        if "member_scores" not in analysis.needs
+    }
 
 
 @pytest.fixture(scope="module")
@@ -182,8 +188,10 @@ def test_kpis_count_members_campaigns_and_costs_known_before_the_day(shops, cut_
     KPIs count only what the shop knew before D."""
     with Workspace(shops["later"], read_only=True) as ws:
         kpis = _frame(run_analysis(ws, "kpis", AnalysisOptions(as_of=D)))
-    known = {table: pd.read_parquet(shops["cut"].parent / "cut" / f"{table}.parquet")
-             for table in ("members", "marketing_costs", "campaigns")}
+    known = {
+        table: pd.read_parquet(shops["cut"].parent / "cut" / f"{table}.parquet")
+        for table in ("members", "marketing_costs", "campaigns")
+    }
     assert pd.Timestamp(kpis.period_start.max()) < MORNING
     assert kpis.registered_new.sum() == known["members"].customer_id.nunique()
     assert kpis.activated_new.sum() == known["members"].activated_at.notna().sum()
@@ -200,11 +208,14 @@ def test_report_figures_and_exports_at_as_of_ignore_later_rows(shops, tmp_path):
             written[variant] = write_reports(ws, tmp_path / variant, langs=("en",), options=AnalysisOptions(as_of=D))
     cut_exports = {p.name: p.read_bytes() for p in written["cut"].exports}
     later_exports = {p.name: p.read_bytes() for p in written["later"].exports}
-    assert {"churn_risk_high.csv", "clv.csv", "next_product.csv", "unusual_members.csv", "rfm_segments.csv"} <= set(cut_exports)
+    assert {"churn_risk_high.csv", "clv.csv", "next_product.csv", "unusual_members.csv", "rfm_segments.csv"} <= set(
+        cut_exports
+    )
     for name, content in cut_exports.items():
         assert later_exports[name] == content, name
-    cut_words, later_words = (_visible_words(files.reports[0].read_text(encoding="utf-8"), variant)
-                              for variant, files in written.items())
+    cut_words, later_words = (
+        _visible_words(files.reports[0].read_text(encoding="utf-8"), variant) for variant, files in written.items()
+    )
     assert "2024-05-01" in cut_words
     assert later_words == cut_words
 
@@ -253,7 +264,9 @@ def test_clv_observation_end_is_the_day_before_as_of(shops, run_cli):
     by_as_of = run_cli("clv", "fit", "--format", "csv", "--as-of", "2024-05-01", "--db", str(shops["whole"]))
     by_end = run_cli("clv", "fit", "--format", "csv", "--observation-end", "2024-04-30", "--db", str(shops["whole"]))
     assert by_as_of.exit_code == 0 and by_as_of.stdout == by_end.stdout
-    clash = run_cli("clv", "fit", "--as-of", "2024-05-01", "--observation-end", "2024-05-01", "--db", str(shops["whole"]))
+    clash = run_cli(
+        "clv", "fit", "--as-of", "2024-05-01", "--observation-end", "2024-05-01", "--db", str(shops["whole"])
+    )
     assert clash.exit_code == 2 and "disagree" in clash.stderr
 
 

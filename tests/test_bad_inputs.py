@@ -28,11 +28,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from conftest import require
 from openpyxl import Workbook
 
 import memberlens
 from memberlens.ingest import source_name_for
-from conftest import require
 
 HEADER = ["customer_id", "order_id", "ordered_at", "amount"]
 DB = "memberlens.duckdb"
@@ -152,8 +152,11 @@ def test_missing_required_column_suggests_the_closest(run_cli, tmp_path):
     header = ["CustmerID", "InvoiceNo", "InvoiceDate", "Amount"]
     write(tmp_path / "typo.csv", csv_text(good_rows(3), header=header))
     error, hint = expect_error(
-        run_cli, "ingest", "typo.csv",
-        names=("typo.csv", "customer_id", "CustmerID"), hint="--map customer_id=CustmerID",
+        run_cli,
+        "ingest",
+        "typo.csv",
+        names=("typo.csv", "customer_id", "CustmerID"),
+        hint="--map customer_id=CustmerID",
     )
     # Only the plausible candidate: Amount already feeds amount and is no customer id.
     assert hint == "hint: did you mean ['CustmerID']? map it with --map customer_id=CustmerID"
@@ -163,8 +166,13 @@ def test_map_to_a_column_that_does_not_exist(run_cli, tmp_path):
     header = ["CustmerID", "order_id", "ordered_at", "amount"]
     write(tmp_path / "typo.csv", csv_text(good_rows(3), header=header))
     expect_error(
-        run_cli, "ingest", "typo.csv", "--map", "customer_id=CustomerID",
-        names=("typo.csv", "'CustomerID'", "customer_id"), hint="CustmerID",
+        run_cli,
+        "ingest",
+        "typo.csv",
+        "--map",
+        "customer_id=CustomerID",
+        names=("typo.csv", "'CustomerID'", "customer_id"),
+        hint="CustmerID",
     )
 
 
@@ -303,7 +311,7 @@ def test_toml_mapping_file(run_cli, tmp_path):
     [
         ("[columns\ncustomer_id = ", ("bad.toml", "TOML")),  # not TOML at all
         ('date_order = "ymd"\n', ("bad.toml", "'ymd'")),
-        ('cancellation_prefix = 5\n', ("bad.toml", "cancellation_prefix", "5")),
+        ("cancellation_prefix = 5\n", ("bad.toml", "cancellation_prefix", "5")),
         ('colour = "blue"\n', ("bad.toml", "colour")),
         ("[columns]\ncustomer_id = 5\n", ("bad.toml", "[columns]")),
     ],
@@ -542,7 +550,10 @@ def test_gbk_file_with_chinese_headers(run_cli, tmp_path):
     ledger, _ = ingest_ok(run_cli, "会员订单.csv", "--name", "gbk")
     assert ledger["encoding"] == "gb18030"
     assert ledger["mapping"]["columns"] == {
-        "customer_id": "会员ID", "order_id": "订单号", "ordered_at": "下单时间", "amount": "订单金额",
+        "customer_id": "会员ID",
+        "order_id": "订单号",
+        "ordered_at": "下单时间",
+        "amount": "订单金额",
         "product_name": "商品名称",
     }
     assert_ledger(ledger, read=3, used=2, set_aside={"non_numeric_amount": 1})
@@ -652,7 +663,8 @@ def test_float_ids_and_number_dates_in_parquet(run_cli, tmp_path):
     assert_ledger(ledger, read=7, used=3, set_aside=expected)
     orders = table(tmp_path, "orders").set_index("customer_id")["ordered_at"]
     assert orders.to_dict() == {
-        "17850": pd.Timestamp("2021-03-15"), "1e+20": pd.Timestamp("2021-03-17"),
+        "17850": pd.Timestamp("2021-03-15"),
+        "1e+20": pd.Timestamp("2021-03-17"),
         "12.5": pd.Timestamp("2021-01-01"),
     }
 

@@ -9,8 +9,8 @@ import ibis
 import numpy as np
 import pandas as pd
 import pytest
-
 from conftest import load
+
 from memberlens.predict._churn_data import churn_labels, schedule_cutoffs
 from memberlens.predict.features import feature_names, member_features
 
@@ -20,10 +20,13 @@ TS = pd.Timestamp
 
 def _orders() -> pd.DataFrame:
     rows = [  # customer, order, time, amount, coupon
-        ("A", "1", "2023-06-01 10:00", 10.0, 0.0), ("A", "1", "2023-06-01 10:00", 5.0, 1.0),
-        ("A", "2", "2023-12-15 09:00", 20.0, 0.0), ("A", "3", "2024-02-20 18:00", 30.0, 0.0),
+        ("A", "1", "2023-06-01 10:00", 10.0, 0.0),
+        ("A", "1", "2023-06-01 10:00", 5.0, 1.0),
+        ("A", "2", "2023-12-15 09:00", 20.0, 0.0),
+        ("A", "3", "2024-02-20 18:00", 30.0, 0.0),
         ("B", "4", "2023-09-01 12:00", 100.0, 2.0),
-        ("C", "5", "2024-01-10 08:00", 7.0, 0.0), ("C", "6", "2024-01-10 20:00", 8.0, 0.0),
+        ("C", "5", "2024-01-10 08:00", 7.0, 0.0),
+        ("C", "6", "2024-01-10 20:00", 8.0, 0.0),
         ("C", "7", "2024-02-29 23:59", 9.0, 0.0),
     ]
     frame = pd.DataFrame(rows, columns=["customer_id", "order_id", "ordered_at", "amount", "coupon_amount"])
@@ -31,49 +34,66 @@ def _orders() -> pd.DataFrame:
 
 
 def _events() -> pd.DataFrame:
-    return pd.DataFrame({
-        "customer_id": ["A", "A", "B", "C"],
-        "occurred_at": pd.to_datetime(["2024-02-25 10:00", "2023-11-01 10:00", "2024-01-15 10:00", "2024-02-29 22:00"]),
-        "event_type": ["visit"] * 4,
-        "engagement": [3.0, None, 2.0, 5.0],
-    })
+    return pd.DataFrame(
+        {
+            "customer_id": ["A", "A", "B", "C"],
+            "occurred_at": pd.to_datetime(
+                ["2024-02-25 10:00", "2023-11-01 10:00", "2024-01-15 10:00", "2024-02-29 22:00"]
+            ),
+            "event_type": ["visit"] * 4,
+            "engagement": [3.0, None, 2.0, 5.0],
+        }
+    )
 
 
 def _campaigns() -> pd.DataFrame:
-    return pd.DataFrame({
-        "customer_id": ["A", "B", "C", "A"],
-        "campaign_id": ["K1", "K1", "K1", "K2"],
-        "sent_at": pd.to_datetime(["2023-12-10 09:00"] * 3 + ["2024-02-27 09:00"]),
-        "responded": [True, False, True, True],
-        # C's response and A's second are converted on/after the cut-off: not known yet
-        "converted_at": pd.to_datetime(["2023-12-15 09:00", None, "2024-03-02 10:00", "2024-03-01 00:00"]),
-        "revenue": [20.0, 0.0, 9.0, 50.0],
-    })
+    return pd.DataFrame(
+        {
+            "customer_id": ["A", "B", "C", "A"],
+            "campaign_id": ["K1", "K1", "K1", "K2"],
+            "sent_at": pd.to_datetime(["2023-12-10 09:00"] * 3 + ["2024-02-27 09:00"]),
+            "responded": [True, False, True, True],
+            # C's response and A's second are converted on/after the cut-off: not known yet
+            "converted_at": pd.to_datetime(["2023-12-15 09:00", None, "2024-03-02 10:00", "2024-03-01 00:00"]),
+            "revenue": [20.0, 0.0, 9.0, 50.0],
+        }
+    )
 
 
 def _members() -> pd.DataFrame:
-    return pd.DataFrame({
-        "customer_id": ["A", "B", "C", "D"],
-        "registered_at": pd.to_datetime(["2023-05-01", "2023-08-30", "2024-01-01", "2024-02-01"]),
-        "activated_at": pd.to_datetime(["2023-05-02", None, "2024-03-05", "2024-02-02"]),
-        "tier": ["Gold", "Basic", "Basic", "Basic"],
-        "region": ["x"] * 4,
-        "marketable": [True, False, False, True],
-        "unsubscribed_at": pd.to_datetime([None, "2024-01-01", "2024-04-01", None]),
-    })
+    return pd.DataFrame(
+        {
+            "customer_id": ["A", "B", "C", "D"],
+            "registered_at": pd.to_datetime(["2023-05-01", "2023-08-30", "2024-01-01", "2024-02-01"]),
+            "activated_at": pd.to_datetime(["2023-05-02", None, "2024-03-05", "2024-02-02"]),
+            "tier": ["Gold", "Basic", "Basic", "Basic"],
+            "region": ["x"] * 4,
+            "marketable": [True, False, False, True],
+            "unsubscribed_at": pd.to_datetime([None, "2024-01-01", "2024-04-01", None]),
+        }
+    )
 
 
 def _tables(con) -> dict:
-    return {"orders": load(con, "orders", _orders()), "events": load(con, "events", _events()),
-            "campaigns": load(con, "campaigns", _campaigns()), "members": load(con, "members", _members())}
+    return {
+        "orders": load(con, "orders", _orders()),
+        "events": load(con, "events", _events()),
+        "campaigns": load(con, "campaigns", _campaigns()),
+        "members": load(con, "members", _members()),
+    }
 
 
-def oracle(orders: pd.DataFrame, events: pd.DataFrame, campaigns: pd.DataFrame, members: pd.DataFrame, as_of: date) -> pd.DataFrame:
+def oracle(
+    orders: pd.DataFrame, events: pd.DataFrame, campaigns: pd.DataFrame, members: pd.DataFrame, as_of: date
+) -> pd.DataFrame:
     """The feature definitions of memberlens.predict.features, written plainly in pandas."""
     cut = TS(as_of)
     o = orders[orders.ordered_at < cut]
-    per_order = o.groupby(["customer_id", "order_id"]).agg(when=("ordered_at", "min"), amount=("amount", "sum"),
-                                                           coupon=("coupon_amount", lambda s: (s > 0).any())).reset_index()
+    per_order = (
+        o.groupby(["customer_id", "order_id"])
+        .agg(when=("ordered_at", "min"), amount=("amount", "sum"), coupon=("coupon_amount", lambda s: (s > 0).any()))
+        .reset_index()
+    )
     rows = []
     for cid, g in per_order.groupby("customer_id"):
         g = g.sort_values(["when", "order_id"])
@@ -81,11 +101,17 @@ def oracle(orders: pd.DataFrame, events: pd.DataFrame, campaigns: pd.DataFrame, 
         n = len(g)
         span = (g.when.iloc[-1].normalize() - g.when.iloc[0].normalize()).days
         mean_gap = span / (n - 1) if n > 1 else np.nan
-        row = {"customer_id": cid, "recency_days": days[-1], "frequency": n, "monetary": g.amount.sum(),
-               "average_order": g.amount.sum() / n, "tenure_days": days[0],
-               "mean_gap_days": mean_gap,
-               "last_gap_days": (g.when.iloc[-1].normalize() - g.when.iloc[-2].normalize()).days if n > 1 else np.nan,
-               "coupon_share": g.coupon.mean()}
+        row = {
+            "customer_id": cid,
+            "recency_days": days[-1],
+            "frequency": n,
+            "monetary": g.amount.sum(),
+            "average_order": g.amount.sum() / n,
+            "tenure_days": days[0],
+            "mean_gap_days": mean_gap,
+            "last_gap_days": (g.when.iloc[-1].normalize() - g.when.iloc[-2].normalize()).days if n > 1 else np.nan,
+            "coupon_share": g.coupon.mean(),
+        }
         row["recency_vs_gap"] = row["recency_days"] / mean_gap if mean_gap and not np.isnan(mean_gap) else np.nan
         for w in (30, 90, 180):
             recent = g[g.when >= cut - pd.Timedelta(days=w)]
@@ -117,8 +143,9 @@ def _computed(tables, as_of=AS_OF, **kw) -> pd.DataFrame:
 def _compare(got: pd.DataFrame, expected: pd.DataFrame) -> None:
     assert list(got.customer_id) == list(expected.customer_id)
     for column in expected.columns.drop("customer_id"):
-        np.testing.assert_allclose(got[column].astype(float), expected[column].astype(float), rtol=1e-9,
-                                   equal_nan=True, err_msg=column)
+        np.testing.assert_allclose(
+            got[column].astype(float), expected[column].astype(float), rtol=1e-9, equal_nan=True, err_msg=column
+        )
 
 
 def test_features_match_the_pandas_oracle():
@@ -146,15 +173,39 @@ def test_members_who_never_bought_are_included_on_request():
 def _future_rows(as_of: date) -> dict[str, pd.DataFrame]:
     """Absurd rows on and after the cut-off: if any feature read them, it would change."""
     at = [TS(as_of), TS(as_of) + pd.Timedelta(hours=1), TS(as_of) + pd.Timedelta(days=400)]
-    orders = pd.DataFrame({"customer_id": ["A", "B", "Z"], "order_id": ["90", "91", "92"], "ordered_at": at,
-                           "amount": [1e9, 1e9, 1e9], "coupon_amount": [5.0, 5.0, 5.0]})
-    events = pd.DataFrame({"customer_id": ["A", "B", "Z"], "occurred_at": at, "event_type": ["visit"] * 3,
-                           "engagement": [1e6] * 3})
-    campaigns = pd.DataFrame({"customer_id": ["A", "B", "Z"], "campaign_id": ["K9"] * 3, "sent_at": at,
-                              "responded": [True] * 3, "converted_at": at, "revenue": [1e9] * 3})
-    members = pd.DataFrame({"customer_id": ["Z", "Y", "X"], "registered_at": at, "activated_at": at,
-                            "tier": ["Platinum"] * 3, "region": ["x"] * 3, "marketable": [True] * 3,
-                            "unsubscribed_at": at})
+    orders = pd.DataFrame(
+        {
+            "customer_id": ["A", "B", "Z"],
+            "order_id": ["90", "91", "92"],
+            "ordered_at": at,
+            "amount": [1e9, 1e9, 1e9],
+            "coupon_amount": [5.0, 5.0, 5.0],
+        }
+    )
+    events = pd.DataFrame(
+        {"customer_id": ["A", "B", "Z"], "occurred_at": at, "event_type": ["visit"] * 3, "engagement": [1e6] * 3}
+    )
+    campaigns = pd.DataFrame(
+        {
+            "customer_id": ["A", "B", "Z"],
+            "campaign_id": ["K9"] * 3,
+            "sent_at": at,
+            "responded": [True] * 3,
+            "converted_at": at,
+            "revenue": [1e9] * 3,
+        }
+    )
+    members = pd.DataFrame(
+        {
+            "customer_id": ["Z", "Y", "X"],
+            "registered_at": at,
+            "activated_at": at,
+            "tier": ["Platinum"] * 3,
+            "region": ["x"] * 3,
+            "marketable": [True] * 3,
+            "unsubscribed_at": at,
+        }
+    )
     return {"orders": orders, "events": events, "campaigns": campaigns, "members": members}
 
 
@@ -164,14 +215,18 @@ def test_nothing_on_or_after_the_cut_off_changes_the_features(customers_only):
     before = _computed(_tables(con), customers_only=customers_only)
     future = _future_rows(AS_OF)
     base = {"orders": _orders(), "events": _events(), "campaigns": _campaigns(), "members": _members()}
-    later = {name: load(con, f"{name}_later", pd.concat([frame, future[name]], ignore_index=True))
-             for name, frame in base.items()}
+    later = {
+        name: load(con, f"{name}_later", pd.concat([frame, future[name]], ignore_index=True))
+        for name, frame in base.items()
+    }
     after = _computed(later, customers_only=customers_only)
     pd.testing.assert_frame_equal(before, after)
     # and the same additions one day earlier do change them: the test can fail
     earlier = _future_rows(AS_OF - timedelta(days=1))
-    moved = {name: load(con, f"{name}_earlier", pd.concat([frame, earlier[name]], ignore_index=True))
-             for name, frame in base.items()}
+    moved = {
+        name: load(con, f"{name}_earlier", pd.concat([frame, earlier[name]], ignore_index=True))
+        for name, frame in base.items()
+    }
     assert not _computed(moved, customers_only=customers_only).equals(before)
 
 
@@ -185,13 +240,19 @@ def test_labels_read_only_the_window_after_the_cut_off():
     got = churn_labels(tables, date(2024, 1, 1), 60).execute().set_index("customer_id").churned.sort_index()
     assert got.to_dict() == {"A": 0, "B": 1}
     # unsubscribe: B unsubscribed on 2024-01-01 (in the window), A never
-    got = churn_labels(tables, date(2024, 1, 1), 30, "unsubscribe").execute().set_index("customer_id").churned.sort_index()
+    got = (
+        churn_labels(tables, date(2024, 1, 1), 30, "unsubscribe")
+        .execute()
+        .set_index("customer_id")
+        .churned.sort_index()
+    )
     assert got.to_dict() == {"A": 0, "B": 1}
 
 
 def test_training_labels_are_known_before_the_validation_cut_off():
-    training, validation = schedule_cutoffs(date(2023, 1, 1), date(2025, 1, 1), horizon_days=180, step_days=15,
-                                            n_cutoffs=18, min_history_days=60)
+    training, validation = schedule_cutoffs(
+        date(2023, 1, 1), date(2025, 1, 1), horizon_days=180, step_days=15, n_cutoffs=18, min_history_days=60
+    )
     assert validation == date(2025, 1, 1) - timedelta(days=180)
     assert all(day + timedelta(days=180) <= validation for day in training)
     assert training == sorted(training) and training[0] >= date(2023, 3, 2)
@@ -210,15 +271,21 @@ def test_spend_features_are_exact_totals_whatever_the_order_of_the_rows():
     exact totals whatever the order of the rows (unrounded, 600,000 amounts drift by ~1e-9)."""
     rng = np.random.default_rng(3)
     n = 600_000  # several row groups, added up by parallel threads
-    orders = pd.DataFrame({
-        "customer_id": rng.choice([f"c{i}" for i in range(20)], n),
-        "order_id": [f"o{i}" for i in range(n)],
-        "ordered_at": TS("2023-09-01") + pd.to_timedelta(rng.integers(0, 180 * 24, n), unit="h"),
-        "amount": rng.choice([0.1, 0.2, 0.3, 0.7, 1.1, 2.35], n),
-    })
+    orders = pd.DataFrame(
+        {
+            "customer_id": rng.choice([f"c{i}" for i in range(20)], n),
+            "order_id": [f"o{i}" for i in range(n)],
+            "ordered_at": TS("2023-09-01") + pd.to_timedelta(rng.integers(0, 180 * 24, n), unit="h"),
+            "amount": rng.choice([0.1, 0.2, 0.3, 0.7, 1.1, 2.35], n),
+        }
+    )
     con = ibis.duckdb.connect()
     frames = []
-    for name, frame in (("in_time_order", orders), ("reversed", orders.iloc[::-1]), ("shuffled", orders.sample(frac=1, random_state=1))):
+    for name, frame in (
+        ("in_time_order", orders),
+        ("reversed", orders.iloc[::-1]),
+        ("shuffled", orders.sample(frac=1, random_state=1)),
+    ):
         table = load(con, name, frame.reset_index(drop=True))
         frames.append(member_features({"orders": table}, AS_OF).order_by("customer_id").execute())
     spend = ["monetary", "average_order", "spend_30d", "spend_90d", "spend_180d"]

@@ -64,7 +64,9 @@ def _auc(y: np.ndarray, p: np.ndarray) -> float:
 
 
 def test_validation_is_later_than_every_training_label(fitted):
-    assert all(day + timedelta(days=fitted.horizon_days) <= fitted.validation_cutoff_ for day in fitted.training_cutoffs_)
+    assert all(
+        day + timedelta(days=fitted.horizon_days) <= fitted.validation_cutoff_ for day in fitted.training_cutoffs_
+    )
     assert fitted.validation_cutoff_ + timedelta(days=fitted.horizon_days) <= fitted.end_
 
 
@@ -111,8 +113,10 @@ def test_calibration_within_five_points_in_every_decile_on_the_default_demo(defa
     assert _auc(validation.churned.to_numpy(), validation.p.to_numpy()) >= 0.75
 
 
-@pytest.mark.parametrize(("feature", "step", "direction"), [("recency_days", 60, 1), ("days_since_event", 60, 1),
-                                                          ("mean_gap_days", 30, 1), ("orders_90d", 2, -1)])
+@pytest.mark.parametrize(
+    ("feature", "step", "direction"),
+    [("recency_days", 60, 1), ("days_since_event", 60, 1), ("mean_gap_days", 30, 1), ("orders_90d", 2, -1)],
+)
 def test_churn_moves_the_way_the_label_implies(fitted, validation, feature, step, direction):
     """Other things equal, more days since the last order (or event, or between orders) never
     lowers the churn probability; more recent orders never raise it."""
@@ -184,8 +188,16 @@ def test_loading_refuses_unknown_types(tmp_path):
     sio.dump({"format": "memberlens-prediction", "kind": "churn", "estimator": Fraction(1, 3)}, path)
     with pytest.raises(InputError, match="refusing to load"):
         ChurnModel.load(path)
-    sio.dump({"format": "memberlens-prediction", "format_version": 1, "kind": "churn", "metadata": "{}",
-              "estimator": LogisticRegression()}, path)
+    sio.dump(
+        {
+            "format": "memberlens-prediction",
+            "format_version": 1,
+            "kind": "churn",
+            "metadata": "{}",
+            "estimator": LogisticRegression(),
+        },
+        path,
+    )
     with pytest.raises(InputError, match="not a memberlens churn model"):
         ChurnModel.load(path)
     (tmp_path / "junk.skops").write_text("not a model")

@@ -16,17 +16,42 @@ ORDERS = pd.DataFrame(
     {
         "customer_id": ["a", "a", "b", "c", "c", "c", "d"],
         "order_id": ["1", "2", "3", "4", "5", "5", "6"],
-        "ordered_at": ["2024-01-03", "2024-02-10", "2024-02-11", "2024-01-05", "2024-03-01", "2024-03-01", "2024-03-20"],
+        "ordered_at": [
+            "2024-01-03",
+            "2024-02-10",
+            "2024-02-11",
+            "2024-01-05",
+            "2024-03-01",
+            "2024-03-01",
+            "2024-03-20",
+        ],
         "amount": ["10", "20", "5", "7", "30", "3", "12"],
         "product_id": ["p1", "p2", "p1", "p3", "p1", "p2", "p3"],
         "quantity": ["1", "2", "1", "1", "3", "1", "2"],
         "unit_price": ["10", "10", "5", "7", "10", "3", "6"],
     }
 )
-MEMBERS = pd.DataFrame({"customer_id": ["a", "b", "c", "d", "e"], "registered_at": ["2023-12-01", "2024-01-01", "2024-01-02", "2024-03-01", "2024-03-02"]})
-EVENTS = pd.DataFrame({"customer_id": ["a", "b", "a"], "occurred_at": ["2024-01-01", "2024-01-02", "2024-01-09"], "engagement": ["3", "1", "2"]})
-REFERRALS = pd.DataFrame({"referrer_id": ["b", "b", "c"], "referred_id": ["c", "d", "a"],
-                          "referred_at": ["2023-12-20", "2024-03-01", "2024-01-02"], "reward_cost": ["5", "5", "5"]})
+MEMBERS = pd.DataFrame(
+    {
+        "customer_id": ["a", "b", "c", "d", "e"],
+        "registered_at": ["2023-12-01", "2024-01-01", "2024-01-02", "2024-03-01", "2024-03-02"],
+    }
+)
+EVENTS = pd.DataFrame(
+    {
+        "customer_id": ["a", "b", "a"],
+        "occurred_at": ["2024-01-01", "2024-01-02", "2024-01-09"],
+        "engagement": ["3", "1", "2"],
+    }
+)
+REFERRALS = pd.DataFrame(
+    {
+        "referrer_id": ["b", "b", "c"],
+        "referred_id": ["c", "d", "a"],
+        "referred_at": ["2023-12-20", "2024-03-01", "2024-01-02"],
+        "reward_cost": ["5", "5", "5"],
+    }
+)
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +65,9 @@ def workspace(tmp_path_factory):
     return path
 
 
-@pytest.mark.parametrize("name", [n for n in ANALYSES if not n.startswith("cluster") and n not in ("clv", "score-history")])
+@pytest.mark.parametrize(
+    "name", [n for n in ANALYSES if not n.startswith("cluster") and n not in ("clv", "score-history")]
+)
 def test_every_analysis_prints_its_own_table_as_json(run_cli, workspace, name):
     result = run_cli("analyze", name, "--db", workspace, "--format", "json")
     assert result.exit_code == 0, result.stderr

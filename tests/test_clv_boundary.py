@@ -38,9 +38,13 @@ MAY_BE_NULL = {"average_days_between_orders"}
 
 def _maximum(negative_ll, start) -> float:
     """The maximum of a log-likelihood by Nelder-Mead, restarted until it stops improving."""
-    best = minimize(negative_ll, start, method="Nelder-Mead", options={"xatol": 1e-10, "fatol": 1e-12, "maxiter": 40_000})
+    best = minimize(
+        negative_ll, start, method="Nelder-Mead", options={"xatol": 1e-10, "fatol": 1e-12, "maxiter": 40_000}
+    )
     for _ in range(20):
-        again = minimize(negative_ll, best.x, method="Nelder-Mead", options={"xatol": 1e-10, "fatol": 1e-12, "maxiter": 40_000})
+        again = minimize(
+            negative_ll, best.x, method="Nelder-Mead", options={"xatol": 1e-10, "fatol": 1e-12, "maxiter": 40_000}
+        )
         if again.fun >= best.fun - 1e-12:
             break
         best = again
@@ -100,8 +104,9 @@ def alive_to_the_end() -> pd.DataFrame:
     n = 1_500
     T = rng.uniform(8.0, 60.0, n).round(3)
     x = rng.poisson(rng.gamma(0.9, 1 / 3.0, n) * T)
-    return pd.DataFrame({"customer_id": [f"M{i}" for i in range(n)], "frequency": x,
-                         "recency": np.where(x > 0, T, 0.0), "T": T})
+    return pd.DataFrame(
+        {"customer_id": [f"M{i}" for i in range(n)], "frequency": x, "recency": np.where(x > 0, T, 0.0), "T": T}
+    )
 
 
 @pytest.mark.parametrize("model_cls", [BetaGeoModel, ModifiedBetaGeoModel])
@@ -146,7 +151,9 @@ def test_small_shop_pareto_nbd_fits_one_purchase_and_one_dropout_rate(small_shop
     alive = np.exp(-k * members["T"])
     alive = alive / (alive + mu / k * (np.exp(-k * members.recency) - np.exp(-k * members["T"])))
     np.testing.assert_allclose(predictions.probability_alive, alive, rtol=1e-9)
-    np.testing.assert_allclose(predictions.expected_orders_30d, alive * lam / mu * (1 - np.exp(-mu * 30 / 7)), rtol=1e-9)
+    np.testing.assert_allclose(
+        predictions.expected_orders_30d, alive * lam / mu * (1 - np.exp(-mu * 30 / 7)), rtol=1e-9
+    )
 
 
 @pytest.mark.parametrize("model_cls", PURCHASE_MODELS)
@@ -207,7 +214,9 @@ def test_a_limit_survives_saving_and_loading(small_shop, tmp_path, model_cls):
     (loaded,) = load_model(tmp_path / "model.json")
     assert type(loaded.limit_) is type(model.limit_) and loaded.limit_.params == model.limit_.params
     assert loaded.boundary_ == model.boundary_ and loaded.params_ == model.params_
-    by_member = [predict_member_value(small_shop, m).sort_values("customer_id").reset_index(drop=True) for m in (loaded, model)]
+    by_member = [
+        predict_member_value(small_shop, m).sort_values("customer_id").reset_index(drop=True) for m in (loaded, model)
+    ]
     pd.testing.assert_frame_equal(*by_member)
 
 
@@ -216,9 +225,17 @@ def test_no_repeat_buyers_is_still_an_error(alive_to_the_end):
         BetaGeoModel().fit(alive_to_the_end.assign(frequency=0, recency=0.0))
 
 
-@pytest.mark.parametrize("limit_name, theta", [
-    ("nbd", [0.8, 3.0]), ("poisson", [0.2]), ("bg-same-dropout", [0.8, 3.0, 0.5]), ("mbg-same-dropout", [0.8, 3.0, 0.5]),
-    ("pareto-same-rate", [0.2, 1.5, 12.0]), ("poisson-exponential", [0.2, 0.05])])
+@pytest.mark.parametrize(
+    "limit_name, theta",
+    [
+        ("nbd", [0.8, 3.0]),
+        ("poisson", [0.2]),
+        ("bg-same-dropout", [0.8, 3.0, 0.5]),
+        ("mbg-same-dropout", [0.8, 3.0, 0.5]),
+        ("pareto-same-rate", [0.2, 1.5, 12.0]),
+        ("poisson-exponential", [0.2, 0.05]),
+    ],
+)
 def test_each_limit_gradient_is_the_slope_of_its_log_likelihood(small_shop, limit_name, theta):
     """The analytic gradients the limits are fitted with, against central differences."""
     from memberlens.models._limits import LIMIT_MODELS

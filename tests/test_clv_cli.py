@@ -43,7 +43,9 @@ def run(*args):
 
 def test_fit_prints_parameters_and_saves_the_model(db, tmp_path):
     out = tmp_path / "model.json"
-    result = run("clv", "fit", "--db", db, "--model", "pareto-nbd", "--time-unit", "W", "--out", out, "--format", "json")
+    result = run(
+        "clv", "fit", "--db", db, "--model", "pareto-nbd", "--time-unit", "W", "--out", out, "--format", "json"
+    )
     assert result.exit_code == 0, result.output
     document = json.loads(result.stdout)
     assert [m["model"] for m in document["models"]] == ["pareto-nbd", "gamma-gamma"]

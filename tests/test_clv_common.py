@@ -71,9 +71,15 @@ def test_init_only_stores_arguments(case):
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"penalizer": -1}, "The 'penalizer' parameter of {name} must be a float in the range [0, inf). Got -1 instead."),
+        (
+            {"penalizer": -1},
+            "The 'penalizer' parameter of {name} must be a float in the range [0, inf). Got -1 instead.",
+        ),
         ({"max_iter": 0}, "The 'max_iter' parameter of {name} must be an int in the range [1, inf). Got 0 instead."),
-        ({"max_iter": 2.5}, "The 'max_iter' parameter of {name} must be an int in the range [1, inf). Got 2.5 instead."),
+        (
+            {"max_iter": 2.5},
+            "The 'max_iter' parameter of {name} must be an int in the range [1, inf). Got 2.5 instead.",
+        ),
         ({"time_unit": "fortnight"}, "The 'time_unit' parameter of {name} must be a str among D, W, M, Q, Y"),
     ],
 )
@@ -142,7 +148,9 @@ def test_missing_columns_say_which(case):
 
 def test_a_broken_model_file_says_why(tmp_path):
     path = tmp_path / "m.json"
-    path.write_text('{"format": "memberlens-clv", "format_version": 1, "models": [{"model": "bg-nbd", "params": {"r": 1}}]}')
+    path.write_text(
+        '{"format": "memberlens-clv", "format_version": 1, "models": [{"model": "bg-nbd", "params": {"r": 1}}]}'
+    )
     with pytest.raises(InputError, match=r"needs parameters \['r', 'alpha', 'a', 'b'\]"):
         load_model(path)
     with pytest.raises(InputError, match="not valid JSON"):

@@ -94,7 +94,9 @@ CASES = [
 
 
 @pytest.mark.parametrize(("command", "option", "given"), CASES, ids=[f"{c[-1]}{o}={d}" for c, o, d in CASES])
-def test_a_date_before_the_first_order_names_the_option_the_date_and_the_first_order(shop, run_cli, command, option, given):
+def test_a_date_before_the_first_order_names_the_option_the_date_and_the_first_order(
+    shop, run_cli, command, option, given
+):
     error, _ = _refused(run_cli(*command, option, given), command, option, given)
     assert "cannot fit bg-nbd" in error
 
@@ -105,8 +107,12 @@ def test_the_cut_is_named_before_the_calibration_end(shop, run_cli):
 
 
 def test_evaluate_needs_a_calibration_end_so_its_hint_does_not_say_leave_it_out(shop, run_cli):
-    _, hint = _refused(run_cli("clv", "evaluate", "--calibration-end", "2000-01-01"), ("clv", "evaluate"),
-                       "--calibration-end", "2000-01-01")
+    _, hint = _refused(
+        run_cli("clv", "evaluate", "--calibration-end", "2000-01-01"),
+        ("clv", "evaluate"),
+        "--calibration-end",
+        "2000-01-01",
+    )
     assert "leave it out" not in hint
 
 
@@ -126,13 +132,16 @@ def test_a_saved_model_has_nothing_to_predict_before_the_first_order(shop, run_c
         assert result.exit_code == 0, result.stderr
         assert result.stdout == ""
         [line] = result.stderr.strip().splitlines()
-        assert line.startswith("nothing to show: ") and f"{option} 2000-01-01" in line and FIRST.isoformat() in line, line
+        assert line.startswith("nothing to show: ") and f"{option} 2000-01-01" in line and FIRST.isoformat() in line, (
+            line
+        )
 
 
 @pytest.mark.parametrize("option", ["--as-of", "--observation-end", "--calibration-end", None])
 def test_an_empty_orders_table_still_says_to_ingest_orders(run_cli, tmp_path, option):
-    (tmp_path / "orders.csv").write_text("customer_id,order_id,ordered_at,amount\n,O1,2023-01-01 10:00:00,5\n",
-                                         encoding="utf-8")  # its one row is set aside: no customer id
+    (tmp_path / "orders.csv").write_text(
+        "customer_id,order_id,ordered_at,amount\n,O1,2023-01-01 10:00:00,5\n", encoding="utf-8"
+    )  # its one row is set aside: no customer id
     assert run_cli("ingest", "orders.csv", "--table", "orders").exit_code == 0
     result = run_cli("clv", "fit", *((option, "2000-01-01") if option else ()))
     assert result.exit_code == 2, (result.stdout, result.stderr)

@@ -49,7 +49,9 @@ HEAVY = pd.DataFrame(
 )
 
 
-@pytest.mark.parametrize("cls", list(TRANSACTION_MODELS) + [BetaGeoBetaBinomModel, GammaGammaModel], ids=lambda c: c.__name__)
+@pytest.mark.parametrize(
+    "cls", list(TRANSACTION_MODELS) + [BetaGeoBetaBinomModel, GammaGammaModel], ids=lambda c: c.__name__
+)
 def test_analytic_gradient_matches_finite_differences(cls):
     if cls is BetaGeoBetaBinomModel:
         frame, theta = simulate_bg_bb(2000, 1.2, 0.75, 0.66, 2.78, seed=2), np.array([1.1, 0.8, 0.7, 2.5])
@@ -58,7 +60,12 @@ def test_analytic_gradient_matches_finite_differences(cls):
         x = simulate_bg_nbd(4000, 0.5, 5.0, 0.8, 2.5, seed=2)["frequency"]
         frame, theta = simulate_gamma_gamma(x[x > 0].to_numpy(), 6.0, 4.0, 15.0, seed=2), np.array([5.0, 3.5, 12.0])
     else:
-        frame = pd.concat([simulate_bg_nbd(2000, 0.5, 5.0, 0.8, 2.5, seed=2), HEAVY.assign(T=HEAVY["T"] / 7, recency=HEAVY.recency / 7)])
+        frame = pd.concat(
+            [
+                simulate_bg_nbd(2000, 0.5, 5.0, 0.8, 2.5, seed=2),
+                HEAVY.assign(T=HEAVY["T"] / 7, recency=HEAVY.recency / 7),
+            ]
+        )
         theta = np.array(list(TRANSACTION_MODELS[cls].values())) * 1.3
     model = cls()
     data = model._prepare(compress_summary(frame, cls.columns))
@@ -74,11 +81,18 @@ def test_analytic_gradient_matches_finite_differences(cls):
 
 @pytest.mark.parametrize(
     ("x", "y", "r", "alpha", "s", "beta"),
-    [(0, 0, 0.55, 10.5, 0.6, 11.6), (3, 5, 0.55, 1.5, 0.6, 11.6), (30, 20, 0.5, 20.0, 0.7, 2.0), (2, 0, 0.5, 50.0, 0.3, 0.5)],
+    [
+        (0, 0, 0.55, 10.5, 0.6, 11.6),
+        (3, 5, 0.55, 1.5, 0.6, 11.6),
+        (30, 20, 0.5, 20.0, 0.7, 2.0),
+        (2, 0, 0.5, 50.0, 0.3, 0.5),
+    ],
 )
 def test_pareto_hypergeometric_term_is_the_integral(x, y, r, alpha, s, beta):
     integral, _ = quad(lambda u: (alpha + u) ** -(r + x) * (beta + u) ** -(s + 1), y, np.inf, epsrel=1e-12, limit=200)
-    assert float(log_h(np.array([float(x)]), np.array([float(y)]), r, alpha, s, beta)[0]) == pytest.approx(np.log(integral), rel=1e-9)
+    assert float(log_h(np.array([float(x)]), np.array([float(y)]), r, alpha, s, beta)[0]) == pytest.approx(
+        np.log(integral), rel=1e-9
+    )
 
 
 @pytest.mark.parametrize("cls", list(TRANSACTION_MODELS), ids=lambda c: c.__name__)
@@ -131,10 +145,18 @@ def test_expectation_stays_finite_when_the_dropout_probability_is_nearly_fixed(c
     # a new member: E_p[(1 - (α/(α+pt))^r) / p] over p ~ Beta(a, b), integrated directly
     if cls is BetaGeoModel:
         mode = (a - 1) / (a + b - 2)
-        integrand = lambda p: -np.expm1(-1.68 * np.log1p(p * 52.0 / 7.1)) / p * np.exp(
-            (a - 1) * np.log(p) + (b - 1) * np.log1p(-p) - betaln(a, b))
+
+        def integrand(p):
+            return (
+                -np.expm1(-1.68 * np.log1p(p * 52.0 / 7.1))
+                / p
+                * np.exp((a - 1) * np.log(p) + (b - 1) * np.log1p(-p) - betaln(a, b))
+            )
+
         spread = 12 * np.sqrt(a * b / ((a + b) ** 2 * (a + b + 1)))
-        integral = quad(integrand, max(mode - spread, 1e-12), min(mode + spread, 1 - 1e-12), limit=200, points=[mode])[0]
+        integral = quad(integrand, max(mode - spread, 1e-12), min(mode + spread, 1 - 1e-12), limit=200, points=[mode])[
+            0
+        ]
         assert float(model.expected_purchases(52.0)) == pytest.approx(integral, rel=1e-7)
 
 
@@ -143,7 +165,9 @@ def test_a_new_member_is_the_unconditional_model():
     r, alpha, a, b = model.params_.values()
     # Fader, Hardie & Lee (2005) eq. 9, summed over 200 terms of the hypergeometric series
     z = 39 / (alpha + 39)
-    terms = np.exp(np.cumsum([0.0] + [np.log((r + j) * (b + j) / ((a + b - 1 + j) * (j + 1)) * z) for j in range(3000)]))
+    terms = np.exp(
+        np.cumsum([0.0] + [np.log((r + j) * (b + j) / ((a + b - 1 + j) * (j + 1)) * z) for j in range(3000)])
+    )
     eq9 = (a + b - 1) / (a - 1) * (1 - (alpha / (alpha + 39)) ** r * terms.sum())
     assert float(model.expected_purchases(39)) == pytest.approx(eq9, rel=1e-10)
     assert float(model.probability_alive(0, 0, 10)) == 1.0
@@ -162,7 +186,11 @@ def test_bg_bb_expectation_is_the_papers_closed_form():
         )
         gam = lambda v: np.exp(gammaln(v))  # noqa: E731
         eq13 = (
-            np.exp(betaln(al + x + 1, be + n - x) - betaln(al, be)) * de / (ga - 1) * gam(ga + de) / gam(1 + de)
+            np.exp(betaln(al + x + 1, be + n - x) - betaln(al, be))
+            * de
+            / (ga - 1)
+            * gam(ga + de)
+            / gam(1 + de)
             * (gam(1 + de + n) / gam(ga + de + n) - gam(1 + de + n + future) / gam(ga + de + n + future))
             / likelihood
         )
@@ -175,7 +203,9 @@ def test_a_parameter_that_runs_away_is_named():
         BetaGeoModel().fit(nobody_returns)
     message = str(info.value)
     # with no repeat purchase the purchase rate r/alpha goes to zero: r to zero or alpha to infinity
-    assert re.search(r"BetaGeoModel fit did not converge: parameter '(r|alpha)' ran away towards (zero|infinity)", message)
+    assert re.search(
+        r"BetaGeoModel fit did not converge: parameter '(r|alpha)' ran away towards (zero|infinity)", message
+    )
     assert "gradient norm" in message and "Hint:" in message and "penalizer" in message
 
 
@@ -192,7 +222,9 @@ def test_identical_members_none_gone_get_one_purchase_rate_and_no_dropout():
 
 
 def test_the_penalizer_keeps_a_weak_fit_finite():
-    nobody_returns = pd.DataFrame({"frequency": [0] * 50 + [1], "recency": [0.0] * 50 + [3.0], "T": np.linspace(1, 51, 51)})
+    nobody_returns = pd.DataFrame(
+        {"frequency": [0] * 50 + [1], "recency": [0.0] * 50 + [3.0], "T": np.linspace(1, 51, 51)}
+    )
     model = BetaGeoModel(penalizer=0.1).fit(nobody_returns)
     assert all(np.isfinite(v) for v in model.params_.values())
 
@@ -206,7 +238,9 @@ def test_running_out_of_iterations_says_so():
 
 def test_inconsistent_summaries_are_refused():
     bad = pd.DataFrame({"frequency": [1, 2], "recency": [5.0, 9.0], "T": [4.0, 10.0]})
-    with pytest.raises(InputError, match="1 member\\(s\\) with recency greater than T, e.g. frequency=1, recency=5, T=4"):
+    with pytest.raises(
+        InputError, match="1 member\\(s\\) with recency greater than T, e.g. frequency=1, recency=5, T=4"
+    ):
         BetaGeoModel().fit(bad)
     with pytest.raises(InputError, match="frequency that is not a non-negative integer"):
         ParetoNBDModel().fit(pd.DataFrame({"frequency": [1.5], "recency": [1.0], "T": [2.0]}))
@@ -225,7 +259,9 @@ def test_gamma_gamma_refuses_one_time_buyers_and_non_positive_spend():
 
 def test_gamma_gamma_reports_the_correlation_it_assumes_away():
     x = np.repeat([1, 2, 4, 8, 16], 200)
-    spend = simulate_gamma_gamma(x, 6.0, 4.0, 15.0, seed=1)["monetary_value"].to_numpy() * x  # spend grows with frequency
+    spend = (
+        simulate_gamma_gamma(x, 6.0, 4.0, 15.0, seed=1)["monetary_value"].to_numpy() * x
+    )  # spend grows with frequency
     with pytest.warns(UserWarning, match="assumes spend is independent of frequency, but their correlation is 0"):
         model = GammaGammaModel().fit(pd.DataFrame({"frequency": x, "monetary_value": spend}))
     assert model.frequency_spend_correlation_ > 0.3

@@ -8,8 +8,8 @@ import ibis
 import numpy as np
 import pandas as pd
 import pytest
-
 from conftest import load
+
 from memberlens.errors import ConfigError
 from memberlens.models import (
     BetaGeoBetaBinomModel,
@@ -46,7 +46,9 @@ def test_every_engine_scores_one_row_per_member_with_the_same_numbers(con, order
     got = result.execute().sort_values("customer_id").reset_index(drop=True)
     # the oracle: the same members scored in pandas
     oracle_summary = summarise_purchases(ibis.duckdb.connect().create_table("orders", orders_frame), time_unit="W")
-    expected = predict_member_value(oracle_summary.execute(), model, spend).sort_values("customer_id").reset_index(drop=True)
+    expected = (
+        predict_member_value(oracle_summary.execute(), model, spend).sort_values("customer_id").reset_index(drop=True)
+    )
     assert len(got) == 400 and got.customer_id.is_unique
     numeric = [c for c in got.columns if c.startswith(("probability", "expected", "predicted", "residual", "total"))]
     np.testing.assert_allclose(got[numeric].to_numpy(float), expected[numeric].to_numpy(float), rtol=1e-9)
@@ -60,17 +62,32 @@ def test_one_row_per_member_with_every_field(fitted):
     frame = result.execute()
     assert len(frame) == summary.count().execute() and frame.customer_id.is_unique
     for column in [
-        "probability_alive", "churn_probability", "expected_orders_7d", "expected_orders_30d", "expected_orders_90d",
-        "expected_orders_365d", "probability_order_30d", "predicted_orders", "next_order_date", "historic_orders",
-        "historic_clv", "average_order_value", "average_days_between_orders", "expected_order_value",
-        "predicted_clv", "total_clv", "residual_clv",
+        "probability_alive",
+        "churn_probability",
+        "expected_orders_7d",
+        "expected_orders_30d",
+        "expected_orders_90d",
+        "expected_orders_365d",
+        "probability_order_30d",
+        "predicted_orders",
+        "next_order_date",
+        "historic_orders",
+        "historic_clv",
+        "average_order_value",
+        "average_days_between_orders",
+        "expected_order_value",
+        "predicted_clv",
+        "total_clv",
+        "residual_clv",
     ]:
         assert column in frame.columns, column
     assert np.allclose(frame.probability_alive + frame.churn_probability, 1.0)
     assert (frame.expected_orders_7d <= frame.expected_orders_30d).all()
     assert (frame.expected_orders_30d <= frame.expected_orders_365d).all()
     assert np.allclose(frame.predicted_orders, frame.expected_orders_365d)
-    assert ((frame.probability_order_30d >= 0) & (frame.probability_order_30d <= frame.expected_orders_30d + 1e-12)).all()
+    assert (
+        (frame.probability_order_30d >= 0) & (frame.probability_order_30d <= frame.expected_orders_30d + 1e-12)
+    ).all()
     assert np.allclose(frame.predicted_clv, frame.predicted_orders * frame.expected_order_value)
     assert (frame.residual_clv < frame.predicted_clv).all()  # discounted
     assert np.allclose(frame.total_clv, frame.historic_clv + frame.predicted_clv)
@@ -103,7 +120,9 @@ def test_next_order_date_is_after_the_end_and_matches_the_median_wait(fitted):
 
 def test_pandas_in_pandas_out_and_the_same_numbers(fitted):
     summary, model, spend = fitted
-    from_engine = predict_member_value(summary, model, spend).execute().sort_values("customer_id").reset_index(drop=True)
+    from_engine = (
+        predict_member_value(summary, model, spend).execute().sort_values("customer_id").reset_index(drop=True)
+    )
     from_pandas = predict_member_value(summary.execute(), model, spend)
     assert isinstance(from_pandas, pd.DataFrame)
     from_pandas = from_pandas.sort_values("customer_id").reset_index(drop=True)
@@ -146,15 +165,23 @@ def test_unfitted_models_are_refused(fitted):
 def test_the_model_time_unit_converts_days():
     con = ibis.duckdb.connect()
     frame = pd.DataFrame(
-        {"customer_id": ["a", "a", "b"], "ordered_at": pd.to_datetime(["2024-01-01", "2024-01-08", "2024-01-05"]), "amount": [1.0, 2.0, 3.0]}
+        {
+            "customer_id": ["a", "a", "b"],
+            "ordered_at": pd.to_datetime(["2024-01-01", "2024-01-08", "2024-01-05"]),
+            "amount": [1.0, 2.0, 3.0],
+        }
     )
     orders = load(con, "orders", frame)
     weekly = BetaGeoModel(time_unit="W")
     weekly.params_ = {"r": 0.5, "alpha": 2.0, "a": 0.8, "b": 2.5}
     daily = BetaGeoModel(time_unit="D")
     daily.params_ = {"r": 0.5, "alpha": 14.0, "a": 0.8, "b": 2.5}  # the same model in days
-    by_week = predict_member_value(summarise_purchases(orders, time_unit="W", observation_end=dt.date(2024, 1, 15)), weekly)
-    by_day = predict_member_value(summarise_purchases(orders, time_unit="D", observation_end=dt.date(2024, 1, 15)), daily)
+    by_week = predict_member_value(
+        summarise_purchases(orders, time_unit="W", observation_end=dt.date(2024, 1, 15)), weekly
+    )
+    by_day = predict_member_value(
+        summarise_purchases(orders, time_unit="D", observation_end=dt.date(2024, 1, 15)), daily
+    )
     a = by_week.execute().sort_values("customer_id")
     b = by_day.execute().sort_values("customer_id")
     assert np.allclose(a.expected_orders_30d, b.expected_orders_30d)
@@ -175,9 +202,12 @@ def test_probability_of_purchases_takes_scalars_as_arrays(name):
     model = getattr(models, name)()
     model.params_ = dict(SCALAR_MODELS[name])
     for n in (0, 1, 3):
-        arrays = model.probability_of_purchases(n, np.array([5.0, 30.0]), np.array([2.0, 0.0]), np.array([10.0, 0.0]),
-                                                np.array([20.0, 15.0]))
-        scalars = [model.probability_of_purchases(n, t, x, tx, T) for t, x, tx, T in ((5.0, 2, 10, 20), (30.0, 0, 0, 15))]
+        arrays = model.probability_of_purchases(
+            n, np.array([5.0, 30.0]), np.array([2.0, 0.0]), np.array([10.0, 0.0]), np.array([20.0, 15.0])
+        )
+        scalars = [
+            model.probability_of_purchases(n, t, x, tx, T) for t, x, tx, T in ((5.0, 2, 10, 20), (30.0, 0, 0, 15))
+        ]
         assert np.ndim(scalars[0]) == 0
         assert np.allclose(scalars, arrays, rtol=1e-12)
     assert np.ndim(model.probability_of_purchases(1, 5)) == 0  # a new member, all defaults
@@ -203,7 +233,15 @@ def test_the_quadrature_fallback_equals_direct_integration_and_runs_once_per_his
     for t, r, alpha, b_ in histories:
         density = beta_dist(a, b_)
         lo, hi = density.ppf(1e-12), density.ppf(1 - 1e-12)
-        expected, _ = integrate.quad(lambda p: density.pdf(p) * -np.expm1(-r * np.log1p(p * t / alpha)) / p, lo, hi,
-                                     epsabs=0, epsrel=1e-12, limit=200)
+        expected, _ = integrate.quad(
+            lambda p, density=density, r=r, t=t, alpha=alpha: (
+                density.pdf(p) * -np.expm1(-r * np.log1p(p * t / alpha)) / p
+            ),
+            lo,
+            hi,
+            epsabs=0,
+            epsrel=1e-12,
+            limit=200,
+        )
         mine = got[(rows[:, 0] == t) & (rows[:, 1] == r) & (rows[:, 2] == alpha) & (rows[:, 3] == b_)]
         assert np.allclose(mine, expected, rtol=1e-9), (mine[0], expected)

@@ -33,7 +33,10 @@ PUBLISHED = {
 def cdnow(shared_data, tmp_path_factory):
     """The CDNOW sample ingested as published: every purchase line, zero amounts included."""
     raw = pd.read_csv(
-        shared_data / "CDNOW_sample.txt", sep=r"\s+", header=None, dtype=str,
+        shared_data / "CDNOW_sample.txt",
+        sep=r"\s+",
+        header=None,
+        dtype=str,
         names=["master_id", "sample_id", "date", "cds", "dollars"],
     )
     workspace = ml.Workspace(tmp_path_factory.mktemp("cdnow") / "cdnow.duckdb")
@@ -69,7 +72,11 @@ def test_cdnow_summary_is_the_published_one(cdnow_summary):
     assert int(frame.frequency.sum()) == 2457  # repeat purchases in the 39 calibration weeks
     assert int(frame.frequency_holdout.sum()) == 1882  # and in the 39 holdout weeks
     first = frame.set_index("customer_id").loc["00004"]
-    assert (int(first["frequency"]), round(float(first["recency"]), 2), round(float(first["T"]), 2)) == (2, 30.43, 38.86)
+    assert (int(first["frequency"]), round(float(first["recency"]), 2), round(float(first["T"]), 2)) == (
+        2,
+        30.43,
+        38.86,
+    )
 
 
 @pytest.mark.parametrize(

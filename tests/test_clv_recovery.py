@@ -30,7 +30,10 @@ def assert_recovered(model, truth: dict[str, float], z: float = 4.0) -> None:
 
 @recovery
 @given(
-    r=st.floats(0.3, 2.0), alpha=st.floats(2.0, 20.0), a=st.floats(0.5, 3.0), b=st.floats(1.5, 8.0),
+    r=st.floats(0.3, 2.0),
+    alpha=st.floats(2.0, 20.0),
+    a=st.floats(0.5, 3.0),
+    b=st.floats(1.5, 8.0),
     seed=st.integers(0, 10_000),
 )
 def test_bg_nbd_recovers_its_parameters(r, alpha, a, b, seed):
@@ -40,7 +43,10 @@ def test_bg_nbd_recovers_its_parameters(r, alpha, a, b, seed):
 
 @recovery
 @given(
-    r=st.floats(0.3, 2.0), alpha=st.floats(2.0, 20.0), a=st.floats(0.5, 3.0), b=st.floats(1.5, 8.0),
+    r=st.floats(0.3, 2.0),
+    alpha=st.floats(2.0, 20.0),
+    a=st.floats(0.5, 3.0),
+    b=st.floats(1.5, 8.0),
     seed=st.integers(0, 10_000),
 )
 def test_mbg_nbd_recovers_its_parameters(r, alpha, a, b, seed):
@@ -50,7 +56,10 @@ def test_mbg_nbd_recovers_its_parameters(r, alpha, a, b, seed):
 
 @recovery
 @given(
-    r=st.floats(0.3, 2.0), alpha=st.floats(2.0, 20.0), s=st.floats(0.3, 2.0), beta=st.floats(5.0, 40.0),
+    r=st.floats(0.3, 2.0),
+    alpha=st.floats(2.0, 20.0),
+    s=st.floats(0.3, 2.0),
+    beta=st.floats(5.0, 40.0),
     seed=st.integers(0, 10_000),
 )
 def test_pareto_nbd_recovers_its_parameters(r, alpha, s, beta, seed):
@@ -60,8 +69,12 @@ def test_pareto_nbd_recovers_its_parameters(r, alpha, s, beta, seed):
 
 @recovery
 @given(
-    alpha=st.floats(0.5, 3.0), beta=st.floats(0.5, 3.0), gamma=st.floats(0.3, 2.0), delta=st.floats(1.0, 6.0),
-    periods=st.integers(6, 12), seed=st.integers(0, 10_000),
+    alpha=st.floats(0.5, 3.0),
+    beta=st.floats(0.5, 3.0),
+    gamma=st.floats(0.3, 2.0),
+    delta=st.floats(1.0, 6.0),
+    periods=st.integers(6, 12),
+    seed=st.integers(0, 10_000),
 )
 def test_bg_bb_recovers_its_parameters(alpha, beta, gamma, delta, periods, seed):
     frame = simulate_bg_bb(MEMBERS, alpha, beta, gamma, delta, periods=periods, seed=seed)

@@ -7,17 +7,25 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import load
 
 from memberlens.errors import ConfigError, InputError
 from memberlens.models import TimeUnit, compress_summary, simulate_orders, summarise_purchases
-from conftest import load
 
 ORDERS = pd.DataFrame(
     {
         "customer_id": ["a", "a", "a", "a", "b", "c", "c", "d"],
         "ordered_at": pd.to_datetime(
-            ["2024-01-01 09:00", "2024-01-01 18:00", "2024-01-15 10:00", "2024-03-01 08:00",
-             "2024-02-01 12:00", "2024-01-10 12:00", "2024-02-20 12:00", "2024-03-05 12:00"]
+            [
+                "2024-01-01 09:00",
+                "2024-01-01 18:00",
+                "2024-01-15 10:00",
+                "2024-03-01 08:00",
+                "2024-02-01 12:00",
+                "2024-01-10 12:00",
+                "2024-02-20 12:00",
+                "2024-03-05 12:00",
+            ]
         ),
         "amount": [10.0, 5.0, 20.0, 30.0, 7.0, 3.0, 0.0, 9.0],
     }
@@ -76,7 +84,9 @@ def test_same_day_orders_are_one_purchase_and_spend_is_the_repeat_mean(con):
 
 def test_calibration_and_holdout(con):
     orders = load(con, "orders", ORDERS)
-    got = summarise_purchases(orders, time_unit="D", calibration_end="2024-02-01", observation_end="2024-03-05").execute()
+    got = summarise_purchases(
+        orders, time_unit="D", calibration_end="2024-02-01", observation_end="2024-03-05"
+    ).execute()
     expected = oracle(ORDERS, 1.0, dt.date(2024, 3, 5), dt.date(2024, 2, 1))
     _compare(got, expected)
     assert "d" not in set(got.customer_id)  # first bought after the calibration end
@@ -91,7 +101,11 @@ def test_orders_after_the_observation_end_are_ignored(con):
 
 
 def test_discrete_periods_count_whole_periods_from_the_first_purchase(con):
-    got = summarise_purchases(load(con, "orders", ORDERS), time_unit="W", discrete=True).execute().set_index("customer_id")
+    got = (
+        summarise_purchases(load(con, "orders", ORDERS), time_unit="W", discrete=True)
+        .execute()
+        .set_index("customer_id")
+    )
     # a: days 0, 14, 60 of 64 -> periods 0, 2, 8 of 9
     assert got.loc["a", ["frequency", "recency", "T"]].tolist() == [2, 8.0, 9.0]
     assert got.loc["c", ["frequency", "recency", "T"]].tolist() == [1, 5.0, 7.0]
@@ -110,11 +124,16 @@ def test_compress_counts_members_per_combination(con):
     combos = compress_summary(summary, ["frequency"]).sort_values("frequency")
     assert combos.to_dict(orient="list") == {"frequency": [0, 1, 2], "weight": [2, 1, 1]}
     frame = summary.execute()
-    assert compress_summary(frame, ["frequency"]).to_dict(orient="list") == {"frequency": [0, 1, 2], "weight": [2, 1, 1]}
+    assert compress_summary(frame, ["frequency"]).to_dict(orient="list") == {
+        "frequency": [0, 1, 2],
+        "weight": [2, 1, 1],
+    }
 
 
 def test_a_weight_column_is_summed():
-    frame = pd.DataFrame({"frequency": [0, 0, 1], "recency": [0.0, 0.0, 2.0], "T": [3.0, 3.0, 3.0], "weight": [5, 2, 1]})
+    frame = pd.DataFrame(
+        {"frequency": [0, 0, 1], "recency": [0.0, 0.0, 2.0], "T": [3.0, 3.0, 3.0], "weight": [5, 2, 1]}
+    )
     assert compress_summary(frame)["weight"].tolist() == [7, 1]
 
 

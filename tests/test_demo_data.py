@@ -43,10 +43,7 @@ def csv_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, d
 @pytest.fixture(scope="module")
 def data(csv_run: tuple[Path, dict[str, dict]]) -> dict[str, pd.DataFrame]:
     out, _ = csv_run
-    return {
-        name: pd.read_csv(out / f"{name}.csv", dtype=ID_COLUMNS, parse_dates=TS_COLUMNS[name])
-        for name in TABLES
-    }
+    return {name: pd.read_csv(out / f"{name}.csv", dtype=ID_COLUMNS, parse_dates=TS_COLUMNS[name]) for name in TABLES}
 
 
 @pytest.fixture(scope="module")
@@ -62,9 +59,7 @@ def sales(data: dict[str, pd.DataFrame]) -> pd.DataFrame:
 def customer_orders(sales: pd.DataFrame) -> pd.DataFrame:
     """One row per members' sales order: order_id, customer_id, ordered_at, amount."""
     members_lines = sales.dropna(subset=["customer_id"])
-    return members_lines.groupby(["order_id", "customer_id", "ordered_at"], as_index=False)[
-        "amount"
-    ].sum()
+    return members_lines.groupby(["order_id", "customer_id", "ordered_at"], as_index=False)["amount"].sum()
 
 
 def _files(out: Path) -> dict[str, bytes]:
@@ -102,9 +97,7 @@ def test_csv_and_parquet_hold_the_same_rows(csv_run, tmp_path: Path) -> None:
         parquet = pq.read_table(tmp_path / f"{name}.parquet")
         csv = pacsv.read_csv(
             out / f"{name}.csv",
-            convert_options=pacsv.ConvertOptions(
-                column_types=parquet.schema, strings_can_be_null=True
-            ),
+            convert_options=pacsv.ConvertOptions(column_types=parquet.schema, strings_can_be_null=True),
         )
         assert csv.schema == parquet.schema, name
         assert csv.equals(parquet), name
@@ -252,9 +245,7 @@ def test_bulk_super_orders(sales) -> None:
 
 
 def test_coupons_are_spread_over_lines_in_proportion(sales) -> None:
-    per_order = sales.groupby("order_id").agg(
-        coupon=("coupon_amount", "sum"), value=("amount", "sum")
-    )
+    per_order = sales.groupby("order_id").agg(coupon=("coupon_amount", "sum"), value=("amount", "sum"))
     assert 0.06 <= (per_order["coupon"] > 0).mean() <= 0.16
     assert (per_order["coupon"] <= per_order["value"] / 2 + 0.01).all()
     lines = sales.join(per_order, on="order_id")
@@ -463,8 +454,7 @@ def test_recent_frequent_buyers_respond_more(data, customer_orders) -> None:
     bought = customer_orders[["customer_id", "ordered_at"]]
     pairs = campaigns.merge(bought, on="customer_id", how="left")
     in_year = pairs[
-        (pairs["ordered_at"] < pairs["sent_at"])
-        & (pairs["ordered_at"] >= pairs["sent_at"] - pd.Timedelta(days=365))
+        (pairs["ordered_at"] < pairs["sent_at"]) & (pairs["ordered_at"] >= pairs["sent_at"] - pd.Timedelta(days=365))
     ]
     frequency = in_year.groupby(["campaign_id", "customer_id"]).size()
     last = in_year.groupby(["campaign_id", "customer_id"])["ordered_at"].max()
@@ -506,7 +496,12 @@ def test_customer_360_columns(data) -> None:
     assert set(c360["activity_risk_level"]) == {"Very Low", "Low", "Medium", "High", "Critical"}
     assert set(c360["engagement_velocity"]) == {"Accelerating", "Stable", "Declining", "Volatile"}
     assert set(c360["primary_engagement_channel"]) == {
-        "Email", "Event", "Social Media", "Organic Search", "Paid Search", "Webinar"
+        "Email",
+        "Event",
+        "Social Media",
+        "Organic Search",
+        "Paid Search",
+        "Webinar",
     }
     for flag in ("in_marketo", "in_stripe", "in_zendesk"):
         assert set(c360[flag]) == {0, 1}
@@ -530,18 +525,18 @@ def test_zendesk_without_stripe_lowers_health(data) -> None:
     c360 = data["customer_360"]
     without_stripe = c360[c360["in_stripe"] == 0].groupby("in_zendesk")["customer_health_score"]
     assert without_stripe.mean()[1] < without_stripe.mean()[0] - 5
-    cells = c360.groupby(["in_marketo", "in_stripe", "in_zendesk"])["customer_health_score"].agg(
-        ["mean", "size"]
-    )
+    cells = c360.groupby(["in_marketo", "in_stripe", "in_zendesk"])["customer_health_score"].agg(["mean", "size"])
     assert cells.loc[(1, 0, 1), "mean"] < cells.loc[(1, 0, 0), "mean"] - 15
     others = cells.drop((1, 0, 1))
     assert (cells.loc[(1, 0, 1), "mean"] < others.loc[others["size"] >= 10, "mean"]).all()
 
 
 def test_risk_and_velocity_shape_health(data) -> None:
-    cells = data["customer_360"].groupby(["activity_risk_level", "engagement_velocity"])[
-        "customer_health_score"
-    ].agg(["mean", "size"])
+    cells = (
+        data["customer_360"]
+        .groupby(["activity_risk_level", "engagement_velocity"])["customer_health_score"]
+        .agg(["mean", "size"])
+    )
     big = cells[cells["size"] >= 30]["mean"]
     assert big.idxmax() in {("Medium", "Stable"), ("Low", "Stable")}
     assert big.idxmin() == ("Very Low", "Accelerating")
@@ -552,9 +547,7 @@ def test_default_cohort_has_higher_ltv_in_each_tier(data) -> None:
     c360 = data["customer_360"]
     score = c360["composite_engagement_score"]
     cohort = c360[
-        c360["marketing_to_sales_days"].between(10, 20)
-        & (c360["sales_to_support_days"] > 30)
-        & (score > score.mean())
+        c360["marketing_to_sales_days"].between(10, 20) & (c360["sales_to_support_days"] > 30) & (score > score.mean())
     ]
     assert 0.03 <= len(cohort) / len(c360) <= 0.25
     cohort_ltv = cohort.groupby("customer_tier")["estimated_customer_ltv"].agg(["mean", "size"])
@@ -618,8 +611,10 @@ def test_most_refer_nobody_a_few_refer_many_and_chains_run_deep(data) -> None:
 
 def test_referred_customers_are_worth_more_and_some_never_buy(data, sales) -> None:
     spend = sales.dropna(subset=["customer_id"]).groupby("customer_id").amount.sum()
-    members = data["members"].assign(spend=lambda m: m.customer_id.map(spend).fillna(0.0),
-                                     referred=lambda m: m.customer_id.isin(data["referrals"].referred_id))
+    members = data["members"].assign(
+        spend=lambda m: m.customer_id.map(spend).fillna(0.0),
+        referred=lambda m: m.customer_id.isin(data["referrals"].referred_id),
+    )
     referred, organic = members[members.referred], members[~members.referred]
     assert (referred.spend > 0).mean() > (organic.spend > 0).mean() + 0.05  # they convert more...
     assert (referred.spend > 0).mean() < 0.95  # ...but not all of them buy

@@ -9,6 +9,8 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import build_demo_workspace
+from test_jsonable import strict_loads
 
 from memberlens.analyses import AnalysisOptions
 from memberlens.errors import ConfigError, InputError
@@ -16,9 +18,6 @@ from memberlens.io.catalog import open_tables
 from memberlens.io.workspace import Workspace
 from memberlens.reports.context import AnalysisCache
 from memberlens.reports.render import render_report
-
-from conftest import build_demo_workspace
-from test_jsonable import strict_loads
 
 
 @pytest.fixture(scope="module")
@@ -50,8 +49,15 @@ def _same_frames(left: dict, right: dict) -> None:
         assert len(a) == len(b), key
         for column in a.columns:
             x, y = a[column], b[column]
-            if pd.api.types.is_numeric_dtype(x) and pd.api.types.is_numeric_dtype(y) and not pd.api.types.is_bool_dtype(x):
-                assert np.allclose(x.astype(float), y.astype(float), rtol=1e-9, atol=1e-9, equal_nan=True), (key, column)
+            if (
+                pd.api.types.is_numeric_dtype(x)
+                and pd.api.types.is_numeric_dtype(y)
+                and not pd.api.types.is_bool_dtype(x)
+            ):
+                assert np.allclose(x.astype(float), y.astype(float), rtol=1e-9, atol=1e-9, equal_nan=True), (
+                    key,
+                    column,
+                )
             else:
                 assert x.map(_text).tolist() == y.map(_text).tolist(), (key, column)
 
@@ -94,7 +100,7 @@ def _same_words(left: str, right: str) -> None:
             continue
         assert NUMBER.fullmatch(x) and NUMBER.fullmatch(y), (x, y)
         decimals = len(x.rstrip("%").partition(".")[2])
-        unit = 10.0 ** -decimals
+        unit = 10.0**-decimals
         assert abs(float(x.rstrip("%").replace(",", "")) - float(y.rstrip("%").replace(",", ""))) <= unit * 1.01, (x, y)
 
 
@@ -104,7 +110,7 @@ def test_duckdb_reads_a_parquet_folder_in_place(demo_parquet):
     with Workspace(path, read_only=True) as ws, open_tables("duckdb", folder) as tables:
         assert set(tables.list_tables()) == set(ws.list_tables())
         assert tables.row_counts() == ws.row_counts()
-        assert [l.to_dict() for l in tables.ledgers()] == [l.to_dict() for l in ws.ledgers()]
+        assert [x.to_dict() for x in tables.ledgers()] == [x.to_dict() for x in ws.ledgers()]
         _, from_folder = _report(tables)
         _, from_workspace = _report(ws)
     _same_frames(from_workspace._frames, from_folder._frames)
@@ -131,12 +137,19 @@ def test_a_local_spark_session_removes_its_scratch_warehouse_at_exit(tmp_path, s
     import subprocess
     import sys
 
-    script = ("from memberlens.io.engines import spark_session\n"
-              "s = spark_session()\n"
-              "s.sql('CREATE TABLE t AS SELECT 1 AS x')\n"
-              "print(s.conf.get('spark.sql.warehouse.dir'))\n")
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "TMPDIR": str(tmp_path), "MEMBERLENS_SPARK_CONF": ""})
+    script = (
+        "from memberlens.io.engines import spark_session\n"
+        "s = spark_session()\n"
+        "s.sql('CREATE TABLE t AS SELECT 1 AS x')\n"
+        "print(s.conf.get('spark.sql.warehouse.dir'))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "TMPDIR": str(tmp_path), "MEMBERLENS_SPARK_CONF": ""},
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     warehouse = done.stdout.strip().splitlines()[-1].removeprefix("file:")
     assert warehouse.startswith(str(tmp_path)) and "memberlens-spark-" in warehouse
@@ -163,7 +176,13 @@ SPARK_COMMANDS = [
     ["analyze", "rfm"],
     ["analyze", "cohorts", "--measure", "revenue"],
     ["clv", "fit"],
-    ["segment", "--where", "marketing_to_sales_days between 10 and 20 or sales_to_support_days > 30", "--format", "json"],
+    [
+        "segment",
+        "--where",
+        "marketing_to_sales_days between 10 and 20 or sales_to_support_days > 30",
+        "--format",
+        "json",
+    ],
     ["predict", "next-product", "--min-support", "0.02"],
     ["predict", "anomalies"],
 ]

@@ -22,7 +22,7 @@ from typer.testing import CliRunner
 from memberlens.cli import app
 from memberlens.io.files import sheet_name, text_safe, write_table_atomic
 
-HOSTILE_IDS = ['=1+1', '=HYPERLINK("http://x","CLICK")', '+SUM(A1)', '-2+3', '@cmd']
+HOSTILE_IDS = ["=1+1", '=HYPERLINK("http://x","CLICK")', "+SUM(A1)", "-2+3", "@cmd"]
 PRODUCTS = ["=2+2", "+CMD|' /C calc'!A0", "-1+1", "@SUM(1)", "soap"]
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -38,11 +38,29 @@ def hostile_orders() -> pd.DataFrame:
         for visit in range(1 + rng.poisson(1.5 if c % 3 else 4)):
             month, day, draw = min(11, first + visit * rng.integers(1, 3)), 1 + rng.integers(0, 27), rng.random()
             basket = [0, 1] if draw < 0.45 else [0] if draw < 0.65 else [int(rng.integers(1, 5))]
-            rows += [{"customer_id": customer, "order_id": f"O{c:02d}-{visit}", "ordered_at": f"2024-{month + 1:02d}-{day:02d} 10:00",
-                      "quantity": int(1 + rng.integers(0, 5)), "unit_price": [1.5, 4.0, 12.0, 0.5, 60.0][p],
-                      "product_id": f"P{p}", "product_name": PRODUCTS[p]} for p in basket]
-    rows.append({"customer_id": "R1", "order_id": "R-1", "ordered_at": "2024-05-05 10:00", "quantity": -2,
-                 "unit_price": 5.25, "product_id": "P4", "product_name": "soap"})
+            rows += [
+                {
+                    "customer_id": customer,
+                    "order_id": f"O{c:02d}-{visit}",
+                    "ordered_at": f"2024-{month + 1:02d}-{day:02d} 10:00",
+                    "quantity": int(1 + rng.integers(0, 5)),
+                    "unit_price": [1.5, 4.0, 12.0, 0.5, 60.0][p],
+                    "product_id": f"P{p}",
+                    "product_name": PRODUCTS[p],
+                }
+                for p in basket
+            ]
+    rows.append(
+        {
+            "customer_id": "R1",
+            "order_id": "R-1",
+            "ordered_at": "2024-05-05 10:00",
+            "quantity": -2,
+            "unit_price": 5.25,
+            "product_id": "P4",
+            "product_name": "soap",
+        }
+    )
     return pd.DataFrame(rows)
 
 
@@ -50,14 +68,20 @@ def hostile_orders() -> pd.DataFrame:
 def shop(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("hostile")
     hostile_orders().to_csv(folder / "orders.csv", index=False)
-    customers = pd.DataFrame({"customer_id": HOSTILE_IDS + ["C00", "C01"],
-                              "note": ["@home", "=A1*2", "plain", "-x", "+y", "-7", "ok"],
-                              "balance": [-12.5, 3.0, -0.25, 7.0, -1.0, 0.0, 2.5]})
+    customers = pd.DataFrame(
+        {
+            "customer_id": HOSTILE_IDS + ["C00", "C01"],
+            "note": ["@home", "=A1*2", "plain", "-x", "+y", "-7", "ok"],
+            "balance": [-12.5, 3.0, -0.25, 7.0, -1.0, 0.0, 2.5],
+        }
+    )
     customers.to_csv(folder / "customers.csv", index=False)
     db = folder / "shop.duckdb"
     runner = CliRunner()
     for args in (["orders.csv", "--keep-non-positive-quantity"], ["customers.csv", "--table", "customer_360"]):
-        result = runner.invoke(app, ["ingest", *(str(folder / a) if a.endswith(".csv") else a for a in args), "--db", str(db)])
+        result = runner.invoke(
+            app, ["ingest", *(str(folder / a) if a.endswith(".csv") else a for a in args), "--db", str(db)]
+        )
         assert result.exit_code == 0, result.output
     return db
 
@@ -155,7 +179,7 @@ def test_analyze_out_xlsx_and_csv_keep_hostile_ids_as_text_and_numbers_as_number
     assert_xlsx_holds(tmp_path / "rfm.xlsx", records)
     assert_csv_holds(tmp_path / "rfm.csv", records)
     rows = {row[0]: row for row in csv_rows(tmp_path / "rfm.csv")[1:]}
-    assert rows["'=HYPERLINK(\"http://x\",\"CLICK\")"] and rows["'-2+3"] and rows["'@cmd"] and rows["'+SUM(A1)"]
+    assert rows['\'=HYPERLINK("http://x","CLICK")'] and rows["'-2+3"] and rows["'@cmd"] and rows["'+SUM(A1)"]
     assert rows["R1"][3] == "-10.5"
     # and CSV on stdout, which a user redirects into a file just the same
     printed = list(csv.reader(run_ok(run_cli, "analyze", "rfm", "--db", shop, "--format", "csv").splitlines()))
@@ -204,7 +228,9 @@ def test_segment_export_keeps_text_attributes_as_text_and_negative_balances_as_n
 def test_report_exports(run_cli, shop, tmp_path, fmt):
     run_ok(run_cli, "report", "--db", shop, "--out", "out", "--export-format", fmt)
     exports = tmp_path / "out" / "exports"
-    assert {"rfm_segments", "clv", "next_product", "clusters", "lifecycle_stages"} <= {p.stem for p in exports.iterdir()}
+    assert {"rfm_segments", "clv", "next_product", "clusters", "lifecycle_stages"} <= {
+        p.stem for p in exports.iterdir()
+    }
     for path in sorted(exports.iterdir()):
         assert path.suffix == f".{fmt}"
         if fmt == "xlsx":
@@ -228,13 +254,20 @@ def test_report_exports(run_cli, shop, tmp_path, fmt):
 def test_cells_starting_with_a_tab_or_carriage_return_are_text_too(tmp_path):
     """Ingest trims text, so a leading tab or CR reaches an export only from a frame written
     directly; a line break inside a cell is quoted, so the row stays one row."""
-    frame = pd.DataFrame({"name": ["\tTAB", "\rCR", "=1", "-2.5", "in\rside\nout"],
-                          "value": [-1.0, -2, 3, math.nan, 0.5]})
+    frame = pd.DataFrame(
+        {"name": ["\tTAB", "\rCR", "=1", "-2.5", "in\rside\nout"], "value": [-1.0, -2, 3, math.nan, 0.5]}
+    )
     write_table_atomic(frame, tmp_path / "t.csv", "csv")
     write_table_atomic(frame, tmp_path / "t.xlsx", "xlsx")
     rows = csv_rows(tmp_path / "t.csv")
-    assert rows == [["name", "value"], ["'\tTAB", "-1.0"], ["'\rCR", "-2.0"], ["'=1", "3.0"], ["-2.5", ""],
-                    ["in\rside\nout", "0.5"]]
+    assert rows == [
+        ["name", "value"],
+        ["'\tTAB", "-1.0"],
+        ["'\rCR", "-2.0"],
+        ["'=1", "3.0"],
+        ["-2.5", ""],
+        ["in\rside\nout", "0.5"],
+    ]
     assert (tmp_path / "t.csv").read_bytes().count(b"\r\n") == 0  # rows end in a line feed
     cells = xlsx_rows(tmp_path / "t.xlsx")
     assert all(kind == "s" for (_, kind), _ in cells[1:])
@@ -246,15 +279,39 @@ def test_cells_starting_with_a_tab_or_carriage_return_are_text_too(tmp_path):
 
 def test_text_safe_marks_only_what_a_spreadsheet_would_run():
     assert [text_safe(v) for v in ("=1+1", "+SUM(A1)", "-2+3", "@cmd", "\tx", "\rx", "-", "+")] == [
-        "'=1+1", "'+SUM(A1)", "'-2+3", "'@cmd", "'\tx", "'\rx", "'-", "'+"]
+        "'=1+1",
+        "'+SUM(A1)",
+        "'-2+3",
+        "'@cmd",
+        "'\tx",
+        "'\rx",
+        "'-",
+        "'+",
+    ]
     assert [text_safe(v) for v in ("-2", "+3.5", "-1e5", "ok", "a=b", "", -2, -2.5, None)] == [
-        "-2", "+3.5", "-1e5", "ok", "a=b", "", -2, -2.5, None]
+        "-2",
+        "+3.5",
+        "-1e5",
+        "ok",
+        "a=b",
+        "",
+        -2,
+        -2.5,
+        None,
+    ]
 
 
-@pytest.mark.parametrize("name, sheet", [
-    ("rfm_segments", "rfm_segments"), ("segment_[vip]:a/b\\c*?", "segment__vip__a_b_c__"),
-    ("x" * 40, "x" * 31), ("'quoted'", "quoted"), ("History", "History_"), ("", "Sheet1"),
-])
+@pytest.mark.parametrize(
+    "name, sheet",
+    [
+        ("rfm_segments", "rfm_segments"),
+        ("segment_[vip]:a/b\\c*?", "segment__vip__a_b_c__"),
+        ("x" * 40, "x" * 31),
+        ("'quoted'", "quoted"),
+        ("History", "History_"),
+        ("", "Sheet1"),
+    ],
+)
 def test_sheet_names_are_valid_for_excel(name, sheet):
     assert sheet_name(name) == sheet
 
@@ -262,7 +319,9 @@ def test_sheet_names_are_valid_for_excel(name, sheet):
 def test_out_format_follows_the_file_name_and_refuses_a_contradicting_format(run_cli, shop, tmp_path):
     run_ok(run_cli, "analyze", "trends", "--db", shop, "--out", "t.json")
     assert isinstance(json.loads((tmp_path / "t.json").read_text(encoding="utf-8")), list)
-    run_ok(run_cli, "analyze", "trends", "--db", shop, "--format", "json", "--out", "t.txt")  # no known suffix: --format
+    run_ok(
+        run_cli, "analyze", "trends", "--db", shop, "--format", "json", "--out", "t.txt"
+    )  # no known suffix: --format
     assert isinstance(json.loads((tmp_path / "t.txt").read_text(encoding="utf-8")), list)
     result = run_cli("analyze", "trends", "--db", shop, "--format", "json", "--out", "t.csv")
     assert result.exit_code == 2 and result.exception is None

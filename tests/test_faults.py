@@ -32,8 +32,8 @@ from functools import cache
 from pathlib import Path
 
 import pytest
-
 from conftest import require
+
 from memberlens.demo.generator import generate_demo_data
 from memberlens.io.together import finish_interrupted
 from memberlens.io.workspace import Workspace
@@ -56,8 +56,9 @@ def environment() -> dict[str, str]:
 
 
 def memberlens(*args: object, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([executable(), *map(str, args)], cwd=cwd, env=environment(), capture_output=True,
-                          text=True, timeout=600)
+    return subprocess.run(
+        [executable(), *map(str, args)], cwd=cwd, env=environment(), capture_output=True, text=True, timeout=600
+    )
 
 
 def assert_one_error_line(done: subprocess.CompletedProcess, *words: str) -> str:
@@ -136,8 +137,11 @@ def fill(disk: Path, leave: int) -> Path:
 def snapshot(folder: Path) -> dict[str, bytes]:
     """Every visible file under ``folder`` (relative name -> bytes), a report's "generated at"
     minute left out: two runs of one report differ in it and nothing else."""
-    return {str(p.relative_to(folder)): GENERATED.sub(b"generated -", p.read_bytes()) for p in sorted(folder.rglob("*"))
-            if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts)}
+    return {
+        str(p.relative_to(folder)): GENERATED.sub(b"generated -", p.read_bytes())
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+    }
 
 
 GENERATED = re.compile(rb"generated \d{4}-\d{2}-\d{2} \d{2}:\d{2}")
@@ -157,7 +161,9 @@ def test_a_full_disk_while_ingesting_is_one_line_and_the_workspace_stays_as_it_w
     disk = tmp_path / "disk"
     with small_disk(disk, 32):
         workspace = disk / "w.duckdb"
-        assert memberlens("ingest", shop["members"], "--table", "members", "--db", workspace, cwd=tmp_path).returncode == 0
+        assert (
+            memberlens("ingest", shop["members"], "--table", "members", "--db", workspace, cwd=tmp_path).returncode == 0
+        )
         before = ledgers_balanced(workspace)
         filler = fill(disk, leave=128 * 1024)
         done = memberlens("ingest", shop["orders"], "--table", "orders", "--db", workspace, cwd=tmp_path)
@@ -238,8 +244,14 @@ POINTS = 10
 
 def kill_at(args: list[object], cwd: Path, after: float) -> None:
     """Run ``memberlens ARGS`` and kill -9 it ``after`` seconds (if it still runs)."""
-    process = subprocess.Popen([executable(), *map(str, args)], cwd=cwd, env=environment(),
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    process = subprocess.Popen(
+        [executable(), *map(str, args)],
+        cwd=cwd,
+        env=environment(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     try:
         process.wait(timeout=after)
     except subprocess.TimeoutExpired:
@@ -271,9 +283,14 @@ def kill_after_renames(args: list[object], cwd: Path, renames: int) -> int:
     """Run ``memberlens ARGS`` killed after its ``renames``-th rename (0: not killed); the
     renames it made when it ran to the end."""
     count = cwd / "renames.txt"
-    done = subprocess.run([sys.executable, "-c", KILL_AFTER_RENAMES, *map(str, args)], cwd=cwd,
-                          env=environment() | {"KILL_AFTER_RENAMES": str(renames), "RENAMES_FILE": str(count)},
-                          capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [sys.executable, "-c", KILL_AFTER_RENAMES, *map(str, args)],
+        cwd=cwd,
+        env=environment() | {"KILL_AFTER_RENAMES": str(renames), "RENAMES_FILE": str(count)},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     if renames:
         assert done.returncode == -signal.SIGKILL, (done.returncode, done.stderr[-2000:])
         return renames
@@ -306,8 +323,9 @@ def test_a_kill_at_ten_points_of_an_ingest_leaves_the_source_whole_or_absent(sho
         folder.mkdir()
         workspace = folder / "w.duckdb"
         shutil.copy(base, workspace)
-        kill_at(["ingest", shop["orders"], "--table", "orders", "--db", workspace], folder,
-                seconds * (point + 0.5) / POINTS)
+        kill_at(
+            ["ingest", shop["orders"], "--table", "orders", "--db", workspace], folder, seconds * (point + 0.5) / POINTS
+        )
         assert ledgers_balanced(workspace) in (before, after), point
         assert leftovers_under(folder) == [], point
 
@@ -340,6 +358,8 @@ def test_a_kill_at_ten_points_of_a_report_or_export_leaves_the_old_files_or_the_
         kill_after_renames([*new_args, "--db", new_db, "--out", out], tmp_path, point)
         finish_interrupted(out)
         found = snapshot(out)
-        assert found in (old, new), (f"killed after rename {point} of {renames}: differs from the new files in "
-                                     f"{sorted(k for k in set(found) | set(new) if found.get(k) != new.get(k))}")
+        assert found in (old, new), (
+            f"killed after rename {point} of {renames}: differs from the new files in "
+            f"{sorted(k for k in set(found) | set(new) if found.get(k) != new.get(k))}"
+        )
         assert leftovers_under(out) == [], point

@@ -8,8 +8,8 @@ twenty generations re-planned all of it for every query until the driver ran out
 from __future__ import annotations
 
 import pandas as pd
-
 from conftest import load
+
 from memberlens.io.held import hold, let_go
 
 

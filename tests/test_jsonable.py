@@ -32,10 +32,24 @@ def test_missing_values_of_every_kind_are_null():
 
 
 def test_numpy_numbers_dates_and_nesting():
-    data = {"n": np.int64(3), "x": np.float32(0.5), "flag": np.bool_(True), "day": date(2024, 2, 29),
-            "items": np.array(["tea", "cup"]), "pair": ("a", 1), 7: "key as text"}
-    assert strict_loads(json_text(data)) == {"n": 3, "x": 0.5, "flag": True, "day": "2024-02-29",
-                                             "items": ["tea", "cup"], "pair": ["a", 1], "7": "key as text"}
+    data = {
+        "n": np.int64(3),
+        "x": np.float32(0.5),
+        "flag": np.bool_(True),
+        "day": date(2024, 2, 29),
+        "items": np.array(["tea", "cup"]),
+        "pair": ("a", 1),
+        7: "key as text",
+    }
+    assert strict_loads(json_text(data)) == {
+        "n": 3,
+        "x": 0.5,
+        "flag": True,
+        "day": "2024-02-29",
+        "items": ["tea", "cup"],
+        "pair": ["a", 1],
+        "7": "key as text",
+    }
 
 
 def test_text_is_kept_as_written():

@@ -23,7 +23,13 @@ from memberlens.schema.contract import ORDERS
 
 COLUMNS = ["Invoice", "Customer", "Date", "Qty", "Price"]
 SPEC = MappingSpec(
-    columns={"order_id": "Invoice", "customer_id": "Customer", "ordered_at": "Date", "quantity": "Qty", "unit_price": "Price"},
+    columns={
+        "order_id": "Invoice",
+        "customer_id": "Customer",
+        "ordered_at": "Date",
+        "quantity": "Qty",
+        "unit_price": "Price",
+    },
     cancellation_prefix="C",
 )
 # (text, parsed datetime or None when unparseable); "" is a missing date.
@@ -50,7 +56,9 @@ cells = st.fixed_dictionaries(
 )
 order_logs = st.lists(cells, min_size=1, max_size=40).flatmap(
     # repeat some rows verbatim so exact duplicates are common
-    lambda rows: st.lists(st.sampled_from(rows), min_size=len(rows), max_size=len(rows) + 10).map(lambda extra: rows + extra)
+    lambda rows: st.lists(st.sampled_from(rows), min_size=len(rows), max_size=len(rows) + 10).map(
+        lambda extra: rows + extra
+    )
 )
 
 
@@ -131,7 +139,15 @@ def test_rows_read_equal_rows_used_plus_set_aside(rows, policy):
         assert counts.get("orders_set_aside", 0) == ledger.rows_set_aside - ledger.set_aside.get("cancellation", 0)
 
 
-@pytest.mark.parametrize("policy", [CleaningPolicy(), CleaningPolicy(require_customer_id=False, separate_cancellations=False, positive_quantity=False, positive_price=False)])
+@pytest.mark.parametrize(
+    "policy",
+    [
+        CleaningPolicy(),
+        CleaningPolicy(
+            require_customer_id=False, separate_cancellations=False, positive_quantity=False, positive_price=False
+        ),
+    ],
+)
 def test_every_combination_of_cell_values(policy):
     """Exhaustive over the value space the random tests sample from: each reason is reached."""
     invoices, customers = ["536365", "C536367", ""], ["17850", "17850.0", ""]
@@ -146,7 +162,9 @@ def test_every_combination_of_cell_values(policy):
     assert len(expected) >= (9 if policy == CleaningPolicy() else 6)  # the reasons really occur
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
 @given(rows=order_logs)
 @pytest.mark.slow
 def test_csv_file_gives_the_same_ledger_as_the_frame(rows, tmp_path_factory):
@@ -181,4 +199,6 @@ def test_reasons_follow_the_documented_precedence():
     with Workspace(":memory:") as ws:
         ledger = ingest(ws, pd.DataFrame(rows), name="log", mapping=SPEC).ledger
     assert ledger.set_aside == {"cancellation": 1}
-    assert documented.index("cancellation") < documented.index("missing_customer_id") < documented.index("duplicate_line")
+    assert (
+        documented.index("cancellation") < documented.index("missing_customer_id") < documented.index("duplicate_line")
+    )

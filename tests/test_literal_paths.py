@@ -12,19 +12,24 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from test_sources_never_collide import orders_csv  # one order file per list of customers
 
 from memberlens import Workspace
-from test_sources_never_collide import orders_csv  # one order file per list of customers
 
 
 def orders_parquet(path: Path, customers: list[str]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(pa.table({
-        "InvoiceNo": [str(i + 1) for i in range(len(customers))],
-        "CustomerID": customers,
-        "InvoiceDate": [f"2024-01-{1 + i:02d} 10:00:00" for i in range(len(customers))],
-        "Amount": [f"{i + 1}.25" for i in range(len(customers))],
-    }), path)
+    pq.write_table(
+        pa.table(
+            {
+                "InvoiceNo": [str(i + 1) for i in range(len(customers))],
+                "CustomerID": customers,
+                "InvoiceDate": [f"2024-01-{1 + i:02d} 10:00:00" for i in range(len(customers))],
+                "Amount": [f"{i + 1}.25" for i in range(len(customers))],
+            }
+        ),
+        path,
+    )
     return path
 
 
@@ -32,7 +37,7 @@ def ingested(db: Path) -> tuple[dict[str, list[str]], list[dict]]:
     """The customers of each source in ``orders``, and every ledger."""
     with Workspace(db, read_only=True) as ws:
         frame = ws.table("orders").select("_source", "customer_id").execute()
-        ledgers = [l.to_dict() for l in ws.ledgers()]
+        ledgers = [x.to_dict() for x in ws.ledgers()]
     return {s: sorted(g.customer_id) for s, g in frame.groupby("_source")}, ledgers
 
 
@@ -58,7 +63,7 @@ def test_a_star_in_a_file_name_reads_that_file_only(run_cli, tmp_path):
     orders_csv(tmp_path / "sb.csv", ["b1"])
     rows, ledgers = ingest_one(run_cli, tmp_path, "s*.csv")
     assert rows == {str(star.resolve()): ["star"]}
-    assert [(l["rows_read"], l["rows_used"]) for l in ledgers] == [(1, 1)]
+    assert [(x["rows_read"], x["rows_used"]) for x in ledgers] == [(1, 1)]
 
 
 def test_parquet_files_and_folders_are_literal_too(run_cli, tmp_path):
@@ -70,9 +75,11 @@ def test_parquet_files_and_folders_are_literal_too(run_cli, tmp_path):
     result = run_cli("ingest", "p[1].parquet", "lake[2]")
     assert result.exit_code == 0, result.stderr
     rows, ledgers = ingested(tmp_path / "memberlens.duckdb")
-    assert rows == {str((tmp_path / "p[1].parquet").resolve()): ["p"],
-                    str((tmp_path / "lake[2]").resolve()): ["l1", "l2", "l3"]}
-    assert sorted(l["rows_read"] for l in ledgers) == [1, 3]
+    assert rows == {
+        str((tmp_path / "p[1].parquet").resolve()): ["p"],
+        str((tmp_path / "lake[2]").resolve()): ["l1", "l2", "l3"],
+    }
+    assert sorted(x["rows_read"] for x in ledgers) == [1, 3]
 
 
 @pytest.mark.parametrize("engine", ["duckdb", "spark"])

@@ -64,7 +64,8 @@ def test_every_requirement_is_locked_within_its_range(lock):
         assert name in pins, f"locks/{lock}.txt has no pin for {requirement}: run make lock"
         for version, _ in pins[name]:
             assert requirement.specifier.contains(version, prereleases=True), (
-                f"locks/{lock}.txt pins {name}=={version}, outside pyproject.toml's {requirement}: run make lock")
+                f"locks/{lock}.txt pins {name}=={version}, outside pyproject.toml's {requirement}: run make lock"
+            )
 
 
 @pytest.mark.parametrize("lock", ["runtime", "spark"])
@@ -73,7 +74,8 @@ def test_smaller_sets_pin_what_the_test_set_pins(lock):
     test_pins = _pins("test")
     for name, versions in _pins(lock).items():
         assert sorted(map(str, versions)) == sorted(map(str, test_pins[name])), (
-            f"{name}: locks/{lock}.txt {versions} but locks/test.txt {test_pins[name]}: run make lock")
+            f"{name}: locks/{lock}.txt {versions} but locks/test.txt {test_pins[name]}: run make lock"
+        )
 
 
 def test_installed_versions_are_the_locked_ones():

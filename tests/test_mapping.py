@@ -31,9 +31,18 @@ def test_uci_columns_are_detected_without_a_preset():
 @pytest.mark.parametrize(
     "columns, expected",
     [
-        (["用户ID", "订单号", "下单时间", "订单金额"], {"customer_id": "用户ID", "order_id": "订单号", "ordered_at": "下单时间", "amount": "订单金额"}),
-        (["customer_id", "order_date", "Order ID", "Revenue"], {"customer_id": "customer_id", "ordered_at": "order_date", "order_id": "Order ID", "amount": "Revenue"}),
-        (["会员ID", "支付时间", "数量", "单价"], {"customer_id": "会员ID", "ordered_at": "支付时间", "quantity": "数量", "unit_price": "单价"}),
+        (
+            ["用户ID", "订单号", "下单时间", "订单金额"],
+            {"customer_id": "用户ID", "order_id": "订单号", "ordered_at": "下单时间", "amount": "订单金额"},
+        ),
+        (
+            ["customer_id", "order_date", "Order ID", "Revenue"],
+            {"customer_id": "customer_id", "ordered_at": "order_date", "order_id": "Order ID", "amount": "Revenue"},
+        ),
+        (
+            ["会员ID", "支付时间", "数量", "单价"],
+            {"customer_id": "会员ID", "ordered_at": "支付时间", "quantity": "数量", "unit_price": "单价"},
+        ),
     ],
 )
 def test_common_names_are_detected(columns, expected):
@@ -61,7 +70,9 @@ def test_explicit_mapping_wins_and_unknown_names_are_refused():
 
 def test_mapping_file(tmp_path):
     path = tmp_path / "map.toml"
-    path.write_text('date_order = "dmy"\ncancellation_prefix = "R"\n[columns]\ncustomer_id = "会员"\n', encoding="utf-8")
+    path.write_text(
+        'date_order = "dmy"\ncancellation_prefix = "R"\n[columns]\ncustomer_id = "会员"\n', encoding="utf-8"
+    )
     spec = load_mapping_file(path)
     assert (spec.columns, spec.date_order, spec.cancellation_prefix) == ({"customer_id": "会员"}, "dmy", "R")
     path.write_text('date_order = "ymd"\n', encoding="utf-8")

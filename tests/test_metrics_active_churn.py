@@ -5,8 +5,16 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from _order_logs import (PERIODS, engine_property, active_users_oracle, assert_frame_matches, churn_members_oracle, churn_oracle,
-                         order_logs, orders_frame)
+from _order_logs import (
+    PERIODS,
+    active_users_oracle,
+    assert_frame_matches,
+    churn_members_oracle,
+    churn_oracle,
+    engine_property,
+    order_logs,
+    orders_frame,
+)
 from conftest import load
 from hypothesis import strategies as st
 
@@ -17,8 +25,19 @@ from memberlens.metrics import compute_churn, count_active_users, new_buyer_memb
 def _orders(*rows):
     """(customer, order, timestamp) -> an orders frame of one 10.0 line per order."""
     return orders_frame(
-        [dict(customer_id=c, order_id=o, ordered_at=at, amount=10.0, quantity=1.0, unit_price=10.0, product_id="p",
-              coupon_amount=0.0) for c, o, at in rows]
+        [
+            dict(
+                customer_id=c,
+                order_id=o,
+                ordered_at=at,
+                amount=10.0,
+                quantity=1.0,
+                unit_price=10.0,
+                product_id="p",
+                coupon_amount=0.0,
+            )
+            for c, o, at in rows
+        ]
     )
 
 
@@ -45,8 +64,11 @@ def test_active_users_from_events_match_oracle(con, orders):
 def test_active_users_by_hand(con):
     # a on day 1 and 3, b on day 8, c on day 31 (a's day 1 leaves the 30-day window on day 31)
     orders = _orders(
-        ("a", "1", "2021-03-01 23:59"), ("a", "2", "2021-03-03 00:00"), ("a", "3", "2021-03-03 12:00"),
-        ("b", "4", "2021-03-08"), ("c", "5", "2021-03-31"),
+        ("a", "1", "2021-03-01 23:59"),
+        ("a", "2", "2021-03-03 00:00"),
+        ("a", "3", "2021-03-03 12:00"),
+        ("b", "4", "2021-03-08"),
+        ("c", "5", "2021-03-31"),
     )
     t = count_active_users(load(con, "orders", orders), "ordered_at").execute().set_index("day")
     day = lambda s: pd.Timestamp(s)  # noqa: E731
@@ -71,7 +93,9 @@ def test_active_users_without_the_time_column_raise_config_error(con):
 # -- churn -----------------------------------------------------------------------------------
 
 
-@engine_property(orders=order_logs(), period=st.sampled_from(PERIODS), churn_days=st.sampled_from([1, 6, 7, 30, 45, 90]))
+@engine_property(
+    orders=order_logs(), period=st.sampled_from(PERIODS), churn_days=st.sampled_from([1, 6, 7, 30, 45, 90])
+)
 def test_the_customers_behind_newly_churned_and_new_buyers_match_the_oracle(con, orders, period, churn_days):
     table = load(con, "orders", orders)
     newly, new = churn_members_oracle(orders, period, churn_days)
@@ -86,7 +110,9 @@ def test_the_customers_behind_newly_churned_and_new_buyers_match_the_oracle(con,
     assert by_period(new_buyer_members(table, period).execute()) == new
 
 
-@engine_property(orders=order_logs(), period=st.sampled_from(PERIODS), churn_days=st.sampled_from([1, 6, 7, 30, 45, 90]))
+@engine_property(
+    orders=order_logs(), period=st.sampled_from(PERIODS), churn_days=st.sampled_from([1, 6, 7, 30, 45, 90])
+)
 def test_churn_matches_oracle(con, orders, period, churn_days):
     actual = compute_churn(load(con, "orders", orders), period, churn_days=churn_days).execute()
     assert_frame_matches(actual, churn_oracle(orders, period, churn_days), ["period_start"])
@@ -96,7 +122,9 @@ def test_churn_matches_oracle(con, orders, period, churn_days):
 
 def test_churn_by_hand(con):
     # churn_days = 30; months. a: Jan 10, b: Jan 25 and Mar 20, c: Mar 31
-    orders = _orders(("a", "1", "2021-01-10"), ("b", "2", "2021-01-25"), ("b", "3", "2021-03-20"), ("c", "4", "2021-03-31"))
+    orders = _orders(
+        ("a", "1", "2021-01-10"), ("b", "2", "2021-01-25"), ("b", "3", "2021-03-20"), ("c", "4", "2021-03-31")
+    )
     t = compute_churn(load(con, "orders", orders), "month", churn_days=30).execute()
     # cut-offs Feb 1, Mar 1, Apr 1 (the day after the last order): ages Jan: a 22, b 7
     # Feb: a 50 (churned), b 35 (churned); Mar: a 81, b 12, c 1

@@ -26,13 +26,17 @@ def _three_groups() -> pd.DataFrame:
     }
     frames = []
     for name, (n, r, f, m) in groups.items():
-        frames.append(pd.DataFrame({
-            "customer_id": [f"{name}{i:02d}" for i in range(n)],
-            "recency": rng.integers(r[0], r[1] + 1, n),
-            "frequency": rng.integers(f[0], f[1] + 1, n),
-            "monetary": rng.uniform(m[0], m[1], n).round(2),
-            "group": name,
-        }))
+        frames.append(
+            pd.DataFrame(
+                {
+                    "customer_id": [f"{name}{i:02d}" for i in range(n)],
+                    "recency": rng.integers(r[0], r[1] + 1, n),
+                    "frequency": rng.integers(f[0], f[1] + 1, n),
+                    "monetary": rng.uniform(m[0], m[1], n).round(2),
+                    "group": name,
+                }
+            )
+        )
     return pd.concat(frames, ignore_index=True)
 
 
@@ -111,8 +115,14 @@ def test_clustering_bad_inputs(con):
     two = pd.DataFrame({"customer_id": ["a", "b"], "recency": [1, 2], "frequency": [1, 2], "monetary": [1.0, 2.0]})
     with pytest.raises(InputError):
         cluster_customers(load(con, "rfm", two))
-    four = pd.DataFrame({"customer_id": list("abcd"), "recency": [1, 2, 3, 4], "frequency": [1, 2, 3, 4],
-                         "monetary": [1.0, 2.0, 3.0, 4.0]})
+    four = pd.DataFrame(
+        {
+            "customer_id": list("abcd"),
+            "recency": [1, 2, 3, 4],
+            "frequency": [1, 2, 3, 4],
+            "monetary": [1.0, 2.0, 3.0, 4.0],
+        }
+    )
     with pytest.raises(ConfigError):
         cluster_customers(load(con, "rfm", four), k_range=range(5, 8))  # no k below the 4 customers
 
@@ -130,8 +140,16 @@ MEMBERS = {
 ORDERS = {
     "customer_id": ["m1", "m1", "m1", "m2", "m5", "m3", "m1", "m4"],
     "order_id": ["o1", "o1", "o2", "o3", "o4", "o5", "o6", "o7"],
-    "ordered_at": ["2023-01-10 09:00", "2023-01-10 09:00", "2023-01-25 18:00", "2023-02-02 10:00",
-                   "2023-02-15 11:00", "2023-03-01 00:00", "2023-03-05 12:00", "2023-03-20 23:59"],
+    "ordered_at": [
+        "2023-01-10 09:00",
+        "2023-01-10 09:00",
+        "2023-01-25 18:00",
+        "2023-02-02 10:00",
+        "2023-02-15 11:00",
+        "2023-03-01 00:00",
+        "2023-03-05 12:00",
+        "2023-03-20 23:59",
+    ],
     "amount": [30.0, 20.0, 40.0, 60.0, 25.0, 100.0, 10.0, 30.0],
     "coupon_amount": [5.0, 0.0, 4.0, 10.0, 0.0, 0.0, 2.0, 0.0],
 }
@@ -215,8 +233,10 @@ CONVERSION = ["registration_to_purchase_rate", "activation_to_purchase_rate"]
 def _all_kpis(con) -> pd.DataFrame:
     members, orders, costs, campaigns = _frames()
     return compute_member_kpis(
-        load(con, "members", members), load(con, "orders", orders),
-        campaigns=load(con, "campaigns", campaigns), marketing_costs=load(con, "marketing_costs", costs),
+        load(con, "members", members),
+        load(con, "orders", orders),
+        campaigns=load(con, "campaigns", campaigns),
+        marketing_costs=load(con, "marketing_costs", costs),
     ).execute()
 
 
@@ -235,13 +255,28 @@ def test_conversion_rates_count_members_who_bought(con):
 def test_member_kpis_without_optional_tables(con):
     members, orders, _, _ = _frames()
     kpis = compute_member_kpis(load(con, "members", members), load(con, "orders", orders.drop(columns="coupon_amount")))
-    absent = {"coupon_member_ratio", "coupon_amount_ratio", "coupon_order_ratio", "coupon_users_aov",
-              "coupon_users_repurchase_rate", "media_cost", "coupon_cost", "points_cost", "marketing_cost",
-              "cost_per_registration", "cost_per_order", "cost_per_buyer", "marketing_revenue", "cost_ratio"}
+    absent = {
+        "coupon_member_ratio",
+        "coupon_amount_ratio",
+        "coupon_order_ratio",
+        "coupon_users_aov",
+        "coupon_users_repurchase_rate",
+        "media_cost",
+        "coupon_cost",
+        "points_cost",
+        "marketing_cost",
+        "cost_per_registration",
+        "cost_per_order",
+        "cost_per_buyer",
+        "marketing_revenue",
+        "cost_ratio",
+    }
     expected = _expected([c for c in EXPECTED_KPIS if c not in absent]).iloc[:3]  # March is the last period now
     actual = kpis.execute()
     assert sorted(actual.columns) == sorted(expected.columns)
-    assert_frame_matches(actual, expected, ["period_start"], columns=[c for c in expected.columns if c not in CONVERSION])
+    assert_frame_matches(
+        actual, expected, ["period_start"], columns=[c for c in expected.columns if c not in CONVERSION]
+    )
 
 
 def test_coupon_users_aov_and_repurchase_count_all_their_orders(con):
@@ -258,16 +293,20 @@ def test_coupon_users_aov_and_repurchase_count_all_their_orders(con):
 def test_member_value_by_hand(con):
     _, orders, _, _ = _frames()
     value = summarise_member_value(load(con, "orders", orders)).execute()
-    expected = pd.DataFrame({
-        "customer_id": ["m1", "m2", "m3", "m4", "m5"],
-        "historic_clv": [100.0, 60.0, 100.0, 30.0, 25.0],
-        "orders": [3, 1, 1, 1, 1],
-        "first_order_at": pd.to_datetime(["2023-01-10 09:00", "2023-02-02 10:00", "2023-03-01 00:00",
-                                          "2023-03-20 23:59", "2023-02-15 11:00"]),
-        "last_order_at": pd.to_datetime(["2023-03-05 12:00", "2023-02-02 10:00", "2023-03-01 00:00",
-                                         "2023-03-20 23:59", "2023-02-15 11:00"]),
-        "average_order_value": [100 / 3, 60.0, 100.0, 30.0, 25.0],
-    })
+    expected = pd.DataFrame(
+        {
+            "customer_id": ["m1", "m2", "m3", "m4", "m5"],
+            "historic_clv": [100.0, 60.0, 100.0, 30.0, 25.0],
+            "orders": [3, 1, 1, 1, 1],
+            "first_order_at": pd.to_datetime(
+                ["2023-01-10 09:00", "2023-02-02 10:00", "2023-03-01 00:00", "2023-03-20 23:59", "2023-02-15 11:00"]
+            ),
+            "last_order_at": pd.to_datetime(
+                ["2023-03-05 12:00", "2023-02-02 10:00", "2023-03-01 00:00", "2023-03-20 23:59", "2023-02-15 11:00"]
+            ),
+            "average_order_value": [100 / 3, 60.0, 100.0, 30.0, 25.0],
+        }
+    )
     assert_frame_matches(value, expected, ["customer_id"])
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from _order_logs import PERIODS, engine_property, assert_frame_matches, cohorts_oracle, order_logs, orders_frame
+from _order_logs import PERIODS, assert_frame_matches, cohorts_oracle, engine_property, order_logs, orders_frame
 from conftest import load
 from hypothesis import strategies as st
 
@@ -19,8 +19,19 @@ KEYS = ["cohort_start", "period_number"]
 def _orders(*rows):
     """(customer, order, timestamp, amount) -> an orders frame."""
     return orders_frame(
-        [dict(customer_id=c, order_id=o, ordered_at=at, amount=a, quantity=1.0, unit_price=a, product_id="p",
-              coupon_amount=0.0) for c, o, at, a in rows]
+        [
+            dict(
+                customer_id=c,
+                order_id=o,
+                ordered_at=at,
+                amount=a,
+                quantity=1.0,
+                unit_price=a,
+                product_id="p",
+                coupon_amount=0.0,
+            )
+            for c, o, at, a in rows
+        ]
     )
 
 
@@ -61,9 +72,11 @@ def test_cohorts_match_oracle(con, orders, period, measure, cumulative, relative
 
 def test_cohort_matrix_by_hand(con):
     orders = _orders(
-        ("a", "1", "2021-01-03", 10.0), ("a", "2", "2021-03-01", 5.0),  # Jan cohort, skips Feb
+        ("a", "1", "2021-01-03", 10.0),
+        ("a", "2", "2021-03-01", 5.0),  # Jan cohort, skips Feb
         ("b", "3", "2021-01-20", 20.0),  # Jan cohort, one order
-        ("c", "4", "2021-02-02", 7.0), ("c", "5", "2021-02-05", 3.0),  # Feb cohort
+        ("c", "4", "2021-02-02", 7.0),
+        ("c", "5", "2021-02-05", 3.0),  # Feb cohort
     )
     t = load(con, "orders", orders)
     m = build_retention_cohorts(t, "month").execute()
@@ -80,7 +93,9 @@ def test_cohort_matrix_by_hand(con):
 
     revenue = build_retention_cohorts(t, "month", measure="revenue").execute()
     assert revenue[revenue.cohort_start == pd.Timestamp("2021-01-01")].value.tolist() == [30.0, 0.0, 5.0]
-    assert revenue[revenue.cohort_start == pd.Timestamp("2021-01-01")].retention.tolist() == pytest.approx([1.0, 0.0, 5 / 30])
+    assert revenue[revenue.cohort_start == pd.Timestamp("2021-01-01")].retention.tolist() == pytest.approx(
+        [1.0, 0.0, 5 / 30]
+    )
 
     previous = build_retention_cohorts(t, "month", relative_to="previous").execute()
     jan_prev = previous[previous.cohort_start == pd.Timestamp("2021-01-01")].retention.tolist()

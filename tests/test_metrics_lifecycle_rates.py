@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 from _order_logs import (
     PERIODS,
-    engine_property,
     assert_frame_matches,
+    engine_property,
     final_growth_oracle,
     final_stage_oracle,
     growth_oracle,
@@ -33,8 +33,19 @@ from memberlens.metrics import (
 def _orders(*rows):
     """(customer, order, timestamp) -> an orders frame of one 10.0 line per order."""
     return orders_frame(
-        [dict(customer_id=c, order_id=o, ordered_at=at, amount=10.0, quantity=1.0, unit_price=10.0, product_id="p",
-              coupon_amount=0.0) for c, o, at in rows]
+        [
+            dict(
+                customer_id=c,
+                order_id=o,
+                ordered_at=at,
+                amount=10.0,
+                quantity=1.0,
+                unit_price=10.0,
+                product_id="p",
+                coupon_amount=0.0,
+            )
+            for c, o, at in rows
+        ]
     )
 
 
@@ -47,7 +58,9 @@ def test_lifecycle_matches_seed_state_machine(con, orders, period):
     assert_frame_matches(actual, lifecycle_oracle(orders, period), ["period_start"])
     # invariants
     t = actual
-    per_period = orders.assign(p=orders.ordered_at.dt.to_period({"day": "D", "week": "W-SUN", "month": "M", "quarter": "Q"}[period]))
+    per_period = orders.assign(
+        p=orders.ordered_at.dt.to_period({"day": "D", "week": "W-SUN", "month": "M", "quarter": "Q"}[period])
+    )
     buyers = per_period.groupby("p").customer_id.nunique()
     assert (t.new + t.active + t["return"] == t.buyers).all()
     assert t.buyers[t.buyers > 0].tolist() == buyers.tolist()
@@ -65,8 +78,6 @@ def test_growth_stages_match_oracle(con, orders, period):
     assert_frame_matches(actual, growth_oracle(orders, period), ["period_start"])
 
 
-
-
 @engine_property(orders=order_logs(), period=st.sampled_from(PERIODS))
 def test_final_stage_matches_state_machine(con, orders, period):
     stages = assign_lifecycle_stage(load(con, "orders", orders), period).execute()
@@ -82,8 +93,14 @@ def test_final_growth_stage_matches_the_periods_bought(con, orders, period):
 def test_final_growth_stage_by_hand(con):
     # April is the last month. a: Jan, Mar, Apr; b: Mar only; c: Jan only; d: Apr only; e: Feb, Apr
     orders = _orders(
-        ("a", "1", "2021-01-10"), ("a", "2", "2021-03-10"), ("a", "3", "2021-04-01"), ("b", "4", "2021-03-31 23:59"),
-        ("c", "5", "2021-01-01"), ("d", "6", "2021-04-02"), ("e", "7", "2021-02-02"), ("e", "8", "2021-04-30 23:59"),
+        ("a", "1", "2021-01-10"),
+        ("a", "2", "2021-03-10"),
+        ("a", "3", "2021-04-01"),
+        ("b", "4", "2021-03-31 23:59"),
+        ("c", "5", "2021-01-01"),
+        ("d", "6", "2021-04-02"),
+        ("e", "7", "2021-02-02"),
+        ("e", "8", "2021-04-30 23:59"),
     )
     s = assign_growth_stage(load(con, "orders", orders), "month").execute().set_index("customer_id").stage
     assert s.to_dict() == {"a": "returning", "b": "dormant", "c": "lapsed", "d": "new", "e": "resurrecting"}
@@ -92,8 +109,12 @@ def test_final_growth_stage_by_hand(con):
 def test_lifecycle_by_hand(con):
     # a: Jan, Feb, Apr (new, active, -, return); b: Feb (new) then unactive; c: Apr only
     orders = _orders(
-        ("a", "1", "2021-01-10"), ("a", "2", "2021-02-10"), ("a", "3", "2021-04-01"), ("a", "4", "2021-04-02"),
-        ("b", "5", "2021-02-28 23:59"), ("c", "6", "2021-04-30"),
+        ("a", "1", "2021-01-10"),
+        ("a", "2", "2021-02-10"),
+        ("a", "3", "2021-04-01"),
+        ("a", "4", "2021-04-02"),
+        ("b", "5", "2021-02-28 23:59"),
+        ("c", "6", "2021-04-30"),
     )
     t = count_lifecycle_stages(load(con, "orders", orders), "month").execute()
     assert t[["buyers", "new", "active", "return", "unactive"]].values.tolist() == [
@@ -104,21 +125,33 @@ def test_lifecycle_by_hand(con):
     ]
     g = count_growth_stages(load(con, "orders", orders), "month").execute()
     assert g[["new", "returning", "resurrecting", "dormant"]].values.tolist() == [
-        [1, 0, 0, 0], [1, 1, 0, 0], [0, 0, 0, 2], [1, 0, 1, 0],  # dormant only the period after activity
+        [1, 0, 0, 0],
+        [1, 1, 0, 0],
+        [0, 0, 0, 2],
+        [1, 0, 1, 0],  # dormant only the period after activity
     ]
 
 
 def test_final_stage_by_hand(con, request):
     # a: Jan, Mar, Apr -> active in April; b: Feb -> unactive; c: Jan, Apr -> return; d: Apr -> new
     orders = _orders(
-        ("a", "1", "2021-01-10"), ("a", "2", "2021-03-10"), ("a", "3", "2021-04-01"),
-        ("b", "4", "2021-02-28 23:59"), ("c", "5", "2021-01-01"), ("c", "6", "2021-04-30 23:59"), ("d", "7", "2021-04-02"),
+        ("a", "1", "2021-01-10"),
+        ("a", "2", "2021-03-10"),
+        ("a", "3", "2021-04-01"),
+        ("b", "4", "2021-02-28 23:59"),
+        ("c", "5", "2021-01-01"),
+        ("c", "6", "2021-04-30 23:59"),
+        ("d", "7", "2021-04-02"),
     )
     s = assign_lifecycle_stage(load(con, "orders", orders), "month").execute()
     assert dict(zip(s.customer_id, s.stage)) == {"a": "active", "b": "unactive", "c": "return", "d": "new"}
     starts = dict(zip(s.customer_id, pd.to_datetime(s.last_purchase_period_start)))
-    assert starts == {"a": pd.Timestamp("2021-04-01"), "b": pd.Timestamp("2021-02-01"), "c": pd.Timestamp("2021-04-01"),
-                      "d": pd.Timestamp("2021-04-01")}
+    assert starts == {
+        "a": pd.Timestamp("2021-04-01"),
+        "b": pd.Timestamp("2021-02-01"),
+        "c": pd.Timestamp("2021-04-01"),
+        "d": pd.Timestamp("2021-04-01"),
+    }
 
 
 # -- rates -----------------------------------------------------------------------------------
@@ -143,10 +176,13 @@ def test_rates_match_oracle(con, orders, period):
 
 def test_rates_by_hand(con):
     orders = _orders(
-        ("a", "1", "2021-01-10"), ("a", "2", "2021-01-11"),  # a: two orders in Jan
+        ("a", "1", "2021-01-10"),
+        ("a", "2", "2021-01-11"),  # a: two orders in Jan
         ("b", "3", "2021-01-12"),
         ("a", "4", "2021-02-01"),  # Feb: a again
-        ("b", "5", "2021-03-03"), ("b", "6", "2021-03-03"), ("c", "7", "2021-03-04"),  # Mar: b back (two orders), c new
+        ("b", "5", "2021-03-03"),
+        ("b", "6", "2021-03-03"),
+        ("c", "7", "2021-03-04"),  # Mar: b back (two orders), c new
     )
     r = compute_repurchase_rates(load(con, "orders", orders), "month").execute()
     assert r.repurchase_rate.tolist()[0] == 0.5 and r.repurchase_rate.tolist()[1] == 0.0

@@ -42,13 +42,15 @@ def kept(shared_data) -> pd.DataFrame:
     rows = rows[(rows.Quantity.astype(float) > 0) & (rows.UnitPrice.astype(float) > 0)]
     rows = rows[~rows.duplicated(keep="first")]
     quantity, price = rows.Quantity.astype(float), rows.UnitPrice.astype(float)
-    return pd.DataFrame({
-        "customer_id": rows.CustomerID.str.strip(),
-        "order_id": rows.InvoiceNo,
-        "ordered_at": pd.to_datetime(rows.InvoiceDate, format="%m/%d/%Y %H:%M"),
-        "amount": quantity * price,
-        "quantity": quantity,
-    })
+    return pd.DataFrame(
+        {
+            "customer_id": rows.CustomerID.str.strip(),
+            "order_id": rows.InvoiceNo,
+            "ordered_at": pd.to_datetime(rows.InvoiceDate, format="%m/%d/%Y %H:%M"),
+            "amount": quantity * price,
+            "quantity": quantity,
+        }
+    )
 
 
 @pytest.fixture(scope="module")
@@ -66,12 +68,18 @@ def _month_starts(index) -> list[pd.Timestamp]:
 
 def test_monthly_buyers_orders_revenue(orders, kept):
     month = kept.ordered_at.dt.to_period("M")
-    expected = kept.groupby(month).agg(buyers=("customer_id", "nunique"), orders=("order_id", "nunique"),
-                                       revenue=("amount", "sum"), units=("quantity", "sum"))
+    expected = kept.groupby(month).agg(
+        buyers=("customer_id", "nunique"),
+        orders=("order_id", "nunique"),
+        revenue=("amount", "sum"),
+        units=("quantity", "sum"),
+    )
     expected = expected.assign(period_start=_month_starts(expected.index)).reset_index(drop=True)
     actual = summarise_trends(orders, "month").execute()
     assert len(actual) == 13
-    assert_frame_matches(actual, expected, ["period_start"], columns=["period_start", "buyers", "orders", "revenue", "units"])
+    assert_frame_matches(
+        actual, expected, ["period_start"], columns=["period_start", "buyers", "orders", "revenue", "units"]
+    )
 
 
 def test_monthly_lifecycle_layers(orders, months):
@@ -80,15 +88,17 @@ def test_monthly_lifecycle_layers(orders, months):
     previous[:, 1:] = bought[:, :-1]
     before = np.zeros_like(bought)  # bought in some earlier month
     before[:, 1:] = np.logical_or.accumulate(bought, axis=1)[:, :-1]
-    expected = pd.DataFrame({
-        "period_start": _month_starts(months.columns),
-        "buyers": bought.sum(axis=0),
-        "new": (bought & ~before).sum(axis=0),
-        "active": (bought & previous).sum(axis=0),
-        "return": (bought & before & ~previous).sum(axis=0),
-        "unactive": (~bought & before).sum(axis=0),
-        "left_censored": [True] + [False] * 12,
-    })
+    expected = pd.DataFrame(
+        {
+            "period_start": _month_starts(months.columns),
+            "buyers": bought.sum(axis=0),
+            "new": (bought & ~before).sum(axis=0),
+            "active": (bought & previous).sum(axis=0),
+            "return": (bought & before & ~previous).sum(axis=0),
+            "unactive": (~bought & before).sum(axis=0),
+            "left_censored": [True] + [False] * 12,
+        }
+    )
     actual = count_lifecycle_stages(orders, "month").execute()
     assert_frame_matches(actual, expected, ["period_start"])
     assert (actual.new + actual.active + actual["return"] == actual.buyers).all()
@@ -102,26 +112,30 @@ def test_monthly_repurchase_and_return_rates(orders, kept, months):
     bought = months.to_numpy()
     previous_buyers = np.r_[0, bought.sum(axis=0)[:-1]]
     returning = np.r_[0, (bought[:, 1:] & bought[:, :-1]).sum(axis=0)]
-    expected = pd.DataFrame({
-        "period_start": _month_starts(months.columns),
-        "buyers": buyers.to_numpy(),
-        "repeat_buyers": repeat.to_numpy(),
-        "repurchase_rate": repeat.to_numpy() / buyers.to_numpy(),
-        "previous_buyers": previous_buyers,
-        "returning_buyers": returning,
-        "return_rate": [None] + list(returning[1:] / previous_buyers[1:]),
-    })
+    expected = pd.DataFrame(
+        {
+            "period_start": _month_starts(months.columns),
+            "buyers": buyers.to_numpy(),
+            "repeat_buyers": repeat.to_numpy(),
+            "repurchase_rate": repeat.to_numpy() / buyers.to_numpy(),
+            "previous_buyers": previous_buyers,
+            "returning_buyers": returning,
+            "return_rate": [None] + list(returning[1:] / previous_buyers[1:]),
+        }
+    )
     actual = compute_repurchase_rates(orders, "month").execute()
     assert_frame_matches(actual, expected, ["period_start"], columns=list(expected.columns))
 
 
 def test_rfm_as_of_2011_12_10(orders, kept):
     per = kept.groupby("customer_id")
-    expected = pd.DataFrame({
-        "recency": (AS_OF - per.ordered_at.max().dt.normalize()).dt.days,
-        "frequency": per.order_id.nunique(),
-        "monetary": per.amount.sum(),
-    }).reset_index()
+    expected = pd.DataFrame(
+        {
+            "recency": (AS_OF - per.ordered_at.max().dt.normalize()).dt.days,
+            "frequency": per.order_id.nunique(),
+            "monetary": per.amount.sum(),
+        }
+    ).reset_index()
     assert len(expected) == 4_338
     actual = compute_rfm(orders, as_of="2011-12-10").execute()
     assert_frame_matches(actual, expected, ["customer_id"], columns=["customer_id", "recency", "frequency", "monetary"])

@@ -10,9 +10,9 @@ from _order_logs import (
     ELEVEN_TABLE,
     GRID_CHART,
     ON_FIVE,
-    engine_property,
     abc_oracle,
     assert_frame_matches,
+    engine_property,
     first_matching,
     grid_segment,
     order_logs,
@@ -39,8 +39,19 @@ from memberlens.metrics.rfm import GRID_SEGMENTS
 def _orders(*rows):
     """(customer, order, timestamp, amount) -> an orders frame."""
     return orders_frame(
-        [dict(customer_id=c, order_id=o, ordered_at=at, amount=a, quantity=1.0, unit_price=a, product_id="p",
-              coupon_amount=0.0) for c, o, at, a in rows]
+        [
+            dict(
+                customer_id=c,
+                order_id=o,
+                ordered_at=at,
+                amount=a,
+                quantity=1.0,
+                unit_price=a,
+                product_id="p",
+                coupon_amount=0.0,
+            )
+            for c, o, at, a in rows
+        ]
     )
 
 
@@ -71,8 +82,11 @@ def test_rfm_matches_oracle(con, data, orders, lookback):
 def test_rfm_cutoff_by_hand(con):
     orders = _orders(
         ("a", "1", "2021-06-09 23:59", 10.0),  # the day before the cut-off: R = 1
-        ("b", "2", "2021-06-09 00:00", 4.0), ("b", "3", "2021-06-10 00:00", 99.0),  # on the cut-off: not counted
-        ("c", "4", "2021-05-31 12:00", 2.5), ("c", "4", "2021-05-31 12:00", 2.5), ("c", "5", "2021-06-01", 1.0),
+        ("b", "2", "2021-06-09 00:00", 4.0),
+        ("b", "3", "2021-06-10 00:00", 99.0),  # on the cut-off: not counted
+        ("c", "4", "2021-05-31 12:00", 2.5),
+        ("c", "4", "2021-05-31 12:00", 2.5),
+        ("c", "5", "2021-06-01", 1.0),
         ("d", "6", "2021-06-10 08:00", 50.0),  # only on the cut-off: absent
     )
     t = load(con, "orders", orders)
@@ -109,12 +123,20 @@ def test_scores_match_oracle(con, orders, bins):
         assert ordered[score].is_monotonic_increasing
 
 
-@engine_property(values=st.lists(st.integers(0, 10_000), min_size=1, max_size=40, unique=True), bins=st.sampled_from([3, 4, 5]))
+@engine_property(
+    values=st.lists(st.integers(0, 10_000), min_size=1, max_size=40, unique=True), bins=st.sampled_from([3, 4, 5])
+)
 def test_scores_are_quantiles(con, values, bins):
     """With distinct values, score s holds the values ranked in the s-th bins-quantile."""
     n = len(values)
-    rfm = pd.DataFrame({"customer_id": [f"c{i}" for i in range(n)], "recency": values, "frequency": values,
-                        "monetary": [float(v) for v in values]})
+    rfm = pd.DataFrame(
+        {
+            "customer_id": [f"c{i}" for i in range(n)],
+            "recency": values,
+            "frequency": values,
+            "monetary": [float(v) for v in values],
+        }
+    )
     scored = score_rfm(load(con, "rfm", rfm), bins).execute()
     position = scored.monetary.rank().astype(int) - 1  # 0-based, ascending
     assert (scored.m_score == 1 + position * bins // n).all()
@@ -125,8 +147,14 @@ def test_scores_are_quantiles(con, values, bins):
 
 
 def test_equal_values_get_equal_scores_by_hand(con):
-    rfm = pd.DataFrame({"customer_id": list("abcde"), "recency": [5, 5, 5, 1, 9], "frequency": [1, 1, 1, 1, 2],
-                        "monetary": [10.0, 10.0, 20.0, 20.0, 30.0]})
+    rfm = pd.DataFrame(
+        {
+            "customer_id": list("abcde"),
+            "recency": [5, 5, 5, 1, 9],
+            "frequency": [1, 1, 1, 1, 2],
+            "monetary": [10.0, 10.0, 20.0, 20.0, 30.0],
+        }
+    )
     s = score_rfm(load(con, "rfm", rfm), 5).execute().set_index("customer_id").sort_index()
     # rank (min) / n = 5 -> 1 + floor(5 * (rank - 1) / 5) = rank
     assert s.m_score.tolist() == [1, 1, 3, 3, 5]
@@ -144,13 +172,29 @@ def test_grid_covers_every_cell_exactly_once(con):
     for r, f in cells:  # the published table: exactly one name per R x F cell
         names = [name for name, (rs, fs) in GRID_SEGMENTS.items() if r in rs and f in fs]
         assert len(names) == 1, (r, f, names)
-    scored = pd.DataFrame({"customer_id": [f"{r}{f}" for r, f in cells], "r_score": [r for r, _ in cells],
-                           "f_score": [f for _, f in cells], "m_score": 3})
+    scored = pd.DataFrame(
+        {
+            "customer_id": [f"{r}{f}" for r, f in cells],
+            "r_score": [r for r, _ in cells],
+            "f_score": [f for _, f in cells],
+            "m_score": 3,
+        }
+    )
     segmented = segment_rfm(load(con, "scored", scored)).execute()
     got = dict(zip(segmented.customer_id, segmented.segment))
     assert got == {f"{r}{f}": GRID_CHART[r][f - 1] for r, f in cells}
-    assert set(got.values()) == {"champions", "loyal", "potential_loyalists", "new", "promising", "need_attention",
-                                 "about_to_sleep", "at_risk", "cant_lose", "hibernating"}
+    assert set(got.values()) == {
+        "champions",
+        "loyal",
+        "potential_loyalists",
+        "new",
+        "promising",
+        "need_attention",
+        "about_to_sleep",
+        "at_risk",
+        "cant_lose",
+        "hibernating",
+    }
 
 
 CUSTOM = {
@@ -215,10 +259,18 @@ def test_every_score_combination_by_the_tables(con):
     """All 125 R/F/M scores: the grid by its chart, the eleven table by first match, and every one
     of the eleven names is reachable (no rule hidden behind a broader one)."""
     cells = [(r, f, m) for r in range(1, 6) for f in range(1, 6) for m in range(1, 6)]
-    scored = load(con, "scored", pd.DataFrame({
-        "customer_id": [f"{r}{f}{m}" for r, f, m in cells],
-        "r_score": [c[0] for c in cells], "f_score": [c[1] for c in cells], "m_score": [c[2] for c in cells],
-    }))
+    scored = load(
+        con,
+        "scored",
+        pd.DataFrame(
+            {
+                "customer_id": [f"{r}{f}{m}" for r, f, m in cells],
+                "r_score": [c[0] for c in cells],
+                "f_score": [c[1] for c in cells],
+                "m_score": [c[2] for c in cells],
+            }
+        ),
+    )
     grid = segment_rfm(scored).execute()
     assert dict(zip(grid.customer_id, grid.segment)) == {f"{r}{f}{m}": grid_segment(r, f) for r, f, m in cells}
     eleven = segment_rfm(scored, "eleven").execute()
@@ -232,13 +284,23 @@ def test_every_score_combination_by_the_tables(con):
 def test_lowest_bin_reaches_the_first_row_and_column_of_the_grid(con, bins):
     # both ends of a 3- or 4-bin scale land on 1 and 5: a most-recent customer in the lowest
     # frequency bin is 'new', the lowest on all three 'hibernating'
-    scored = pd.DataFrame({"customer_id": ["top", "bottom", "new"], "r_score": [bins, 1, bins], "f_score": [bins, 1, 1],
-                           "m_score": [bins, 1, 1]})
+    scored = pd.DataFrame(
+        {
+            "customer_id": ["top", "bottom", "new"],
+            "r_score": [bins, 1, bins],
+            "f_score": [bins, 1, 1],
+            "m_score": [bins, 1, 1],
+        }
+    )
     table = load(con, "scored", scored)
     s = segment_rfm(table, bins=bins).execute()
     assert dict(zip(s.customer_id, s.segment)) == {"top": "champions", "bottom": "hibernating", "new": "new"}
     eleven = segment_rfm(table, "eleven", bins=bins).execute()
-    assert dict(zip(eleven.customer_id, eleven.segment)) == {"top": "champions", "bottom": "hibernating", "new": "recent"}
+    assert dict(zip(eleven.customer_id, eleven.segment)) == {
+        "top": "champions",
+        "bottom": "hibernating",
+        "new": "recent",
+    }
 
 
 @pytest.mark.parametrize(
@@ -273,19 +335,25 @@ def test_bad_lookback_raises_config_error(con, lookback):
 @engine_property(data=st.data(), orders=order_logs(), lookback=st.one_of(st.none(), st.integers(1, 60)))
 def test_rfe_matches_oracle(con, data, orders, lookback):
     as_of = data.draw(cutoffs(orders))
-    events = pd.DataFrame({
-        "customer_id": orders.customer_id,
-        "occurred_at": orders.ordered_at,
-        "engagement": orders.quantity.where(orders.unit_price != 60.0),  # some events without engagement
-    })
+    events = pd.DataFrame(
+        {
+            "customer_id": orders.customer_id,
+            "occurred_at": orders.ordered_at,
+            "engagement": orders.quantity.where(orders.unit_price != 60.0),  # some events without engagement
+        }
+    )
     actual = compute_rfe(load(con, "events", events), as_of=as_of, lookback_days=lookback).execute()
     days = events.occurred_at.dt.normalize()
     cutoff = days.max() + pd.Timedelta(days=1) if as_of is None else pd.Timestamp(as_of)
     keep = (days < cutoff) & (True if lookback is None else (cutoff - days).dt.days <= lookback)
     expected = pd.DataFrame(
         [
-            {"customer_id": c, "recency": (cutoff - g.occurred_at.max().normalize()).days, "frequency": len(g),
-             "engagement": g.engagement.fillna(1.0).sum()}
+            {
+                "customer_id": c,
+                "recency": (cutoff - g.occurred_at.max().normalize()).days,
+                "frequency": len(g),
+                "engagement": g.engagement.fillna(1.0).sum(),
+            }
             for c, g in events[keep].groupby("customer_id")
         ],
         columns=["customer_id", "recency", "frequency", "engagement"],
@@ -294,9 +362,13 @@ def test_rfe_matches_oracle(con, data, orders, lookback):
 
 
 def test_rfe_scores_with_engagement(con):
-    events = pd.DataFrame({"customer_id": ["a", "a", "b"],
-                           "occurred_at": pd.to_datetime(["2021-01-01", "2021-01-03", "2021-01-02"]),
-                           "engagement": [2.0, None, 5.0]})
+    events = pd.DataFrame(
+        {
+            "customer_id": ["a", "a", "b"],
+            "occurred_at": pd.to_datetime(["2021-01-01", "2021-01-03", "2021-01-02"]),
+            "engagement": [2.0, None, 5.0],
+        }
+    )
     rfe = compute_rfe(load(con, "events", events)).execute().set_index("customer_id").sort_index()
     assert rfe.recency.tolist() == [1, 2] and rfe.frequency.tolist() == [2, 1] and rfe.engagement.tolist() == [3.0, 5.0]
     scored = score_rfm(compute_rfe(load(con, "events", events)), 3, columns=("recency", "frequency", "engagement"))
@@ -309,7 +381,9 @@ def test_rfe_scores_with_engagement(con):
 THRESHOLDS = st.sampled_from([(0.8, 0.95), (0.5, 0.9), (0.3, 0.6), (0.7, 1.0), (0.05, 0.1)])
 
 
-@engine_property(orders=order_logs(max_customers=8, max_orders=18), by=st.sampled_from(["customer", "product"]), ab=THRESHOLDS)
+@engine_property(
+    orders=order_logs(max_customers=8, max_orders=18), by=st.sampled_from(["customer", "product"]), ab=THRESHOLDS
+)
 def test_abc_matches_oracle(con, orders, by, ab):
     a, b = ab
     key = "customer_id" if by == "customer" else "product_id"
@@ -327,8 +401,13 @@ def test_abc_matches_oracle(con, orders, by, ab):
     summary = summarise_abc(classify_abc(load(con, "orders", orders), by, a=a, b=b)).execute()
     per_class = pd.DataFrame(
         [
-            {"abc_class": c, "entities": len(g), "entity_share": len(g) / len(expected), "revenue": g.revenue.sum(),
-             "revenue_share": g.revenue.sum() / expected.revenue.sum()}
+            {
+                "abc_class": c,
+                "entities": len(g),
+                "entity_share": len(g) / len(expected),
+                "revenue": g.revenue.sum(),
+                "revenue_share": g.revenue.sum() / expected.revenue.sum(),
+            }
             for c, g in expected.groupby("abc_class")
         ]
     )
@@ -339,8 +418,12 @@ def test_abc_matches_oracle(con, orders, by, ab):
 
 def test_abc_crossing_entity_stays_in_the_class(con):
     # shares 50 %, 40 %, 6 %, 4 %: before = 0, .5, .9, .96 -> A, A (crosses 80 %), B (crosses 95 %), C
-    orders = _orders(("a", "1", "2021-01-01", 50.0), ("b", "2", "2021-01-01", 40.0), ("c", "3", "2021-01-01", 6.0),
-                     ("d", "4", "2021-01-01", 4.0))
+    orders = _orders(
+        ("a", "1", "2021-01-01", 50.0),
+        ("b", "2", "2021-01-01", 40.0),
+        ("c", "3", "2021-01-01", 6.0),
+        ("d", "4", "2021-01-01", 4.0),
+    )
     t = classify_abc(load(con, "orders", orders)).execute().sort_values("rank")
     assert t.customer_id.tolist() == ["a", "b", "c", "d"]
     assert t.abc_class.tolist() == ["A", "A", "B", "C"]

@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 from _order_logs import (
     PERIODS,
-    engine_property,
     assert_frame_matches,
+    engine_property,
     largest_orders_oracle,
     order_logs,
     order_totals_oracle,
@@ -30,8 +30,18 @@ def _lines(*rows):
     for row in rows:
         customer, order, at, amount, *rest = row
         quantity = rest[0] if rest else 1.0
-        out.append(dict(customer_id=customer, order_id=order, ordered_at=at, amount=amount, quantity=quantity,
-                        unit_price=amount / quantity if quantity else amount, product_id="p", coupon_amount=0.0))
+        out.append(
+            dict(
+                customer_id=customer,
+                order_id=order,
+                ordered_at=at,
+                amount=amount,
+                quantity=quantity,
+                unit_price=amount / quantity if quantity else amount,
+                product_id="p",
+                coupon_amount=0.0,
+            )
+        )
     return orders_frame(out)
 
 
@@ -90,7 +100,9 @@ def test_period_boundaries(con, period, starts):
 
 
 def test_empty_month_in_the_middle(con):
-    orders = _lines(("a", "1", "2021-01-05", 10.0, 2.0), ("a", "2", "2021-03-05", 30.0, 3.0), ("b", "3", "2021-03-06", 5.0, 1.0))
+    orders = _lines(
+        ("a", "1", "2021-01-05", 10.0, 2.0), ("a", "2", "2021-03-05", 30.0, 3.0), ("b", "3", "2021-03-06", 5.0, 1.0)
+    )
     t = summarise_trends(load(con, "orders", orders), "month").execute()
     assert list(pd.to_datetime(t.period_start)) == [pd.Timestamp(f"2021-0{m}-01") for m in (1, 2, 3)]
     february = t.iloc[1]

@@ -10,8 +10,8 @@ from datetime import date
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import build_demo_orders
 from _order_logs import abc_oracle, final_growth_oracle, final_stage_oracle, grid_segment, quantile_scores, rfm_oracle
+from conftest import build_demo_orders
 
 from memberlens.analyses import AnalysisOptions, cluster_result, run_analysis
 from memberlens.io.workspace import Workspace
@@ -56,8 +56,9 @@ def _abc_states(orders: pd.DataFrame, day: date) -> pd.Series:
 ORACLES = {"rfm-segment": _grid_states, "lifecycle": _lifecycle_states, "growth": _growth_states, "abc": _abc_states}
 
 
-def _oracle_paths(orders: pd.DataFrame, first: pd.Series, second: pd.Series, start: date = START,
-                  end: date = END) -> pd.DataFrame:
+def _oracle_paths(
+    orders: pd.DataFrame, first: pd.Series, second: pd.Series, start: date = START, end: date = END
+) -> pd.DataFrame:
     members = pd.concat([first.rename("from_state"), second.rename("to_state")], axis=1)
     members["from_state"] = members.from_state.fillna(APPEARED)
     members["to_state"] = members.to_state.fillna(LEFT)
@@ -114,10 +115,19 @@ def test_without_a_spend_model_migrate_says_why_in_a_note(shop):
 def test_downgrades_are_the_members_on_harmful_paths_most_value_first(demo_workspace):
     path, _ = demo_workspace
     with Workspace(path, read_only=True) as ws:
-        result = migrate(ws, "rfm-segment", START, END, downgrades=[("champions", "at_risk"), ("loyal", "hibernating"),
-                                                                   ("potential_loyalists", "about_to_sleep")])
-    chosen = result.members[[(a, b) in {("champions", "at_risk"), ("loyal", "hibernating"), ("potential_loyalists", "about_to_sleep")}
-                             for a, b in zip(result.members.from_state, result.members.to_state)]]
+        result = migrate(
+            ws,
+            "rfm-segment",
+            START,
+            END,
+            downgrades=[("champions", "at_risk"), ("loyal", "hibernating"), ("potential_loyalists", "about_to_sleep")],
+        )
+    chosen = result.members[
+        [
+            (a, b) in {("champions", "at_risk"), ("loyal", "hibernating"), ("potential_loyalists", "about_to_sleep")}
+            for a, b in zip(result.members.from_state, result.members.to_state)
+        ]
+    ]
     assert len(result.downgrades) == len(chosen) > 0
     assert set(result.downgrades.customer_id) == set(chosen.customer_id)
     assert result.downgrades.value_at_end.is_monotonic_decreasing
@@ -134,7 +144,9 @@ def test_clusters_keep_the_first_dates_centres(shop):
 
         again = fitted.assign(compute_rfm(before.table("orders"), as_of=before.day))
         result = migrate(ws, "cluster", START, END, with_value=False)
-    assert again.set_index("customer_id").cluster_name.equals(fitted.assignments.set_index("customer_id").cluster_name.sort_index())
+    assert again.set_index("customer_id").cluster_name.equals(
+        fitted.assignments.set_index("customer_id").cluster_name.sort_index()
+    )
     assert set(result.members.to_state) <= set(fitted.profiles.cluster_name) | {LEFT}
     first = result.members[result.members.from_state != APPEARED].set_index("customer_id").from_state
     assert first.equals(fitted.assignments.set_index("customer_id").cluster_name.sort_index().rename("from_state"))
@@ -147,16 +159,34 @@ def test_clv_bands_by_rank():
 
 def test_migrate_command_prints_paths_and_refuses_bad_dates(shop, run_cli):
     path, _ = shop
-    printed = run_cli("migrate", "--from", START.isoformat(), "--to", END.isoformat(), "--no-value", "--format", "csv",
-                      "--db", str(path))
+    printed = run_cli(
+        "migrate",
+        "--from",
+        START.isoformat(),
+        "--to",
+        END.isoformat(),
+        "--no-value",
+        "--format",
+        "csv",
+        "--db",
+        str(path),
+    )
     assert printed.exit_code == 0, printed.stderr
     frame = pd.read_csv(pd.io.common.StringIO(printed.stdout))
-    assert list(frame.columns) == ["from_state", "to_state", "members", "share_of_origin", "revenue_between", "value_at_end"]
+    assert list(frame.columns) == [
+        "from_state",
+        "to_state",
+        "members",
+        "share_of_origin",
+        "revenue_between",
+        "value_at_end",
+    ]
     assert frame.members.sum() > 100
     backwards = run_cli("migrate", "--from", END.isoformat(), "--to", START.isoformat(), "--db", str(path))
     assert backwards.exit_code == 2 and "before" in backwards.stderr
-    bad_move = run_cli("migrate", "--from", START.isoformat(), "--to", END.isoformat(), "--downgrade", "champions",
-                       "--db", str(path))
+    bad_move = run_cli(
+        "migrate", "--from", START.isoformat(), "--to", END.isoformat(), "--downgrade", "champions", "--db", str(path)
+    )
     assert bad_move.exit_code == 2 and "FROM:TO" in bad_move.stderr
 
 
@@ -195,9 +225,26 @@ def test_online_retail_from_june_to_december(shared_data, tmp_path, run_cli):
     from memberlens.reports.migration import MigrationSection
 
     db = tmp_path / "uci.duckdb"
-    assert run_cli("ingest", str(shared_data / "online_retail.csv.gz"), "--preset", "online-retail", "--db", str(db)).exit_code == 0
-    printed = run_cli("migrate", "--from", "2011-06-01", "--to", "2011-12-01", "--by", "rfm-segment", "--no-value",
-                      "--format", "csv", "--db", str(db))
+    assert (
+        run_cli(
+            "ingest", str(shared_data / "online_retail.csv.gz"), "--preset", "online-retail", "--db", str(db)
+        ).exit_code
+        == 0
+    )
+    printed = run_cli(
+        "migrate",
+        "--from",
+        "2011-06-01",
+        "--to",
+        "2011-12-01",
+        "--by",
+        "rfm-segment",
+        "--no-value",
+        "--format",
+        "csv",
+        "--db",
+        str(db),
+    )
     assert printed.exit_code == 0, printed.stderr
     paths = pd.read_csv(pd.io.common.StringIO(printed.stdout), keep_default_na=False)
     with Workspace(db, read_only=True) as ws:
@@ -209,13 +256,17 @@ def test_online_retail_from_june_to_december(shared_data, tmp_path, run_cli):
         assert np.allclose(found.revenue_between, found.revenue, rtol=1e-9, atol=1e-6)
         options = AnalysisOptions(as_of=end, compare_from=start)
         for lang, said in (("en", "customers moved from"), ("zh", "位客户从")):
-            content = MigrationSection().build(ReportContext(ws, Messages(lang), analyses=AnalysisCache(ws, options=options)))
+            content = MigrationSection().build(
+                ReportContext(ws, Messages(lang), analyses=AnalysisCache(ws, options=options))
+            )
             sentences = " ".join(content.charts[0].sentences)
             assert said in sentences and "2011-06-01" in sentences
-            top = paths[paths.from_state != paths.to_state].sort_values(["members", "from_state", "to_state"],
-                                                                       ascending=[False, True, True]).iloc[0]
+            top = (
+                paths[paths.from_state != paths.to_state]
+                .sort_values(["members", "from_state", "to_state"], ascending=[False, True, True])
+                .iloc[0]
+            )
             assert f"{top.members:,}" in sentences
-
 
 
 @pytest.mark.slow
@@ -227,8 +278,10 @@ def test_churn_bands_move_between_dates(demo_workspace):
     path, _ = demo_workspace
     with Workspace(path, read_only=True) as ws:
         result = migrate(ws, "churn-band", first_day, second_day, with_value=False)
-        customers = {day: len(run_analysis(ws, "member-value", AnalysisOptions(as_of=day)).to_pandas())
-                     for day in (first_day, second_day)}
+        customers = {
+            day: len(run_analysis(ws, "member-value", AnalysisOptions(as_of=day)).to_pandas())
+            for day in (first_day, second_day)
+        }
     assert set(result.paths.from_state) <= {"high", "medium", "low", APPEARED}
     assert set(result.paths.to_state) <= {"high", "medium", "low", LEFT}
     assert result.paths[result.paths.from_state != APPEARED].members.sum() == customers[first_day]

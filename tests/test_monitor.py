@@ -119,7 +119,8 @@ def test_the_detector_on_days_uses_the_week():
 # -- rules files -------------------------------------------------------------------------------------
 def test_a_rules_file_gives_each_kind(tmp_path):
     path = tmp_path / "rules.toml"
-    path.write_text("""
+    path.write_text(
+        """
 [[rule]]
 name = "shrinking"
 metric = "change_ratio"
@@ -135,23 +136,30 @@ baseline = "last-year"
 metric = "revenue"
 band = 4
 direction = "down"
-""", encoding="utf-8")
+""",
+        encoding="utf-8",
+    )
     rules = load_rules(path, set(METRICS))
-    assert rules == [Rule("change_ratio", "threshold", "down", 1.0, periods=2, name="shrinking"),
-                     Rule("churn_rate", "change", "up", 0.2, baseline="last-year"),
-                     Rule("revenue", "auto", "down", band=4.0)]
+    assert rules == [
+        Rule("change_ratio", "threshold", "down", 1.0, periods=2, name="shrinking"),
+        Rule("churn_rate", "change", "up", 0.2, baseline="last-year"),
+        Rule("revenue", "auto", "down", band=4.0),
+    ]
 
 
-@pytest.mark.parametrize(("text", "words"), [
-    ('[[rule]]\nmetric = "revnue"\nabove = 1', ["rule 1", "unknown metric 'revnue'"]),
-    ('[[rule]]\nmetric = "revenue"\nabove = 1\nrise = 0.2', ["rule 1", "one of above, below, rise, fall"]),
-    ('[[rule]]\nmetric = "revenue"\nthreshold = 1', ["rule 1", "unknown key 'threshold'"]),
-    ('[[rule]]\nabove = 1', ["rule 1", "'metric' is missing"]),
-    ('[[rule]]\nmetric = "revenue"\nrise = "a lot"', ["rise = 'a lot'"]),
-    ('[[rule]]\nmetric = "revenue"\nbaseline = "yesterday"\nfall = 0.1', ["baseline 'yesterday'"]),
-    ('metric = "revenue"', ["expected [[rule]] tables"]),
-    ("[[rule]\n", ["not valid TOML"]),
-])
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ('[[rule]]\nmetric = "revnue"\nabove = 1', ["rule 1", "unknown metric 'revnue'"]),
+        ('[[rule]]\nmetric = "revenue"\nabove = 1\nrise = 0.2', ["rule 1", "one of above, below, rise, fall"]),
+        ('[[rule]]\nmetric = "revenue"\nthreshold = 1', ["rule 1", "unknown key 'threshold'"]),
+        ("[[rule]]\nabove = 1", ["rule 1", "'metric' is missing"]),
+        ('[[rule]]\nmetric = "revenue"\nrise = "a lot"', ["rise = 'a lot'"]),
+        ('[[rule]]\nmetric = "revenue"\nbaseline = "yesterday"\nfall = 0.1', ["baseline 'yesterday'"]),
+        ('metric = "revenue"', ["expected [[rule]] tables"]),
+        ("[[rule]\n", ["not valid TOML"]),
+    ],
+)
 def test_a_wrong_rules_file_is_refused_in_one_line(tmp_path, text, words):
     path = tmp_path / "rules.toml"
     path.write_text(text, encoding="utf-8")
@@ -245,28 +253,44 @@ def test_the_report_opens_with_the_alerts_in_its_language(demo_workspace, lang):
     assert isinstance(SECTIONS[0], AlertsSection)  # at the top
     rules = [Rule("orders", "threshold", "up", 100.0, periods=2), Rule("orders", "threshold", "down", 0.0)]
     with Workspace(demo_workspace[0], read_only=True) as ws:
-        page = render_report(ws, lang=lang, options=AnalysisOptions(as_of=pd.Timestamp("2024-06-15").date()),
-                             sections=[AlertsSection(rules)])
+        page = render_report(
+            ws,
+            lang=lang,
+            options=AnalysisOptions(as_of=pd.Timestamp("2024-06-15").date()),
+            sections=[AlertsSection(rules)],
+        )
         from memberlens.snapshot import snapshot_of
+
         orders = alerts_at(snapshot_of(ws, "2024-06-15"), rules).verdicts[rules[0]]
     words = html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page)))
     t = Messages(lang)
     may = orders.loc["2024-05-01"]
     assert may.held == 17  # every month since the first had over 100 orders
-    expected = t("monitor.alert_above", metric=t("monitor_metric.orders"), period="2024-05", value=f"{may.value:,.0f}",
-                 high="100", held=17, low="")
+    expected = t(
+        "monitor.alert_above",
+        metric=t("monitor_metric.orders"),
+        period="2024-05",
+        value=f"{may.value:,.0f}",
+        high="100",
+        held=17,
+        low="",
+    )
     assert expected in words, expected
     assert t("monitor.intro", rules=2, alerts=1, day="2024-06-15") in words
 
 
 def test_a_rule_on_a_missing_table_is_noted_not_an_error(run_cli, tmp_path):
-    (tmp_path / "orders.csv").write_text("customer_id,order_id,ordered_at,amount\nC1,O1,2024-01-05,10\nC2,O2,2024-02-05,12\n",
-                                        encoding="utf-8")
+    (tmp_path / "orders.csv").write_text(
+        "customer_id,order_id,ordered_at,amount\nC1,O1,2024-01-05,10\nC2,O2,2024-02-05,12\n", encoding="utf-8"
+    )
     assert run_cli("ingest", "orders.csv").exit_code == 0
     (tmp_path / "rules.toml").write_text('[[rule]]\nmetric = "activation_rate"\nbelow = 0.5\n', encoding="utf-8")
     result = run_cli("monitor", "--rules", "rules.toml")
     assert result.exit_code == 0
-    assert result.stderr.splitlines()[0] == "note: rule 'activation_rate below 0.5' not judged: the workspace has no members table"
+    assert (
+        result.stderr.splitlines()[0]
+        == "note: rule 'activation_rate below 0.5' not judged: the workspace has no members table"
+    )
 
 
 def test_the_customers_behind_a_churn_alert_are_who_churned_in_its_month(run_cli, shop, demo_workspace, tmp_path):
@@ -278,8 +302,9 @@ def test_the_customers_behind_a_churn_alert_are_who_churned_in_its_month(run_cli
 
     rules = tmp_path / "rules.toml"
     rules.write_text('[[rule]]\nmetric = "newly_churned"\nabove = 0\n', encoding="utf-8")
-    result = run_cli("monitor", "--db", shop, "--as-of", "2024-06-15", "--rules", rules, "--members", "who.csv",
-                     "--format", "json")
+    result = run_cli(
+        "monitor", "--db", shop, "--as-of", "2024-06-15", "--rules", rules, "--members", "who.csv", "--format", "json"
+    )
     assert result.exit_code == 3, result.stderr
     listed = pd.read_csv(tmp_path / "who.csv", dtype={"customer_id": str})
     with Workspace(demo_workspace[0], read_only=True) as ws:
@@ -304,8 +329,13 @@ def test_the_report_exports_the_customers_behind_its_alerts(demo_workspace, tmp_
 
     rules = [Rule("newly_churned", "threshold", "up", 0.0), Rule("orders", "threshold", "up", 0.0)]
     with Workspace(demo_workspace[0], read_only=True) as ws:
-        files = write_reports(ws, tmp_path, langs=("en",), sections=[AlertsSection(rules)],
-                              options=AnalysisOptions(as_of=pd.Timestamp("2024-06-15").date()))
+        files = write_reports(
+            ws,
+            tmp_path,
+            langs=("en",),
+            sections=[AlertsSection(rules)],
+            options=AnalysisOptions(as_of=pd.Timestamp("2024-06-15").date()),
+        )
     assert [p.name for p in files.exports] == ["alert_members.csv"]
     listed = pd.read_csv(files.exports[0])
     assert set(listed.metric) == {"newly_churned"} and set(listed.period_start) == {"2024-05-01"} and len(listed) > 0
@@ -324,7 +354,12 @@ def test_a_segment_share_rule_reads_the_stored_scores(run_cli, demo_workspace, t
     rules.write_text('[[rule]]\nmetric = "segment_share"\nsegment = "at_risk"\nabove = 0.01\n', encoding="utf-8")
     before = run_cli("monitor", "--db", "shop.duckdb", "--rules", rules)
     assert before.exit_code == 0 and "no member scores are stored yet" in before.stderr
-    assert run_cli("score", "--every", "month", "--from", "2024-03-01", "--as-of", "2024-06-01", "--db", "shop.duckdb").exit_code == 0
+    assert (
+        run_cli(
+            "score", "--every", "month", "--from", "2024-03-01", "--as-of", "2024-06-01", "--db", "shop.duckdb"
+        ).exit_code
+        == 0
+    )
     result = run_cli("monitor", "--db", "shop.duckdb", "--as-of", "2024-06-15", "--rules", rules, "--format", "json")
     with Workspace(tmp_path / "shop.duckdb", read_only=True) as ws:
         scores = ws.table("member_scores").execute()

@@ -13,10 +13,10 @@ import ibis
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import load
 
 from memberlens.errors import ConfigError, InputError
 from memberlens.predict.baskets import AssociationRuleModel, count_frequent_items, mine_rules, suggest_next_products
-from conftest import load
 
 
 def random_orders(seed: int, n_orders: int = 300, n_products: int = 9) -> pd.DataFrame:
@@ -48,7 +48,9 @@ def _name(product: str, rng) -> str:
     return f"Product {product[1:]}"
 
 
-def oracle_rules(orders: pd.DataFrame, min_support: float, min_confidence: float, min_lift: float, max_len: int) -> dict:
+def oracle_rules(
+    orders: pd.DataFrame, min_support: float, min_confidence: float, min_lift: float, max_len: int
+) -> dict:
     """Every rule A → C by brute force: {(A, C): (support, confidence, lift, leverage, conviction)}."""
     kept = orders.dropna(subset=["product_id"])
     baskets = [frozenset(group.product_id) for _, group in kept.groupby("order_id")]
@@ -136,8 +138,10 @@ def test_thresholds_are_respected():
 def test_display_name_is_the_most_frequent_one():
     orders = random_orders(6)
     rules = fit(orders, min_support=0.03, min_confidence=0.2, min_lift=1.0).rules_
-    names = orders.dropna(subset=["product_id"]).groupby("product_id").product_name.agg(
-        lambda s: sorted(s.value_counts().items(), key=lambda kv: (-kv[1], kv[0]))[0][0]
+    names = (
+        orders.dropna(subset=["product_id"])
+        .groupby("product_id")
+        .product_name.agg(lambda s: sorted(s.value_counts().items(), key=lambda kv: (-kv[1], kv[0]))[0][0])
     )
     for row in rules.itertuples():
         assert list(row.antecedent_names) == [names[p] for p in row.antecedent_ids]
@@ -167,8 +171,9 @@ def test_suggestions_match_a_member_by_member_oracle(top):
     got = model.suggest(ibis.memtable(orders), top=top).to_pandas()
     expected = oracle_suggestions(orders, model.rules_, top)
     assert len(expected) > 0
-    pd.testing.assert_frame_equal(got[["customer_id", "rank", "product_id", "rule_id"]].reset_index(drop=True),
-                                  expected, check_dtype=False)
+    pd.testing.assert_frame_equal(
+        got[["customer_id", "rank", "product_id", "rule_id"]].reset_index(drop=True), expected, check_dtype=False
+    )
     owned = set(map(tuple, orders[["customer_id", "product_id"]].dropna().to_numpy()))
     assert not any((r.customer_id, r.product_id) in owned for r in got.itertuples())  # never what they bought
     by_id = model.rules_.set_index("rule_id")
@@ -186,8 +191,9 @@ def test_as_of_leaves_later_orders_out():
 
 def test_saved_rules_reload_as_the_same_model(tmp_path):
     orders = random_orders(9)
-    model = AssociationRuleModel(min_support=0.03, min_confidence=0.2, min_lift=1.0).fit(ibis.memtable(orders),
-                                                                                         as_of=date(2024, 4, 1))
+    model = AssociationRuleModel(min_support=0.03, min_confidence=0.2, min_lift=1.0).fit(
+        ibis.memtable(orders), as_of=date(2024, 4, 1)
+    )
     path = model.save(tmp_path / "rules.json")
     data = json.loads(path.read_text(encoding="utf-8"))
     assert data["as_of"] == "2024-04-01" and data["thresholds"]["min_support"] == 0.03 and data["trained_at"]
@@ -208,8 +214,14 @@ def test_damaged_or_foreign_files_are_input_errors(tmp_path):
 
 @pytest.mark.parametrize(
     "params",
-    [dict(min_support=0), dict(min_support=1.5), dict(min_confidence=-0.1), dict(min_lift=-1), dict(max_len=1),
-     dict(min_support=float("nan"))],
+    [
+        dict(min_support=0),
+        dict(min_support=1.5),
+        dict(min_confidence=-0.1),
+        dict(min_lift=-1),
+        dict(max_len=1),
+        dict(min_support=float("nan")),
+    ],
 )
 def test_bad_thresholds_name_the_parameter(params):
     with pytest.raises(ConfigError, match=next(iter(params))):
@@ -217,23 +229,34 @@ def test_bad_thresholds_name_the_parameter(params):
 
 
 def test_no_frequent_pair_gives_no_rules():
-    orders = pd.DataFrame({"customer_id": ["a", "b", "c"], "order_id": ["1", "2", "3"],
-                           "ordered_at": pd.to_datetime(["2024-01-01"] * 3), "product_id": ["x", "y", "z"],
-                           "product_name": ["X", "Y", "Z"], "quantity": 1.0, "amount": 1.0})
+    orders = pd.DataFrame(
+        {
+            "customer_id": ["a", "b", "c"],
+            "order_id": ["1", "2", "3"],
+            "ordered_at": pd.to_datetime(["2024-01-01"] * 3),
+            "product_id": ["x", "y", "z"],
+            "product_name": ["X", "Y", "Z"],
+            "quantity": 1.0,
+            "amount": 1.0,
+        }
+    )
     model = fit(orders, min_support=0.3, min_confidence=0.0, min_lift=0.0)
     assert model.rules_.empty and model.n_baskets_ == 3 and model.n_frequent_items_ == 3
     assert model.suggest(ibis.memtable(orders)).to_pandas().empty
 
 
 # -- the engine queries, on DuckDB and Spark ---------------------------------------------------
-TINY = pd.DataFrame({
-    "customer_id": ["a", "a", "a", "b", "b", "c", "c", "c", "d"],
-    "order_id": ["1", "1", "2", "3", "3", "4", "4", "4", "5"],
-    "ordered_at": pd.to_datetime(["2024-01-01"] * 9),
-    "product_id": ["x", "y", "x", "x", "y", "y", "z", "z", None],
-    "product_name": ["X", "Y", "X", "X", "Y", "Y", "Z", "Z", None],
-    "quantity": 1.0, "amount": 1.0,
-})
+TINY = pd.DataFrame(
+    {
+        "customer_id": ["a", "a", "a", "b", "b", "c", "c", "c", "d"],
+        "order_id": ["1", "1", "2", "3", "3", "4", "4", "4", "5"],
+        "ordered_at": pd.to_datetime(["2024-01-01"] * 9),
+        "product_id": ["x", "y", "x", "x", "y", "y", "z", "z", None],
+        "product_name": ["X", "Y", "X", "X", "Y", "Y", "Z", "Z", None],
+        "quantity": 1.0,
+        "amount": 1.0,
+    }
+)
 
 
 def test_basket_and_suggestion_queries_on_each_engine(con):
@@ -247,12 +270,15 @@ def test_basket_and_suggestion_queries_on_each_engine(con):
     assert sorted(map(tuple, pairs.to_numpy().tolist())) == [(0, 0), (0, 1), (1, 0), (2, 0), (2, 1), (3, 1)]
     rules = mine_rules(pairs, items, n_baskets, min_support=0.5, min_confidence=0.0, min_lift=0.0, max_len=2)
     assert [(r.antecedent_ids, r.consequent_ids, r.baskets) for r in rules.itertuples()] == [
-        (["x"], ["y"], 2), (["y"], ["x"], 2)]  # confidence 2/3 each, lift (2/4) / (3/4 * 3/4)
+        (["x"], ["y"], 2),
+        (["y"], ["x"], 2),
+    ]  # confidence 2/3 each, lift (2/4) / (3/4 * 3/4)
     assert rules.lift.tolist() == pytest.approx([8 / 9, 8 / 9])
     got = suggest_next_products(orders, rules, top=2).to_pandas()
     expected = oracle_suggestions(TINY, rules, 2)
-    pd.testing.assert_frame_equal(got[["customer_id", "rank", "product_id", "rule_id"]].reset_index(drop=True),
-                                  expected, check_dtype=False)
+    pd.testing.assert_frame_equal(
+        got[["customer_id", "rank", "product_id", "rule_id"]].reset_index(drop=True), expected, check_dtype=False
+    )
     assert got[["customer_id", "product_id"]].values.tolist() == [["c", "x"]]  # c has y, not x; a and b have both
 
 
@@ -285,8 +311,12 @@ def test_regency_teacups_are_bought_together(uci, shared_data):
 
     # the same lift from the raw file, with the default cleaning policy applied in pandas
     raw = pd.read_csv(shared_data / "online_retail.csv.gz", encoding="latin-1", dtype=str, keep_default_na=False)
-    used = raw[~raw.InvoiceNo.str.startswith("C") & (raw.CustomerID != "") & (raw.Quantity.astype(float) > 0)
-               & (raw.UnitPrice.astype(float) > 0)]
+    used = raw[
+        ~raw.InvoiceNo.str.startswith("C")
+        & (raw.CustomerID != "")
+        & (raw.Quantity.astype(float) > 0)
+        & (raw.UnitPrice.astype(float) > 0)
+    ]
     baskets = used.groupby("InvoiceNo").StockCode.agg(set)
     n = len(baskets)
     green, pink = baskets.map(lambda b: GREEN in b), baskets.map(lambda b: PINK in b)
@@ -341,8 +371,11 @@ def test_many_baskets_are_mined_from_a_seeded_sample_that_brute_force_agrees_wit
     total = n_baskets(orders)
     fraction = 300 / total
     # the sample's definition, in plain Python: MD5 of "baskets:order_id" below fraction·16⁸
-    chosen = {o for o in orders.order_id.unique()
-              if int(hashlib.md5(f"baskets:{o}".encode()).hexdigest()[:8], 16) < round(fraction * 16**8)}
+    chosen = {
+        o
+        for o in orders.order_id.unique()
+        if int(hashlib.md5(f"baskets:{o}".encode()).hexdigest()[:8], 16) < round(fraction * 16**8)
+    }
     sample = orders[orders.order_id.isin(chosen)]
     assert model.sampled and model.total_baskets_ == total and model.n_baskets_ == n_baskets(sample)
     assert abs(model.n_baskets_ - 300) < 5 * (300 * (1 - fraction)) ** 0.5

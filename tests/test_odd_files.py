@@ -18,10 +18,10 @@ from pathlib import Path
 import click
 import pytest
 import typer
+from test_bad_inputs import assert_ledger, ingest_ok
 
 import memberlens
 from memberlens.cli import app
-from test_bad_inputs import assert_ledger, ingest_ok
 
 
 def one_line_error(result, *names: str, hint: str | None = None) -> str:
@@ -108,7 +108,7 @@ def test_an_option_named_after_a_command_is_that_commands():
             words, path = match.group(1).split(), ()
             while len(path) < len(words) and (*path, words[len(path)]) in commands:
                 path = (*path, words[len(path)])
-            rest = " ".join(words[len(path):]) + match.group(2)
+            rest = " ".join(words[len(path) :]) + match.group(2)
             options = OPTION.findall(rest)
             checked += len(options)
             wrong += [(where, " ".join(path), o) for o in options if o not in _command_options(commands[path])]
@@ -133,8 +133,16 @@ def _orders_with_dates(days: list[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-PLAUSIBLE = ["2021-03-01 10:00:00", "2021-04-02 11:00:00", "2021-05-03", "2021-06-04", "2021-07-05", "2021-08-06",
-             "1900-01-01", "2100-01-01 23:59:00"]  # the bounds themselves are plausible
+PLAUSIBLE = [
+    "2021-03-01 10:00:00",
+    "2021-04-02 11:00:00",
+    "2021-05-03",
+    "2021-06-04",
+    "2021-07-05",
+    "2021-08-06",
+    "1900-01-01",
+    "2100-01-01 23:59:00",
+]  # the bounds themselves are plausible
 IMPLAUSIBLE = ["9999-12-31", "9999-12-31 00:00:00", "1899-12-31", "0001-01-01", "2100-01-02"]
 
 
@@ -155,8 +163,12 @@ def test_the_plausible_range_is_an_ingest_option(run_cli, tmp_path):
     ledger, _ = ingest_ok(run_cli, "orders.csv", "--earliest-date", "2000-01-01", "--latest-date", "2030-12-31")
     assert_ledger(ledger, read=5, used=3, set_aside={"implausible_date": 2})
     one_line_error(run_cli("ingest", "orders.csv", "--latest-date", "soon"), "--latest-date", "soon", hint="YYYY-MM-DD")
-    one_line_error(run_cli("ingest", "orders.csv", "--earliest-date", "2040-01-01", "--latest-date", "2030-01-01"),
-                   "2040-01-01", "2030-01-01", hint="--earliest-date")
+    one_line_error(
+        run_cli("ingest", "orders.csv", "--earliest-date", "2040-01-01", "--latest-date", "2030-01-01"),
+        "2040-01-01",
+        "2030-01-01",
+        hint="--earliest-date",
+    )
 
 
 def test_any_date_column_of_a_table_is_checked(run_cli, tmp_path):
@@ -216,7 +228,10 @@ def test_lines_ending_in_cr_alone_are_read_like_any_other(ending, run_cli, tmp_p
 @pytest.mark.slow
 def test_1200_columns_of_orders_are_read(run_cli, tmp_path):
     extra = [f"x{i}" for i in range(1200)]
-    lines = [",".join([HEADER, *extra]), *(",".join([row, *(str(i * j) for j in range(1200))]) for i, row in enumerate(_rows(5)))]
+    lines = [
+        ",".join([HEADER, *extra]),
+        *(",".join([row, *(str(i * j) for j in range(1200))]) for i, row in enumerate(_rows(5))),
+    ]
     (tmp_path / "orders.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
     ledger, _ = ingest_ok(run_cli, "orders.csv")  # it was a RecursionError
     assert_ledger(ledger, read=5, used=5)
@@ -231,12 +246,15 @@ def test_1200_columns_of_customer_360_keep_their_types(run_cli, tmp_path):
     assert_ledger(ledger, read=5, used=5)
     stored = _stored(tmp_path, "customer_360")
     assert str(stored.x1.dtype).lower().startswith("int") and str(stored.x3.dtype).startswith("float")
-    assert stored.x1199.sum() == sum(i * 1199 for i in range(5)) and stored.x3.sum() == sum(i * 3 + 0.5 for i in range(5))
+    assert stored.x1199.sum() == sum(i * 1199 for i in range(5)) and stored.x3.sum() == sum(
+        i * 3 + 0.5 for i in range(5)
+    )
 
 
 @pytest.fixture
 def no_hang():
     """Fail instead of hanging for ever when a command blocks (a pipe with no writer)."""
+
     def stop(signum, frame):
         raise TimeoutError("the command blocked")
 

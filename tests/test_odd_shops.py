@@ -53,31 +53,47 @@ def _campaigns(customers: list[str]) -> str:
         sent = START + timedelta(days=30 + 200 * k)
         for i, c in enumerate(customers):
             yes = (i + k) % 3 == 0
-            lines.append(f"{c},K{k},{sent},{'yes' if yes else 'no'},{sent + timedelta(days=2) if yes else ''},"
-                         f"{'20' if yes else ''},0.5")
+            lines.append(
+                f"{c},K{k},{sent},{'yes' if yes else 'no'},{sent + timedelta(days=2) if yes else ''},"
+                f"{'20' if yes else ''},0.5"
+            )
     return "\n".join(lines) + "\n"
 
 
 def _shop_rows(kind: str) -> tuple[list[tuple[str, str, date, float, str]], list[str]]:
     """Order rows and member ids of each shop (amounts and products vary by a fixed pattern)."""
     if kind == "nomatch":  # 40 customers with 1-6 orders over about three years; members M0..M39
-        rows = [(f"C{c}", f"O{c}-{k}", START + timedelta(days=(37 * c + 211 * k) % 1000), 5 + (7 * c + 3 * k) % 80,
-                 f"P{(c + k) % 6}") for c in range(40) for k in range(1 + c % 6)]
+        rows = [
+            (
+                f"C{c}",
+                f"O{c}-{k}",
+                START + timedelta(days=(37 * c + 211 * k) % 1000),
+                5 + (7 * c + 3 * k) % 80,
+                f"P{(c + k) % 6}",
+            )
+            for c in range(40)
+            for k in range(1 + c % 6)
+        ]
         return rows, [f"M{c}" for c in range(40)]
     if kind == "oneday":  # 20 customers, one order each on one day, all 25.00
         return [(f"C{c}", f"O{c}", START, 25.0, f"P{c % 6}") for c in range(20)], [f"C{c}" for c in range(20)]
     if kind == "onecustomer":  # one customer, an order every 90 days for three years
         return [("C1", f"O{k}", START + timedelta(days=90 * k), 10.0 + k, f"P{k % 6}") for k in range(12)], ["C1"]
     if kind == "norepeat":  # 60 customers, one order each, 17 days apart
-        return ([(f"C{c}", f"O{c}", START + timedelta(days=17 * c), 5 + (7 * c) % 80, f"P{c % 6}") for c in range(60)],
-                [f"C{c}" for c in range(60)])
+        return (
+            [(f"C{c}", f"O{c}", START + timedelta(days=17 * c), 5 + (7 * c) % 80, f"P{c % 6}") for c in range(60)],
+            [f"C{c}" for c in range(60)],
+        )
     raise ValueError(kind)
 
 
 def build_shop(run_cli, folder: Path, kind: str) -> None:
     rows, members = _shop_rows(kind)
-    files = {"orders": _orders(rows), "members": _members(members),
-             "campaigns": _campaigns(sorted({r[0] for r in rows}))}
+    files = {
+        "orders": _orders(rows),
+        "members": _members(members),
+        "campaigns": _campaigns(sorted({r[0] for r in rows})),
+    }
     for table, text in files.items():
         path = folder / f"{table}.csv"
         path.write_text(text, encoding="utf-8")
@@ -112,10 +128,16 @@ def on_engine(run_cli, engine: str) -> list[str]:
 # -- what each shop cannot compute, and why (catalogue key and the shop's numbers) ------------
 CANNOT: dict[str, list[tuple[str, dict]]] = {
     "nomatch": [("cannot.model_fit", {"model": "BetaGeoModel"})],
-    "oneday": [("cannot.cluster_alike", {"customers": 20}), ("cannot.clv_no_repeat", {"members": 20}),
-               ("cannot.churn_short", {"first": START, "last": START, "horizon": 180, "need": 435})],
-    "onecustomer": [("cannot.cluster_few", {"customers": 1}), ("cannot.spend_few", {"buyers": 1}),
-                    ("cannot.churn_none_churned", {"horizon": 180})],
+    "oneday": [
+        ("cannot.cluster_alike", {"customers": 20}),
+        ("cannot.clv_no_repeat", {"members": 20}),
+        ("cannot.churn_short", {"first": START, "last": START, "horizon": 180, "need": 435}),
+    ],
+    "onecustomer": [
+        ("cannot.cluster_few", {"customers": 1}),
+        ("cannot.spend_few", {"buyers": 1}),
+        ("cannot.churn_none_churned", {"horizon": 180}),
+    ],
     "norepeat": [("cannot.clv_no_repeat", {"members": 60}), ("cannot.churn_all_churned", {"horizon": 180})],
 }
 
@@ -137,8 +159,6 @@ def _english_run(text: str) -> str | None:
     """A run of four or more English words (a sentence left untranslated), if any."""
     match = re.search(r"[A-Za-z]+(?:[ ,;:'()-]+[A-Za-z]+){3,}", _TYPED.sub(" ", text))
     return match.group(0) if match else None
-
-
 
 
 @pytest.mark.parametrize("kind", SHOPS)
@@ -234,7 +254,11 @@ def test_an_as_of_before_the_first_order_says_there_is_nothing_to_show(run_cli, 
         result = run_cli("analyze", analysis, "--as-of", "2019-06-30")
         _says_nothing_to_show(result, BEFORE_FIRST)
         assert result.stdout.strip() == "", analysis
-    for command in (("predict", "next-product"), ("predict", "anomalies"), ("predict", "anomalies", "--kind", "members")):
+    for command in (
+        ("predict", "next-product"),
+        ("predict", "anomalies"),
+        ("predict", "anomalies", "--kind", "members"),
+    ):
         _says_nothing_to_show(run_cli(*command, "--as-of", "2019-06-30"), BEFORE_FIRST)
     later = run_cli("analyze", "rfm", "--as-of", "2021-06-30")
     assert later.exit_code == 0 and "nothing to show" not in later.stderr and "C0" in later.stdout

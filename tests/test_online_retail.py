@@ -70,7 +70,9 @@ def test_used_orders_match_pandas(tmp_path, shared_data, uci_frame):
         & (df["UnitPrice"].astype(float) > 0)
     ].drop_duplicates()
     assert summary["customers"][0] == used["CustomerID"].nunique() == 4_338
-    assert summary["revenue"][0] == pytest.approx((used["Quantity"].astype(float) * used["UnitPrice"].astype(float)).sum())
+    assert summary["revenue"][0] == pytest.approx(
+        (used["Quantity"].astype(float) * used["UnitPrice"].astype(float)).sum()
+    )
     assert summary["first"][0] == pd.Timestamp("2010-12-01 08:26")
     assert summary["last"][0] == pd.Timestamp("2011-12-09 12:50")
     assert summary["countries"][0] == used["Country"].nunique()

@@ -10,10 +10,9 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from test_jsonable import strict_loads
 
 from memberlens import Workspace, ingest
-
-from test_jsonable import strict_loads
 
 
 def small_orders() -> pd.DataFrame:
@@ -27,10 +26,13 @@ def small_orders() -> pd.DataFrame:
             basket.add("teapot")
         day = pd.Timestamp("2024-01-01") + pd.Timedelta(days=int(rng.integers(0, 90)))
         for product in sorted(basket) or ["mug"]:
-            rows.append((customer, f"{number:04d}", day.isoformat(), product, product.title(), int(rng.integers(1, 6)), 4.0))
+            rows.append(
+                (customer, f"{number:04d}", day.isoformat(), product, product.title(), int(rng.integers(1, 6)), 4.0)
+            )
     rows.append(("m99", "9999", "2024-02-01T10:00:00", "spoon", "Spoon", 50_000, 0.5))  # the bulk order
-    return pd.DataFrame(rows, columns=["customer_id", "order_id", "ordered_at", "product_id", "product_name", "quantity",
-                                       "unit_price"])
+    return pd.DataFrame(
+        rows, columns=["customer_id", "order_id", "ordered_at", "product_id", "product_name", "quantity", "unit_price"]
+    )
 
 
 @pytest.fixture(scope="module")
@@ -48,19 +50,35 @@ def run_json(run_cli, *args):
 
 
 def test_rules_as_json_honour_the_thresholds(run_cli, workspace):
-    rules = run_json(run_cli, "next-product", "--db", workspace, "--min-support", "0.05", "--min-confidence", "0.5",
-                     "--min-lift", "1.1", "--max-len", "2")
+    rules = run_json(
+        run_cli,
+        "next-product",
+        "--db",
+        workspace,
+        "--min-support",
+        "0.05",
+        "--min-confidence",
+        "0.5",
+        "--min-lift",
+        "1.1",
+        "--max-len",
+        "2",
+    )
     assert rules, "the planted kettle → teapot rule"
     assert any(r["antecedent_ids"] == ["kettle"] and r["consequent_ids"] == ["teapot"] for r in rules)
     assert all(r["support"] >= 0.05 and r["confidence"] >= 0.5 and r["lift"] >= 1.1 for r in rules)
     assert all(len(r["antecedent_ids"]) + len(r["consequent_ids"]) <= 2 for r in rules)
     kettle = next(r for r in rules if r["antecedent_ids"] == ["kettle"] and r["consequent_ids"] == ["teapot"])
     baskets = small_orders().groupby("order_id").product_id.agg(set)
-    assert kettle["confidence"] == pytest.approx(sum({"kettle", "teapot"} <= b for b in baskets) / sum("kettle" in b for b in baskets))
+    assert kettle["confidence"] == pytest.approx(
+        sum({"kettle", "teapot"} <= b for b in baskets) / sum("kettle" in b for b in baskets)
+    )
 
 
 def test_member_suggestions_exclude_what_they_bought(run_cli, workspace):
-    suggestions = run_json(run_cli, "next-product", "--db", workspace, "--members", "--top", "1", "--min-support", "0.05")
+    suggestions = run_json(
+        run_cli, "next-product", "--db", workspace, "--members", "--top", "1", "--min-support", "0.05"
+    )
     assert suggestions
     owned = set(map(tuple, small_orders()[["customer_id", "product_id"]].to_numpy()))
     assert all((s["customer_id"], s["product_id"]) not in owned for s in suggestions)
@@ -69,8 +87,9 @@ def test_member_suggestions_exclude_what_they_bought(run_cli, workspace):
 
 def test_saved_rules_are_reused(run_cli, workspace, tmp_path):
     saved = tmp_path / "rules.json"
-    fitted = run_json(run_cli, "next-product", "--db", workspace, "--min-support", "0.05", "--as-of", "2024-03-01",
-                      "--save", saved)
+    fitted = run_json(
+        run_cli, "next-product", "--db", workspace, "--min-support", "0.05", "--as-of", "2024-03-01", "--save", saved
+    )
     document = json.loads(saved.read_text(encoding="utf-8"))
     assert document["as_of"] == "2024-03-01" and document["thresholds"]["min_support"] == 0.05
     assert document["baskets"] == small_orders().query("ordered_at < '2024-03-01'").order_id.nunique()
@@ -101,8 +120,11 @@ def test_anomalies_flag_the_bulk_order_and_its_buyer(run_cli, workspace, tmp_pat
 
 def test_table_output_runs(run_cli, workspace):
     for args in (("next-product",), ("next-product", "--members"), ("anomalies",), ("anomalies", "--kind", "members")):
-        result = run_cli("predict", *args, "--db", workspace, "--min-support", "0.05") if args[0] == "next-product" \
+        result = (
+            run_cli("predict", *args, "--db", workspace, "--min-support", "0.05")
+            if args[0] == "next-product"
             else run_cli("predict", *args, "--db", workspace)
+        )
         assert result.exit_code == 0, result.stderr
         assert result.stdout.strip()
 
@@ -124,7 +146,9 @@ def test_bad_input_is_one_line_and_exit_2(run_cli, workspace, args, named):
     result = run_cli("predict", *args, "--db", workspace)
     assert result.exit_code == 2
     lines = result.stderr.strip().splitlines()
-    assert lines[0].startswith("error: ") and named in lines[0] and all(l.startswith(("error: ", "hint: ")) for l in lines)
+    assert (
+        lines[0].startswith("error: ") and named in lines[0] and all(x.startswith(("error: ", "hint: ")) for x in lines)
+    )
     assert "Traceback" not in result.stderr and result.exception is None
 
 

@@ -21,9 +21,24 @@ def saved(demo_workspace, tmp_path_factory):
     folder = tmp_path_factory.mktemp("predict-cli")
     db = str(demo_workspace[0])
     runner = CliRunner()
-    churn = runner.invoke(app, ["predict", "churn", "--db", db, "--format", "json", "--save", str(folder / "churn.skops")])
-    response = runner.invoke(app, ["predict", "response", "--db", db, "--format", "json", "--audience", "all",
-                                   "--save", str(folder / "response.skops")])
+    churn = runner.invoke(
+        app, ["predict", "churn", "--db", db, "--format", "json", "--save", str(folder / "churn.skops")]
+    )
+    response = runner.invoke(
+        app,
+        [
+            "predict",
+            "response",
+            "--db",
+            db,
+            "--format",
+            "json",
+            "--audience",
+            "all",
+            "--save",
+            str(folder / "response.skops"),
+        ],
+    )
     assert churn.exit_code == 0, churn.output
     assert response.exit_code == 0, response.output
     return folder, json.loads(churn.stdout), json.loads(response.stdout)
@@ -41,8 +56,22 @@ def test_churn_prints_metrics_and_every_customer(saved, demo_workspace):
 
 def test_a_saved_churn_model_scores_a_band_to_csv(saved, run_cli, demo_workspace):
     folder, result, _ = saved
-    out = run_cli("predict", "churn", "--db", demo_workspace[0], "--model", folder / "churn.skops", "--band", "high",
-                  "--high", "0.9", "--medium", "0.6", "--format", "csv")
+    out = run_cli(
+        "predict",
+        "churn",
+        "--db",
+        demo_workspace[0],
+        "--model",
+        folder / "churn.skops",
+        "--band",
+        "high",
+        "--high",
+        "0.9",
+        "--medium",
+        "0.6",
+        "--format",
+        "csv",
+    )
     assert out.exit_code == 0, out.stderr
     from io import StringIO
 
@@ -56,11 +85,25 @@ def test_a_saved_churn_model_scores_a_band_to_csv(saved, run_cli, demo_workspace
 def test_churn_as_of_an_earlier_date_writes_a_file(saved, run_cli, demo_workspace, tmp_path):
     folder, _, _ = saved
     target = tmp_path / "scores.json"
-    out = run_cli("predict", "churn", "--db", demo_workspace[0], "--model", folder / "churn.skops", "--as-of",
-                  "2024-06-01", "--format", "json", "--out", target)
+    out = run_cli(
+        "predict",
+        "churn",
+        "--db",
+        demo_workspace[0],
+        "--model",
+        folder / "churn.skops",
+        "--as-of",
+        "2024-06-01",
+        "--format",
+        "json",
+        "--out",
+        target,
+    )
     assert out.exit_code == 0, out.stderr
     frame = pd.read_json(target)
-    orders = pd.read_csv(demo_workspace[1]["orders"]["path"], usecols=["customer_id", "ordered_at"], parse_dates=["ordered_at"])
+    orders = pd.read_csv(
+        demo_workspace[1]["orders"]["path"], usecols=["customer_id", "ordered_at"], parse_dates=["ordered_at"]
+    )
     assert len(frame) == orders.customer_id[orders.ordered_at < "2024-06-01"].nunique()
     assert set(frame.as_of.astype(str)) == {"2024-06-01"}
 
@@ -78,8 +121,18 @@ def test_response_plan_matches_its_member_probabilities(saved):
 
 def test_response_with_a_saved_model_for_marketable_members(saved, run_cli, demo_workspace):
     folder, _, _ = saved
-    out = run_cli("predict", "response", "--db", demo_workspace[0], "--model", folder / "response.skops",
-                  "--format", "json", "--lang", "zh")
+    out = run_cli(
+        "predict",
+        "response",
+        "--db",
+        demo_workspace[0],
+        "--model",
+        folder / "response.skops",
+        "--format",
+        "json",
+        "--lang",
+        "zh",
+    )
     assert out.exit_code == 0, out.stderr
     result = json.loads(out.stdout)
     members = pd.DataFrame(result["members"])
@@ -87,12 +140,15 @@ def test_response_with_a_saved_model_for_marketable_members(saved, run_cli, demo
     assert any("响应率" in s for s in result["model"]["rule_sentences"])
 
 
-@pytest.mark.parametrize("args, message", [
-    (["predict", "churn", "--as-of", "2024-13-01"], "is not a date"),
-    (["predict", "churn", "--high", "0.3", "--medium", "0.6"], "risk thresholds"),
-    (["predict", "churn", "--horizon-days", "700"], "too short"),
-    (["predict", "response", "--campaign", "NOPE"], "no campaign 'NOPE'"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["predict", "churn", "--as-of", "2024-13-01"], "is not a date"),
+        (["predict", "churn", "--high", "0.3", "--medium", "0.6"], "risk thresholds"),
+        (["predict", "churn", "--horizon-days", "700"], "too short"),
+        (["predict", "response", "--campaign", "NOPE"], "no campaign 'NOPE'"),
+    ],
+)
 def test_bad_input_is_one_line_and_exit_status_2(run_cli, demo_workspace, args, message):
     out = run_cli(*args, "--db", demo_workspace[0])
     assert out.exit_code == 2

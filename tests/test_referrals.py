@@ -19,10 +19,10 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import load
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import load
 from memberlens.analyses import AnalysisOptions, run_analysis
 from memberlens.referrals.cascades import compute_cascades
 from memberlens.referrals.graph import referral_graph
@@ -38,12 +38,14 @@ DECAY = 0.5
 # -- graphs --------------------------------------------------------------------------------------
 def _frame(edges: list[tuple[str, str, int]]) -> pd.DataFrame:
     """Referrals from (referrer, referred, day offset)."""
-    return pd.DataFrame({
-        "referrer_id": [a for a, _, _ in edges],
-        "referred_id": [b for _, b, _ in edges],
-        "referred_at": [START + timedelta(hours=int(h)) for _, _, h in edges],
-        "reward_cost": [5.0] * len(edges),
-    })
+    return pd.DataFrame(
+        {
+            "referrer_id": [a for a, _, _ in edges],
+            "referred_id": [b for _, b, _ in edges],
+            "referred_at": [START + timedelta(hours=int(h)) for _, _, h in edges],
+            "reward_cost": [5.0] * len(edges),
+        }
+    )
 
 
 def random_graph(seed: int, members: int = 60, referrals: int = 90) -> pd.DataFrame:
@@ -82,8 +84,14 @@ def ring(size: int = 5, latest: int = 2) -> pd.DataFrame:
 
 
 SHAPES = {
-    "random-1": random_graph(1), "random-2": random_graph(2, members=30, referrals=60), "random-3": random_graph(3),
-    "tree": random_tree(4), "chain": chain(), "star": star(), "ring": ring(), "ring-last": ring(4, latest=3),
+    "random-1": random_graph(1),
+    "random-2": random_graph(2, members=30, referrals=60),
+    "random-3": random_graph(3),
+    "tree": random_tree(4),
+    "chain": chain(),
+    "star": star(),
+    "ring": ring(),
+    "ring-last": ring(4, latest=3),
 }
 
 
@@ -92,10 +100,16 @@ def revenues(referrals: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     people = sorted(set(referrals.referrer_id) | set(referrals.referred_id))
     rows = []
-    for i, person in enumerate(people):
+    for person in people:
         for k in range(int(rng.integers(0, 3))):
-            rows.append((person, f"{person}-{k}", START + timedelta(days=int(rng.integers(0, 200))),
-                         round(float(rng.uniform(1, 100)), 2)))
+            rows.append(
+                (
+                    person,
+                    f"{person}-{k}",
+                    START + timedelta(days=int(rng.integers(0, 200))),
+                    round(float(rng.uniform(1, 100)), 2),
+                )
+            )
     rows.append(("outsider", "o-1", START, 42.0))
     return pd.DataFrame(rows, columns=["customer_id", "order_id", "ordered_at", "amount"])
 
@@ -123,16 +137,18 @@ def oracle_members(graph: nx.DiGraph, orders: pd.DataFrame) -> pd.DataFrame:
     for member in sorted(graph.nodes):
         distance = nx.single_source_shortest_path_length(graph, member)
         below = {d: k for d, k in distance.items() if k > 0}
-        rows.append({
-            "customer_id": member,
-            "direct_referrals": graph.out_degree(member),
-            "cascade_size": len(nx.descendants(graph, member)),
-            "generations": max(below.values(), default=0),
-            "cascade_revenue": sum(own.get(d, 0.0) for d in below),
-            "referral_value": sum(DECAY ** (k - 1) * own.get(d, 0.0) for d, k in below.items()),
-            "own_revenue": own.get(member, 0.0),
-            "referred_by": next(iter(graph.predecessors(member)), None),
-        })
+        rows.append(
+            {
+                "customer_id": member,
+                "direct_referrals": graph.out_degree(member),
+                "cascade_size": len(nx.descendants(graph, member)),
+                "generations": max(below.values(), default=0),
+                "cascade_revenue": sum(own.get(d, 0.0) for d in below),
+                "referral_value": sum(DECAY ** (k - 1) * own.get(d, 0.0) for d, k in below.items()),
+                "own_revenue": own.get(member, 0.0),
+                "referred_by": next(iter(graph.predecessors(member)), None),
+            }
+        )
     frame = pd.DataFrame(rows)
     rank = nx.pagerank(graph.reverse(), alpha=0.85, tol=1e-14, max_iter=10_000)
     frame["pagerank"] = frame.customer_id.map(rank)
@@ -157,13 +173,20 @@ def check_network(network, referrals: pd.DataFrame, orders: pd.DataFrame) -> Non
 
 
 def network_on(con, referrals: pd.DataFrame, orders: pd.DataFrame, name: str = "g", **options):
-    return analyse_referral_network(load(con, f"referrals_{name}", referrals), load(con, f"orders_{name}", orders), **options)
+    return analyse_referral_network(
+        load(con, f"referrals_{name}", referrals), load(con, f"orders_{name}", orders), **options
+    )
 
 
 # -- against networkx ----------------------------------------------------------------------------
 #: on every engine (Spark runs a few queries per generation: a short chain there, the long one on DuckDB)
-ENGINE_SHAPES = {"random-1": SHAPES["random-1"], "tree": SHAPES["tree"], "chain": chain(6), "star": SHAPES["star"],
-                 "ring": SHAPES["ring"]}
+ENGINE_SHAPES = {
+    "random-1": SHAPES["random-1"],
+    "tree": SHAPES["tree"],
+    "chain": chain(6),
+    "star": SHAPES["star"],
+    "ring": SHAPES["ring"],
+}
 
 
 @pytest.mark.slow  # on Spark: a few jobs per generation of each shape
@@ -194,16 +217,28 @@ def test_the_rules_as_documented():
     import ibis
 
     con = ibis.duckdb.connect()
-    referrals = _frame([
-        ("a", "a", 1),               # self-referral
-        ("a", "b", 2), ("z", "b", 1),  # b: z's referral is earlier
-        ("c", "d", 5), ("b", "d", 5),  # d: a tie, the smaller referrer id (b) counts
-        ("x", "y", 1), ("y", "w", 2), ("w", "x", 3),  # loop: w -> x is the latest
-        ("y", "v", 9),               # hangs off the loop, after it closed: stays
-    ])
+    referrals = _frame(
+        [
+            ("a", "a", 1),  # self-referral
+            ("a", "b", 2),
+            ("z", "b", 1),  # b: z's referral is earlier
+            ("c", "d", 5),
+            ("b", "d", 5),  # d: a tie, the smaller referrer id (b) counts
+            ("x", "y", 1),
+            ("y", "w", 2),
+            ("w", "x", 3),  # loop: w -> x is the latest
+            ("y", "v", 9),  # hangs off the loop, after it closed: stays
+        ]
+    )
     graph = referral_graph(load(con, "r", referrals))
     kept = graph.edges.to_pandas()
-    assert sorted(zip(kept.referrer_id, kept.referred_id)) == [("b", "d"), ("x", "y"), ("y", "v"), ("y", "w"), ("z", "b")]
+    assert sorted(zip(kept.referrer_id, kept.referred_id)) == [
+        ("b", "d"),
+        ("x", "y"),
+        ("y", "v"),
+        ("y", "w"),
+        ("z", "b"),
+    ]
     assert graph.ignored == {"incomplete": 0, "self_referral": 1, "already_referred": 2, "closes_cycle": 1}
 
 
@@ -221,7 +256,14 @@ def test_the_depth_cap_stops_the_walk_and_says_so():
 
 
 # -- a leaf referral changes only its ancestors' figures ------------------------------------------
-CASCADE_FIGURES = ["direct_referrals", "cascade_size", "cascade_buyers", "generations", "cascade_revenue", "referral_value"]
+CASCADE_FIGURES = [
+    "direct_referrals",
+    "cascade_size",
+    "cascade_buyers",
+    "generations",
+    "cascade_revenue",
+    "referral_value",
+]
 
 
 @st.composite
@@ -232,8 +274,14 @@ def forests(draw):
     edges = [(f"p{p:02d}", f"p{i:02d}", i) for i, p in enumerate(parents, start=1) if p >= 0]
     if not edges:
         edges = [("p00", "p01", 1)]
-    orders = pd.DataFrame({"customer_id": [f"p{i:02d}" for i in range(size)], "order_id": [str(i) for i in range(size)],
-                           "ordered_at": [START] * size, "amount": spend})
+    orders = pd.DataFrame(
+        {
+            "customer_id": [f"p{i:02d}" for i in range(size)],
+            "order_id": [str(i) for i in range(size)],
+            "ordered_at": [START] * size,
+            "amount": spend,
+        }
+    )
     return _frame(edges), orders[orders.amount > 0], draw(st.integers(0, 10_000))
 
 
@@ -276,14 +324,20 @@ def test_duckdb_and_spark_give_identical_results(spark_backend):
     members = pd.DataFrame({"customer_id": sorted(set(referrals.referrer_id))[::2]})
     results = []
     for con in (ibis.duckdb.connect(), spark_backend):
-        tables = {"referrals": load(con, "referrals_same", referrals), "orders": load(con, "orders_same", orders),
-                  "members": load(con, "members_same", members)}
+        tables = {
+            "referrals": load(con, "referrals_same", referrals),
+            "orders": load(con, "orders_same", orders),
+            "members": load(con, "members_same", members),
+        }
         network = analyse_referral_network(tables["referrals"], tables["orders"], tables["members"], max_depth=20)
         graph = referral_graph(tables["referrals"])
-        program = summarise_referral_program(graph.edges, tables["orders"], day=date(2024, 9, 1),
-                                             members=tables["members"], ignored=graph.ignored).to_pandas()
+        program = summarise_referral_program(
+            graph.edges, tables["orders"], day=date(2024, 9, 1), members=tables["members"], ignored=graph.ignored
+        ).to_pandas()
         graph.release()
-        results.append((network.members, network.cascades.per_generation, program, select_key_referrers(network, lang="zh")))
+        results.append(
+            (network.members, network.cascades.per_generation, program, select_key_referrers(network, lang="zh"))
+        )
     for duck, spark in zip(*results):
         pd.testing.assert_frame_equal(duck.reset_index(drop=True), spark.reset_index(drop=True), check_dtype=False)
     # every generation Spark held for the walk is given back
@@ -302,8 +356,14 @@ def test_program_summary_equals_pandas():
     for person in people:
         first = START + timedelta(days=int(rng.integers(0, 300)))
         for k in range(int(rng.integers(0, 4))):
-            rows.append((person, f"{person}-{k}", first + timedelta(days=int(rng.integers(0, 200)) * (k > 0)),
-                         float(rng.integers(1, 90))))
+            rows.append(
+                (
+                    person,
+                    f"{person}-{k}",
+                    first + timedelta(days=int(rng.integers(0, 200)) * (k > 0)),
+                    float(rng.integers(1, 90)),
+                )
+            )
     orders = pd.DataFrame(rows, columns=["customer_id", "order_id", "ordered_at", "amount"])
     day = date(2024, 12, 1)
     orders = orders[orders.ordered_at < pd.Timestamp(day)]
@@ -364,22 +424,41 @@ def test_bad_referral_rows_are_set_aside_with_a_reason_each(run_cli, tmp_path):
     assert result.exit_code == 0, result.stderr
     ledger = json.loads(result.stdout)[0]
     assert ledger["rows_read"] == 12 and ledger["rows_used"] == 5 and ledger["balanced"]
-    assert ledger["set_aside"] == {"self_referral": 1, "already_referred": 1, "closes_cycle": 1, "duplicate_line": 1,
-                                   "missing_referrer_id": 1, "unparseable_referred_at": 1, "non_numeric_reward_cost": 1}
+    assert ledger["set_aside"] == {
+        "self_referral": 1,
+        "already_referred": 1,
+        "closes_cycle": 1,
+        "duplicate_line": 1,
+        "missing_referrer_id": 1,
+        "unparseable_referred_at": 1,
+        "non_numeric_reward_cost": 1,
+    }
     from memberlens import Workspace
 
     with Workspace(tmp_path / "memberlens.duckdb", read_only=True) as ws:
         aside = ws.table("referrals_set_aside").to_pandas()
         kept = ws.table("referrals").to_pandas()
-    assert sorted(aside.loc[aside._reason == "closes_cycle", ["推荐人ID", "被推荐人ID"]].itertuples(index=False, name=None)) == [("z", "x")]
-    assert sorted(zip(kept.referrer_id, kept.referred_id)) == [("a", "b"), ("a", "c"), ("b", "d"), ("x", "y"), ("y", "z")]
+    assert sorted(
+        aside.loc[aside._reason == "closes_cycle", ["推荐人ID", "被推荐人ID"]].itertuples(index=False, name=None)
+    ) == [("z", "x")]
+    assert sorted(zip(kept.referrer_id, kept.referred_id)) == [
+        ("a", "b"),
+        ("a", "c"),
+        ("b", "d"),
+        ("x", "y"),
+        ("y", "z"),
+    ]
 
 
 def test_rules_hold_across_sources_and_the_analyses_run(run_cli, tmp_path):
     """Each file is clean on its own; together b is referred twice and x, y, z close a loop: the
     analyses apply the rules to all sources and count what they left out."""
-    (tmp_path / "one.csv").write_text("referrer_id,referred_id,referred_at\na,b,2024-01-01\nx,y,2024-01-01\ny,z,2024-01-02\n")
-    (tmp_path / "two.csv").write_text("referrer_id,referred_id,referred_at,reward_cost\nq,b,2024-01-03,4\nz,x,2024-01-04,4\nb,d,2024-01-05,4\n")
+    (tmp_path / "one.csv").write_text(
+        "referrer_id,referred_id,referred_at\na,b,2024-01-01\nx,y,2024-01-01\ny,z,2024-01-02\n"
+    )
+    (tmp_path / "two.csv").write_text(
+        "referrer_id,referred_id,referred_at,reward_cost\nq,b,2024-01-03,4\nz,x,2024-01-04,4\nb,d,2024-01-05,4\n"
+    )
     (tmp_path / "orders.csv").write_text(ORDERS)
     for args in (["orders.csv"], ["one.csv", "two.csv", "--table", "referrals"]):
         assert run_cli("ingest", *args).exit_code == 0
@@ -388,8 +467,12 @@ def test_rules_hold_across_sources_and_the_analyses_run(run_cli, tmp_path):
     referred = json.loads(result.stdout)[0]
     assert referred["group"] == "referred" and referred["referrals"] == 4
     assert referred["ignored_already_referred"] == 1 and referred["ignored_closes_cycle"] == 1
-    cascades = {r["customer_id"]: r for r in json.loads(run_cli("analyze", "referral-cascades", "--format", "json").stdout)}
-    assert cascades["a"]["cascade_size"] == 2 and cascades["a"]["generations"] == 2 and cascades["x"]["cascade_size"] == 2
+    cascades = {
+        r["customer_id"]: r for r in json.loads(run_cli("analyze", "referral-cascades", "--format", "json").stdout)
+    }
+    assert (
+        cascades["a"]["cascade_size"] == 2 and cascades["a"]["generations"] == 2 and cascades["x"]["cascade_size"] == 2
+    )
     key = json.loads(run_cli("analyze", "key-referrers", "--format", "json", "--lang", "zh").stdout)
     assert key[0]["customer_id"] == "a" and "直接推荐 1 人" in key[0]["reason"]
     bad = run_cli("analyze", "key-referrers", "--decay", "2")
@@ -405,4 +488,7 @@ def test_as_of_leaves_later_referrals_out():
     snapshot = take_snapshot(tables, date(2024, 1, 1))
     assert run_analysis(snapshot, "referral-cascades", AnalysisOptions()).empty
     later = take_snapshot(tables, date(2024, 1, 2))
-    assert run_analysis(later, "referral-cascades", AnalysisOptions()).set_index("customer_id").loc["c00", "cascade_size"] == 6
+    assert (
+        run_analysis(later, "referral-cascades", AnalysisOptions()).set_index("customer_id").loc["c00", "cascade_size"]
+        == 6
+    )

@@ -17,9 +17,9 @@ from memberlens import Workspace, ingest
 from memberlens.analyses import AnalysisOptions
 from memberlens.reports import context as report_context
 from memberlens.reports.base import Chart, SectionContent
-from memberlens.reports.inert import embed_json, plain
 from memberlens.reports.data_quality import DataQualitySection
 from memberlens.reports.exports import write_exports
+from memberlens.reports.inert import embed_json, plain
 from memberlens.reports.recommendations import Profile
 from memberlens.reports.render import render_report, write_report, write_reports
 from memberlens.reports.sections import SECTIONS
@@ -59,11 +59,17 @@ def shop_orders(customers: int = 60, months: int = 8, seed: int = 1, product: st
             for line in range(1 + rng.integers(0, 3)):
                 price = float(rng.choice([0.5, 1.5, 4.0, 12.0, 60.0]))
                 quantity = int(1 + rng.integers(0, 10))
-                rows.append({
-                    "customer_id": f"C{c:03d}", "order_id": f"O{c:03d}-{v}", "ordered_at": f"2024-{month + 1:02d}-{day:02d} 10:00",
-                    "quantity": quantity, "unit_price": price, "product_id": f"P{line}{int(price)}",
-                    "product_name": product if line == 0 else f"item {line}",
-                })
+                rows.append(
+                    {
+                        "customer_id": f"C{c:03d}",
+                        "order_id": f"O{c:03d}-{v}",
+                        "ordered_at": f"2024-{month + 1:02d}-{day:02d} 10:00",
+                        "quantity": quantity,
+                        "unit_price": price,
+                        "product_id": f"P{line}{int(price)}",
+                        "product_name": product if line == 0 else f"item {line}",
+                    }
+                )
     return pd.DataFrame(rows)
 
 
@@ -113,7 +119,7 @@ def test_hostile_product_and_segment_names_stay_text(tmp_path):
     with Workspace(tmp_path / "w.duckdb") as ws:
         ingest(ws, orders, name="shop")
         html = render_report(ws, options=AnalysisOptions(scheme=scheme))
-    assert "<script>alert" not in html and "</div>\"" not in html
+    assert "<script>alert" not in html and '</div>"' not in html
     # our own scripts only: the JSON blocks, Plotly and the loader
     specs = chart_specs(html)
     assert html.count("<script") == len(specs) + 2 == html.count("</script")
@@ -121,7 +127,7 @@ def test_hostile_product_and_segment_names_stay_text(tmp_path):
     assert "&lt;script&gt;alert(1)&lt;/script&gt;&#34;&lt;/div&gt;" in html
     assert "\\u003cscript\\u003e" not in html.split("<body>")[0]
     labels = json.dumps([specs["rfm-shares"]["data"][0]["x"], specs["abc-top-products"]["data"][0]["y"]])
-    assert "&lt;script&gt;alert(1)&lt;/script&gt;\\\"&lt;/div&gt;" in labels
+    assert '&lt;script&gt;alert(1)&lt;/script&gt;\\"&lt;/div&gt;' in labels
     raw_json = CHART.findall(html)
     assert all("<" not in text and ">" not in text for _, text in raw_json)
 
@@ -153,9 +159,13 @@ def test_a_new_analysis_adds_its_section_through_the_interface(shop):
 
         def build(self, ctx):
             trends = ctx.analyses.run("trends")
-            figure = {"data": [{"type": "bar", "x": [str(v)[:7] for v in trends.period_start], "y": trends.revenue.tolist()}],
-                      "layout": {}}
-            return SectionContent(self.key, "Monthly", charts=[Chart("monthly", "Revenue", figure, ["A sentence."], None, "trends")])
+            figure = {
+                "data": [{"type": "bar", "x": [str(v)[:7] for v in trends.period_start], "y": trends.revenue.tolist()}],
+                "layout": {},
+            }
+            return SectionContent(
+                self.key, "Monthly", charts=[Chart("monthly", "Revenue", figure, ["A sentence."], None, "trends")]
+            )
 
     with Workspace(shop, read_only=True) as ws:
         html = render_report(ws, sections=[DataQualitySection(), Monthly()])
@@ -174,9 +184,22 @@ def test_orders_only_workspace_shows_every_orders_section_and_locks_the_rest(sho
     assert locked == {"kpis", "rfe", "segment-explorer", "churn-risk", "referrals"}
     assert "needs the members table" in html and "needs the events table" in html
     specs = chart_specs(html)
-    for key in ("trends-customers", "trends-super-orders", "price-bands", "lifecycle-stages", "rates", "cohorts-customers",
-                "rfm-shares", "clusters-elbow", "clusters-silhouette", "clusters-profiles", "abc-customers", "abc-top-products",
-                "activity", "churn"):
+    for key in (
+        "trends-customers",
+        "trends-super-orders",
+        "price-bands",
+        "lifecycle-stages",
+        "rates",
+        "cohorts-customers",
+        "rfm-shares",
+        "clusters-elbow",
+        "clusters-silhouette",
+        "clusters-profiles",
+        "abc-customers",
+        "abc-top-products",
+        "activity",
+        "churn",
+    ):
         assert specs[key]["data"], key
 
 
@@ -190,17 +213,23 @@ def test_every_section_works_on_the_demo_data_in_both_languages(demo):
         locked = re.findall(r'<section id="([a-z_-]+)">\s*<h2>[^<]*</h2>\s*<p class="locked">', html)
         assert locked == ["churn-risk"]
         specs = chart_specs(html)
-        assert {"kpis-members", "kpis-conversion", "kpis-cost", "kpis-unit", "kpis-coupons", "activity", "rfe"} <= set(specs)
+        assert {"kpis-members", "kpis-conversion", "kpis-cost", "kpis-unit", "kpis-coupons", "activity", "rfe"} <= set(
+            specs
+        )
         for key, spec in specs.items():
-            assert spec["data"] and all(trace.get("x") is not None or trace.get("z") is not None or trace.get("link")
-                                        or trace.get("parents") for trace in spec["data"]), key  # parents: a tree
+            assert spec["data"] and all(
+                trace.get("x") is not None or trace.get("z") is not None or trace.get("link") or trace.get("parents")
+                for trace in spec["data"]
+            ), key  # parents: a tree
     assert "Observations and recommendations" in en and "洞察与建议" in zh
     # every chart: a sentence saying what it shows, and the table it was drawn from
     for html in (en, zh):
         figures = re.findall(r'<figure class="chart-block">(.*?)</figure>', html, re.S)
         assert len(figures) == len(chart_specs(html))
         for figure in figures:
-            assert '<p class="explain">' in figure and "<details><summary>" in figure and "<tbody>" in figure, figure[:200]
+            assert '<p class="explain">' in figure and "<details><summary>" in figure and "<tbody>" in figure, figure[
+                :200
+            ]
     assert "counted from the events table" in en and "由 events 事件表统计" in zh
     # nothing of one language leaks into the other's sentences
     assert "Revenue peaked" not in zh and "消费金额在" not in en
@@ -211,7 +240,7 @@ def test_tiny_data_gives_a_report_not_an_error(tmp_path):
         ingest(ws, ORDERS, name="shop")
         html = {lang: render_report(ws, lang=lang) for lang in ("en", "zh")}
     for lang in ("en", "zh"):
-        assert "<section id=\"recommendations\">" in html[lang]
+        assert '<section id="recommendations">' in html[lang]
     assert "clustering needs at least 3 customers" in html["en"] and "聚类至少需要 3 位客户" in html["zh"]
 
 
@@ -222,9 +251,14 @@ def test_each_analysis_runs_once_for_both_languages_and_the_exports(shop, tmp_pa
     calls: list[tuple[str, str]] = []
     fits: list[str] = []
     real_run, real_fit = report_context.run_analysis, analyses._clusters
-    monkeypatch.setattr(report_context, "run_analysis",
-                        lambda ws, name, options: calls.append((name, repr(options))) or real_run(ws, name, options))
-    monkeypatch.setattr(analyses, "_clusters", lambda tables, options: fits.append(repr(options)) or real_fit(tables, options))
+    monkeypatch.setattr(
+        report_context,
+        "run_analysis",
+        lambda ws, name, options: calls.append((name, repr(options))) or real_run(ws, name, options),
+    )
+    monkeypatch.setattr(
+        analyses, "_clusters", lambda tables, options: fits.append(repr(options)) or real_fit(tables, options)
+    )
     with Workspace(shop, read_only=True) as ws:
         files = write_reports(ws, tmp_path, langs=("en", "zh"), export_format="csv")
     assert len(files.reports) == 2 and len(files.exports) == len(MEMBER_LISTS)
@@ -244,7 +278,9 @@ def test_report_figures_are_the_analysis_tables(shop):
     revenue = specs["trends-customers"]["data"][0]["y"]
     assert revenue == pytest.approx(trends.revenue.tolist())
     assert specs["rfm-shares"]["data"][1]["y"] == pytest.approx(segments.revenue_share.tolist())
-    assert [t["y"] for t in specs["lifecycle-stages"]["data"]] == [lifecycle[s].tolist() for s in ("new", "active", "return", "unactive")]
+    assert [t["y"] for t in specs["lifecycle-stages"]["data"]] == [
+        lifecycle[s].tolist() for s in ("new", "active", "return", "unactive")
+    ]
 
 
 # -- recommendations ---------------------------------------------------------------------------
@@ -272,15 +308,25 @@ def test_recommendations_state_the_numbers_they_come_from(shop):
         segments = run_analysis(ws, "rfm-segments", AnalysisOptions()).to_pandas()
     cards = html.split('<section id="recommendations">')[1]
     for row in segments.itertuples():
-        assert f"{row.customers:,} customers ({row.customer_share:.1%}) hold {row.revenue_share:.1%} of revenue." in cards
+        assert (
+            f"{row.customers:,} customers ({row.customer_share:.1%}) hold {row.revenue_share:.1%} of revenue." in cards
+        )
 
 
 # -- exports -----------------------------------------------------------------------------------
 # the shop's member lists: every customer's segment, cluster, stage and predicted value; the
 # members flagged as unusual; next-product suggestions (none: the shop's baskets give no rules);
 # the customers behind the alerts the built-in rules raise at its date (its churn rate is up)
-MEMBER_LISTS = ("alert_members", "rfm_segments", "migration_downgrades", "clusters", "lifecycle_stages", "clv",
-                "next_product", "unusual_members")
+MEMBER_LISTS = (
+    "alert_members",
+    "rfm_segments",
+    "migration_downgrades",
+    "clusters",
+    "lifecycle_stages",
+    "clv",
+    "next_product",
+    "unusual_members",
+)
 
 
 @pytest.mark.parametrize("fmt", ["csv", "parquet", "xlsx"])
@@ -291,21 +337,27 @@ def test_member_lists_are_exported_in_each_format(shop, tmp_path, fmt):
     assert sorted(p.name for p in paths) == sorted(f"{n}.{fmt}" for n in MEMBER_LISTS)
     read = {"csv": pd.read_csv, "parquet": pd.read_parquet, "xlsx": pd.read_excel}[fmt]
     frames = {p.stem: read(p) for p in paths}
-    assert {"customer_id", "segment", "r_score", "f_score", "m_score", "rfm_code"} <= set(frames["rfm_segments"].columns)
+    assert {"customer_id", "segment", "r_score", "f_score", "m_score", "rfm_code"} <= set(
+        frames["rfm_segments"].columns
+    )
     assert {"customer_id", "cluster", "cluster_name"} <= set(frames["clusters"].columns)
     assert {"customer_id", "stage"} <= set(frames["lifecycle_stages"].columns)
     every_customer = ("rfm_segments", "clusters", "lifecycle_stages", "clv")
     assert all(len(frames[n]) == customers and frames[n].customer_id.is_unique for n in every_customer)
     assert {"customer_id", "reason_codes", "reasons"} <= set(frames["unusual_members"].columns)
     assert len(frames["unusual_members"]) < customers
-    assert {"rule", "metric", "period_start", "customer_id", "revenue", "came_back"} <= set(frames["alert_members"].columns)
+    assert {"rule", "metric", "period_start", "customer_id", "revenue", "came_back"} <= set(
+        frames["alert_members"].columns
+    )
     assert not list(tmp_path.glob("exports/.*.tmp"))  # written atomically
 
 
 # -- catalogues --------------------------------------------------------------------------------
 def test_en_and_zh_catalogues_have_the_same_messages_and_placeholders():
     def load(lang):
-        return tomllib.loads(resources.files("memberlens.messages").joinpath(f"{lang}.toml").read_text(encoding="utf-8"))
+        return tomllib.loads(
+            resources.files("memberlens.messages").joinpath(f"{lang}.toml").read_text(encoding="utf-8")
+        )
 
     en, zh = load("en"), load("zh")
     assert {(s, k) for s in en for k in en[s]} == {(s, k) for s in zh for k in zh[s]}
@@ -330,14 +382,21 @@ def test_every_message_key_the_reports_use_exists():
 # -- the command -------------------------------------------------------------------------------
 def test_report_command_ingests_reports_and_exports(run_cli, tmp_path):
     shop_orders().to_csv(tmp_path / "orders.csv", index=False)
-    result = run_cli("report", "orders.csv", "--out", "out", "--lang", "zh", "--export-format", "parquet",
-                     "--as-of", "2024-07-01")
+    result = run_cli(
+        "report", "orders.csv", "--out", "out", "--lang", "zh", "--export-format", "parquet", "--as-of", "2024-07-01"
+    )
     assert result.exit_code == 0, result.stderr
     html = (tmp_path / "out" / "report.zh.html").read_text(encoding="utf-8")
     assert "数据截至 2024-07-01" in html and "截止日期 2024-07-01" in html
     assert sorted(p.name for p in (tmp_path / "out" / "exports").iterdir()) == [
-        "clusters.parquet", "clv.parquet", "lifecycle_stages.parquet", "migration_downgrades.parquet", "next_product.parquet",
-        "rfm_segments.parquet", "unusual_members.parquet"]
+        "clusters.parquet",
+        "clv.parquet",
+        "lifecycle_stages.parquet",
+        "migration_downgrades.parquet",
+        "next_product.parquet",
+        "rfm_segments.parquet",
+        "unusual_members.parquet",
+    ]
     # this shop's members are about equally likely to leave: the CLV section says it uses that limit
     assert "数据位于模型参数空间的边界" in html and "每位会员在每次购买后停止购买的概率相同" in html
     assert "report" in result.stderr and "ingest" in result.stderr  # the progress bars
@@ -363,8 +422,14 @@ def test_installed_command_shows_no_library_deprecation_noise(tmp_path):
     require(exe is not None, f"needs the memberlens console script beside {sys.executable} (pip install -e .)")
     shop_orders().to_csv(tmp_path / "orders.csv", index=False)
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONWARNINGS", "MEMBERLENS_DB", "MEMBERLENS_DEBUG")}
-    done = subprocess.run([exe, "report", "orders.csv", "--no-exports"], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [exe, "report", "orders.csv", "--no-exports"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr
     assert "Warning" not in done.stderr, done.stderr[:2000]
     assert (tmp_path / "report.html").exists()
@@ -388,7 +453,9 @@ def test_report_explorer_takes_a_filter_or_a_saved_segment(run_cli, demo, tmp_pa
     result = run_cli("report", "--db", demo, "--where", where, "--out", "out")
     assert result.exit_code == 0, result.stderr
     html = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
-    assert "customer_tier in (&#39;Gold&#39;, &#39;Platinum&#39;)" in html or "customer_tier in (&#x27;Gold&#x27;" in html
+    assert (
+        "customer_tier in (&#39;Gold&#39;, &#39;Platinum&#39;)" in html or "customer_tier in (&#x27;Gold&#x27;" in html
+    )
     cohort = pd.read_csv(tmp_path / "out" / "exports" / "segment_cohort.csv")
     with Workspace(demo, read_only=True) as ws:
         c360 = ws.table("customer_360").to_pandas()
@@ -402,11 +469,14 @@ def test_report_explorer_takes_a_filter_or_a_saved_segment(run_cli, demo, tmp_pa
     assert "“europe”" in (tmp_path / "out2" / "report.html").read_text(encoding="utf-8")
 
 
-@pytest.mark.parametrize("args, named", [
-    (("--where", "region = 'Europe'; DROP TABLE orders"), "';'"),
-    (("--segment", "nosuch"), "nosuch"),
-    (("--segment", "a", "--where", "region = 'x'"), "not both"),
-])
+@pytest.mark.parametrize(
+    "args, named",
+    [
+        (("--where", "region = 'Europe'; DROP TABLE orders"), "';'"),
+        (("--segment", "nosuch"), "nosuch"),
+        (("--segment", "a", "--where", "region = 'x'"), "not both"),
+    ],
+)
 def test_report_explorer_refuses_bad_cohorts_in_one_line(run_cli, demo, args, named):
     result = run_cli("report", "--db", demo, *args, "--out", "out")
     assert result.exit_code == 2 and named in result.stderr and "Traceback" not in result.stderr

@@ -19,8 +19,13 @@ from memberlens.reports.render import render_report, write_reports
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
 LOCAL = ("file:", "data:", "about:", "blob:")
 HOSTILE = '<script>alert(1)</script>"</div>'
 HOSTILE_IMG = '<img src=x onerror="window.__pwned=1">'
@@ -54,8 +59,12 @@ class Visit:
 
 def visit(browser, path: Path, *, width: int = 1280, height: int = 900, mobile: bool = False) -> Visit:
     """Open a report and wait until every chart has been drawn."""
-    context = browser.new_context(viewport={"width": width, "height": height}, is_mobile=mobile, has_touch=mobile,
-                                  device_scale_factor=2 if mobile else 1)
+    context = browser.new_context(
+        viewport={"width": width, "height": height},
+        is_mobile=mobile,
+        has_touch=mobile,
+        device_scale_factor=2 if mobile else 1,
+    )
     page = context.new_page()
     seen = Visit(page)
     page.on("console", lambda m: seen.errors.append(m.text) if m.type == "error" else None)
@@ -114,8 +123,10 @@ def test_report_loads_offline_and_draws_every_chart(browser, demo_reports, lang)
 def test_the_migration_sankey_draws_a_link_per_path(browser, demo_reports):
     page = visit(browser, demo_reports["en"]).page
     links = page.evaluate("document.querySelectorAll('#chart-migration-sankey path.sankey-link').length")
-    paths = page.evaluate("JSON.parse(document.querySelector('script[data-chart=\"chart-migration-sankey\"]').textContent)"
-                          ".data[0].link.value.length")
+    paths = page.evaluate(
+        "JSON.parse(document.querySelector('script[data-chart=\"chart-migration-sankey\"]').textContent)"
+        ".data[0].link.value.length"
+    )
     assert links == paths > 3
 
 
@@ -173,7 +184,9 @@ def test_hostile_names_are_text_in_the_browser(browser, tmp_path):
     assert scripts == page.evaluate("document.querySelectorAll('.chart').length") + 2
     text = page.inner_text("body")
     assert HOSTILE in text and HOSTILE_IMG in text  # shown, as text
-    svg_text = page.evaluate("""Array.from(document.querySelectorAll('.chart text')).map(t => t.textContent).join('\\n')""")
+    svg_text = page.evaluate(
+        """Array.from(document.querySelectorAll('.chart text')).map(t => t.textContent).join('\\n')"""
+    )
     assert "<script>alert(1)</script>" in svg_text  # a chart label, drawn as text
     ARTIFACTS.mkdir(exist_ok=True)
     page.locator("#abc").screenshot(path=str(ARTIFACTS / "report-hostile-names.png"))

@@ -35,7 +35,9 @@ def test_alive_bands_match_the_members_predictions(clv_view):
     content, _, members = clv_view
     chart = next(ch for ch in content.charts if ch.key == "clv-alive")
     band = np.minimum(np.floor(members.probability_alive * 10), 9).astype(int)
-    expected = members.assign(band=band).groupby("band").agg(members=("customer_id", "size"), value=("predicted_clv", "sum"))
+    expected = (
+        members.assign(band=band).groupby("band").agg(members=("customer_id", "size"), value=("predicted_clv", "sum"))
+    )
     rows = chart.table.rows
     assert len(rows) == len(expected)
     for row, (b, want) in zip(rows, expected.iterrows()):
@@ -67,12 +69,14 @@ def test_fitted_parameters_and_exports(clv_view):
 
 def test_a_model_that_cannot_be_fitted_is_a_note_saying_why(tmp_path):
     """Nobody bought twice: BG/NBD has nothing to learn a purchase rate from; the section says so."""
-    orders = pd.DataFrame({
-        "customer_id": [f"C{i}" for i in range(40)],
-        "order_id": [f"O{i}" for i in range(40)],
-        "ordered_at": pd.date_range("2024-01-01", periods=40, freq="3D"),
-        "amount": [10.0 + i for i in range(40)],
-    })
+    orders = pd.DataFrame(
+        {
+            "customer_id": [f"C{i}" for i in range(40)],
+            "order_id": [f"O{i}" for i in range(40)],
+            "ordered_at": pd.date_range("2024-01-01", periods=40, freq="3D"),
+            "amount": [10.0 + i for i in range(40)],
+        }
+    )
     with Workspace(tmp_path / "w.duckdb") as ws:
         ingest(ws, orders, name="one-timers")
         content = ClvSection().build(ReportContext(ws, Messages("zh")))

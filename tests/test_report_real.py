@@ -43,8 +43,16 @@ def uci(shared_data, tmp_path_factory):
             done[key] = result if isinstance(result, pd.DataFrame) else result.to_pandas()
         return done[key]
 
-    yield {"ws": ws, "files": files, "html": html, "text": text, "seconds": seconds, "timings": files.timings, "analysis": analysis,
-           "specs": {lang: {k: json.loads(v) for k, v in CHART.findall(text)} for lang, text in html.items()}}
+    yield {
+        "ws": ws,
+        "files": files,
+        "html": html,
+        "text": text,
+        "seconds": seconds,
+        "timings": files.timings,
+        "analysis": analysis,
+        "specs": {lang: {k: json.loads(v) for k, v in CHART.findall(text)} for lang, text in html.items()},
+    }
     ws.close()
 
 
@@ -73,9 +81,14 @@ def test_trend_figures_are_the_trends_analysis(uci):
         assert same(trace(uci["specs"][lang]["trends-super-orders"], 0), top1.share_of_period_revenue.tolist())
     en = uci["text"]["en"]
     # seed 000: two super orders lift 2011-01 and 2011-12
-    assert re.search(r"In 2011-01 the average order value \(575\.6\).*order 541431 by customer 12346, 74,215 units worth 77,184, "
-                     r"13\.6% of the period's revenue", en)
-    assert re.search(r"In 2011-12 .*order 581483 by customer 16446, 80,995 units worth 168,470, 32\.6% of the period's revenue", en)
+    assert re.search(
+        r"In 2011-01 the average order value \(575\.6\).*order 541431 by customer 12346, 74,215 units worth 77,184, "
+        r"13\.6% of the period's revenue",
+        en,
+    )
+    assert re.search(
+        r"In 2011-12 .*order 581483 by customer 16446, 80,995 units worth 168,470, 32\.6% of the period's revenue", en
+    )
     peak = trends.loc[trends.revenue.idxmax()]
     assert f"Revenue peaked in {peak.period_start:%Y-%m} at {peak.revenue:,.0f}" in en
     assert "客户 16446 的订单 581483，80,995 件" in uci["text"]["zh"]
@@ -135,7 +148,9 @@ def test_exports_are_the_member_lists_of_the_analyses(uci):
     rfm = uci["analysis"]("rfm")
     assert len(exports["rfm_segments"]) == len(rfm) == 4338
     merged = exports["rfm_segments"].merge(rfm, on="customer_id", suffixes=("", "_analysis"))
-    assert (merged.segment == merged.segment_analysis).all() and (merged.rfm_code.astype(str) == merged.rfm_code_analysis).all()
+    assert (merged.segment == merged.segment_analysis).all() and (
+        merged.rfm_code.astype(str) == merged.rfm_code_analysis
+    ).all()
     stages = uci["analysis"]("lifecycle-stage")
     assert exports["lifecycle_stages"].stage.value_counts().to_dict() == stages.stage.value_counts().to_dict()
     profiles = uci["analysis"]("clusters")

@@ -8,13 +8,13 @@ import re
 
 import pandas as pd
 import pytest
+from test_report import chart_specs, shop_orders
 
 from memberlens import Workspace, ingest
 from memberlens.analyses import AnalysisOptions, run_analysis
 from memberlens.reports.exports import write_exports
 from memberlens.reports.referrals import ReferralsSection
 from memberlens.reports.render import render_report
-from test_report import chart_specs, shop_orders
 
 pytestmark = pytest.mark.slow  # a demo shop and its report section
 
@@ -27,8 +27,8 @@ def shop(tmp_path_factory):
 
 
 def _text(html: str) -> str:
-    section = html[html.index('<section id="referrals">'):]
-    section = section[:section.index("</section>")]
+    section = html[html.index('<section id="referrals">') :]
+    section = section[: section.index("</section>")]
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", re.sub(r"<script.*?</script>", "", section, flags=re.S)))
 
 

@@ -31,7 +31,9 @@ def campaigns_csv(demo_workspace):
     return pd.read_csv(demo_workspace[1]["campaigns"]["path"], parse_dates=["sent_at", "converted_at"])
 
 
-def test_top_decile_responds_at_least_twice_the_base_rate_on_a_later_campaign(fitted, tables, campaigns_csv, demo_workspace):
+def test_top_decile_responds_at_least_twice_the_base_rate_on_a_later_campaign(
+    fitted, tables, campaigns_csv, demo_workspace
+):
     demo_workspace_files = demo_workspace[1]
     # the latest campaign whose 14 days of responses are all known by the day after the last order
     orders_end = pd.read_csv(demo_workspace_files["orders"]["path"], usecols=["ordered_at"], parse_dates=["ordered_at"])
@@ -88,7 +90,10 @@ def test_rules_describe_the_training_sends_truthfully(fitted, tables):
 
 def test_rules_read_as_plain_words():
     rule = Rule((Condition("orders_90d", "gt", 1.5), Condition("spend_30d", "le", 80.25)), 120, 0.18, 2.4)
-    assert describe_conditions(rule, Messages("en")) == "orders in the last 90 days at least 2 and spend in the last 30 days at most 80"
+    assert (
+        describe_conditions(rule, Messages("en"))
+        == "orders in the last 90 days at least 2 and spend in the last 30 days at most 80"
+    )
     assert describe_conditions(rule, Messages("zh")) == "近 90 天订单数至少 2且近 30 天消费不超过 80"
 
 

@@ -31,8 +31,14 @@ def _orders() -> pd.DataFrame:
     rows = []
     for customer, (days, amounts) in SHOP.items():
         for i, (d, amount) in enumerate(zip(days, amounts)):
-            rows.append(dict(customer_id=customer, order_id=f"{customer}{i}", amount=amount,
-                             ordered_at=pd.Timestamp(AS_OF) - pd.Timedelta(days=d) + pd.Timedelta(hours=9)))
+            rows.append(
+                dict(
+                    customer_id=customer,
+                    order_id=f"{customer}{i}",
+                    amount=amount,
+                    ordered_at=pd.Timestamp(AS_OF) - pd.Timedelta(days=d) + pd.Timedelta(hours=9),
+                )
+            )
     return pd.DataFrame(rows)
 
 
@@ -47,14 +53,24 @@ def test_eight_types_by_hand_with_ties_at_the_mean(con):
     assert _segments(con, "mean") == BY_HAND_MEAN
 
 
-@pytest.mark.parametrize("split, expected", [
-    # one order each on one day: R and F at their middle (recent, high); M 10, 20, 30, 1000
-    ("median", {"m10": "general_value", "m20": "general_value", "m30": "important_value", "m1000": "important_value"}),
-    ("mean", {"m10": "general_value", "m20": "general_value", "m30": "general_value", "m1000": "important_value"}),
-])
+@pytest.mark.parametrize(
+    "split, expected",
+    [
+        # one order each on one day: R and F at their middle (recent, high); M 10, 20, 30, 1000
+        (
+            "median",
+            {"m10": "general_value", "m20": "general_value", "m30": "important_value", "m1000": "important_value"},
+        ),
+        ("mean", {"m10": "general_value", "m20": "general_value", "m30": "general_value", "m1000": "important_value"}),
+    ],
+)
 def test_median_and_mean_split_money_differently(con, split, expected):
-    orders = pd.DataFrame([dict(customer_id=f"m{a}", order_id=f"o{a}", amount=float(a), ordered_at=pd.Timestamp("2024-02-01"))
-                           for a in (10, 20, 30, 1000)])
+    orders = pd.DataFrame(
+        [
+            dict(customer_id=f"m{a}", order_id=f"o{a}", amount=float(a), ordered_at=pd.Timestamp("2024-02-01"))
+            for a in (10, 20, 30, 1000)
+        ]
+    )
     scored = score_rfm(compute_rfm(load(con, "orders_median", orders), as_of=AS_OF), 5)
     frame = segment_rfm(scored, "eight", split=split).to_pandas()
     assert dict(zip(frame.customer_id, frame.segment)) == expected
@@ -63,11 +79,13 @@ def test_median_and_mean_split_money_differently(con, split, expected):
 def test_money_at_the_mean_after_float_arithmetic_is_high(con):
     """0.1 + 0.2 of one customer and 0.3 of another: their mean is 0.3 in exact money, so both
     are high (a float mean of 0.30000000000000004 would make the 0.3 customer low)."""
-    orders = pd.DataFrame([
-        dict(customer_id="x", order_id="x1", amount=0.1, ordered_at=pd.Timestamp("2024-02-01")),
-        dict(customer_id="x", order_id="x2", amount=0.2, ordered_at=pd.Timestamp("2024-02-02")),
-        dict(customer_id="y", order_id="y1", amount=0.3, ordered_at=pd.Timestamp("2024-02-02")),
-    ])
+    orders = pd.DataFrame(
+        [
+            dict(customer_id="x", order_id="x1", amount=0.1, ordered_at=pd.Timestamp("2024-02-01")),
+            dict(customer_id="x", order_id="x2", amount=0.2, ordered_at=pd.Timestamp("2024-02-02")),
+            dict(customer_id="y", order_id="y1", amount=0.3, ordered_at=pd.Timestamp("2024-02-02")),
+        ]
+    )
     scored = score_rfm(compute_rfm(load(con, "orders_tie", orders), as_of=AS_OF), 5)
     frame = segment_rfm(scored, "eight").to_pandas().set_index("customer_id")
     assert frame.segment["y"].startswith("important_") and frame.segment["x"].startswith("important_")

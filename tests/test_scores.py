@@ -46,7 +46,9 @@ def test_each_date_holds_that_mornings_scores_and_scoring_again_replaces(scored,
     again = _stored(scored)
     assert len(again) == len(first)
     key = ["as_of", "customer_id"]
-    pd.testing.assert_frame_equal(again.sort_values(key).reset_index(drop=True), first.sort_values(key).reset_index(drop=True))
+    pd.testing.assert_frame_equal(
+        again.sort_values(key).reset_index(drop=True), first.sort_values(key).reset_index(drop=True)
+    )
     with Workspace(scored, read_only=True) as ws:
         for day in DATES:
             options = AnalysisOptions(as_of=date.fromisoformat(day))
@@ -77,8 +79,15 @@ def _history_oracle(stored: pd.DataFrame) -> pd.DataFrame:
         for i in range(1, len(segments)):
             if segments[i] != segments[i - 1]:
                 since, previous = days[i], segments[i - 1]
-        rows.append({"customer_id": customer, "as_of": days[-1], "rfm_segment": segments[-1],
-                     "segment_since": since, "previous_segment": previous})
+        rows.append(
+            {
+                "customer_id": customer,
+                "as_of": days[-1],
+                "rfm_segment": segments[-1],
+                "segment_since": since,
+                "previous_segment": previous,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -102,8 +111,12 @@ def test_the_history_as_of_a_date_ends_with_that_dates_scores(scored, run_cli):
 
 
 def test_dates_and_bad_options():
-    assert score_dates(date(2024, 1, 31), date(2024, 4, 30), "month") == [date(2024, 1, 31), date(2024, 2, 29),
-                                                                         date(2024, 3, 31), date(2024, 4, 30)]
+    assert score_dates(date(2024, 1, 31), date(2024, 4, 30), "month") == [
+        date(2024, 1, 31),
+        date(2024, 2, 29),
+        date(2024, 3, 31),
+        date(2024, 4, 30),
+    ]
     with pytest.raises(Exception, match="week, month or quarter"):
         score_dates(date(2024, 1, 1), date(2024, 2, 1), "fortnight")
 
@@ -115,7 +128,8 @@ def test_every_needs_from(scored, run_cli):
 
 def test_history_before_any_scoring_says_how_to_score(tmp_path, run_cli):
     pd.DataFrame({"customer_id": ["a"], "order_id": ["1"], "ordered_at": ["2024-01-01"], "amount": [5.0]}).to_csv(
-        tmp_path / "orders.csv", index=False)
+        tmp_path / "orders.csv", index=False
+    )
     assert run_cli("ingest", "orders.csv").exit_code == 0
     result = run_cli("analyze", "score-history")
     assert result.exit_code == 2 and "member_scores" in result.stderr and "memberlens score" in result.stderr
@@ -129,11 +143,16 @@ def test_the_report_exports_the_history_with_previous_segments(scored, run_cli):
     from memberlens.reports.migration import MigrationSection
 
     _cli(run_cli, "score", "--every", "month", "--from", DATES[0], "--as-of", DATES[-1], "--db", str(scored))
-    printed = pd.read_csv(io.StringIO(_cli(run_cli, "analyze", "score-history", "--format", "csv", "--db", str(scored)).stdout))
+    printed = pd.read_csv(
+        io.StringIO(_cli(run_cli, "analyze", "score-history", "--format", "csv", "--db", str(scored)).stdout)
+    )
     with Workspace(scored, read_only=True) as ws:
         exported = collect_exports(ReportContext(ws, Messages("en")), [MigrationSection()])["score_history"]
     assert list(exported.customer_id) == list(printed.customer_id)
     assert {"previous_segment", "segment_since", "cluster"} <= set(exported.columns)
-    assert (exported.rfm_segment.astype(str).tolist() == printed.rfm_segment.astype(str).tolist())
-    assert exported.previous_segment.fillna("").astype(str).tolist() == printed.previous_segment.fillna("").astype(str).tolist()
+    assert exported.rfm_segment.astype(str).tolist() == printed.rfm_segment.astype(str).tolist()
+    assert (
+        exported.previous_segment.fillna("").astype(str).tolist()
+        == printed.previous_segment.fillna("").astype(str).tolist()
+    )
     assert pd.to_datetime(exported.segment_since).tolist() == pd.to_datetime(printed.segment_since).tolist()

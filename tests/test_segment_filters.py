@@ -32,12 +32,19 @@ def _frame() -> pd.DataFrame:
     s[[5, 22]] = None
     flag = pd.array(rng.random(n) < 0.4, dtype="boolean")
     flag[[1, 9]] = pd.NA
-    return pd.DataFrame({
-        "id": [f"C{i:03d}" for i in range(n)], "a": a, "b": b, "s": s, "flag": flag,
-        "total spend": rng.gamma(2, 10, n).round(2),
-        "d": pd.to_datetime("2024-01-01") + pd.to_timedelta(rng.integers(0, 120, n), unit="D"),
-        "_source": "hidden", "_row": np.arange(n),
-    })
+    return pd.DataFrame(
+        {
+            "id": [f"C{i:03d}" for i in range(n)],
+            "a": a,
+            "b": b,
+            "s": s,
+            "flag": flag,
+            "total spend": rng.gamma(2, 10, n).round(2),
+            "d": pd.to_datetime("2024-01-01") + pd.to_timedelta(rng.integers(0, 120, n), unit="D"),
+            "_source": "hidden",
+            "_row": np.arange(n),
+        }
+    )
 
 
 @pytest.fixture(scope="module")
@@ -93,7 +100,9 @@ CASES = {
     "A > 2 AND NOT S = 'x'": None,  # column names are case-sensitive: an error (below)
     "a > 2 AND NOT s = 'x'": lambda f: (f.a > 2) & ~(f.s == "x"),
     '"total spend" > 20 or `total spend` < 5': lambda f: (f["total spend"] > 20) | (f["total spend"] < 5),
-    "d >= '2024-03-01' and d < '2024-04-01'": lambda f: (f.d >= pd.Timestamp("2024-03-01")) & (f.d < pd.Timestamp("2024-04-01")),
+    "d >= '2024-03-01' and d < '2024-04-01'": lambda f: (
+        (f.d >= pd.Timestamp("2024-03-01")) & (f.d < pd.Timestamp("2024-04-01"))
+    ),
     "(a > 1 or b = 0) and not (s = 'z' or flag)": lambda f: ((f.a > 1) | (f.b == 0)) & ~((f.s == "z") | f.flag),
 }
 
@@ -137,26 +146,29 @@ def test_unknown_column_points_at_it_and_lists_the_columns(data):
     assert error.caret.splitlines()[1] == " " * 10 + "^" * len("custmer_tier")
 
 
-@pytest.mark.parametrize("text, problem, offending", [
-    ("_source = 'x'", "unknown column '_source'", "_source"),  # internal columns are hidden
-    ("A > 2", "unknown column 'A'", "A"),
-    ('s = "x"', "unknown column 'x'", '"x"'),
-    ("s > 5", "cannot compare 's' (text) with '5' (number)", "s > 5"),
-    ("s in ('x', 5)", "'5' is number, but 's' is text", "5"),
-    ("mean(s) > 1", "mean needs a numeric column", "s"),
-    ("a > sum(a)", "function 'sum' is not allowed", "sum"),
-    ("quantile(a, 1.5) > 0", "quantile's fraction must be a number from 0 to 1", "1.5"),
-    ("quantile(a) > 0", "quantile takes a column and a fraction", "quantile(a)"),
-    ("a + 1", "the filter is a number, not a condition", "a + 1"),
-    ("s and flag", "and joins conditions; 's' is a text", "s"),
-    ("flag > true", "true/false values can only be compared with = or !=", "flag > true"),
-    ("a in (b, 2)", "in (...) takes values", "b"),
-    ("d > 'soon'", "'soon' is not a date", "'soon'"),
-    ("a > ", "the filter ends too early", ""),
-    ("a = null", "unexpected 'null'", "null"),
-    ("s = 'open", "unexpected character \"'\"", "'"),
-    ("   ", "the filter is empty", ""),
-])
+@pytest.mark.parametrize(
+    "text, problem, offending",
+    [
+        ("_source = 'x'", "unknown column '_source'", "_source"),  # internal columns are hidden
+        ("A > 2", "unknown column 'A'", "A"),
+        ('s = "x"', "unknown column 'x'", '"x"'),
+        ("s > 5", "cannot compare 's' (text) with '5' (number)", "s > 5"),
+        ("s in ('x', 5)", "'5' is number, but 's' is text", "5"),
+        ("mean(s) > 1", "mean needs a numeric column", "s"),
+        ("a > sum(a)", "function 'sum' is not allowed", "sum"),
+        ("quantile(a, 1.5) > 0", "quantile's fraction must be a number from 0 to 1", "1.5"),
+        ("quantile(a) > 0", "quantile takes a column and a fraction", "quantile(a)"),
+        ("a + 1", "the filter is a number, not a condition", "a + 1"),
+        ("s and flag", "and joins conditions; 's' is a text", "s"),
+        ("flag > true", "true/false values can only be compared with = or !=", "flag > true"),
+        ("a in (b, 2)", "in (...) takes values", "b"),
+        ("d > 'soon'", "'soon' is not a date", "'soon'"),
+        ("a > ", "the filter ends too early", ""),
+        ("a = null", "unexpected 'null'", "null"),
+        ("s = 'open", 'unexpected character "\'"', "'"),
+        ("   ", "the filter is empty", ""),
+    ],
+)
 def test_errors_name_the_offending_part(data, text, problem, offending):
     table, _ = data
     with pytest.raises(FilterError) as info:
@@ -164,13 +176,18 @@ def test_errors_name_the_offending_part(data, text, problem, offending):
     error = info.value
     assert problem in error.message
     if offending:
-        assert text[error.position: error.position + error.length] == offending
+        assert text[error.position : error.position + error.length] == offending
     assert "\n" not in error.message  # one line on the command line
 
 
 def test_a_deeply_nested_or_very_long_filter_is_refused_not_a_crash(data):
     table, _ = data
-    for text in ["not " * 200 + "flag", "-" * 500 + "a > 0", "(" * 3000 + "a > 0" + ")" * 3000, "a > 0 and " * 600 + "flag"]:
+    for text in [
+        "not " * 200 + "flag",
+        "-" * 500 + "a > 0",
+        "(" * 3000 + "a > 0" + ")" * 3000,
+        "a > 0 and " * 600 + "flag",
+    ]:
         with pytest.raises(FilterError):
             compile_filter(table, text)
 
@@ -184,8 +201,10 @@ def _or_term(i: int):
         (f"a > {6 + k / 10:g}", lambda f: f.a > 6 + k / 10),
         (f"b = {3 + k}", lambda f: f.b == 3 + k),  # only k = 0 matches anything
         (f"s = 'z' and a < {-1 - k / 10:g}", lambda f: (f.s == "z") & (f.a < -1 - k / 10)),
-        (f"\"total spend\" between {60 + k} and {90 + k}",
-         lambda f: (f["total spend"] >= 60 + k) & (f["total spend"] <= 90 + k)),
+        (
+            f'"total spend" between {60 + k} and {90 + k}',
+            lambda f: (f["total spend"] >= 60 + k) & (f["total spend"] <= 90 + k),
+        ),
         (f"not (flag or a > {-9 - k})", lambda f: ~(f.flag | (f.a > -9 - k))),
     ][i % 5]
 
@@ -195,10 +214,12 @@ def _and_term(i: int):
     return [
         (f"a > {-2 - k / 10:g}", lambda f: f.a > -2 - k / 10),
         (f"b < {3 + k}", lambda f: f.b < 3 + k),
-        (f"s in ('x', 'y', 'it''s', '{k}')",
-         lambda f: f.s.isin(["x", "y", "it's", str(k)]).astype("boolean").where(f.s.notna(), pd.NA)),
+        (
+            f"s in ('x', 'y', 'it''s', '{k}')",
+            lambda f: f.s.isin(["x", "y", "it's", str(k)]).astype("boolean").where(f.s.notna(), pd.NA),
+        ),
         (f"(not flag or a is null or b = {k % 4})", lambda f: ~f.flag | f.a.isna() | (f.b == k % 4)),
-        (f"\"total spend\" >= {k / 10:g}", lambda f: f["total spend"] >= k / 10),
+        (f'"total spend" >= {k / 10:g}', lambda f: f["total spend"] >= k / 10),
     ][i % 5]
 
 
@@ -237,11 +258,15 @@ def _logical_depth(expr) -> int:
     return deepest
 
 
-@pytest.mark.parametrize("op, term, count", [
-    (op, term, count)
-    for op, long, short in [("or", _or_term, _short_or_term), ("and", _and_term, _short_and_term)]
-    for term, count in [(long, 2), (long, 59), (long, 61), (long, None), (short, None)]
-], ids=lambda v: v.__name__.strip("_") if callable(v) else "as-many-as-fit" if v is None else str(v))
+@pytest.mark.parametrize(
+    "op, term, count",
+    [
+        (op, term, count)
+        for op, long, short in [("or", _or_term, _short_or_term), ("and", _and_term, _short_and_term)]
+        for term, count in [(long, 2), (long, 59), (long, 61), (long, None), (short, None)]
+    ],
+    ids=lambda v: v.__name__.strip("_") if callable(v) else "as-many-as-fit" if v is None else str(v),
+)
 def test_a_flat_chain_of_one_operator_is_one_level_and_selects_what_pandas_selects(data, op, term, count):
     table, frame = data
     text, conditions = _chain(term, op, count)
@@ -266,16 +291,23 @@ def test_the_59_term_or_from_the_bug_report_is_accepted(data):
     assert _ids(table, compile_filter(table, text).condition) == _oracle_ids(frame, _nullable(frame).b > 0)
 
 
-@pytest.mark.parametrize("text, pandas", [
-    ("a > 4 or b = 0 and s = 'x'", lambda f: (f.a > 4) | ((f.b == 0) & (f.s == "x"))),
-    ("b = 0 and s = 'x' or a > 4", lambda f: ((f.b == 0) & (f.s == "x")) | (f.a > 4)),
-    ("(a > 4 or b = 0) and s = 'x'", lambda f: ((f.a > 4) | (f.b == 0)) & (f.s == "x")),
-    ("a > 4 or b = 0 and s = 'x' and not flag or a < 1 and b = 3 or s is null",
-     lambda f: (f.a > 4) | ((f.b == 0) & (f.s == "x") & ~f.flag) | ((f.a < 1) & (f.b == 3)) | f.s.isna()),
-    ("not a > 4 or b = 0", lambda f: ~(f.a > 4) | (f.b == 0)),
-    ("a between 1 and 3 and b = 1 or a not between 0 and 5 and b = 2",
-     lambda f: (f.a >= 1) & (f.a <= 3) & (f.b == 1) | ~((f.a >= 0) & (f.a <= 5)) & (f.b == 2)),
-])
+@pytest.mark.parametrize(
+    "text, pandas",
+    [
+        ("a > 4 or b = 0 and s = 'x'", lambda f: (f.a > 4) | ((f.b == 0) & (f.s == "x"))),
+        ("b = 0 and s = 'x' or a > 4", lambda f: ((f.b == 0) & (f.s == "x")) | (f.a > 4)),
+        ("(a > 4 or b = 0) and s = 'x'", lambda f: ((f.a > 4) | (f.b == 0)) & (f.s == "x")),
+        (
+            "a > 4 or b = 0 and s = 'x' and not flag or a < 1 and b = 3 or s is null",
+            lambda f: (f.a > 4) | ((f.b == 0) & (f.s == "x") & ~f.flag) | ((f.a < 1) & (f.b == 3)) | f.s.isna(),
+        ),
+        ("not a > 4 or b = 0", lambda f: ~(f.a > 4) | (f.b == 0)),
+        (
+            "a between 1 and 3 and b = 1 or a not between 0 and 5 and b = 2",
+            lambda f: (f.a >= 1) & (f.a <= 3) & (f.b == 1) | ~((f.a >= 0) & (f.a <= 5)) & (f.b == 2),
+        ),
+    ],
+)
 def test_and_binds_tighter_than_or_in_a_mixed_chain(data, text, pandas):
     table, frame = data
     expected = _oracle_ids(frame, pandas(_nullable(frame)))
@@ -296,12 +328,17 @@ def _nested(op: str, levels: int) -> str:
     return "".join(f"(a > {i} {op} " for i in range(levels)) + "flag" + ")" * levels
 
 
-@pytest.mark.parametrize("text", [
-    _nested("or", MAX_DEPTH + 1), _nested("and", MAX_DEPTH + 1),
-    "".join(f"(a > {i} {'or' if i % 2 else 'and'} " for i in range(MAX_DEPTH + 1)) + "flag" + ")" * (MAX_DEPTH + 1),
-    "not " * (MAX_DEPTH + 1) + "flag", "not (" * (MAX_DEPTH + 1) + "flag" + ")" * (MAX_DEPTH + 1),
-    "-" * (MAX_DEPTH + 1) + "a > 0",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        _nested("or", MAX_DEPTH + 1),
+        _nested("and", MAX_DEPTH + 1),
+        "".join(f"(a > {i} {'or' if i % 2 else 'and'} " for i in range(MAX_DEPTH + 1)) + "flag" + ")" * (MAX_DEPTH + 1),
+        "not " * (MAX_DEPTH + 1) + "flag",
+        "not (" * (MAX_DEPTH + 1) + "flag" + ")" * (MAX_DEPTH + 1),
+        "-" * (MAX_DEPTH + 1) + "a > 0",
+    ],
+)
 def test_real_nesting_is_still_refused_past_the_limit(data, text):
     table, _ = data
     assert len(text) <= MAX_LENGTH  # refused for its depth, not its length
@@ -375,10 +412,30 @@ def test_a_hostile_string_value_is_a_bound_literal_not_sql(data):
 
 
 ALLOWED_NODES = {
-    ops.Field, ops.Literal, ops.DatabaseTable, ops.UnboundTable, ops.InMemoryTable,
-    ops.Equals, ops.NotEquals, ops.Less, ops.LessEqual, ops.Greater, ops.GreaterEqual,
-    ops.And, ops.Or, ops.Not, ops.IsNull, ops.NotNull, ops.InValues,
-    ops.Add, ops.Subtract, ops.Multiply, ops.Divide, ops.Negate, ops.Cast, ops.NullIf,
+    ops.Field,
+    ops.Literal,
+    ops.DatabaseTable,
+    ops.UnboundTable,
+    ops.InMemoryTable,
+    ops.Equals,
+    ops.NotEquals,
+    ops.Less,
+    ops.LessEqual,
+    ops.Greater,
+    ops.GreaterEqual,
+    ops.And,
+    ops.Or,
+    ops.Not,
+    ops.IsNull,
+    ops.NotNull,
+    ops.InValues,
+    ops.Add,
+    ops.Subtract,
+    ops.Multiply,
+    ops.Divide,
+    ops.Negate,
+    ops.Cast,
+    ops.NullIf,
 }
 
 
@@ -392,17 +449,80 @@ def _node_types(expr) -> set[type]:
     return {type(node) for node in _nodes(expr)}
 
 
-_TOKENS = st.sampled_from([
-    "a", "b", "s", "flag", "d", "id", "x", "_row", "\"total spend\"", "(", ")", ",", "and", "or", "not", "between",
-    "in", "is", "null", "true", "false", "=", "!=", "<>", "<", "<=", ">", ">=", "+", "-", "*", "/", "1", "2.5",
-    "0", "1e3", "'x'", "'it''s'", "'", "\"", ";", "--", "/*", "mean(a)", "quantile(a, 0.5)", "median(", "sum(",
-    "select", "from", "drop", "table", "read_csv(", "union", "'2024-01-01'", "\\", "`", "%", "::", "$1", "?",
-])
+_TOKENS = st.sampled_from(
+    [
+        "a",
+        "b",
+        "s",
+        "flag",
+        "d",
+        "id",
+        "x",
+        "_row",
+        '"total spend"',
+        "(",
+        ")",
+        ",",
+        "and",
+        "or",
+        "not",
+        "between",
+        "in",
+        "is",
+        "null",
+        "true",
+        "false",
+        "=",
+        "!=",
+        "<>",
+        "<",
+        "<=",
+        ">",
+        ">=",
+        "+",
+        "-",
+        "*",
+        "/",
+        "1",
+        "2.5",
+        "0",
+        "1e3",
+        "'x'",
+        "'it''s'",
+        "'",
+        '"',
+        ";",
+        "--",
+        "/*",
+        "mean(a)",
+        "quantile(a, 0.5)",
+        "median(",
+        "sum(",
+        "select",
+        "from",
+        "drop",
+        "table",
+        "read_csv(",
+        "union",
+        "'2024-01-01'",
+        "\\",
+        "`",
+        "%",
+        "::",
+        "$1",
+        "?",
+    ]
+)
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.one_of(st.text(max_size=80), st.lists(_TOKENS, min_size=1, max_size=14).map(" ".join),
-                 st.lists(_TOKENS, min_size=1, max_size=14).map("".join)))
+@given(
+    st.one_of(
+        st.text(max_size=80),
+        st.lists(_TOKENS, min_size=1, max_size=14).map(" ".join),
+        st.lists(_TOKENS, min_size=1, max_size=14).map("".join),
+    )
+)
 def test_fuzz_any_text_compiles_to_literals_and_columns_or_raises_the_documented_error(data, text):
     table, _ = data
     try:

@@ -11,15 +11,24 @@ import ibis
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import load
 from scipy import stats
 
 from memberlens.errors import ConfigError
 from memberlens.i18n import Messages
 from memberlens.io.workspace import Workspace
-from memberlens.segments import (FAST_HANDOVER_SLOW_SUPPORT, SegmentSpec, Support, explore_segment, load_segment, load_segments,
-                                 profile_segment, save_segment, select_members)
+from memberlens.segments import (
+    FAST_HANDOVER_SLOW_SUPPORT,
+    SegmentSpec,
+    Support,
+    explore_segment,
+    load_segment,
+    load_segments,
+    profile_segment,
+    save_segment,
+    select_members,
+)
 from memberlens.segments.observations import flag_effects, render
-from conftest import load
 
 RFM = ["recency_score", "frequency_score", "monetary_score"]
 
@@ -33,8 +42,11 @@ def default_cohort(demo_workspace):
         profile = profile_segment(ws.table("customer_360"), FAST_HANDOVER_SLOW_SUPPORT, table_name="customer_360")
         members = select_members(ws.table("customer_360"), FAST_HANDOVER_SLOW_SUPPORT.where).to_pandas()
     mean = frame.composite_engagement_score.mean()
-    cohort = (frame.marketing_to_sales_days.between(10, 20) & (frame.sales_to_support_days > 30)
-              & (frame.composite_engagement_score > mean))
+    cohort = (
+        frame.marketing_to_sales_days.between(10, 20)
+        & (frame.sales_to_support_days > 30)
+        & (frame.composite_engagement_score > mean)
+    )
     return profile, frame, cohort.to_numpy(), members
 
 
@@ -42,7 +54,9 @@ def test_default_cohort_size_and_threshold(default_cohort):
     profile, frame, cohort, members = default_cohort
     assert profile.population_size == len(frame) == 8571
     assert profile.cohort_size == cohort.sum() > 100
-    assert profile.aggregates["mean(composite_engagement_score)"] == pytest.approx(frame.composite_engagement_score.mean())
+    assert profile.aggregates["mean(composite_engagement_score)"] == pytest.approx(
+        frame.composite_engagement_score.mean()
+    )
     assert sorted(members.customer_id) == sorted(frame.customer_id[cohort])
     assert "_source" not in members.columns and "_row" not in members.columns
 
@@ -59,9 +73,12 @@ def test_default_cohort_rfm_and_every_numeric_column(default_cohort):
         assert row.population_mean == pytest.approx(x.mean())
         assert row.rest_mean == pytest.approx(x[~cohort].mean())
         assert row.cohort_std == pytest.approx(inside.std())
-        assert [row.cohort_q25, row.cohort_median, row.cohort_q75] == pytest.approx(inside.quantile([.25, .5, .75]).tolist())
+        assert [row.cohort_q25, row.cohort_median, row.cohort_q75] == pytest.approx(
+            inside.quantile([0.25, 0.5, 0.75]).tolist()
+        )
         assert [row.population_q25, row.population_median, row.population_q75] == pytest.approx(
-            x.quantile([.25, .5, .75]).tolist())
+            x.quantile([0.25, 0.5, 0.75]).tolist()
+        )
         assert (row["min"], row["max"]) == (x.min(), x.max())
 
 
@@ -70,8 +87,13 @@ def test_default_cohort_distributions_on_shared_edges(default_cohort):
     dist = profile.distributions
     scores = dist[dist.column == "recency_score"]  # whole numbers 1..5: one bin per value
     assert scores.low.tolist() == [1, 2, 3, 4, 5]
-    assert scores.cohort.tolist() == frame.recency_score[cohort].value_counts().reindex([1, 2, 3, 4, 5], fill_value=0).tolist()
-    assert scores.population.tolist() == frame.recency_score.value_counts().reindex([1, 2, 3, 4, 5], fill_value=0).tolist()
+    assert (
+        scores.cohort.tolist()
+        == frame.recency_score[cohort].value_counts().reindex([1, 2, 3, 4, 5], fill_value=0).tolist()
+    )
+    assert (
+        scores.population.tolist() == frame.recency_score.value_counts().reindex([1, 2, 3, 4, 5], fill_value=0).tolist()
+    )
     ltv = dist[dist.column == "estimated_customer_ltv"]
     x = frame.estimated_customer_ltv
     width = (x.max() - x.min()) / 10
@@ -84,9 +106,21 @@ def test_default_cohort_distributions_on_shared_edges(default_cohort):
 def test_default_cohort_ltv_by_tier_cohort_beside_population(default_cohort):
     profile, frame, cohort, _ = default_cohort
     by = profile.by_group.set_index("customer_tier")
-    expected = frame.assign(c=cohort).groupby("customer_tier").apply(lambda d: pd.Series({
-        "cohort_members": d.c.sum(), "cohort_mean": d.estimated_customer_ltv[d.c].mean(),
-        "population_members": len(d), "population_mean": d.estimated_customer_ltv.mean()}), include_groups=False)
+    expected = (
+        frame.assign(c=cohort)
+        .groupby("customer_tier")
+        .apply(
+            lambda d: pd.Series(
+                {
+                    "cohort_members": d.c.sum(),
+                    "cohort_mean": d.estimated_customer_ltv[d.c].mean(),
+                    "population_members": len(d),
+                    "population_mean": d.estimated_customer_ltv.mean(),
+                }
+            ),
+            include_groups=False,
+        )
+    )
     assert sorted(by.index) == sorted(expected.index)
     for tier, row in expected.iterrows():
         assert by.loc[tier, "cohort_members"] == row.cohort_members
@@ -102,7 +136,10 @@ def test_default_cohort_channels_regions_and_zendesk(default_cohort):
     cats = profile.categories
     channel = cats[cats.column == "primary_engagement_channel"].set_index("value")
     assert (channel.kind == "value").all()
-    assert channel.cohort.to_dict() == frame.primary_engagement_channel[cohort].value_counts().reindex(channel.index).to_dict()
+    assert (
+        channel.cohort.to_dict()
+        == frame.primary_engagement_channel[cohort].value_counts().reindex(channel.index).to_dict()
+    )
     # region: more values than shown: the 10 most common (ties by name), the rest as one "other" row
     region = cats[cats.column == "region"]
     counts = frame.region.value_counts()
@@ -120,15 +157,29 @@ def test_default_cohort_channels_regions_and_zendesk(default_cohort):
 
 
 def _cells(frame, cohort, keys, metric):
-    return frame.assign(c=cohort).groupby(keys).apply(lambda d: pd.Series({
-        "cohort_members": d.c.sum(), "cohort_mean": d[metric][d.c].mean(),
-        "population_members": len(d), "population_mean": d[metric].mean()}), include_groups=False)
+    return (
+        frame.assign(c=cohort)
+        .groupby(keys)
+        .apply(
+            lambda d: pd.Series(
+                {
+                    "cohort_members": d.c.sum(),
+                    "cohort_mean": d[metric][d.c].mean(),
+                    "population_members": len(d),
+                    "population_mean": d[metric].mean(),
+                }
+            ),
+            include_groups=False,
+        )
+    )
 
 
 def test_default_cohort_platform_combinations_and_risk_velocity_matrix(default_cohort):
     profile, frame, cohort, _ = default_cohort
-    for result, keys in ((profile.combinations, ["in_marketo", "in_stripe", "in_zendesk"]),
-                         (profile.matrix, ["activity_risk_level", "engagement_velocity"])):
+    for result, keys in (
+        (profile.combinations, ["in_marketo", "in_stripe", "in_zendesk"]),
+        (profile.matrix, ["activity_risk_level", "engagement_velocity"]),
+    ):
         expected = _cells(frame, cohort, keys, "customer_health_score")
         got = result.set_index(keys)
         assert sorted(got.index) == sorted(expected.index)
@@ -169,21 +220,36 @@ def _people(n: int = 400, seed: int = 3) -> pd.DataFrame:
     stripe = (rng.random(n) < 0.6).astype("int64")
     spend = rng.gamma(2, 50, n) * np.where(vip, 2.0, 1.0)
     health = 60 + 15 * stripe + rng.normal(0, 5, n)
-    return pd.DataFrame({
-        "customer_id": [f"P{i:04d}" for i in range(n)],
-        "spend": spend.round(2), "visits": rng.integers(0, 8, n), "health": health.round(1),
-        "vip": vip, "in_stripe": stripe, "in_mail": (rng.random(n) < 0.5).astype("int64"),
-        "tier": rng.choice(["A", "B", "C"], n, p=[0.6, 0.3, 0.1]),
-        "city": rng.choice([f"city{i:02d}" for i in range(15)], n),
-        "risk": rng.choice(["low", "high"], n), "speed": rng.choice(["up", "down", "flat"], n),
-    })
+    return pd.DataFrame(
+        {
+            "customer_id": [f"P{i:04d}" for i in range(n)],
+            "spend": spend.round(2),
+            "visits": rng.integers(0, 8, n),
+            "health": health.round(1),
+            "vip": vip,
+            "in_stripe": stripe,
+            "in_mail": (rng.random(n) < 0.5).astype("int64"),
+            "tier": rng.choice(["A", "B", "C"], n, p=[0.6, 0.3, 0.1]),
+            "city": rng.choice([f"city{i:02d}" for i in range(15)], n),
+            "risk": rng.choice(["low", "high"], n),
+            "speed": rng.choice(["up", "down", "flat"], n),
+        }
+    )
 
 
 def test_notable_and_small_follow_the_definition_with_welch_z(con):
     frame = _people()
     table = load(con, "people", frame)
-    profile = explore_segment(table, "vip", metric="health", by="tier", by_metric="spend", flags=["in_stripe", "in_mail"],
-                              matrix=("risk", "speed"), top=5)
+    profile = explore_segment(
+        table,
+        "vip",
+        metric="health",
+        by="tier",
+        by_metric="spend",
+        flags=["in_stripe", "in_mail"],
+        matrix=("risk", "speed"),
+        top=5,
+    )
     cohort = frame.vip.to_numpy()
     assert profile.cohort_size == cohort.sum()
     numeric = profile.numeric.set_index("column")
@@ -191,7 +257,9 @@ def test_notable_and_small_follow_the_definition_with_welch_z(con):
         x = frame[column].astype(float)
         row = numeric.loc[column]
         assert row.cohort_mean == pytest.approx(x[cohort].mean()) and row.population_mean == pytest.approx(x.mean())
-        assert [row.cohort_q25, row.cohort_median, row.cohort_q75] == pytest.approx(x[cohort].quantile([.25, .5, .75]).tolist())
+        assert [row.cohort_q25, row.cohort_median, row.cohort_q75] == pytest.approx(
+            x[cohort].quantile([0.25, 0.5, 0.75]).tolist()
+        )
         welch = stats.ttest_ind(x[cohort], x[~cohort], equal_var=False).statistic
         assert row.z == pytest.approx(welch)
         lift = x[cohort].mean() / abs(x.mean()) - 1
@@ -228,22 +296,27 @@ def test_flag_effects_pool_the_combinations():
 def test_an_empty_cohort_is_described_not_an_error():
     con = ibis.duckdb.connect()
     table = con.create_table("people", _people(50))
-    profile = explore_segment(table, "spend < 0", metric="health", by="tier", flags=["in_stripe"], matrix=("risk", "speed"))
+    profile = explore_segment(
+        table, "spend < 0", metric="health", by="tier", flags=["in_stripe"], matrix=("risk", "speed")
+    )
     assert profile.cohort_size == 0 and profile.population_size == 50
     assert profile.numeric.cohort_mean.isna().all() and (profile.by_group.cohort_members == 0).all()
     assert [f.key for f in profile.findings()] == ["size_empty"]
     assert '"cohort_size": 0' in profile.to_json()
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"metric": "tier", "flags": ["in_stripe"]}, "--metric 'tier' holds string, not numbers"),
-    ({"metric": "health", "flags": ["visits"]}, "--flags 'visits' holds values from 0 to 7"),
-    ({"metric": "health", "flags": ["spend"]}, "--flags 'spend' holds float64"),
-    ({"metric": "health", "matrix": ("spend", "visits")}, "--matrix spend, visits has more than 400 groups"),
-    ({"metric": "health", "by": "tire"}, "--by 'tire' is not a column"),
-    ({"flags": ["in_stripe"]}, "--metric is missing"),
-    ({"metric": "health", "matrix": ("risk", "risk")}, "--matrix needs two different columns"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"metric": "tier", "flags": ["in_stripe"]}, "--metric 'tier' holds string, not numbers"),
+        ({"metric": "health", "flags": ["visits"]}, "--flags 'visits' holds values from 0 to 7"),
+        ({"metric": "health", "flags": ["spend"]}, "--flags 'spend' holds float64"),
+        ({"metric": "health", "matrix": ("spend", "visits")}, "--matrix spend, visits has more than 400 groups"),
+        ({"metric": "health", "by": "tire"}, "--by 'tire' is not a column"),
+        ({"flags": ["in_stripe"]}, "--metric is missing"),
+        ({"metric": "health", "matrix": ("risk", "risk")}, "--matrix needs two different columns"),
+    ],
+)
 def test_bad_requests_are_config_errors(kwargs, message):
     con = ibis.duckdb.connect()
     table = con.create_table("people", _people(500))
@@ -255,8 +328,12 @@ def test_bad_requests_are_config_errors(kwargs, message):
 # -- saved segments ---------------------------------------------------------------------------
 def test_saved_segments_round_trip_tricky_text(tmp_path):
     path = tmp_path / "segments.toml"
-    spec = SegmentSpec(where="city in ('O''Brien \\ \"x\"', '北京') and spend > mean(spend)", metric="health",
-                       flags=("in_stripe",), matrix=("risk", "speed"))
+    spec = SegmentSpec(
+        where="city in ('O''Brien \\ \"x\"', '北京') and spend > mean(spend)",
+        metric="health",
+        flags=("in_stripe",),
+        matrix=("risk", "speed"),
+    )
     save_segment(path, "vip-北京", spec)
     save_segment(path, "all", FAST_HANDOVER_SLOW_SUPPORT)
     assert load_segments(path) == {"vip-北京": spec, "all": FAST_HANDOVER_SLOW_SUPPORT}
@@ -281,17 +358,31 @@ def test_report_section_escapes_user_text_and_shows_every_part(tmp_path):
     frame.loc[frame.tier == "C", "tier"] = "<script>alert(1)</script>"
     with Workspace(tmp_path / "ws.duckdb") as ws:
         ingest(ws, frame, table="customer_360", name="people")
-        spec = SegmentSpec(where="vip and spend > 10", metric="health", by="tier", by_metric="spend",
-                           flags=("in_stripe", "in_mail"), matrix=("risk", "speed"))
+        spec = SegmentSpec(
+            where="vip and spend > 10",
+            metric="health",
+            by="tier",
+            by_metric="spend",
+            flags=("in_stripe", "in_mail"),
+            matrix=("risk", "speed"),
+        )
         for lang in ("en", "zh"):
             html = render_report(ws, lang=lang, sections=[SegmentExplorerSection(spec, name="vips")])
             assert "<script>alert(1)</script>" not in html
-            for key in ("segment-numeric", "segment-distributions", "segment-by", "segment-categories", "segment-flags",
-                        "segment-combinations", "segment-matrix"):
+            for key in (
+                "segment-numeric",
+                "segment-distributions",
+                "segment-by",
+                "segment-categories",
+                "segment-flags",
+                "segment-combinations",
+                "segment-matrix",
+            ):
                 assert f'id="chart-{key}"' in html
             assert Messages(lang)("explorer.title") in html
         exports = SegmentExplorerSection(spec, name="vips").exports(
-            __import__("memberlens.reports.base", fromlist=["ReportContext"]).ReportContext(ws, Messages("en")))
+            __import__("memberlens.reports.base", fromlist=["ReportContext"]).ReportContext(ws, Messages("en"))
+        )
         expected = frame[frame.vip & (frame.spend > 10)].customer_id
         assert sorted(exports["segment_vips"].customer_id) == sorted(expected)
 

@@ -35,7 +35,7 @@ def workspace_state(db: Path) -> tuple[dict[str, list[str]], dict[str, dict]]:
         if not ws.has_table("orders"):
             return {}, {}
         frame = ws.table("orders").select("_source", "customer_id").execute()
-        ledgers = {f"{l.source}|{l.table}": l.to_dict() for l in ws.ledgers()}
+        ledgers = {f"{x.source}|{x.table}": x.to_dict() for x in ws.ledgers()}
     rows = {s: sorted(g.customer_id) for s, g in frame.groupby("_source")}
     return rows, ledgers
 
@@ -51,9 +51,12 @@ def test_same_file_name_in_two_folders_keeps_both(run_cli, tmp_path):
     assert result.exit_code == 0, result.stderr
     rows, ledgers = workspace_state(tmp_path / "memberlens.duckdb")
     assert rows == {key(tmp_path / "2023/orders.csv"): ["a", "b", "c"], key(tmp_path / "2024/orders.csv"): ["d", "e"]}
-    assert sorted(l["rows_used"] for l in ledgers.values()) == [2, 3] and all(l["balanced"] for l in ledgers.values())
+    assert sorted(x["rows_used"] for x in ledgers.values()) == [2, 3] and all(x["balanced"] for x in ledgers.values())
     info = json.loads(run_cli("info", "--format", "json").stdout)
-    assert {s["source"] for s in info["sources"]} == {key(tmp_path / "2023/orders.csv"), key(tmp_path / "2024/orders.csv")}
+    assert {s["source"] for s in info["sources"]} == {
+        key(tmp_path / "2023/orders.csv"),
+        key(tmp_path / "2024/orders.csv"),
+    }
 
 
 def test_names_that_differ_after_the_first_dot_are_two_sources(run_cli, tmp_path):
@@ -76,8 +79,13 @@ def test_the_same_stem_into_another_table_leaves_the_first_table_alone(run_cli, 
     with Workspace(tmp_path / "memberlens.duckdb", read_only=True) as ws:
         assert ws.table("members").count().execute() == 3
         assert ws.table("customer_360").count().execute() == 4
-        assert sorted((l.source, l.table) for l in ws.ledgers()) == sorted([
-            (key(members), "members"), (key(tmp_path / "crm/members.csv"), "customer_360"), (key(members), "customer_360")])
+        assert sorted((x.source, x.table) for x in ws.ledgers()) == sorted(
+            [
+                (key(members), "members"),
+                (key(tmp_path / "crm/members.csv"), "customer_360"),
+                (key(members), "customer_360"),
+            ]
+        )
 
 
 def test_reingesting_a_file_from_another_folder_replaces_it(run_cli, tmp_path):
@@ -101,7 +109,7 @@ def test_a_name_given_to_another_file_is_refused_unless_replace(run_cli, tmp_pat
     assert run_cli("ingest", "a.csv", "--name", "shop").exit_code == 0  # the same file again: replaces itself
     assert run_cli("ingest", "b.csv", "--name", "shop", "--replace").exit_code == 0
     rows, ledgers = workspace_state(tmp_path / "memberlens.duckdb")
-    assert rows == {"shop": ["b"]} and [l["location"] for l in ledgers.values()] == ["b.csv"]
+    assert rows == {"shop": ["b"]} and [x["location"] for x in ledgers.values()] == ["b.csv"]
 
 
 def test_several_files_one_bad_keeps_none(run_cli, tmp_path):
@@ -126,19 +134,25 @@ def test_a_workspace_written_before_sources_had_tables_still_takes_new_sources(r
     with Workspace(tmp_path / "memberlens.duckdb") as ws:
         ws.raw.execute("CREATE TABLE old AS SELECT * FROM sources")
         ws.raw.execute("DROP TABLE sources")
-        ws.raw.execute("CREATE TABLE sources (source VARCHAR PRIMARY KEY, table_name VARCHAR, location VARCHAR, "
-                       "rows_read BIGINT, details VARCHAR, ingested_at TIMESTAMP)")
+        ws.raw.execute(
+            "CREATE TABLE sources (source VARCHAR PRIMARY KEY, table_name VARCHAR, location VARCHAR, "
+            "rows_read BIGINT, details VARCHAR, ingested_at TIMESTAMP)"
+        )
         ws.raw.execute("INSERT INTO sources SELECT * FROM old")
         ws.raw.execute("DROP TABLE old")
     assert run_cli("ingest", "orders.csv", "--table", "customer_360").exit_code == 0
     with Workspace(tmp_path / "memberlens.duckdb", read_only=True) as ws:
-        assert sorted(l.table for l in ws.ledgers()) == ["customer_360", "orders"]
+        assert sorted(x.table for x in ws.ledgers()) == ["customer_360", "orders"]
 
 
 # -- any set of paths ------------------------------------------------------------------------------
 NAME_PARTS = st.sampled_from(["orders", "Orders", "orders.2024", "s p a c e", "[1]", "订单", "o'brien", "a.b.c", "x"])
-PATHS = st.lists(st.tuples(st.sampled_from(["", "2023", "2024", "a b", "[x]", "数据"]), NAME_PARTS), min_size=1,
-                 max_size=5, unique=True)
+PATHS = st.lists(
+    st.tuples(st.sampled_from(["", "2023", "2024", "a b", "[x]", "数据"]), NAME_PARTS),
+    min_size=1,
+    max_size=5,
+    unique=True,
+)
 
 
 @pytest.mark.slow
@@ -164,4 +178,6 @@ def test_any_files_ingested_in_any_order_twice_are_each_there_once(paths, order)
         finally:
             os.chdir(cwd)
     assert rows == {k: sorted(v) for k, v in files.items()}
-    assert len(ledgers) == len(files) and all(l["balanced"] and l["rows_read"] == l["rows_used"] for l in ledgers.values())
+    assert len(ledgers) == len(files) and all(
+        x["balanced"] and x["rows_read"] == x["rows_used"] for x in ledgers.values()
+    )

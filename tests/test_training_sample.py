@@ -8,8 +8,8 @@ import hashlib
 
 import pandas as pd
 import pytest
-
 from conftest import load
+
 from memberlens.errors import ConfigError
 from memberlens.io.workspace import Workspace
 from memberlens.predict._churn_data import training_frame
@@ -73,8 +73,10 @@ def test_a_model_over_budget_trains_on_a_sample_and_still_scores_everyone(sample
     assert sample["customers_before_validation"] == before
     assert sample["fraction"] == pytest.approx(1_500 / before)
     # validated on the sampled customers only: exactly those of them with an order before it
-    sampled_before = sum(in_sample_oracle(c, sample["fraction"])
-                         for c in orders[orders.ordered_at < pd.Timestamp(model.validation_cutoff_)].customer_id.unique())
+    sampled_before = sum(
+        in_sample_oracle(c, sample["fraction"])
+        for c in orders[orders.ordered_at < pd.Timestamp(model.validation_cutoff_)].customer_id.unique()
+    )
     assert model.deciles_.members.sum() == sampled_before < before
     scores = model.score(tables)
     assert len(scores) == orders.customer_id.nunique() and scores.customer_id.is_unique

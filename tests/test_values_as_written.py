@@ -22,8 +22,10 @@ def read_table(tmp_path: Path, table: str, columns: list[str]):
 
 def test_member_attributes_a_number_would_change_come_back_as_written(run_cli, tmp_path):
     accounts = [str(1234567890123456700 + i) for i in range(50)]  # 19 digits: float64 keeps ~16
-    lines = [f"m{i:02d},{zip_},{account},{score}"
-             for i, (zip_, account, score) in enumerate(zip(["01000", "75001", "00501"] * 17, accounts, [1, 2.5, 3] * 17))]
+    lines = [
+        f"m{i:02d},{zip_},{account},{score}"
+        for i, (zip_, account, score) in enumerate(zip(["01000", "75001", "00501"] * 17, accounts, [1, 2.5, 3] * 17))
+    ]
     (tmp_path / "members.csv").write_text("customer_id,zip,account,score\n" + "\n".join(lines) + "\n", encoding="utf-8")
     result = run_cli("ingest", "members.csv", "--table", "members")
     assert result.exit_code == 0, result.stderr
@@ -45,15 +47,25 @@ def test_customer_ids_stay_text_in_the_workspace_and_the_exports(run_cli, tmp_pa
         assert sorted(row["customer_id"] for row in csv.DictReader(f)) == sorted(ids)
 
 
-@pytest.mark.parametrize("written, expected", [
-    (["12.50", "1,234.56", "1,000,000", "$7.25"], [12.5, 1234.56, 1_000_000.0, 7.25]),
-    (["12,50", "1.234,56", "1.000.000", "€7,25"], [12.5, 1234.56, 1_000_000.0, 7.25]),
-    (["1.000", "12,50"], [1000.0, 12.5]),  # the case: 1.000 is a thousand here, not 1
-    (["1,000", "12.50"], [1000.0, 12.5]),
-    (["0.001", "0.045", "1234.567"], [0.001, 0.045, 1234.567]),  # no grouping writes 0.001 or 1234.567
-    (["0,001", "0,045", "1234,567"], [0.001, 0.045, 1234.567]),
-], ids=["points", "commas", "thousand-with-comma-decimals", "thousand-with-point-decimals",
-        "three-point-decimals", "three-comma-decimals"])
+@pytest.mark.parametrize(
+    "written, expected",
+    [
+        (["12.50", "1,234.56", "1,000,000", "$7.25"], [12.5, 1234.56, 1_000_000.0, 7.25]),
+        (["12,50", "1.234,56", "1.000.000", "€7,25"], [12.5, 1234.56, 1_000_000.0, 7.25]),
+        (["1.000", "12,50"], [1000.0, 12.5]),  # the case: 1.000 is a thousand here, not 1
+        (["1,000", "12.50"], [1000.0, 12.5]),
+        (["0.001", "0.045", "1234.567"], [0.001, 0.045, 1234.567]),  # no grouping writes 0.001 or 1234.567
+        (["0,001", "0,045", "1234,567"], [0.001, 0.045, 1234.567]),
+    ],
+    ids=[
+        "points",
+        "commas",
+        "thousand-with-comma-decimals",
+        "thousand-with-point-decimals",
+        "three-point-decimals",
+        "three-comma-decimals",
+    ],
+)
 def test_amounts_in_each_notation_are_read_exactly(run_cli, tmp_path, written, expected):
     rows = [f'{i + 1},C{i},2024-01-0{i + 1},"{amount}"' for i, amount in enumerate(written)]
     (tmp_path / "orders.csv").write_text(ORDERS_HEADER + "\n".join(rows) + "\n", encoding="utf-8")
@@ -64,8 +76,9 @@ def test_amounts_in_each_notation_are_read_exactly(run_cli, tmp_path, written, e
 
 
 def test_amounts_that_read_two_ways_are_refused_until_the_user_says_which(run_cli, tmp_path):
-    (tmp_path / "orders.csv").write_text(ORDERS_HEADER + '1,A,2024-01-01,"1.000"\n2,B,2024-01-02,"2.500"\n',
-                                         encoding="utf-8")
+    (tmp_path / "orders.csv").write_text(
+        ORDERS_HEADER + '1,A,2024-01-01,"1.000"\n2,B,2024-01-02,"2.500"\n', encoding="utf-8"
+    )
     refused = run_cli("ingest", "orders.csv")
     assert refused.exit_code == 2 and refused.exception is None
     assert "'1.000'" in refused.stderr and "--decimal" in refused.stderr
@@ -79,8 +92,9 @@ def test_amounts_that_read_two_ways_are_refused_until_the_user_says_which(run_cl
 
 
 def test_a_column_mixing_both_marks_is_refused_with_examples(run_cli, tmp_path):
-    (tmp_path / "orders.csv").write_text(ORDERS_HEADER + '1,A,2024-01-01,"1.50"\n2,B,2024-01-02,"2,25"\n',
-                                         encoding="utf-8")
+    (tmp_path / "orders.csv").write_text(
+        ORDERS_HEADER + '1,A,2024-01-01,"1.50"\n2,B,2024-01-02,"2,25"\n', encoding="utf-8"
+    )
     refused = run_cli("ingest", "orders.csv")
     assert refused.exit_code == 2 and "'1.50'" in refused.stderr and "'2,25'" in refused.stderr
 

@@ -111,13 +111,15 @@ def test_polars_arrow_and_ibis_tables_ingest_like_pandas(tmp_path):
     }
     with Workspace(tmp_path / "w.duckdb") as ws:
         ledgers = {name: ingest(ws, frame, name=name).ledger for name, frame in sources.items()}
-    assert {name: (l.rows_read, l.rows_used, l.set_aside) for name, l in ledgers.items()} == {
+    assert {name: (x.rows_read, x.rows_used, x.set_aside) for name, x in ledgers.items()} == {
         name: (4, 3, {"missing_customer_id": 1}) for name in sources
     }
 
 
 def test_a_table_without_customer_ids_ingests(tmp_path):
-    costs = pd.DataFrame({"date": ["2024-01-01", "2024-02-01", ""], "cost": ["100", "80.5", "3"], "kind": ["media", "coupon", "media"]})
+    costs = pd.DataFrame(
+        {"date": ["2024-01-01", "2024-02-01", ""], "cost": ["100", "80.5", "3"], "kind": ["media", "coupon", "media"]}
+    )
     with Workspace(tmp_path / "w.duckdb") as ws:
         ledger = ingest(ws, costs, table="marketing_costs").ledger
     assert (ledger.rows_used, ledger.set_aside) == (2, {"missing_date": 1})

@@ -70,65 +70,171 @@ def _rfm(s: Snapshot, o: AnalysisOptions) -> ir.Table:
 ANALYSES: dict[str, Analysis] = {
     a.name: a
     for a in [
-        Analysis("trends", ("orders",), "buyers, orders, revenue, units, per-buyer revenue, AOV and new customers per period",
-                 lambda t, o: metrics.summarise_trends(_orders(t), o.period)),
-        Analysis("super-orders", ("orders",), "the largest orders of each period and their share of its revenue",
-                 lambda t, o: metrics.rank_largest_orders(_orders(t), o.period, o.top)),
-        Analysis("price-bands", ("orders",), "lines, units, revenue and buyers per unit-price band",
-                 lambda t, o: metrics.summarise_price_bands(_orders(t))),
-        Analysis("lifecycle", ("orders",), "new / active / return / unactive customers per period",
-                 lambda t, o: metrics.count_lifecycle_stages(_orders(t), o.period)),
-        Analysis("growth", ("orders",), "new / returning / resurrecting / dormant per period (PostHog view)",
-                 lambda t, o: metrics.count_growth_stages(_orders(t), o.period)),
-        Analysis("lifecycle-stage", ("orders",), "each customer's lifecycle stage in the last period",
-                 lambda t, o: metrics.assign_lifecycle_stage(_orders(t), o.period)),
-        Analysis("growth-stage", ("orders",), "each customer's growth stage in the last period (new / returning / "
-                 "resurrecting / dormant / lapsed)", lambda t, o: metrics.assign_growth_stage(_orders(t), o.period)),
-        Analysis("rates", ("orders",), "repurchase, return and reactivation rates per period",
-                 lambda t, o: metrics.compute_repurchase_rates(_orders(t), o.period)),
-        Analysis("cohorts", ("orders",), "acquisition-cohort retention (--measure, --cumulative, --relative-to)",
-                 lambda t, o: metrics.build_retention_cohorts(_orders(t), o.period, measure=o.measure,
-                                                               cumulative=o.cumulative, relative_to=o.relative_to)),
-        Analysis("active-users", ("orders",), "DAU / WAU / MAU and stickiness per day (--source events|orders)",
-                 lambda t, o: _active_users(t, o)),
-        Analysis("churn", ("orders",), "churn rate and change ratio (异动比) per period (--churn-days)",
-                 lambda t, o: metrics.compute_churn(_orders(t), o.period, churn_days=o.churn_days)),
-        Analysis("rfm", ("orders",), "per-customer R, F, M, scores, code and segment as of --as-of",
-                 lambda t, o: _rfm(t, o).order_by("customer_id")),
-        Analysis("rfm-segments", ("orders",), "per-segment customers, revenue and mean R/F/M",
-                 lambda t, o: metrics.summarise_segments(_rfm(t, o))),
-        Analysis("rfe", ("events",), "per-member recency, frequency and engagement of visits, with scores",
-                 lambda t, o: metrics.score_rfm(metrics.compute_rfe(t.table("events"), as_of=t.day, lookback_days=o.lookback_days),
-                                                o.bins, columns=("recency", "frequency", "engagement")).order_by("customer_id")),
-        Analysis("abc", ("orders",), "ABC class of each customer or product (--by customer|product)",
-                 lambda t, o: metrics.classify_abc(_orders(t), o.by)),
-        Analysis("abc-summary", ("orders",), "entities and revenue per ABC class",
-                 lambda t, o: metrics.summarise_abc(metrics.classify_abc(_orders(t), o.by))),
-        Analysis("clusters", ("orders",), "k-means cluster profiles on log RFM (--k to fix k)",
-                 lambda t, o: _clusters(t, o).profiles),
-        Analysis("cluster-curve", ("orders",), "inertia and silhouette for k = 2..10 and the chosen k",
-                 lambda t, o: _cluster_curve(t, o)),
-        Analysis("kpis", ("members", "orders"), "member-operations KPIs per period",
-                 lambda t, o: metrics.compute_member_kpis(t.table("members"), _orders(t), campaigns=t.tables.get("campaigns"),
-                                                          marketing_costs=t.tables.get("marketing_costs"), period=o.period)),
-        Analysis("clv", ("orders",), "per member P(alive), expected orders, next order and predicted CLV (BG/NBD + Gamma-Gamma)",
-                 lambda t, o: _member_value_fit(t, o).predictions().order_by("customer_id")),
-        Analysis("score-history", ("member_scores",), "each member's latest stored scores (memberlens score) with the previous RFM segment and the date it last changed",
-                 lambda t, o: metrics.score_history(t.table("member_scores"))),
-        Analysis("member-value", ("orders",), "per member historic CLV, orders and AOV",
-                 lambda t, o: metrics.summarise_member_value(_orders(t)).order_by("customer_id")),
-        Analysis("referrals", ("orders", "referrals"),
-                 "the referral program: referred against organic customers (conversion, value, retention), reward cost "
-                 "per referred buyer, referrals not counted",
-                 lambda t, o: _referral_program(t)),
-        Analysis("referral-cascades", ("orders", "referrals"),
-                 "per member of the referral network: direct referrals, the whole cascade below (--max-depth), "
-                 "generations, referred revenue",
-                 lambda t, o: _referral_cascades(t, o)),
-        Analysis("key-referrers", ("orders", "referrals"),
-                 "members whose referral value (--decay per generation) is --key-ratio times their own, with PageRank "
-                 "and the reason (--lang)",
-                 lambda t, o: _key_referrers(t, o)),
+        Analysis(
+            "trends",
+            ("orders",),
+            "buyers, orders, revenue, units, per-buyer revenue, AOV and new customers per period",
+            lambda t, o: metrics.summarise_trends(_orders(t), o.period),
+        ),
+        Analysis(
+            "super-orders",
+            ("orders",),
+            "the largest orders of each period and their share of its revenue",
+            lambda t, o: metrics.rank_largest_orders(_orders(t), o.period, o.top),
+        ),
+        Analysis(
+            "price-bands",
+            ("orders",),
+            "lines, units, revenue and buyers per unit-price band",
+            lambda t, o: metrics.summarise_price_bands(_orders(t)),
+        ),
+        Analysis(
+            "lifecycle",
+            ("orders",),
+            "new / active / return / unactive customers per period",
+            lambda t, o: metrics.count_lifecycle_stages(_orders(t), o.period),
+        ),
+        Analysis(
+            "growth",
+            ("orders",),
+            "new / returning / resurrecting / dormant per period (PostHog view)",
+            lambda t, o: metrics.count_growth_stages(_orders(t), o.period),
+        ),
+        Analysis(
+            "lifecycle-stage",
+            ("orders",),
+            "each customer's lifecycle stage in the last period",
+            lambda t, o: metrics.assign_lifecycle_stage(_orders(t), o.period),
+        ),
+        Analysis(
+            "growth-stage",
+            ("orders",),
+            "each customer's growth stage in the last period (new / returning / resurrecting / dormant / lapsed)",
+            lambda t, o: metrics.assign_growth_stage(_orders(t), o.period),
+        ),
+        Analysis(
+            "rates",
+            ("orders",),
+            "repurchase, return and reactivation rates per period",
+            lambda t, o: metrics.compute_repurchase_rates(_orders(t), o.period),
+        ),
+        Analysis(
+            "cohorts",
+            ("orders",),
+            "acquisition-cohort retention (--measure, --cumulative, --relative-to)",
+            lambda t, o: metrics.build_retention_cohorts(
+                _orders(t), o.period, measure=o.measure, cumulative=o.cumulative, relative_to=o.relative_to
+            ),
+        ),
+        Analysis(
+            "active-users",
+            ("orders",),
+            "DAU / WAU / MAU and stickiness per day (--source events|orders)",
+            lambda t, o: _active_users(t, o),
+        ),
+        Analysis(
+            "churn",
+            ("orders",),
+            "churn rate and change ratio (异动比) per period (--churn-days)",
+            lambda t, o: metrics.compute_churn(_orders(t), o.period, churn_days=o.churn_days),
+        ),
+        Analysis(
+            "rfm",
+            ("orders",),
+            "per-customer R, F, M, scores, code and segment as of --as-of",
+            lambda t, o: _rfm(t, o).order_by("customer_id"),
+        ),
+        Analysis(
+            "rfm-segments",
+            ("orders",),
+            "per-segment customers, revenue and mean R/F/M",
+            lambda t, o: metrics.summarise_segments(_rfm(t, o)),
+        ),
+        Analysis(
+            "rfe",
+            ("events",),
+            "per-member recency, frequency and engagement of visits, with scores",
+            lambda t, o: metrics.score_rfm(
+                metrics.compute_rfe(t.table("events"), as_of=t.day, lookback_days=o.lookback_days),
+                o.bins,
+                columns=("recency", "frequency", "engagement"),
+            ).order_by("customer_id"),
+        ),
+        Analysis(
+            "abc",
+            ("orders",),
+            "ABC class of each customer or product (--by customer|product)",
+            lambda t, o: metrics.classify_abc(_orders(t), o.by),
+        ),
+        Analysis(
+            "abc-summary",
+            ("orders",),
+            "entities and revenue per ABC class",
+            lambda t, o: metrics.summarise_abc(metrics.classify_abc(_orders(t), o.by)),
+        ),
+        Analysis(
+            "clusters",
+            ("orders",),
+            "k-means cluster profiles on log RFM (--k to fix k)",
+            lambda t, o: _clusters(t, o).profiles,
+        ),
+        Analysis(
+            "cluster-curve",
+            ("orders",),
+            "inertia and silhouette for k = 2..10 and the chosen k",
+            lambda t, o: _cluster_curve(t, o),
+        ),
+        Analysis(
+            "kpis",
+            ("members", "orders"),
+            "member-operations KPIs per period",
+            lambda t, o: metrics.compute_member_kpis(
+                t.table("members"),
+                _orders(t),
+                campaigns=t.tables.get("campaigns"),
+                marketing_costs=t.tables.get("marketing_costs"),
+                period=o.period,
+            ),
+        ),
+        Analysis(
+            "clv",
+            ("orders",),
+            "per member P(alive), expected orders, next order and predicted CLV (BG/NBD + Gamma-Gamma)",
+            lambda t, o: _member_value_fit(t, o).predictions().order_by("customer_id"),
+        ),
+        Analysis(
+            "score-history",
+            ("member_scores",),
+            "each member's latest stored scores (memberlens score) with the previous RFM segment and the date it last changed",
+            lambda t, o: metrics.score_history(t.table("member_scores")),
+        ),
+        Analysis(
+            "member-value",
+            ("orders",),
+            "per member historic CLV, orders and AOV",
+            lambda t, o: metrics.summarise_member_value(_orders(t)).order_by("customer_id"),
+        ),
+        Analysis(
+            "referrals",
+            ("orders", "referrals"),
+            "the referral program: referred against organic customers (conversion, value, retention), reward cost "
+            "per referred buyer, referrals not counted",
+            lambda t, o: _referral_program(t),
+        ),
+        Analysis(
+            "referral-cascades",
+            ("orders", "referrals"),
+            "per member of the referral network: direct referrals, the whole cascade below (--max-depth), "
+            "generations, referred revenue",
+            lambda t, o: _referral_cascades(t, o),
+        ),
+        Analysis(
+            "key-referrers",
+            ("orders", "referrals"),
+            "members whose referral value (--decay per generation) is --key-ratio times their own, with PageRank "
+            "and the reason (--lang)",
+            lambda t, o: _key_referrers(t, o),
+        ),
     ]
 }
 
@@ -136,7 +242,9 @@ ANALYSES: dict[str, Analysis] = {
 def _active_users(s: Snapshot, o: AnalysisOptions) -> ir.Table:
     if o.source == "events":
         if not s.has("events"):
-            raise ConfigError("--source events needs the 'events' table", "ingest it with --table events, or use --source orders")
+            raise ConfigError(
+                "--source events needs the 'events' table", "ingest it with --table events, or use --source orders"
+            )
         return metrics.count_active_users(s.table("events"), "occurred_at")
     if o.source != "orders":
         raise ConfigError(f"--source must be 'events' or 'orders'. Got {o.source!r} instead.")
@@ -163,8 +271,9 @@ def _member_value_fit(s: Snapshot, o: AnalysisOptions):
 def referral_network(s: Snapshot, o: AnalysisOptions):
     """The referral network of a snapshot: counted referrals, cascades and influence, computed
     once for the ``referral-cascades`` and ``key-referrers`` analyses (and the report)."""
-    return analyse_referral_network(s.table("referrals"), _orders(s), s.tables.get("members"), max_depth=o.max_depth,
-                                    decay=o.decay)
+    return analyse_referral_network(
+        s.table("referrals"), _orders(s), s.tables.get("members"), max_depth=o.max_depth, decay=o.decay
+    )
 
 
 def _referral_program(s: Snapshot) -> pd.DataFrame:
@@ -172,8 +281,9 @@ def _referral_program(s: Snapshot) -> pd.DataFrame:
     organic row stay whole numbers (pandas would make them floats)."""
     graph = referral_graph(s.table("referrals"))
     try:
-        table = summarise_referral_program(graph.edges, _orders(s), day=s.day, members=s.tables.get("members"),
-                                           ignored=graph.ignored)
+        table = summarise_referral_program(
+            graph.edges, _orders(s), day=s.day, members=s.tables.get("members"), ignored=graph.ignored
+        )
         frame = table.to_pandas()
     finally:
         graph.release()
@@ -181,14 +291,30 @@ def _referral_program(s: Snapshot) -> pd.DataFrame:
     return frame.astype({name: "Int64" for name in whole})
 
 
-CASCADE_COLUMNS = ("customer_id", "referred_by", "is_member", "own_revenue", "direct_referrals", "direct_buyers",
-                   "direct_revenue", "cascade_size", "cascade_buyers", "cascade_revenue", "generations", "reward_cost")
+CASCADE_COLUMNS = (
+    "customer_id",
+    "referred_by",
+    "is_member",
+    "own_revenue",
+    "direct_referrals",
+    "direct_buyers",
+    "direct_revenue",
+    "cascade_size",
+    "cascade_buyers",
+    "cascade_revenue",
+    "generations",
+    "reward_cost",
+)
 
 
 def referral_cascades(network) -> pd.DataFrame:
     """The members who referred someone, with their cascades (ids in order)."""
     m = network.members
-    return m.loc[m.direct_referrals > 0, list(CASCADE_COLUMNS)].sort_values("customer_id", kind="stable").reset_index(drop=True)
+    return (
+        m.loc[m.direct_referrals > 0, list(CASCADE_COLUMNS)]
+        .sort_values("customer_id", kind="stable")
+        .reset_index(drop=True)
+    )
 
 
 def _referral_cascades(s: Snapshot, o: AnalysisOptions) -> pd.DataFrame:

@@ -23,12 +23,15 @@ class MemberlensError(Exception):
 
     exit_code = 2
 
-    def __init__(self, message: str, hint: str | None = None, *, key: str | None = None,
-                 values: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self, message: str, hint: str | None = None, *, key: str | None = None, values: dict[str, Any] | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
-        self.key = key  # the message catalogue's sentence for it (memberlens.i18n.said), when the report says it in words
+        self.key = (
+            key  # the message catalogue's sentence for it (memberlens.i18n.said), when the report says it in words
+        )
         self.values = dict(values or {})
 
     def __str__(self) -> str:

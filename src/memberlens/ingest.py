@@ -23,6 +23,7 @@ import pandas as pd
 from memberlens.errors import InputError
 from memberlens.io.sources import ReadOptions, StagedSource, new_table_name, stage_source
 from memberlens.io.workspace import Workspace
+from memberlens.referrals.graph import loop_closing_rows
 from memberlens.schema.cleaning import (
     CANCELLATION,
     MALFORMED_LINE,
@@ -33,12 +34,10 @@ from memberlens.schema.cleaning import (
     detect_decimal_marks,
     infer_extra_column_types,
 )
-from memberlens.referrals.graph import loop_closing_rows
 from memberlens.schema.contract import CANCELLATIONS_TABLE, ROW_COLUMN, SOURCE_COLUMN, set_aside_table
 from memberlens.schema.ledger import SourceLedger, build_source_ledger
 from memberlens.schema.mapping import Mapping, MappingSpec, contract_for, preset_spec, resolve_mapping
 from memberlens.schema.referral_rules import CLOSES_CYCLE
-
 
 EARLIER_BATCH = "duplicate_in_earlier_batch"  # appended: an exact copy of a row an earlier batch brought
 DIGEST_CHUNK = 1 << 20
@@ -55,8 +54,12 @@ class IngestResult:
     unchanged: bool = False
 
     def to_dict(self) -> dict[str, Any]:
-        return {**self.ledger.to_dict(), "mapping": self.mapping.to_dict() if self.mapping else None,
-                "warnings": self.warnings, "unchanged": self.unchanged}
+        return {
+            **self.ledger.to_dict(),
+            "mapping": self.mapping.to_dict() if self.mapping else None,
+            "warnings": self.warnings,
+            "unchanged": self.unchanged,
+        }
 
 
 def batch_source(stream: str, batch: str) -> str:
@@ -118,11 +121,18 @@ def ingest(
     if append:
         stream, digest, name, earlier = _batch(workspace, source, contract.name, name, batch)
         if earlier is not None and earlier.details.get("sha256") == digest:
-            return IngestResult(ledger=earlier, mapping=None, unchanged=True,
-                                warnings=[f"{source}: batch {name.partition('#')[2]!r} of {stream} is already there; nothing changed"])
+            return IngestResult(
+                ledger=earlier,
+                mapping=None,
+                unchanged=True,
+                warnings=[f"{source}: batch {name.partition('#')[2]!r} of {stream} is already there; nothing changed"],
+            )
         if earlier is not None and not replace:
-            raise InputError(f"{source}: batch {name.partition('#')[2]!r} of {stream} already holds other rows "
-                             f"(read from {earlier.location})", "give this batch its own --batch name, or pass --replace to replace it")
+            raise InputError(
+                f"{source}: batch {name.partition('#')[2]!r} of {stream} already holds other rows "
+                f"(read from {earlier.location})",
+                "give this batch its own --batch name, or pass --replace to replace it",
+            )
         replace = True  # the batch's name is its own: another location under it is this batch again
     name = name or source_name_for(source)
     with workspace.scratch_dir() as scratch:
@@ -132,7 +142,8 @@ def ingest(
         raise InputError(f"{staged.location}: has a header but no data rows", "export the table again with its rows")
     raw_table = workspace.temp_table(staged.table)
     resolved = resolved.with_decimal_marks(
-        detect_decimal_marks(raw_table, contract, resolved, where=staged.location, forced=spec.decimal))
+        detect_decimal_marks(raw_table, contract, resolved, where=staged.location, forced=spec.decimal)
+    )
     classified = classify_rows(raw_table, contract, resolved, policy)
     classified = cast_extra_columns(classified, infer_extra_column_types(raw_table, resolved.extra_columns))
     classified = workspace.materialise_temp(new_table_name("classified"), classified)
@@ -150,8 +161,11 @@ def ingest(
         location=staged.location,
         rows_read=staged.rows + staged.malformed,
         outcome_counts=outcome_counts,
-        details={"kind": staged.kind, **staged.details,
-                 **({"stream": stream, "batch": name.partition("#")[2], "sha256": digest} if append else {})},
+        details={
+            "kind": staged.kind,
+            **staged.details,
+            **({"stream": stream, "batch": name.partition("#")[2], "sha256": digest} if append else {}),
+        },
     )
     workspace.replace_source(
         ledger=ledger,
@@ -175,10 +189,19 @@ def check_regular_file(source: Any) -> None:
         return
     if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
         return
-    kind = ("a named pipe" if stat.S_ISFIFO(mode) else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
-            else "a socket" if stat.S_ISSOCK(mode) else "a special file")
-    raise InputError(f"{source}: is {kind}, not a regular file",
-                     "save what it gives to a file first (e.g. cat ... > orders.csv) and ingest that file")
+    kind = (
+        "a named pipe"
+        if stat.S_ISFIFO(mode)
+        else "a device"
+        if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+        else "a socket"
+        if stat.S_ISSOCK(mode)
+        else "a special file"
+    )
+    raise InputError(
+        f"{source}: is {kind}, not a regular file",
+        "save what it gives to a file first (e.g. cat ... > orders.csv) and ingest that file",
+    )
 
 
 def _mark_loops(workspace: Workspace, classified: ir.Table) -> ir.Table:
@@ -195,8 +218,9 @@ def _mark_loops(workspace: Workspace, classified: ir.Table) -> ir.Table:
     return workspace.materialise_temp(new_table_name("classified"), marked)
 
 
-def _batch(workspace: Workspace, source: Any, table: str, stream: str | None,
-           batch: str | None) -> tuple[str, str | None, str, SourceLedger | None]:
+def _batch(
+    workspace: Workspace, source: Any, table: str, stream: str | None, batch: str | None
+) -> tuple[str, str | None, str, SourceLedger | None]:
     """An appended batch's stream, content digest, source name and earlier ledger (if any)."""
     stream = stream or table
     if "#" in stream:
@@ -216,15 +240,22 @@ def _mark_earlier_batches(workspace: Workspace, classified: ir.Table, table: str
         return classified
     earlier = workspace.table(table)
     earlier = earlier.filter(earlier[SOURCE_COLUMN].startswith(f"{stream}#") & (earlier[SOURCE_COLUMN] != name))
-    columns = [c for c in classified.columns if c not in (SOURCE_COLUMN, ROW_COLUMN, REASON_COLUMN)
-               and c in earlier.columns and classified[c].type() == earlier[c].type()]
+    columns = [
+        c
+        for c in classified.columns
+        if c not in (SOURCE_COLUMN, ROW_COLUMN, REASON_COLUMN)
+        and c in earlier.columns
+        and classified[c].type() == earlier[c].type()
+    ]
     if not columns:
         return classified
     if "customer_id" in columns:  # only the batch's customers' earlier rows can be copies: a semi join first
         earlier = earlier.semi_join(classified.select("customer_id").distinct(), "customer_id")
     seen = earlier.select(*columns).distinct().mutate(_earlier=ibis.literal(True))
     joined = classified.left_join(seen, [classified[c].identical_to(seen[c]) for c in columns])
-    reason = ibis.ifelse(joined[REASON_COLUMN].isnull() & joined._earlier.notnull(), EARLIER_BATCH, joined[REASON_COLUMN])
+    reason = ibis.ifelse(
+        joined[REASON_COLUMN].isnull() & joined._earlier.notnull(), EARLIER_BATCH, joined[REASON_COLUMN]
+    )
     marked = joined.select(*(reason.name(c) if c == REASON_COLUMN else joined[c] for c in classified.columns))
     return workspace.materialise_temp(new_table_name("classified"), marked)
 

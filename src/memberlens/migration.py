@@ -46,15 +46,30 @@ CLV_BANDS = (("high", 0.2), ("medium", 0.5))  # the top fifth, then down to the 
 #: moves a member-operations team acts on (from, to), by basis
 DOWNGRADES: dict[str, tuple[tuple[str, str], ...]] = {
     "rfm-segment": (
-        ("champions", "at_risk"), ("champions", "cant_lose"), ("champions", "hibernating"), ("champions", "about_to_sleep"),
-        ("loyal", "at_risk"), ("loyal", "hibernating"), ("loyal", "about_to_sleep"), ("loyal", "lost"),
-        ("potential_loyalists", "hibernating"), ("cant_lose", "hibernating"), ("cant_lose", "lost"),
-        ("important_value", "important_retain"), ("important_value", "important_win_back"),
-        ("important_develop", "important_win_back"), ("important_retain", "important_win_back"),
+        ("champions", "at_risk"),
+        ("champions", "cant_lose"),
+        ("champions", "hibernating"),
+        ("champions", "about_to_sleep"),
+        ("loyal", "at_risk"),
+        ("loyal", "hibernating"),
+        ("loyal", "about_to_sleep"),
+        ("loyal", "lost"),
+        ("potential_loyalists", "hibernating"),
+        ("cant_lose", "hibernating"),
+        ("cant_lose", "lost"),
+        ("important_value", "important_retain"),
+        ("important_value", "important_win_back"),
+        ("important_develop", "important_win_back"),
+        ("important_retain", "important_win_back"),
     ),
     "lifecycle": (("active", "unactive"), ("return", "unactive"), ("new", "unactive")),
-    "growth": (("returning", "dormant"), ("resurrecting", "dormant"), ("new", "dormant"), ("returning", "lapsed"),
-               ("dormant", "lapsed")),
+    "growth": (
+        ("returning", "dormant"),
+        ("resurrecting", "dormant"),
+        ("new", "dormant"),
+        ("returning", "lapsed"),
+        ("dormant", "lapsed"),
+    ),
     "abc": (("A", "B"), ("A", "C"), ("B", "C")),
     "cluster": (("high value", "low value"),),
     "clv-band": (("high", "medium"), ("high", "low"), ("medium", "low")),
@@ -73,7 +88,7 @@ class Migration:
     start: date
     end: date
     members: pd.DataFrame  # MEMBER_COLUMNS, by customer id
-    paths: pd.DataFrame    # PATH_COLUMNS, by origin then destination
+    paths: pd.DataFrame  # PATH_COLUMNS, by origin then destination
     downgrades: pd.DataFrame  # the members on a harmful path, most value at stake first
     notes: list[str] = field(default_factory=list)
     harmful: frozenset[tuple[str, str]] = frozenset()
@@ -87,11 +102,14 @@ class Migration:
     def largest_moves(self, n: int = 3) -> pd.DataFrame:
         """The ``n`` paths with the most members between two different states (ties by name)."""
         moved = self.paths[self.paths.from_state != self.paths.to_state]
-        return moved.sort_values(["members", "from_state", "to_state"], ascending=[False, True, True], kind="mergesort").head(n)
+        return moved.sort_values(
+            ["members", "from_state", "to_state"], ascending=[False, True, True], kind="mergesort"
+        ).head(n)
 
 
-def member_states(snapshot: Snapshot, by: str, options: AnalysisOptions, *,
-                  clusters: metrics.ClusterResult | None = None) -> pd.DataFrame:
+def member_states(
+    snapshot: Snapshot, by: str, options: AnalysisOptions, *, clusters: metrics.ClusterResult | None = None
+) -> pd.DataFrame:
     """``customer_id, state`` of every customer of the snapshot by the basis ``by``."""
     if by == "rfm-segment":
         frame = _executed(run_analysis(snapshot, "rfm", options))[["customer_id", "segment"]]
@@ -109,8 +127,9 @@ def member_states(snapshot: Snapshot, by: str, options: AnalysisOptions, *,
         if clusters is None:
             frame = cluster_result(snapshot, options).assignments
         else:
-            frame = clusters.assign(metrics.compute_rfm(snapshot.table("orders"), as_of=snapshot.day,
-                                                        lookback_days=options.lookback_days))
+            frame = clusters.assign(
+                metrics.compute_rfm(snapshot.table("orders"), as_of=snapshot.day, lookback_days=options.lookback_days)
+            )
         return frame[["customer_id", "cluster_name"]].rename(columns={"cluster_name": "state"})
     if by == "churn-band":
         return churn_bands(snapshot)
@@ -153,8 +172,16 @@ def spend(snapshot: Snapshot) -> pd.DataFrame:
     return frame.assign(micros=(frame.historic_clv * 1_000_000).round().astype("int64"))[["customer_id", "micros"]]
 
 
-def migrate(source: Tables, by: str, start: date, end: date, *, options: AnalysisOptions | None = None,
-            downgrades: Sequence[tuple[str, str]] | None = None, with_value: bool = True) -> Migration:
+def migrate(
+    source: Tables,
+    by: str,
+    start: date,
+    end: date,
+    *,
+    options: AnalysisOptions | None = None,
+    downgrades: Sequence[tuple[str, str]] | None = None,
+    with_value: bool = True,
+) -> Migration:
     """The moves of every member between the mornings of ``start`` and ``end`` by ``by``."""
     if by not in BASES:
         raise ConfigError(f"--by {by!r} is not a basis memberlens compares", f"use one of: {', '.join(BASES)}")
@@ -163,11 +190,15 @@ def migrate(source: Tables, by: str, start: date, end: date, *, options: Analysi
     options = options or AnalysisOptions()
     before, after = snapshot_of(source, start), snapshot_of(source, end)
     clusters = cluster_result(before, options) if by == "cluster" else None  # the first date's centres, for both
-    first = (clusters.assignments[["customer_id", "cluster_name"]].rename(columns={"cluster_name": "state"})
-             if clusters is not None else member_states(before, by, options))
+    first = (
+        clusters.assignments[["customer_id", "cluster_name"]].rename(columns={"cluster_name": "state"})
+        if clusters is not None
+        else member_states(before, by, options)
+    )
     second = member_states(after, by, options, clusters=clusters)
     members = first.rename(columns={"state": "from_state"}).merge(
-        second.rename(columns={"state": "to_state"}), on="customer_id", how="outer")
+        second.rename(columns={"state": "to_state"}), on="customer_id", how="outer"
+    )
     members["from_state"] = members.from_state.fillna(APPEARED)
     members["to_state"] = members.to_state.fillna(LEFT)
     moved = spend(after).merge(spend(before), on="customer_id", how="left", suffixes=("_end", "_start"))
@@ -180,32 +211,45 @@ def migrate(source: Tables, by: str, start: date, end: date, *, options: Analysi
         try:
             values = predicted_values(after, options)
             members = members.drop(columns="value_at_end").merge(
-                values.rename(columns={"value": "value_at_end"}), on="customer_id", how="left")
+                values.rename(columns={"value": "value_at_end"}), on="customer_id", how="left"
+            )
         except MemberlensError as exc:  # e.g. no repeat buyers to fit the CLV models on
             notes.append(f"no predicted value at {end}: {exc.message}")
     harmful = frozenset(DOWNGRADES[by] if downgrades is None else downgrades)
     return assemble(by, start, end, members, harmful, notes)
 
 
-def assemble(by: str, start: date, end: date, members: pd.DataFrame, harmful: frozenset[tuple[str, str]],
-             notes: list[str]) -> Migration:
+def assemble(
+    by: str, start: date, end: date, members: pd.DataFrame, harmful: frozenset[tuple[str, str]], notes: list[str]
+) -> Migration:
     """The migration of ``members`` (one row per member, :data:`MEMBER_COLUMNS`): its paths and
     the members on the ``harmful`` ones, most value at stake first."""
     members = members[list(MEMBER_COLUMNS)].sort_values("customer_id", kind="mergesort").reset_index(drop=True)
     on_path = [(a, b) in harmful for a, b in zip(members.from_state, members.to_state)]
-    at_stake = members[on_path].sort_values(["value_at_end", "revenue_between", "customer_id"],
-                                            ascending=[False, False, True], kind="mergesort", na_position="last")
-    return Migration(by, start, end, members, migration_paths(members), at_stake.reset_index(drop=True), list(notes), harmful)
+    at_stake = members[on_path].sort_values(
+        ["value_at_end", "revenue_between", "customer_id"],
+        ascending=[False, False, True],
+        kind="mergesort",
+        na_position="last",
+    )
+    return Migration(
+        by, start, end, members, migration_paths(members), at_stake.reset_index(drop=True), list(notes), harmful
+    )
 
 
 def migration_paths(members: pd.DataFrame) -> pd.DataFrame:
     """Per (origin, destination): members, share of the origin's members, revenue between the
     dates (summed in whole millionths) and predicted value at the end."""
     frame = members.assign(_micros=(members.revenue_between * 1_000_000).round().astype("int64"))
-    per = frame.groupby(["from_state", "to_state"], sort=True).agg(
-        members=("customer_id", "size"), _micros=("_micros", "sum"),
-        value_at_end=("value_at_end", lambda v: v.sum(min_count=1)),
-    ).reset_index()
+    per = (
+        frame.groupby(["from_state", "to_state"], sort=True)
+        .agg(
+            members=("customer_id", "size"),
+            _micros=("_micros", "sum"),
+            value_at_end=("value_at_end", lambda v: v.sum(min_count=1)),
+        )
+        .reset_index()
+    )
     per["share_of_origin"] = per.members / per.groupby("from_state").members.transform("sum")
     per["revenue_between"] = per._micros / 1_000_000
     return per[list(PATH_COLUMNS)]
@@ -221,5 +265,15 @@ def _with(options: AnalysisOptions, **changes) -> AnalysisOptions:
     return replace(options, **changes)
 
 
-__all__ = ["APPEARED", "BASES", "DOWNGRADES", "LEFT", "Migration", "assemble", "clv_bands", "member_states", "migrate",
-           "migration_paths"]
+__all__ = [
+    "APPEARED",
+    "BASES",
+    "DOWNGRADES",
+    "LEFT",
+    "Migration",
+    "assemble",
+    "clv_bands",
+    "member_states",
+    "migrate",
+    "migration_paths",
+]

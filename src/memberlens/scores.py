@@ -25,19 +25,34 @@ from memberlens.errors import ConfigError, MemberlensError
 from memberlens.snapshot import SCORES_TABLE, Snapshot, snapshot_of
 
 SCORE_COLUMNS = {
-    "customer_id": "string", "as_of": "date",
-    "recency": "int64", "frequency": "int64", "monetary": "float64",
-    "r_score": "int64", "f_score": "int64", "m_score": "int64", "rfm_segment": "string",
-    "lifecycle_stage": "string", "abc_class": "string", "cluster": "string",
-    "probability_alive": "float64", "predicted_clv": "float64",
-    "churn_probability": "float64", "risk_band": "string",
+    "customer_id": "string",
+    "as_of": "date",
+    "recency": "int64",
+    "frequency": "int64",
+    "monetary": "float64",
+    "r_score": "int64",
+    "f_score": "int64",
+    "m_score": "int64",
+    "rfm_segment": "string",
+    "lifecycle_stage": "string",
+    "abc_class": "string",
+    "cluster": "string",
+    "probability_alive": "float64",
+    "predicted_clv": "float64",
+    "churn_probability": "float64",
+    "risk_band": "string",
 }
 STEPS = {"week": pd.DateOffset(weeks=1), "month": pd.DateOffset(months=1), "quarter": pd.DateOffset(months=3)}
 
 
-def score_members(snapshot: Snapshot, options: AnalysisOptions | None = None, *, churn: bool = False,
-                  notes: Callable[[str], object] | None = None,
-                  clusters: metrics.ClusterResult | None = None) -> pd.DataFrame:
+def score_members(
+    snapshot: Snapshot,
+    options: AnalysisOptions | None = None,
+    *,
+    churn: bool = False,
+    notes: Callable[[str], object] | None = None,
+    clusters: metrics.ClusterResult | None = None,
+) -> pd.DataFrame:
     """One row per customer of the snapshot with :data:`SCORE_COLUMNS` (a model that cannot be
     fitted at this date leaves its columns empty and says why through ``notes``); customers are
     placed in ``clusters`` (fitted at another date) when given, else in those fitted here."""
@@ -51,8 +66,9 @@ def score_members(snapshot: Snapshot, options: AnalysisOptions | None = None, *,
     scores = scores.merge(abc, on="customer_id", how="left")
     scores = scores.merge(_clusters(snapshot, options, clusters, notes), on="customer_id", how="left")
     scores = scores.merge(_member_value(snapshot, options, notes), on="customer_id", how="left")
-    scores = scores.merge(_churn(snapshot, notes) if churn else pd.DataFrame(columns=["customer_id"]), on="customer_id",
-                          how="left")
+    scores = scores.merge(
+        _churn(snapshot, notes) if churn else pd.DataFrame(columns=["customer_id"]), on="customer_id", how="left"
+    )
     scores["as_of"] = snapshot.day
     for column, kind in SCORE_COLUMNS.items():
         if column not in scores.columns:
@@ -61,14 +77,16 @@ def score_members(snapshot: Snapshot, options: AnalysisOptions | None = None, *,
     return scores[list(SCORE_COLUMNS)].sort_values("customer_id", kind="mergesort").reset_index(drop=True)
 
 
-def _clusters(snapshot: Snapshot, options: AnalysisOptions, clusters: metrics.ClusterResult | None,
-              notes) -> pd.DataFrame:
+def _clusters(
+    snapshot: Snapshot, options: AnalysisOptions, clusters: metrics.ClusterResult | None, notes
+) -> pd.DataFrame:
     try:
         if clusters is None:
             placed = cluster_result(snapshot, options).assignments
         else:
-            placed = clusters.assign(metrics.compute_rfm(snapshot.table("orders"), as_of=snapshot.day,
-                                                         lookback_days=options.lookback_days))
+            placed = clusters.assign(
+                metrics.compute_rfm(snapshot.table("orders"), as_of=snapshot.day, lookback_days=options.lookback_days)
+            )
     except MemberlensError as exc:
         _say(notes, f"{snapshot.day}: no cluster ({exc.message})")
         return pd.DataFrame(columns=["customer_id"])
@@ -119,8 +137,14 @@ def score_dates(first: date, last: date, every: str) -> list[date]:
     return days
 
 
-def record_scores(workspace, days: Iterable[date | None], *, options: AnalysisOptions | None = None, churn: bool = False,
-                  notes: Callable[[str], object] | None = None) -> list[tuple[date, int]]:
+def record_scores(
+    workspace,
+    days: Iterable[date | None],
+    *,
+    options: AnalysisOptions | None = None,
+    churn: bool = False,
+    notes: Callable[[str], object] | None = None,
+) -> list[tuple[date, int]]:
     """Score each date (None: the day after the last order) and store it in ``member_scores``,
     each date replacing an earlier scoring of it; returns (date, members) per date."""
     done, clusters = [], None

@@ -81,7 +81,9 @@ def known_rows(table: ir.Table, stamp: str, day: date) -> ir.Table:
 
 def _known_campaigns(campaigns: ir.Table, cut: ir.TimestampValue) -> ir.Table:
     converted = campaigns.converted_at.notnull() & (campaigns.converted_at < cut)
-    changes: dict[str, ir.Value] = {"converted_at": ibis.ifelse(converted, campaigns.converted_at, ibis.null("timestamp"))}
+    changes: dict[str, ir.Value] = {
+        "converted_at": ibis.ifelse(converted, campaigns.converted_at, ibis.null("timestamp"))
+    }
     if "responded" in campaigns.columns:
         changes["responded"] = campaigns.responded.fill_null(False) & converted
     if "revenue" in campaigns.columns:
@@ -147,8 +149,9 @@ class Snapshot:
         return None if self.day is None else self.day - timedelta(days=1)
 
 
-def take_snapshot(tables: Mapping[str, ir.Table | None], as_of: date | str | None = None, *,
-                  location: str = "the workspace") -> Snapshot:
+def take_snapshot(
+    tables: Mapping[str, ir.Table | None], as_of: date | str | None = None, *, location: str = "the workspace"
+) -> Snapshot:
     """The snapshot at ``as_of`` (default: the day after the last order) of ``tables``."""
     present = {name: table for name, table in tables.items() if table is not None}
     if as_of is None:
@@ -168,5 +171,17 @@ def snapshot_of(workspace, as_of: date | str | None = None) -> Snapshot:
     return take_snapshot(tables, as_of, location=str(workspace.location))
 
 
-__all__ = ["KNOWN_ON_THE_DAY", "SCORES_TABLE", "SNAPSHOT_TABLES", "STAMPS", "Snapshot", "as_date", "day_after_last_order", "known_rows", "snapshot_of", "start_of",
-           "take_snapshot", "tables_as_of"]
+__all__ = [
+    "KNOWN_ON_THE_DAY",
+    "SCORES_TABLE",
+    "SNAPSHOT_TABLES",
+    "STAMPS",
+    "Snapshot",
+    "as_date",
+    "day_after_last_order",
+    "known_rows",
+    "snapshot_of",
+    "start_of",
+    "take_snapshot",
+    "tables_as_of",
+]

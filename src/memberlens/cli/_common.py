@@ -6,7 +6,9 @@ import io
 import os
 import sys
 import traceback
+from datetime import date, datetime
 from enum import Enum
+from pathlib import Path
 from typing import Any, NoReturn
 
 import click
@@ -16,9 +18,6 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 from typer.core import TyperGroup
-
-from datetime import date, datetime
-from pathlib import Path
 
 from memberlens.errors import ConfigError, MemberlensError
 from memberlens.io.engines import engine_limit_error
@@ -67,7 +66,9 @@ class MemberlensGroup(TyperGroup):
                 self._fail(ctx, theirs)
             if debug_enabled(ctx):
                 traceback.print_exc()
-            err.print(f"internal error: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}", markup=False)
+            err.print(
+                f"internal error: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}", markup=False
+            )
             err.print("hint: rerun with --debug for the traceback and report it", markup=False)
             raise click.exceptions.Exit(1) from None
 
@@ -146,8 +147,9 @@ def say_nothing_to_show(why: str) -> None:
     err.print(f"nothing to show: {why}", markup=False)
 
 
-def why_nothing_before(orders: Any, as_of: date | None, option: str = "--as-of", *,
-                       counts_the_day: bool = False) -> str | None:
+def why_nothing_before(
+    orders: Any, as_of: date | None, option: str = "--as-of", *, counts_the_day: bool = False
+) -> str | None:
     """Why a result cut at ``option`` (``--as-of`` by default) is empty when it is because no
     order came before that day — or on it, when ``counts_the_day`` (an inclusive end such as
     ``--calibration-end``) — and None when orders did: the emptiness has another cause."""
@@ -180,14 +182,17 @@ def option_db() -> Any:
 
 def option_engine() -> Any:
     return typer.Option(
-        "--engine", envvar="MEMBERLENS_ENGINE",
+        "--engine",
+        envvar="MEMBERLENS_ENGINE",
         help="duckdb (default), spark, or an Ibis URL (postgres://...). With spark, --db is a folder of "
-             "Parquet tables or spark:DATABASE.",
+        "Parquet tables or spark:DATABASE.",
     )
 
 
-AS_OF_HELP = ("The data as it stood at the start of this day (YYYY-MM-DD): orders, events, sends, registrations "
-              "and costs dated on it or later are not counted (default: the day after the last order).")
+AS_OF_HELP = (
+    "The data as it stood at the start of this day (YYYY-MM-DD): orders, events, sends, registrations "
+    "and costs dated on it or later are not counted (default: the day after the last order)."
+)
 
 
 def option_as_of() -> Any:

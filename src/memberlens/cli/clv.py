@@ -6,29 +6,42 @@ import math
 from datetime import date, timedelta
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import pandas as pd
 import typer
 
 from memberlens.cli._common import (
-    MemberlensGroup, OutputFormat, err, option_as_of, option_db, option_engine, option_out_file, out, out_format, parse_as_of, parse_day,
-    print_json, print_records, say_nothing_to_show, why_nothing_before,
+    MemberlensGroup,
+    OutputFormat,
+    err,
+    option_as_of,
+    option_db,
+    option_engine,
+    option_out_file,
+    out,
+    out_format,
+    parse_as_of,
+    parse_day,
+    print_json,
+    print_records,
+    say_nothing_to_show,
+    why_nothing_before,
 )
 from memberlens.errors import ConfigError
-from memberlens.io.files import write_table_atomic
 from memberlens.io.catalog import Tables, open_tables
+from memberlens.io.files import write_table_atomic
 from memberlens.models import (
     PURCHASE_MODELS,
     GammaGammaModel,
     MemberValueFit,
     compare_models,
     evaluate_holdout,
+    fit_member_value,
     load_model,
     model_to_dict,
     predict_member_value,
     save_model,
-    fit_member_value,
     summarise_for,
     track_cumulative_purchases,
     tracking_error,
@@ -53,17 +66,33 @@ class ModelName(str, Enum):
     bg_bb = "bg-bb"
 
 
-ModelOption = Annotated[ModelName, typer.Option("--model", help="bg-nbd, mbg-nbd, pareto-nbd or bg-bb (discrete periods).")]
-TimeUnitOption = Annotated[str, typer.Option("--time-unit", help="Unit of recency and T: D, W, M, Q, Y or a multiple such as 2W.")]
-CALIBRATION_HELP = ("Last day (YYYY-MM-DD) of the calibration period: orders on it are calibration, orders from the "
-                    "next day on are the holdout.")
-CalibrationOption = Annotated[Optional[str], typer.Option("--calibration-end", help=CALIBRATION_HELP)]
-AsOfOption = Annotated[Optional[str], option_as_of()]
-ObservationOption = Annotated[Optional[str], typer.Option(
-    "--observation-end", help="Last day observed YYYY-MM-DD, orders on it counted: the same as --as-of the next day.")]
+ModelOption = Annotated[
+    ModelName, typer.Option("--model", help="bg-nbd, mbg-nbd, pareto-nbd or bg-bb (discrete periods).")
+]
+TimeUnitOption = Annotated[
+    str, typer.Option("--time-unit", help="Unit of recency and T: D, W, M, Q, Y or a multiple such as 2W.")
+]
+CALIBRATION_HELP = (
+    "Last day (YYYY-MM-DD) of the calibration period: orders on it are calibration, orders from the "
+    "next day on are the holdout."
+)
+CalibrationOption = Annotated[str | None, typer.Option("--calibration-end", help=CALIBRATION_HELP)]
+AsOfOption = Annotated[str | None, option_as_of()]
+ObservationOption = Annotated[
+    str | None,
+    typer.Option(
+        "--observation-end",
+        help="Last day observed YYYY-MM-DD, orders on it counted: the same as --as-of the next day.",
+    ),
+]
 FormatOption = Annotated[OutputFormat, typer.Option("--format", help="table, json or csv.")]
-PenalizerOption = Annotated[float, typer.Option(
-    "--penalizer", help="Shrink the models' log-parameters towards 0 by this weight (e.g. 0.001) when the data do not pin them down.")]
+PenalizerOption = Annotated[
+    float,
+    typer.Option(
+        "--penalizer",
+        help="Shrink the models' log-parameters towards 0 by this weight (e.g. 0.001) when the data do not pin them down.",
+    ),
+]
 
 
 def _snapshot(workspace: Tables, as_of: str | None, observation_end: str | None) -> Snapshot:
@@ -73,14 +102,17 @@ def _snapshot(workspace: Tables, as_of: str | None, observation_end: str | None)
     if observation_end is not None:
         after = parse_day(observation_end, "--observation-end") + timedelta(days=1)
         if day is not None and day != after:
-            raise ConfigError(f"--as-of {day} and --observation-end {observation_end} disagree",
-                              f"give one of them: --as-of {after} is the same as --observation-end {observation_end}")
+            raise ConfigError(
+                f"--as-of {day} and --observation-end {observation_end} disagree",
+                f"give one of them: --as-of {after} is the same as --observation-end {observation_end}",
+            )
         day = after
     return snapshot_of(workspace, day)
 
 
-def _why_no_members(workspace: Tables, as_of: str | None, observation_end: str | None,
-                    calibration_end: str | None) -> tuple[str, str] | None:
+def _why_no_members(
+    workspace: Tables, as_of: str | None, observation_end: str | None, calibration_end: str | None
+) -> tuple[str, str] | None:
     """The date option that leaves no order to summarise, as (option, why) — why in the words of
     :func:`why_nothing_before`, said of the option given — or None when orders come before every date
     given. The cut comes first (--as-of, else --observation-end), then --calibration-end. An
@@ -103,33 +135,59 @@ def _why_no_members(workspace: Tables, as_of: str | None, observation_end: str |
     return None
 
 
-def _refuse_no_members(workspace: Tables, model_name: str, as_of: str | None, observation_end: str | None,
-                       calibration_end: str | None, *, calibration_required: bool = False) -> None:
+def _refuse_no_members(
+    workspace: Tables,
+    model_name: str,
+    as_of: str | None,
+    observation_end: str | None,
+    calibration_end: str | None,
+    *,
+    calibration_required: bool = False,
+) -> None:
     """A model cannot be fitted on no member: say which date is before the first order."""
     found = _why_no_members(workspace, as_of, observation_end, calibration_end)
     if found is not None:
         option, why = found
         optional = not (calibration_required and option == "--calibration-end")
-        raise ConfigError(f"cannot fit {model_name}: {why}",
-                          f"choose a later {option}" + (", or leave it out to fit on every order" if optional else ""))
+        raise ConfigError(
+            f"cannot fit {model_name}: {why}",
+            f"choose a later {option}" + (", or leave it out to fit on every order" if optional else ""),
+        )
 
 
 def _summary(snapshot: Snapshot, model_name: str, time_unit: str, calibration_end: str | None):
-    return summarise_for(snapshot.table("orders"), model_name, time_unit, calibration_end=calibration_end,
-                         observation_end=snapshot.last_day)
+    return summarise_for(
+        snapshot.table("orders"),
+        model_name,
+        time_unit,
+        calibration_end=calibration_end,
+        observation_end=snapshot.last_day,
+    )
 
 
-def _fit(snapshot: Snapshot, model_name: str, time_unit: str, calibration_end: str | None, spend: bool,
-         penalizer: float) -> MemberValueFit:
-    return fit_member_value(snapshot.table("orders"), model=model_name, time_unit=time_unit, calibration_end=calibration_end,
-                            observation_end=snapshot.last_day, spend=spend, penalizer=penalizer,
-                            warn=lambda note: err.print(f"warning: {note}", markup=False))
+def _fit(
+    snapshot: Snapshot, model_name: str, time_unit: str, calibration_end: str | None, spend: bool, penalizer: float
+) -> MemberValueFit:
+    return fit_member_value(
+        snapshot.table("orders"),
+        model=model_name,
+        time_unit=time_unit,
+        calibration_end=calibration_end,
+        observation_end=snapshot.last_day,
+        spend=spend,
+        penalizer=penalizer,
+        warn=lambda note: err.print(f"warning: {note}", markup=False),
+    )
 
 
 def _parameter_records(model: BaseModel) -> list[dict[str, Any]]:
     return [
-        {"model": model.model_name, "parameter": row.parameter, "estimate": row.estimate,
-         "std_error": row.std_error if math.isfinite(row.std_error) else None}
+        {
+            "model": model.model_name,
+            "parameter": row.parameter,
+            "estimate": row.estimate,
+            "std_error": row.std_error if math.isfinite(row.std_error) else None,
+        }
         for row in model.parameter_table().itertuples()
     ]
 
@@ -154,9 +212,11 @@ def fit_command(
     calibration_end: CalibrationOption = None,
     as_of: AsOfOption = None,
     observation_end: ObservationOption = None,
-    spend: Annotated[bool, typer.Option("--spend/--no-spend", help="Also fit Gamma-Gamma on the repeat buyers' spend.")] = True,
+    spend: Annotated[
+        bool, typer.Option("--spend/--no-spend", help="Also fit Gamma-Gamma on the repeat buyers' spend.")
+    ] = True,
     penalizer: PenalizerOption = 0.0,
-    out_file: Annotated[Optional[Path], option_out_file("Save the fitted model(s) as JSON.")] = None,
+    out_file: Annotated[Path | None, option_out_file("Save the fitted model(s) as JSON.")] = None,
     db: Annotated[str, option_db()] = "memberlens.duckdb",
     engine: Annotated[str, option_engine()] = "duckdb",
     fmt: FormatOption = OutputFormat.table,
@@ -182,7 +242,9 @@ def fit_command(
 @clv_app.command("predict")
 def predict_command(
     model: ModelOption = ModelName.bg_nbd,
-    model_file: Annotated[Optional[Path], typer.Option("--model-file", help="Use models saved by 'clv fit --out' instead of fitting.")] = None,
+    model_file: Annotated[
+        Path | None, typer.Option("--model-file", help="Use models saved by 'clv fit --out' instead of fitting.")
+    ] = None,
     time_unit: TimeUnitOption = "W",
     as_of: AsOfOption = None,
     observation_end: ObservationOption = None,
@@ -190,7 +252,12 @@ def predict_command(
     discount_rate: Annotated[float, typer.Option(help="Yearly discount rate of the residual CLV.")] = 0.10,
     clv_horizon: Annotated[float, typer.Option("--clv-horizon", help="Days of the residual CLV.")] = 365.0,
     penalizer: PenalizerOption = 0.0,
-    out_file: Annotated[Optional[Path], option_out_file("Write the predictions to this file (.csv, .json, .parquet or .xlsx by its name; else --format).")] = None,
+    out_file: Annotated[
+        Path | None,
+        option_out_file(
+            "Write the predictions to this file (.csv, .json, .parquet or .xlsx by its name; else --format)."
+        ),
+    ] = None,
     limit: Annotated[int, typer.Option(help="Rows shown with --format table.")] = 20,
     db: Annotated[str, option_db()] = "memberlens.duckdb",
     engine: Annotated[str, option_engine()] = "duckdb",
@@ -204,7 +271,9 @@ def predict_command(
             purchase = [m for m in loaded if isinstance(m, TransactionModel)]
             spend_models = [m for m in loaded if isinstance(m, GammaGammaModel)]
             if not purchase:
-                raise ConfigError(f"{model_file}: holds no purchase model", "save one with: memberlens clv fit --out FILE")
+                raise ConfigError(
+                    f"{model_file}: holds no purchase model", "save one with: memberlens clv fit --out FILE"
+                )
             fitted: TransactionModel = purchase[0]
             spend_model = spend_models[0] if spend_models else None
             found = _why_no_members(workspace, as_of, observation_end, calibration_end)
@@ -227,7 +296,11 @@ def predict_command(
         return
     if fmt is OutputFormat.table:
         shown = frame[[c for c in TABLE_COLUMNS if c in frame.columns]].head(limit)
-        print_records(shown.to_dict(orient="records"), fmt, title=f"member value (first {len(shown)} of {len(frame)}; all columns with --format csv or json)")
+        print_records(
+            shown.to_dict(orient="records"),
+            fmt,
+            title=f"member value (first {len(shown)} of {len(frame)}; all columns with --format csv or json)",
+        )
         return
     print_records(frame.to_dict(orient="records"), fmt)
 
@@ -251,7 +324,10 @@ def evaluate_command(
     time_unit: TimeUnitOption = "W",
     as_of: AsOfOption = None,
     observation_end: ObservationOption = None,
-    compare: Annotated[bool, typer.Option("--compare/--no-compare", help="Also fit the other continuous-time models and compare by BIC.")] = True,
+    compare: Annotated[
+        bool,
+        typer.Option("--compare/--no-compare", help="Also fit the other continuous-time models and compare by BIC."),
+    ] = True,
     max_frequency: Annotated[int, typer.Option(help="Last frequency bin (and above).")] = 7,
     penalizer: PenalizerOption = 0.0,
     db: Annotated[str, option_db()] = "memberlens.duckdb",
@@ -268,12 +344,19 @@ def evaluate_command(
         tracking = None
         if not fitted.discrete:
             tracking = track_cumulative_purchases(
-                fitted, snapshot.table("orders"), calibration_end=calibration_end, observation_end=snapshot.last_day, step="W"
+                fitted,
+                snapshot.table("orders"),
+                calibration_end=calibration_end,
+                observation_end=snapshot.last_day,
+                step="W",
             )
         comparison = None
         if compare and not fitted.discrete:
-            others = [PURCHASE_MODELS[n](time_unit=time_unit, penalizer=penalizer) for n in ("bg-nbd", "mbg-nbd", "pareto-nbd")
-                      if n != model.value]
+            others = [
+                PURCHASE_MODELS[n](time_unit=time_unit, penalizer=penalizer)
+                for n in ("bg-nbd", "mbg-nbd", "pareto-nbd")
+                if n != model.value
+            ]
             comparison = compare_models(summary, [fitted, *others])
     result: dict[str, Any] = {
         "model": model_to_dict(fitted),

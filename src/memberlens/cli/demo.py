@@ -6,10 +6,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.text import Text
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.text import Text
 
-from memberlens.cli._common import OutputFormat, err, out, print_records, option_out_folder
+from memberlens.cli._common import OutputFormat, err, option_out_folder, out, print_records
 from memberlens.demo.generator import generate_demo_data
 from memberlens.errors import ConfigError
 from memberlens.ingest import ingest
@@ -21,8 +21,12 @@ DEMO_TABLES = ("orders", "members", "events", "campaigns", "marketing_costs", "c
 
 def _generate(out_dir: Path, customers: int, years: int, seed: int, file_format: str) -> dict[str, dict]:
     with Progress(
-        TextColumn("generating demo data"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        console=err, transient=True,
+        TextColumn("generating demo data"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
     ) as progress:
         task = progress.add_task("customers", total=customers)
         return generate_demo_data(

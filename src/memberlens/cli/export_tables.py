@@ -4,11 +4,11 @@ other engines (``--engine spark --db FOLDER``) and for the lake."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
-from memberlens.cli._common import option_db, out, option_out_folder
+from memberlens.cli._common import option_db, option_out_folder, out
 from memberlens.errors import ConfigError
 from memberlens.io.workspace import Workspace
 
@@ -16,7 +16,7 @@ from memberlens.io.workspace import Workspace
 def export_tables_command(
     out_dir: Annotated[Path, option_out_folder("Folder to write NAME.parquet into (created if missing).")],
     db: Annotated[str, option_db()] = "memberlens.duckdb",
-    tables: Annotated[Optional[str], typer.Option("--tables", help="Comma-separated table names (default: all).")] = None,
+    tables: Annotated[str | None, typer.Option("--tables", help="Comma-separated table names (default: all).")] = None,
 ) -> None:
     """Write the workspace's tables (and its ledger) as Parquet files, one per table."""
     if out_dir.exists() and not out_dir.is_dir():
@@ -25,7 +25,9 @@ def export_tables_command(
         names = [n.strip() for n in tables.split(",")] if tables else None
         unknown = [n for n in names or [] if not workspace.has_table(n)]
         if unknown:
-            raise ConfigError(f"--tables: the workspace has no {', '.join(repr(n) for n in unknown)}",
-                              f"tables: {', '.join(workspace.list_tables())}")
+            raise ConfigError(
+                f"--tables: the workspace has no {', '.join(repr(n) for n in unknown)}",
+                f"tables: {', '.join(workspace.list_tables())}",
+            )
         for path in workspace.export_parquet(out_dir, names):
             out.print(f"wrote {path}", markup=False)

@@ -7,8 +7,8 @@ from typing import Annotated
 import typer
 
 from memberlens.cli._common import OutputFormat, option_db, option_engine, out, print_json, print_records
-from memberlens.io.catalog import open_tables
 from memberlens.i18n import describe_reason
+from memberlens.io.catalog import open_tables
 from memberlens.schema.ledger import batches_summed
 
 
@@ -23,8 +23,14 @@ def info_command(
         ledgers = workspace.ledgers()
     appended = batches_summed(ledgers)
     if fmt is OutputFormat.json:
-        print_json({"workspace": db, "tables": tables, "sources": [ledger.to_dict() for ledger in ledgers],
-                    "appended": [ledger.to_dict() for ledger in appended]})
+        print_json(
+            {
+                "workspace": db,
+                "tables": tables,
+                "sources": [ledger.to_dict() for ledger in ledgers],
+                "appended": [ledger.to_dict() for ledger in appended],
+            }
+        )
         return
     records = [
         {"source": ledger.source, "table": ledger.table, "outcome": outcome, "reason": reason, "rows": rows}
@@ -44,8 +50,20 @@ def info_command(
             record["reason"] = f"{record['reason']}: {describe_reason(record['reason'])}"
     print_records(records, fmt, title="data-quality ledger")
     if appended:
-        print_records([{"source": a.source, "table": a.table, "batches": a.details["batches"], "read": a.rows_read,
-                        "used": a.rows_used, "set_aside": a.rows_set_aside} for a in appended], fmt,
-                      title="appended sources, their batches summed")
+        print_records(
+            [
+                {
+                    "source": a.source,
+                    "table": a.table,
+                    "batches": a.details["batches"],
+                    "read": a.rows_read,
+                    "used": a.rows_used,
+                    "set_aside": a.rows_set_aside,
+                }
+                for a in appended
+            ],
+            fmt,
+            title="appended sources, their batches summed",
+        )
     unbalanced = [ledger.source for ledger in ledgers if not ledger.balanced]
     out.print("every row accounted for" if not unbalanced else f"NOT BALANCED: {unbalanced}", markup=False)

@@ -4,48 +4,80 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.text import Text
 
 from memberlens.cli._common import OutputFormat, err, option_db, print_json, print_records
 from memberlens.errors import ConfigError
+from memberlens.i18n import describe_reason
 from memberlens.ingest import IngestResult, ingest
 from memberlens.io.sources import ReadOptions
 from memberlens.io.workspace import Workspace
 from memberlens.schema.cleaning import EARLIEST_DATE, LATEST_DATE, CleaningPolicy
-from memberlens.i18n import describe_reason
 from memberlens.schema.mapping import MappingSpec, checked_decimal, load_mapping_file, parse_map_flags
 
 
 def ingest_command(
     sources: Annotated[list[Path], typer.Argument(help="CSV (optionally .gz), Parquet file or folder, or .xlsx.")],
     db: Annotated[str, option_db()] = "memberlens.duckdb",
-    table: Annotated[Optional[str], typer.Option(help="Canonical table: orders, members, events, campaigns, marketing_costs, customer_360, referrals.")] = None,
-    name: Annotated[Optional[str], typer.Option(help="Source name (default: the file's path). Re-ingesting a source replaces it.")] = None,
-    replace: Annotated[bool, typer.Option("--replace", help="Let this file replace another one ingested under the same --name (or --batch).")] = False,
-    append: Annotated[bool, typer.Option("--append", help="Add each file as a batch (a day's rows, say) to the source --name (default: the table's name), beside its earlier batches; the same batch twice changes nothing. A folder's files are appended one by one.")] = False,
-    batch: Annotated[Optional[str], typer.Option("--batch", help="With --append: the batch's name (default: its content's digest).")] = None,
-    preset: Annotated[Optional[str], typer.Option(help="Built-in mapping, e.g. online-retail.")] = None,
-    mapping_file: Annotated[Optional[Path], typer.Option("--mapping", help="TOML mapping file.")] = None,
-    maps: Annotated[Optional[list[str]], typer.Option("--map", help="canonical=source column; repeatable.")] = None,
-    encoding: Annotated[Optional[str], typer.Option(help="Text encoding (default: detected).")] = None,
-    delimiter: Annotated[Optional[str], typer.Option(help="CSV delimiter (default: detected).")] = None,
-    sheet: Annotated[Optional[str], typer.Option(help="Worksheet of an .xlsx file.")] = None,
-    date_order: Annotated[Optional[str], typer.Option("--date-order", help="Slash dates: mdy (default) or dmy.")] = None,
-    decimal: Annotated[Optional[str], typer.Option("--decimal", help="Decimal mark of amounts: . or , (default: detected per column).")] = None,
-    cancellation_prefix: Annotated[Optional[str], typer.Option(help="Order ids starting with this are cancellations.")] = None,
+    table: Annotated[
+        str | None,
+        typer.Option(
+            help="Canonical table: orders, members, events, campaigns, marketing_costs, customer_360, referrals."
+        ),
+    ] = None,
+    name: Annotated[
+        str | None, typer.Option(help="Source name (default: the file's path). Re-ingesting a source replaces it.")
+    ] = None,
+    replace: Annotated[
+        bool,
+        typer.Option(
+            "--replace", help="Let this file replace another one ingested under the same --name (or --batch)."
+        ),
+    ] = False,
+    append: Annotated[
+        bool,
+        typer.Option(
+            "--append",
+            help="Add each file as a batch (a day's rows, say) to the source --name (default: the table's name), beside its earlier batches; the same batch twice changes nothing. A folder's files are appended one by one.",
+        ),
+    ] = False,
+    batch: Annotated[
+        str | None, typer.Option("--batch", help="With --append: the batch's name (default: its content's digest).")
+    ] = None,
+    preset: Annotated[str | None, typer.Option(help="Built-in mapping, e.g. online-retail.")] = None,
+    mapping_file: Annotated[Path | None, typer.Option("--mapping", help="TOML mapping file.")] = None,
+    maps: Annotated[list[str] | None, typer.Option("--map", help="canonical=source column; repeatable.")] = None,
+    encoding: Annotated[str | None, typer.Option(help="Text encoding (default: detected).")] = None,
+    delimiter: Annotated[str | None, typer.Option(help="CSV delimiter (default: detected).")] = None,
+    sheet: Annotated[str | None, typer.Option(help="Worksheet of an .xlsx file.")] = None,
+    date_order: Annotated[str | None, typer.Option("--date-order", help="Slash dates: mdy (default) or dmy.")] = None,
+    decimal: Annotated[
+        str | None, typer.Option("--decimal", help="Decimal mark of amounts: . or , (default: detected per column).")
+    ] = None,
+    cancellation_prefix: Annotated[
+        str | None, typer.Option(help="Order ids starting with this are cancellations.")
+    ] = None,
     require_customer_id: Annotated[bool, typer.Option("--require-customer-id/--keep-missing-customer-id")] = True,
     separate_cancellations: Annotated[bool, typer.Option("--separate-cancellations/--keep-cancellations")] = True,
     positive_quantity: Annotated[bool, typer.Option("--positive-quantity/--keep-non-positive-quantity")] = True,
     positive_price: Annotated[bool, typer.Option("--positive-price/--keep-non-positive-price")] = True,
     positive_amount: Annotated[bool, typer.Option("--positive-amount/--keep-non-positive-amount")] = False,
     drop_duplicates: Annotated[bool, typer.Option("--drop-duplicates/--keep-duplicates")] = True,
-    earliest_date: Annotated[str, typer.Option(
-        "--earliest-date", help="Rows with a date before this day (YYYY-MM-DD) are set aside as implausible_date.")] = EARLIEST_DATE.isoformat(),
-    latest_date: Annotated[str, typer.Option(
-        "--latest-date", help="Rows with a date after this day (YYYY-MM-DD) are set aside as implausible_date.")] = LATEST_DATE.isoformat(),
+    earliest_date: Annotated[
+        str,
+        typer.Option(
+            "--earliest-date", help="Rows with a date before this day (YYYY-MM-DD) are set aside as implausible_date."
+        ),
+    ] = EARLIEST_DATE.isoformat(),
+    latest_date: Annotated[
+        str,
+        typer.Option(
+            "--latest-date", help="Rows with a date after this day (YYYY-MM-DD) are set aside as implausible_date."
+        ),
+    ] = LATEST_DATE.isoformat(),
     fmt: Annotated[OutputFormat, typer.Option("--format", help="table, json or csv.")] = OutputFormat.table,
 ) -> None:
     """Ingest files into the workspace, cleaning them and recording a ledger of every row.
@@ -56,9 +88,13 @@ def ingest_command(
     if append:
         sources = batch_files(sources)
     if name and len(sources) > 1 and not append:
-        raise ConfigError("--name can only be used with a single source", "ingest the files one at a time, or --append them to it")
+        raise ConfigError(
+            "--name can only be used with a single source", "ingest the files one at a time, or --append them to it"
+        )
     if batch is not None and len(sources) > 1:
-        raise ConfigError("--batch names one batch: give one file", "leave out --batch to name each file's batch by its content")
+        raise ConfigError(
+            "--batch names one batch: give one file", "leave out --batch to name each file's batch by its content"
+        )
     if date_order not in (None, "mdy", "dmy"):
         raise ConfigError(f"--date-order must be mdy or dmy, got {date_order!r}")
     spec = MappingSpec(
@@ -84,8 +120,19 @@ def ingest_command(
     with Workspace(db) as workspace, workspace.transaction():  # all the files or none
         for source in sources:
             with err.status(Text(f"ingesting {source}")):
-                result = ingest(workspace, source, table=table, name=name, mapping=spec, preset=preset, policy=policy,
-                                options=options, replace=replace, append=append, batch=batch)
+                result = ingest(
+                    workspace,
+                    source,
+                    table=table,
+                    name=name,
+                    mapping=spec,
+                    preset=preset,
+                    policy=policy,
+                    options=options,
+                    replace=replace,
+                    append=append,
+                    batch=batch,
+                )
             results.append(result)
     for warning in (w for r in results for w in r.warnings):
         err.print(f"warning: {warning}", markup=False)

@@ -6,12 +6,21 @@ from __future__ import annotations
 
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
 from memberlens.analyses import AnalysisOptions
-from memberlens.cli._common import OutputFormat, err, option_db, option_engine, out_format, parse_day, print_records, option_out_file
+from memberlens.cli._common import (
+    OutputFormat,
+    err,
+    option_db,
+    option_engine,
+    option_out_file,
+    out_format,
+    parse_day,
+    print_records,
+)
 from memberlens.errors import ConfigError
 from memberlens.io.catalog import open_tables
 from memberlens.io.files import write_table_atomic
@@ -27,16 +36,38 @@ class Show(str, Enum):
 
 
 def migrate_command(
-    start: Annotated[str, typer.Option("--from", help="The first date YYYY-MM-DD: members as the data stood that morning.")],
+    start: Annotated[
+        str, typer.Option("--from", help="The first date YYYY-MM-DD: members as the data stood that morning.")
+    ],
     end: Annotated[str, typer.Option("--to", help="The second date YYYY-MM-DD (later than --from).")],
-    by: Annotated[Basis, typer.Option("--by", help="What members move between: " + ", ".join(BASES) + ".")] = Basis.rfm_segment,
-    show: Annotated[Show, typer.Option("--show", help="paths (the transition matrix), members (each member's move) or downgrades (members on a harmful path, most value first).")] = Show.paths,
-    downgrade: Annotated[Optional[list[str]], typer.Option("--downgrade", help="A harmful move FROM:TO (repeatable; default: the basis' own list, e.g. champions:at_risk).")] = None,
+    by: Annotated[
+        Basis, typer.Option("--by", help="What members move between: " + ", ".join(BASES) + ".")
+    ] = Basis.rfm_segment,
+    show: Annotated[
+        Show,
+        typer.Option(
+            "--show",
+            help="paths (the transition matrix), members (each member's move) or downgrades (members on a harmful path, most value first).",
+        ),
+    ] = Show.paths,
+    downgrade: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--downgrade",
+            help="A harmful move FROM:TO (repeatable; default: the basis' own list, e.g. champions:at_risk).",
+        ),
+    ] = None,
     scheme: Annotated[str, typer.Option(help="RFM segments for --by rfm-segment: grid, eleven or eight.")] = "grid",
     period: Annotated[str, typer.Option(help="Period of the lifecycle stages: day, week, month or quarter.")] = "month",
-    value: Annotated[bool, typer.Option("--value/--no-value", help="Carry each member's predicted value at --to (fits the CLV models).")] = True,
+    value: Annotated[
+        bool,
+        typer.Option("--value/--no-value", help="Carry each member's predicted value at --to (fits the CLV models)."),
+    ] = True,
     fmt: Annotated[OutputFormat, typer.Option("--format", help="table, json or csv.")] = OutputFormat.table,
-    out_file: Annotated[Optional[Path], option_out_file("Write the rows to this file (.csv, .json, .parquet or .xlsx by its name; else --format).")] = None,
+    out_file: Annotated[
+        Path | None,
+        option_out_file("Write the rows to this file (.csv, .json, .parquet or .xlsx by its name; else --format)."),
+    ] = None,
     limit: Annotated[int, typer.Option(help="Rows shown with --format table.")] = 30,
     db: Annotated[str, option_db()] = "memberlens.duckdb",
     engine: Annotated[str, option_engine()] = "duckdb",
@@ -48,8 +79,15 @@ def migrate_command(
     harmful = [_move(text) for text in downgrade] if downgrade else None
     options = AnalysisOptions(scheme=scheme, period=period)
     with open_tables(engine, db) as workspace:
-        result = migrate(workspace, by.value, parse_day(start, "--from"), parse_day(end, "--to"), options=options,
-                         downgrades=harmful, with_value=value)
+        result = migrate(
+            workspace,
+            by.value,
+            parse_day(start, "--from"),
+            parse_day(end, "--to"),
+            options=options,
+            downgrades=harmful,
+            with_value=value,
+        )
     for note in result.notes:
         err.print(f"note: {note}", markup=False)
     frame = {"paths": result.paths, "members": result.members, "downgrades": result.downgrades}[show.value]
@@ -61,8 +99,11 @@ def migrate_command(
         err.print(f"no {show.value} between {result.start} and {result.end}", markup=False)
     shown = frame.head(limit) if fmt is OutputFormat.table else frame
     records = shown.astype(object).where(shown.notna(), None).to_dict("records")
-    print_records(records, fmt, title=f"{show.value} by {by.value}, {result.start} -> {result.end} "
-                                      f"({len(shown):,} of {len(frame):,} rows)")
+    print_records(
+        records,
+        fmt,
+        title=f"{show.value} by {by.value}, {result.start} -> {result.end} ({len(shown):,} of {len(frame):,} rows)",
+    )
 
 
 def _move(text: str) -> tuple[str, str]:

@@ -4,13 +4,22 @@ act on — 0 no alert, 3 alerts fired, 2 bad input."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import pandas as pd
 import typer
 
-from memberlens.cli._common import (OutputFormat, err, option_as_of, option_db, option_engine, option_out_file, out_format,
-                                    parse_as_of, print_records)
+from memberlens.cli._common import (
+    OutputFormat,
+    err,
+    option_as_of,
+    option_db,
+    option_engine,
+    option_out_file,
+    out_format,
+    parse_as_of,
+    print_records,
+)
 from memberlens.errors import ConfigError
 from memberlens.i18n import Messages
 from memberlens.io.catalog import open_tables
@@ -24,13 +33,28 @@ ALERTS_FIRED = 3
 
 
 def monitor_command(
-    as_of: Annotated[Optional[str], option_as_of()] = None,
-    rules_file: Annotated[Optional[Path], typer.Option("--rules", help="A TOML file of [[rule]] tables (default: the built-in rules; see the README).")] = None,
+    as_of: Annotated[str | None, option_as_of()] = None,
+    rules_file: Annotated[
+        Path | None,
+        typer.Option("--rules", help="A TOML file of [[rule]] tables (default: the built-in rules; see the README)."),
+    ] = None,
     period: Annotated[str, typer.Option(help="The KPI series' period: day, week, month or quarter.")] = "month",
     fmt: Annotated[OutputFormat, typer.Option("--format", help="table, json or csv.")] = OutputFormat.table,
-    out_file: Annotated[Optional[Path], option_out_file("Write the alerts to this file (.csv, .json, .parquet or .xlsx by its name; else --format).")] = None,
-    members_file: Annotated[Optional[Path], typer.Option("--members", help="Write the customers behind the alerts (who churned, who came new) to this file (.csv, .json, .parquet or .xlsx).", callback=lambda value: value and check_output_file(value, "--members"))] = None,
-    churn_days: Annotated[int, typer.Option("--churn-days", help="Days without an order after which a customer counts as churned.")] = 90,
+    out_file: Annotated[
+        Path | None,
+        option_out_file("Write the alerts to this file (.csv, .json, .parquet or .xlsx by its name; else --format)."),
+    ] = None,
+    members_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--members",
+            help="Write the customers behind the alerts (who churned, who came new) to this file (.csv, .json, .parquet or .xlsx).",
+            callback=lambda value: value and check_output_file(value, "--members"),
+        ),
+    ] = None,
+    churn_days: Annotated[
+        int, typer.Option("--churn-days", help="Days without an order after which a customer counts as churned.")
+    ] = 90,
     db: Annotated[str, option_db()] = "memberlens.duckdb",
     engine: Annotated[str, option_engine()] = "duckdb",
 ) -> None:

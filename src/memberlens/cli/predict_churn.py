@@ -5,22 +5,33 @@ from __future__ import annotations
 
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import pandas as pd
 import typer
 
-from memberlens.cli._common import (option_out_file, OutputFormat, err, option_as_of, option_db, option_engine, out_format, parse_as_of,
-                                    print_json, print_records, say_nothing_to_show, why_nothing_before)
+from memberlens.cli._common import (
+    OutputFormat,
+    err,
+    option_as_of,
+    option_db,
+    option_engine,
+    option_out_file,
+    out_format,
+    parse_as_of,
+    print_json,
+    print_records,
+    say_nothing_to_show,
+    why_nothing_before,
+)
 from memberlens.errors import ConfigError
 from memberlens.i18n import Messages
-from memberlens.io.files import write_table_atomic
 from memberlens.io.catalog import open_tables
-from memberlens.predict.features import FEATURE_TABLES
+from memberlens.io.files import write_table_atomic
 from memberlens.predict.churn import ChurnModel, training_sample
+from memberlens.predict.features import FEATURE_TABLES
 from memberlens.predict.response import ResponseModel, describe_conditions
 from memberlens.snapshot import Snapshot, snapshot_of
-
 
 
 class LabelName(str, Enum):
@@ -42,12 +53,19 @@ class Audience(str, Enum):
     churn_low = "churn-low"
 
 
-AsOfOption = Annotated[Optional[str], option_as_of()]
+AsOfOption = Annotated[str | None, option_as_of()]
 FormatOption = Annotated[OutputFormat, typer.Option("--format", help="table, json or csv.")]
-OutOption = Annotated[Optional[Path], option_out_file("Write the per-member probabilities to this file (.csv, .json, .parquet or .xlsx by its name; else --format).")]
+OutOption = Annotated[
+    Path | None,
+    option_out_file(
+        "Write the per-member probabilities to this file (.csv, .json, .parquet or .xlsx by its name; else --format)."
+    ),
+]
 LimitOption = Annotated[int, typer.Option(help="Members shown with --format table.")]
 HighOption = Annotated[float, typer.Option("--high", help="Churn probability from which a customer is high risk.")]
-MediumOption = Annotated[float, typer.Option("--medium", help="Churn probability from which a customer is medium risk.")]
+MediumOption = Annotated[
+    float, typer.Option("--medium", help="Churn probability from which a customer is medium risk.")
+]
 
 
 def model_tables(snapshot: Snapshot) -> dict[str, Any]:
@@ -56,27 +74,47 @@ def model_tables(snapshot: Snapshot) -> dict[str, Any]:
     return {name: snapshot.tables[name] for name in FEATURE_TABLES if snapshot.has(name)}
 
 
-def churn_model(snapshot: Snapshot, model_file: Path | None, horizon_days: int, label: str, high: float,
-                medium: float, max_training_customers: int = 200_000) -> ChurnModel:
+def churn_model(
+    snapshot: Snapshot,
+    model_file: Path | None,
+    horizon_days: int,
+    label: str,
+    high: float,
+    medium: float,
+    max_training_customers: int = 200_000,
+) -> ChurnModel:
     """A churn model loaded from ``model_file`` (with these thresholds) or trained on the
     snapshot (cut-offs before its day)."""
     if model_file is not None:
         return ChurnModel.load(model_file).with_thresholds(high, medium)
-    return ChurnModel(horizon_days=horizon_days, label=label, high=high, medium=medium,
-                      max_training_customers=max_training_customers).fit(model_tables(snapshot), end=snapshot.day)
+    return ChurnModel(
+        horizon_days=horizon_days, label=label, high=high, medium=medium, max_training_customers=max_training_customers
+    ).fit(model_tables(snapshot), end=snapshot.day)
 
 
 def churn_command(
     as_of: AsOfOption = None,
-    horizon_days: Annotated[int, typer.Option("--horizon-days", help="Churned = no order (or an unsubscription) in this many days.")] = 180,
-    label: Annotated[LabelName, typer.Option("--label", help="orders (no order in the horizon) or unsubscribe (members.unsubscribed_at).")] = LabelName.orders,
+    horizon_days: Annotated[
+        int, typer.Option("--horizon-days", help="Churned = no order (or an unsubscription) in this many days.")
+    ] = 180,
+    label: Annotated[
+        LabelName,
+        typer.Option("--label", help="orders (no order in the horizon) or unsubscribe (members.unsubscribed_at)."),
+    ] = LabelName.orders,
     high: HighOption = 0.75,
     medium: MediumOption = 0.5,
-    band: Annotated[Optional[Band], typer.Option("--band", help="Only members of this risk band.")] = None,
-    max_training_customers: Annotated[int, typer.Option(
-        "--max-training-customers", help="Train on a seeded sample of about this many customers when there are more (every customer is still scored).")] = 200_000,
-    model_file: Annotated[Optional[Path], typer.Option("--model", help="Score with a model saved by --save instead of training.")] = None,
-    save: Annotated[Optional[Path], typer.Option("--save", help="Save the trained model (skops file, no pickle).")] = None,
+    band: Annotated[Band | None, typer.Option("--band", help="Only members of this risk band.")] = None,
+    max_training_customers: Annotated[
+        int,
+        typer.Option(
+            "--max-training-customers",
+            help="Train on a seeded sample of about this many customers when there are more (every customer is still scored).",
+        ),
+    ] = 200_000,
+    model_file: Annotated[
+        Path | None, typer.Option("--model", help="Score with a model saved by --save instead of training.")
+    ] = None,
+    save: Annotated[Path | None, typer.Option("--save", help="Save the trained model (skops file, no pickle).")] = None,
     out_file: OutOption = None,
     limit: LimitOption = 20,
     db: Annotated[str, option_db()] = "memberlens.duckdb",
@@ -106,15 +144,35 @@ def churn_command(
 
 
 def response_command(
-    campaign: Annotated[Optional[list[str]], typer.Option("--campaign", help="Campaign id to learn from (repeatable; default all). The latest is the check.")] = None,
-    audience: Annotated[Audience, typer.Option("--audience", help="Planned send: all, marketable, or a churn band (churn-high, churn-medium, churn-low).")] = Audience.marketable,
+    campaign: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--campaign", help="Campaign id to learn from (repeatable; default all). The latest is the check."
+        ),
+    ] = None,
+    audience: Annotated[
+        Audience,
+        typer.Option(
+            "--audience", help="Planned send: all, marketable, or a churn band (churn-high, churn-medium, churn-low)."
+        ),
+    ] = Audience.marketable,
     as_of: AsOfOption = None,
-    response_days: Annotated[int, typer.Option("--response-days", help="Days after a send in which a response counts; campaigns sent fewer days before --as-of are not learnt from.")] = 14,
-    churn_model_file: Annotated[Optional[Path], typer.Option("--churn-model", help="Churn model for a churn-band audience (default: train one).")] = None,
+    response_days: Annotated[
+        int,
+        typer.Option(
+            "--response-days",
+            help="Days after a send in which a response counts; campaigns sent fewer days before --as-of are not learnt from.",
+        ),
+    ] = 14,
+    churn_model_file: Annotated[
+        Path | None, typer.Option("--churn-model", help="Churn model for a churn-band audience (default: train one).")
+    ] = None,
     high: HighOption = 0.75,
     medium: MediumOption = 0.5,
-    model_file: Annotated[Optional[Path], typer.Option("--model", help="Score with a model saved by --save instead of training.")] = None,
-    save: Annotated[Optional[Path], typer.Option("--save", help="Save the trained model (skops file, no pickle).")] = None,
+    model_file: Annotated[
+        Path | None, typer.Option("--model", help="Score with a model saved by --save instead of training.")
+    ] = None,
+    save: Annotated[Path | None, typer.Option("--save", help="Save the trained model (skops file, no pickle).")] = None,
     lang: Annotated[str, typer.Option("--lang", help="Language of the rules: en or zh.")] = "en",
     out_file: OutOption = None,
     limit: LimitOption = 20,
@@ -133,8 +191,11 @@ def response_command(
             say_nothing_to_show(before)
             return
         tables = model_tables(snapshot)
-        model = (ResponseModel.load(model_file) if model_file is not None
-                 else ResponseModel(campaigns=campaign or None, response_days=response_days).fit(tables, end=snapshot.day))
+        model = (
+            ResponseModel.load(model_file)
+            if model_file is not None
+            else ResponseModel(campaigns=campaign or None, response_days=response_days).fit(tables, end=snapshot.day)
+        )
         scores = model.score(tables, snapshot.day)
         if scores.empty:
             say_nothing_to_show(why_nothing_before(workspace.table("orders"), day) or "no member to score")
@@ -146,24 +207,40 @@ def response_command(
     summary = model.summary()
     summary["plan"] = {"audience": audience.value, **vars(plan)}
     summary["rule_sentences"] = [
-        t("churn_risk.response_rule", conditions=describe_conditions(r, t), rate=f"{r.response_rate:.1%}",
-          lift=f"{r.lift:.1f}×", members=f"{r.members:,}") for r in model.rules(min_lift=1.0)
+        t(
+            "churn_risk.response_rule",
+            conditions=describe_conditions(r, t),
+            rate=f"{r.response_rate:.1%}",
+            lift=f"{r.lift:.1f}×",
+            members=f"{r.members:,}",
+        )
+        for r in model.rules(min_lift=1.0)
     ]
     chosen = scores if members is None else scores[scores.customer_id.isin(set(members))].reset_index(drop=True)
     _emit(summary, _plain(chosen), fmt, out_file, limit, "response")
 
 
-def _audience(scores: pd.DataFrame, audience: Audience, snapshot: Snapshot, churn_model_file: Path | None,
-              high: float, medium: float) -> list[str] | None:
+def _audience(
+    scores: pd.DataFrame,
+    audience: Audience,
+    snapshot: Snapshot,
+    churn_model_file: Path | None,
+    high: float,
+    medium: float,
+) -> list[str] | None:
     """The customer ids of the planned send (None: everyone scored)."""
     if audience is Audience.all:
         return None
     if audience is Audience.marketable:
         if "marketable" not in scores.columns:
-            raise ConfigError("--audience marketable needs the members table (marketable)",
-                              "memberlens ingest FILE --table members, or --audience all")
+            raise ConfigError(
+                "--audience marketable needs the members table (marketable)",
+                "memberlens ingest FILE --table members, or --audience all",
+            )
         return scores.customer_id[scores.marketable.fillna(0) == 1].tolist()
-    churn = churn_model(snapshot, churn_model_file, 180, "orders", high, medium).score(model_tables(snapshot), snapshot.day)
+    churn = churn_model(snapshot, churn_model_file, 180, "orders", high, medium).score(
+        model_tables(snapshot), snapshot.day
+    )
     wanted = audience.value.removeprefix("churn-")
     return churn.customer_id[churn.risk_band == wanted].tolist()
 
@@ -176,7 +253,9 @@ def _plain(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.astype(object).where(frame.notna(), None)
 
 
-def _emit(summary: dict[str, Any], scores: pd.DataFrame, fmt: OutputFormat, out_file: Path | None, limit: int, kind: str) -> None:
+def _emit(
+    summary: dict[str, Any], scores: pd.DataFrame, fmt: OutputFormat, out_file: Path | None, limit: int, kind: str
+) -> None:
     records = scores.to_dict(orient="records")
     if out_file is not None:
         write_table_atomic(scores, out_file, out_format(out_file, fmt))
@@ -191,18 +270,25 @@ def _emit(summary: dict[str, Any], scores: pd.DataFrame, fmt: OutputFormat, out_
         return
     metrics = summary["metrics"]
     checked_on = summary.get("validation_cutoff") or summary.get("validation_campaign")
-    print_records([{"measure": k, "value": v} for k, v in metrics.items()], fmt, title=f"{kind} model checked on {checked_on}")
+    print_records(
+        [{"measure": k, "value": v} for k, v in metrics.items()], fmt, title=f"{kind} model checked on {checked_on}"
+    )
     sample = training_sample(summary)
     if sample is not None:
-        err.print(f"trained and checked on a seeded sample of {sample['fraction']:.1%} of the "
-                  f"{sample['customers_before_validation']:,} customers; every customer is scored", markup=False)
+        err.print(
+            f"trained and checked on a seeded sample of {sample['fraction']:.1%} of the "
+            f"{sample['customers_before_validation']:,} customers; every customer is scored",
+            markup=False,
+        )
     print_records(summary["deciles"], fmt, title="by tenth of predicted probability, highest first")
     print_records(summary["importances"][:8], fmt, title="feature importances (ROC-AUC drop when shuffled)")
     if kind == "response":
         print_records([{"measure": k, "value": v} for k, v in summary["plan"].items()], fmt, title="planned send")
         print_records([{"rule": s} for s in summary["rule_sentences"]], fmt, title="likely responders")
     shown = records[:limit]
-    print_records(shown, fmt, title=f"members (first {len(shown):,} of {len(records):,}; all with --format csv or json)")
+    print_records(
+        shown, fmt, title=f"members (first {len(shown):,} of {len(records):,}; all with --format csv or json)"
+    )
 
 
 __all__ = ["churn_command", "response_command"]

@@ -3,7 +3,7 @@ workspace, for their history, their previous segment and migration between dates
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -16,10 +16,19 @@ from memberlens.snapshot import snapshot_of
 
 
 def score_command(
-    as_of: Annotated[Optional[str], option_as_of()] = None,
-    every: Annotated[Optional[str], typer.Option("--every", help="Score a series of dates: week, month or quarter, from --from to --as-of.")] = None,
-    start: Annotated[Optional[str], typer.Option("--from", help="With --every: the first date YYYY-MM-DD.")] = None,
-    churn: Annotated[bool, typer.Option("--churn/--no-churn", help="Also train the churn model at each date and keep its probability and band (slower).")] = False,
+    as_of: Annotated[str | None, option_as_of()] = None,
+    every: Annotated[
+        str | None,
+        typer.Option("--every", help="Score a series of dates: week, month or quarter, from --from to --as-of."),
+    ] = None,
+    start: Annotated[str | None, typer.Option("--from", help="With --every: the first date YYYY-MM-DD.")] = None,
+    churn: Annotated[
+        bool,
+        typer.Option(
+            "--churn/--no-churn",
+            help="Also train the churn model at each date and keep its probability and band (slower).",
+        ),
+    ] = False,
     scheme: Annotated[str, typer.Option(help="RFM segments: grid, eleven or eight.")] = "grid",
     db: Annotated[str, option_db()] = "memberlens.duckdb",
 ) -> None:
@@ -37,6 +46,7 @@ def score_command(
         else:
             last = parse_as_of(as_of) or snapshot_of(workspace).day
             days = score_dates(parse_day(start, "--from"), last, every)
-        for day, members in record_scores(workspace, days, options=options, churn=churn,
-                                          notes=lambda text: err.print(f"note: {text}", markup=False)):
+        for day, members in record_scores(
+            workspace, days, options=options, churn=churn, notes=lambda text: err.print(f"note: {text}", markup=False)
+        ):
             out.print(f"scored {day}: {members:,} members", markup=False)

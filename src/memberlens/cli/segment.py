@@ -16,11 +16,11 @@ from __future__ import annotations
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
-from memberlens.cli._common import err, option_as_of, option_db, option_engine, parse_as_of, option_out_file
+from memberlens.cli._common import err, option_as_of, option_db, option_engine, option_out_file, parse_as_of
 from memberlens.errors import ConfigError
 from memberlens.i18n import LANGUAGES, Messages
 from memberlens.io.catalog import open_tables
@@ -29,10 +29,17 @@ from memberlens.reports.exports import write_member_list
 from memberlens.reports.render import render_report
 from memberlens.reports.segment_explorer import SegmentExplorerSection
 from memberlens.schema.contract import SOURCE_TABLES
-from memberlens.snapshot import snapshot_of
-from memberlens.segments import (SegmentSpec, Support, load_segment, profile_segment, save_segment, segments_file,
-                                 select_members)
+from memberlens.segments import (
+    SegmentSpec,
+    Support,
+    load_segment,
+    profile_segment,
+    save_segment,
+    segments_file,
+    select_members,
+)
 from memberlens.segments.saved import check_name
+from memberlens.snapshot import snapshot_of
 
 
 class SegmentFormat(str, Enum):
@@ -42,22 +49,38 @@ class SegmentFormat(str, Enum):
 
 
 def segment_command(
-    where: Annotated[Optional[str], typer.Option("--where", help="The cohort's filter, e.g. \"tier in ('Gold') and score > mean(score)\".")] = None,
+    where: Annotated[
+        str | None,
+        typer.Option("--where", help="The cohort's filter, e.g. \"tier in ('Gold') and score > mean(score)\"."),
+    ] = None,
     table: Annotated[str, typer.Option("--table", help="The customer table.")] = "customer_360",
-    metric: Annotated[Optional[str], typer.Option(help="Numeric column compared across --flags combinations and --matrix cells.")] = None,
-    by: Annotated[Optional[str], typer.Option(help="Grouping column: --by-metric per group, cohort beside all.")] = None,
-    by_metric: Annotated[Optional[str], typer.Option("--by-metric", help="Numeric column compared per --by group (default --metric).")] = None,
-    flags: Annotated[Optional[str], typer.Option(help="Comma-separated true/false or 0/1 columns: every combination against --metric.")] = None,
-    matrix: Annotated[Optional[str], typer.Option(help="Two comma-separated columns: each cell against --metric.")] = None,
-    segment: Annotated[Optional[str], typer.Option("--segment", help="Run a saved segment by name.")] = None,
-    save: Annotated[Optional[str], typer.Option("--save", help="Save this segment under NAME.")] = None,
-    segments: Annotated[Optional[Path], typer.Option("--segments", help="Saved-segments TOML file (default: segments.toml beside the workspace).")] = None,
-    export: Annotated[Optional[Path], typer.Option("--export", help="Write the cohort's member list (.csv, .json, .parquet or .xlsx).")] = None,
+    metric: Annotated[
+        str | None, typer.Option(help="Numeric column compared across --flags combinations and --matrix cells.")
+    ] = None,
+    by: Annotated[str | None, typer.Option(help="Grouping column: --by-metric per group, cohort beside all.")] = None,
+    by_metric: Annotated[
+        str | None, typer.Option("--by-metric", help="Numeric column compared per --by group (default --metric).")
+    ] = None,
+    flags: Annotated[
+        str | None, typer.Option(help="Comma-separated true/false or 0/1 columns: every combination against --metric.")
+    ] = None,
+    matrix: Annotated[str | None, typer.Option(help="Two comma-separated columns: each cell against --metric.")] = None,
+    segment: Annotated[str | None, typer.Option("--segment", help="Run a saved segment by name.")] = None,
+    save: Annotated[str | None, typer.Option("--save", help="Save this segment under NAME.")] = None,
+    segments: Annotated[
+        Path | None,
+        typer.Option("--segments", help="Saved-segments TOML file (default: segments.toml beside the workspace)."),
+    ] = None,
+    export: Annotated[
+        Path | None, typer.Option("--export", help="Write the cohort's member list (.csv, .json, .parquet or .xlsx).")
+    ] = None,
     lang: Annotated[str, typer.Option(help="en or zh.")] = "en",
     fmt: Annotated[SegmentFormat, typer.Option("--format", help="json, text or html.")] = SegmentFormat.json,
-    out_file: Annotated[Optional[Path], option_out_file("Write to this file instead of printing.")] = None,
-    min_count: Annotated[int, typer.Option("--min-count", help="Fewest cohort members behind a difference or cell.")] = 30,
-    as_of: Annotated[Optional[str], option_as_of()] = None,
+    out_file: Annotated[Path | None, option_out_file("Write to this file instead of printing.")] = None,
+    min_count: Annotated[
+        int, typer.Option("--min-count", help="Fewest cohort members behind a difference or cell.")
+    ] = 30,
+    as_of: Annotated[str | None, option_as_of()] = None,
     db: Annotated[str, option_db()] = "memberlens.duckdb",
     engine: Annotated[str, option_engine()] = "duckdb",
 ) -> None:
@@ -69,8 +92,10 @@ def segment_command(
     if min_count < 1:
         raise ConfigError(f"--min-count {min_count}: must be at least 1")
     if export is not None and export.suffix.lower() not in TABLE_FORMATS:
-        raise ConfigError(f"--export {export}: unknown file type {export.suffix or '(none)'}",
-                          "end the name in .csv, .json, .parquet or .xlsx")
+        raise ConfigError(
+            f"--export {export}: unknown file type {export.suffix or '(none)'}",
+            "end the name in .csv, .json, .parquet or .xlsx",
+        )
     if save is not None:
         check_name(save)
     saved_file = segments or segments_file_for(db)
@@ -78,8 +103,9 @@ def segment_command(
     day = parse_as_of(as_of)
     with open_tables(engine, db) as tables:
         customers = snapshot_of(tables, day).table(table) if table in SOURCE_TABLES else tables.table(table)
-        profile = profile_segment(customers, spec, support=Support(min_count=min_count), name=save or segment,
-                                  table_name=table)
+        profile = profile_segment(
+            customers, spec, support=Support(min_count=min_count), name=save or segment, table_name=table
+        )
         if save is not None:
             path = save_segment(saved_file, save, spec)
             err.print(f"saved segment {save!r} in {path}", markup=False)
@@ -88,8 +114,9 @@ def segment_command(
             write_member_list(members, export, TABLE_FORMATS[export.suffix.lower()])
             err.print(f"export:  {export} ({len(members):,} members)", markup=False)
         if fmt is SegmentFormat.html:
-            section = SegmentExplorerSection(spec=spec, name=save or segment, table=table, min_count=min_count,
-                                             profile=profile)
+            section = SegmentExplorerSection(
+                spec=spec, name=save or segment, table=table, min_count=min_count, profile=profile
+            )
             html = render_report(tables, lang=lang, sections=[section], as_of=day)
             write_text_atomic(out_file, html)
             err.print(f"report:  {out_file}", markup=False)
@@ -111,13 +138,17 @@ def segments_file_for(db: str) -> Path:
 def _spec(where: str | None, segment: str | None, saved_file: Path, **options: str | None) -> SegmentSpec:
     if segment is not None:
         if where is not None:
-            raise ConfigError("give --where or --segment, not both", "--segment NAME runs a saved segment as it was saved")
+            raise ConfigError(
+                "give --where or --segment, not both", "--segment NAME runs a saved segment as it was saved"
+            )
         saved = load_segment(saved_file, segment)
         changes = _options(**options)
         return SegmentSpec(**(saved.to_dict() | changes)) if changes else saved
     if where is None:
-        raise ConfigError("no cohort: give --where FILTER or --segment NAME",
-                          "e.g. --where \"sales_to_support_days > 30 and customer_tier in ('Gold', 'Platinum')\"")
+        raise ConfigError(
+            "no cohort: give --where FILTER or --segment NAME",
+            "e.g. --where \"sales_to_support_days > 30 and customer_tier in ('Gold', 'Platinum')\"",
+        )
     return SegmentSpec(where=where, **_options(**options))
 
 
@@ -128,7 +159,9 @@ def _options(*, metric, by, by_metric, flags, matrix) -> dict:
     if matrix is not None:
         names = _names(matrix, "--matrix")
         if len(names) != 2:
-            raise ConfigError(f"--matrix {matrix!r}: needs two columns", "e.g. --matrix activity_risk_level,engagement_velocity")
+            raise ConfigError(
+                f"--matrix {matrix!r}: needs two columns", "e.g. --matrix activity_risk_level,engagement_velocity"
+            )
         changes["matrix"] = tuple(names)
     return {k: v for k, v in changes.items() if v is not None}
 

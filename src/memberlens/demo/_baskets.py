@@ -48,9 +48,7 @@ class Lines:
         return Lines(self.order[mask], self.product[mask], self.quantity[mask], self.price[mask])
 
 
-def _pick_affordable_products(
-    rng: np.random.Generator, target: np.ndarray, catalogue: Catalogue
-) -> np.ndarray:
+def _pick_affordable_products(rng: np.random.Generator, target: np.ndarray, catalogue: Catalogue) -> np.ndarray:
     """Popular products whose price does not overshoot the line's target value too much.
 
     Products are drawn by popularity and redrawn a few times where the price exceeds 1.25 times
@@ -77,9 +75,7 @@ def _round_to_packs(rng: np.random.Generator, quantity: np.ndarray) -> np.ndarra
     return np.where(packed, np.maximum(6, np.rint(quantity / 6).astype(np.int64) * 6), quantity)
 
 
-def build_lines(
-    rng: np.random.Generator, order_value: np.ndarray, catalogue: Catalogue
-) -> Lines:
+def build_lines(rng: np.random.Generator, order_value: np.ndarray, catalogue: Catalogue) -> Lines:
     """Realise each order's value as 1..k lines of catalogue products with integer quantities.
 
     Larger orders get more lines. The value is split over the lines with random weights; each
@@ -112,9 +108,12 @@ def _add_companions(rng: np.random.Generator, lines: Lines, catalogue: Catalogue
     extra = companion[chosen]
     order = np.concatenate([lines.order, lines.order[chosen]])
     keep = np.argsort(order, kind="stable")  # lines stay grouped by order, companions after
-    return Lines(order[keep], np.concatenate([lines.product, extra])[keep],
-                 np.concatenate([lines.quantity, lines.quantity[chosen]])[keep],
-                 np.concatenate([lines.price, catalogue.price[extra]])[keep])
+    return Lines(
+        order[keep],
+        np.concatenate([lines.product, extra])[keep],
+        np.concatenate([lines.quantity, lines.quantity[chosen]])[keep],
+        np.concatenate([lines.price, catalogue.price[extra]])[keep],
+    )
 
 
 def make_super_orders(
@@ -154,9 +153,7 @@ def draw_coupon_cents(rng: np.random.Generator, gross_cents: np.ndarray) -> np.n
     return np.clip(cents, 1, np.maximum(1, gross_cents // 2))
 
 
-def allocate_to_lines(
-    order_cents: np.ndarray, line_order: np.ndarray, line_gross_cents: np.ndarray
-) -> np.ndarray:
+def allocate_to_lines(order_cents: np.ndarray, line_order: np.ndarray, line_gross_cents: np.ndarray) -> np.ndarray:
     """Split each order's amount over its lines in proportion to line value, to the cent.
 
     Largest-remainder rounding: the line amounts of an order add up exactly to its amount.
@@ -209,9 +206,7 @@ def draw_cancellations(
     delay = 1800 + rng.exponential(1.5 * DAY, n_orders).astype(np.int64)
     cancel_s = np.minimum(order_seconds + delay, end_seconds - 1)
     chosen &= cancel_s > order_seconds
-    picked = chosen[lines.order] & (
-        (rng.random(lines.order.size) < line_share) | (rank_within(lines.order) == 0)
-    )
+    picked = chosen[lines.order] & ((rng.random(lines.order.size) < line_share) | (rank_within(lines.order) == 0))
     line = np.flatnonzero(picked)
     full = rng.random(line.size) < 0.8
     partial = 1 + (rng.random(line.size) * lines.quantity[line]).astype(np.int64)

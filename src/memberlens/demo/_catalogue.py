@@ -79,12 +79,45 @@ _LUXURY_ITEMS: tuple[tuple[str, float, float], ...] = (
 )
 
 _MOTIFS: tuple[str, ...] = (
-    "WHITE HANGING HEART", "RED SPOTTY", "PINK POLKADOT", "VINTAGE", "REGENCY", "JUMBO",
-    "RETROSPOT", "SKULL", "DOLLY GIRL", "SPACEBOY", "WOODLAND", "OWL", "BIRDIE", "PAISLEY PARK",
-    "ENGLISH ROSE", "CHARLOTTE", "STRAWBERRY", "ALPHABET", "CHRISTMAS", "SCANDINAVIAN",
-    "LOVE BIRD", "SWALLOW", "ANTIQUE SILVER", "BLUE PAISLEY", "GREEN REGENCY", "ROSES",
-    "TRADITIONAL", "FAIRY TALE", "PANTRY", "HOMEMADE JAM", "RABBIT", "DINOSAUR", "PARIS",
-    "GINGHAM", "RED TOADSTOOL", "SWEETHEART", "WILD FLOWER", "CREAM", "KNITTED UNION FLAG",
+    "WHITE HANGING HEART",
+    "RED SPOTTY",
+    "PINK POLKADOT",
+    "VINTAGE",
+    "REGENCY",
+    "JUMBO",
+    "RETROSPOT",
+    "SKULL",
+    "DOLLY GIRL",
+    "SPACEBOY",
+    "WOODLAND",
+    "OWL",
+    "BIRDIE",
+    "PAISLEY PARK",
+    "ENGLISH ROSE",
+    "CHARLOTTE",
+    "STRAWBERRY",
+    "ALPHABET",
+    "CHRISTMAS",
+    "SCANDINAVIAN",
+    "LOVE BIRD",
+    "SWALLOW",
+    "ANTIQUE SILVER",
+    "BLUE PAISLEY",
+    "GREEN REGENCY",
+    "ROSES",
+    "TRADITIONAL",
+    "FAIRY TALE",
+    "PANTRY",
+    "HOMEMADE JAM",
+    "RABBIT",
+    "DINOSAUR",
+    "PARIS",
+    "GINGHAM",
+    "RED TOADSTOOL",
+    "SWEETHEART",
+    "WILD FLOWER",
+    "CREAM",
+    "KNITTED UNION FLAG",
 )
 
 #: A few products with Chinese descriptions: (name, lowest price, highest price).
@@ -123,8 +156,7 @@ N_PRODUCTS = 500
 _CATALOGUE_SEED = 20_111_209  # fixed: the shop is the same for every user seed
 _ZIPF_EXPONENT = 1.05
 _ZIPF_OFFSET = 8  # Zipf-Mandelbrot offset: the top product gets ~3 % of lines, not 20 %
-_PRICE_ENDINGS = np.array([0.04, 0.08, 0.25, 0.29, 0.39, 0.42, 0.45, 0.55, 0.65, 0.69, 0.75,
-                           0.79, 0.85, 0.95])
+_PRICE_ENDINGS = np.array([0.04, 0.08, 0.25, 0.29, 0.39, 0.42, 0.45, 0.55, 0.65, 0.69, 0.75, 0.79, 0.85, 0.95])
 
 
 @dataclass(frozen=True)
@@ -233,7 +265,7 @@ def _companions(names: list[str], popularity: np.ndarray) -> np.ndarray:
     by_popularity = np.argsort(-popularity, kind="stable")
     for product in by_popularity[:N_COMPANIONS]:
         item = next((m for m in _MOTIFS if names[product].startswith(m + " ")), None)
-        suffix = names[product][len(item) + 1:] if item else None
+        suffix = names[product][len(item) + 1 :] if item else None
         same_item = [int(p) for p in by_popularity if p != product and suffix and names[p].endswith(" " + suffix)]
         fallback = [int(p) for p in by_popularity if p != product]
         companion[product] = same_item[0] if same_item else fallback[0]
@@ -328,9 +360,61 @@ MONTH_FACTOR = np.array([0.85, 0.80, 0.90, 0.88, 0.90, 0.85, 0.85, 0.88, 1.05, 1
 WEEKDAY_FACTOR = np.array([1.05, 1.10, 1.10, 1.20, 0.95, 0.70, 0.90])
 
 #: Share of orders by hour of day (0..23).
-ORDER_HOURS = np.array([0.2, 0.1, 0.1, 0.1, 0.1, 0.2, 0.5, 1.5, 3.5, 6.0, 8.0, 8.5, 9.0, 8.5,
-                        8.0, 7.5, 6.5, 5.5, 5.0, 5.5, 5.5, 4.0, 2.0, 0.8])
+ORDER_HOURS = np.array(
+    [
+        0.2,
+        0.1,
+        0.1,
+        0.1,
+        0.1,
+        0.2,
+        0.5,
+        1.5,
+        3.5,
+        6.0,
+        8.0,
+        8.5,
+        9.0,
+        8.5,
+        8.0,
+        7.5,
+        6.5,
+        5.5,
+        5.0,
+        5.5,
+        5.5,
+        4.0,
+        2.0,
+        0.8,
+    ]
+)
 
 #: Share of web/app events by hour of day (0..23): more evening browsing than ordering.
-EVENT_HOURS = np.array([1.0, 0.5, 0.3, 0.2, 0.2, 0.3, 0.8, 2.0, 3.5, 4.5, 5.0, 5.5, 6.0, 5.5,
-                        5.0, 5.0, 5.0, 5.5, 6.5, 7.5, 8.0, 7.0, 4.5, 2.0])
+EVENT_HOURS = np.array(
+    [
+        1.0,
+        0.5,
+        0.3,
+        0.2,
+        0.2,
+        0.3,
+        0.8,
+        2.0,
+        3.5,
+        4.5,
+        5.0,
+        5.5,
+        6.0,
+        5.5,
+        5.0,
+        5.0,
+        5.0,
+        5.5,
+        6.5,
+        7.5,
+        8.0,
+        7.0,
+        4.5,
+        2.0,
+    ]
+)

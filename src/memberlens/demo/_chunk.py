@@ -33,11 +33,11 @@ from memberlens.demo._crm import (
     CAMPAIGN_CHANNELS,
     ENGAGEMENT_CHANNELS,
     EVENT_TYPES,
-    Events,
     RISK_LEVELS,
     TIERS,
     VELOCITIES,
     Campaign,
+    Events,
     History,
     Registry,
     Sends,
@@ -163,9 +163,7 @@ def _draw_members(rng: np.random.Generator, setup: Setup, lo: int, hi: int) -> _
     )
 
 
-def _draw_orders(
-    rng: np.random.Generator, setup: Setup, members: _Members
-) -> tuple[_Orders, np.ndarray]:
+def _draw_orders(rng: np.random.Generator, setup: Setup, members: _Members) -> tuple[_Orders, np.ndarray]:
     """Members' purchases plus guest orders; returns the orders and members' dropout times."""
     params, calendar = setup.params, setup.calendar
     buyers = np.flatnonzero(members.is_buyer)
@@ -194,9 +192,7 @@ def _draw_orders(
         owner=np.concatenate([owner, np.full(n_guest, -1)]),
         seconds=np.concatenate([purchases.seconds, guest_s]),
         channel=np.concatenate([channel, draw_from_weights(rng, _GUEST_CHANNEL_SHARES, n_guest)]),
-        country=np.concatenate(
-            [members.country[owner], draw_from_weights(rng, country_shares(), n_guest)]
-        ),
+        country=np.concatenate([members.country[owner], draw_from_weights(rng, country_shares(), n_guest)]),
         value=np.concatenate([value, guest_value]),
         n_identified=owner.size,
     )
@@ -263,9 +259,7 @@ def _orders_table(
     ids: pa.Array,
 ) -> pa.Table:
     """Sales lines and cancellation lines of the chunk, in time order."""
-    line_coupon_cancel = -np.rint(
-        line_coupon[cancel_line] * cancel_qty / lines.quantity[cancel_line]
-    ).astype(np.int64)
+    line_coupon_cancel = -np.rint(line_coupon[cancel_line] * cancel_qty / lines.quantity[cancel_line]).astype(np.int64)
     order = np.concatenate([lines.order, lines.order[cancel_line]])
     seconds = np.concatenate([orders.seconds[lines.order], cancel_s])
     is_cancel = np.concatenate([np.zeros(lines.order.size, bool), np.ones(cancel_line.size, bool)])
@@ -278,19 +272,22 @@ def _orders_table(
     product = lines.product[position]
     owner = orders.owner[order]
     catalogue = setup.catalogue
-    return T.make_table("orders", {
-        "order_id": T.numbers_as_strings(order_number[order], is_cancel),
-        "ordered_at": T.timestamps(setup.calendar.start, seconds),
-        "customer_id": ids.take(pa.array(owner, mask=owner < 0)),
-        "product_id": T.labels(catalogue.product_id, product),
-        "product_name": T.labels(catalogue.name, product),
-        "quantity": quantity,
-        "unit_price": lines.price[position],
-        "country": T.labels(country_names(), orders.country[order]),
-        "channel": T.labels(ORDER_CHANNELS, orders.channel[order]),
-        "coupon_amount": T.money(coupon),
-        "is_cancellation": is_cancel,
-    })
+    return T.make_table(
+        "orders",
+        {
+            "order_id": T.numbers_as_strings(order_number[order], is_cancel),
+            "ordered_at": T.timestamps(setup.calendar.start, seconds),
+            "customer_id": ids.take(pa.array(owner, mask=owner < 0)),
+            "product_id": T.labels(catalogue.product_id, product),
+            "product_name": T.labels(catalogue.name, product),
+            "quantity": quantity,
+            "unit_price": lines.price[position],
+            "country": T.labels(country_names(), orders.country[order]),
+            "channel": T.labels(ORDER_CHANNELS, orders.channel[order]),
+            "coupon_amount": T.money(coupon),
+            "is_cancellation": is_cancel,
+        },
+    )
 
 
 def _history(
@@ -307,16 +304,12 @@ def _history(
     n = members.index.size
     k = orders.n_identified
     owner = orders.owner[:k]
-    spend_cents = np.bincount(owner, order_net[:k], minlength=n) - np.bincount(
-        owner, cancelled_cents[:k], minlength=n
-    )
+    spend_cents = np.bincount(owner, order_net[:k], minlength=n) - np.bincount(owner, cancelled_cents[:k], minlength=n)
     last_order = np.full(n, -1, dtype=np.int64)
     ends = group_ends(owner)
     last_order[owner[ends]] = orders.seconds[:k][ends]
     alive = members.is_buyer & (dropped_out_s < 0)
-    expected_orders = np.minimum(
-        members.purchase_rate * _FUTURE_DAYS, 1.0 / members.dropout_probability
-    )
+    expected_orders = np.minimum(members.purchase_rate * _FUTURE_DAYS, 1.0 / members.dropout_probability)
     return History(
         n_orders=np.bincount(owner, minlength=n),
         spend=spend_cents / 100.0,
@@ -332,9 +325,7 @@ def _history(
     )
 
 
-def simulate_chunk(
-    setup: Setup, chunk: int, lo: int, hi: int, first_order_number: int
-) -> ChunkResult:
+def simulate_chunk(setup: Setup, chunk: int, lo: int, hi: int, first_order_number: int) -> ChunkResult:
     """Simulate members ``lo..hi-1`` (chunk number ``chunk``) and everything they do."""
     rng = chunk_generator(setup.seed, chunk)
     params, calendar, catalogue = setup.params, setup.calendar, setup.catalogue
@@ -357,9 +348,7 @@ def simulate_chunk(
     gross = np.bincount(lines.order, line_gross, minlength=n_orders).astype(np.int64)
 
     # members, campaigns and coupons
-    registry = draw_registry(
-        rng, members.is_buyer, members.join_s, dropped_out_s, members.country, calendar
-    )
+    registry = draw_registry(rng, members.is_buyer, members.join_s, dropped_out_s, members.country, calendar)
     k = orders.n_identified
     sends = send_campaigns(rng, setup.campaigns, registry, orders.owner[:k], orders.seconds[:k])
     coupon, coupon_source = _coupons(rng, setup, gross, is_super, sends)
@@ -371,12 +360,10 @@ def simulate_chunk(
         rng, lines, orders.seconds, end_s, params.cancelled_order_share, params.cancelled_line_share
     )
     cancel_line_cents = np.rint(cancels.quantity * lines.price[cancels.line] * 100).astype(np.int64)
-    cancel_coupon = np.rint(
-        line_coupon[cancels.line] * cancels.quantity / lines.quantity[cancels.line]
-    ).astype(np.int64)
-    cancelled_cents = np.bincount(
-        lines.order[cancels.line], cancel_line_cents - cancel_coupon, minlength=n_orders
+    cancel_coupon = np.rint(line_coupon[cancels.line] * cancels.quantity / lines.quantity[cancels.line]).astype(
+        np.int64
     )
+    cancelled_cents = np.bincount(lines.order[cancels.line], cancel_line_cents - cancel_coupon, minlength=n_orders)
     cancelled_order = np.bincount(lines.order[cancels.line], minlength=n_orders) > 0
 
     # events and the member-level summaries
@@ -392,8 +379,14 @@ def simulate_chunk(
         calendar=calendar,
     )
     history = _history(
-        members, orders, net, cancelled_cents, cancelled_order, dropped_out_s,
-        summarise_events(events, n, end_s), params,
+        members,
+        orders,
+        net,
+        cancelled_cents,
+        cancelled_order,
+        dropped_out_s,
+        summarise_events(events, n, end_s),
+        params,
     )
     tier = assign_tiers(rng, history.spend)
     weight = calendar.day_weight
@@ -410,8 +403,15 @@ def simulate_chunk(
     order_number = _chronological_numbers(orders, first_order_number)
     tables = {
         "orders": _orders_table(
-            setup, orders, lines, line_coupon, order_number,
-            cancels.line, cancels.quantity, cancels.seconds, ids,
+            setup,
+            orders,
+            lines,
+            line_coupon,
+            order_number,
+            cancels.line,
+            cancels.quantity,
+            cancels.seconds,
+            ids,
         ),
         "members": _members_table(setup, members, registry, tier, ids),
         "events": _events_table(setup, events, ids),
@@ -428,51 +428,54 @@ def simulate_chunk(
 # --------------------------------------------------------------------------------------------
 
 
-def _members_table(
-    setup: Setup, members: _Members, registry: Registry, tier: np.ndarray, ids: pa.Array
-) -> pa.Table:
+def _members_table(setup: Setup, members: _Members, registry: Registry, tier: np.ndarray, ids: pa.Array) -> pa.Table:
     start = setup.calendar.start
-    return T.make_table("members", {
-        "customer_id": ids,
-        "registered_at": T.timestamps(start, registry.registered_s),
-        "activated_at": T.timestamps(start, registry.activated_s),
-        "tier": T.labels(TIERS, tier),
-        "region": T.labels(region_names(), registry.region),
-        "marketable": registry.has_contact & (registry.unsubscribed_s < 0),
-        "unsubscribed_at": T.timestamps(start, registry.unsubscribed_s),
-    })
+    return T.make_table(
+        "members",
+        {
+            "customer_id": ids,
+            "registered_at": T.timestamps(start, registry.registered_s),
+            "activated_at": T.timestamps(start, registry.activated_s),
+            "tier": T.labels(TIERS, tier),
+            "region": T.labels(region_names(), registry.region),
+            "marketable": registry.has_contact & (registry.unsubscribed_s < 0),
+            "unsubscribed_at": T.timestamps(start, registry.unsubscribed_s),
+        },
+    )
 
 
 def _events_table(setup: Setup, events: Events, ids: pa.Array) -> pa.Table:
-    return T.make_table("events", {
-        "customer_id": ids.take(pa.array(events.owner)),
-        "occurred_at": T.timestamps(setup.calendar.start, events.seconds),
-        "event_type": T.labels(EVENT_TYPES, events.event_type),
-        "engagement": events.engagement,
-    })
+    return T.make_table(
+        "events",
+        {
+            "customer_id": ids.take(pa.array(events.owner)),
+            "occurred_at": T.timestamps(setup.calendar.start, events.seconds),
+            "event_type": T.labels(EVENT_TYPES, events.event_type),
+            "engagement": events.engagement,
+        },
+    )
 
 
-def _campaigns_table(
-    setup: Setup, sends: Sends, orders: _Orders, net: np.ndarray, ids: pa.Array
-) -> pa.Table:
+def _campaigns_table(setup: Setup, sends: Sends, orders: _Orders, net: np.ndarray, ids: pa.Array) -> pa.Table:
     campaigns = setup.campaigns
     responded = sends.order >= 0
     credited = np.maximum(sends.order, 0)
     sent_s = np.array([c.sent_s for c in campaigns], dtype=np.int64)[sends.campaign]
     coupon_ids = [c.coupon_id for c in campaigns]
-    return T.make_table("campaigns", {
-        "campaign_id": T.labels([c.campaign_id for c in campaigns], sends.campaign),
-        "customer_id": ids.take(pa.array(sends.owner)),
-        "sent_at": T.timestamps(setup.calendar.start, sent_s),
-        "channel": T.labels([c.channel for c in campaigns], sends.campaign),
-        "cost": np.array([c.cost_per_send for c in campaigns])[sends.campaign],
-        "coupon_id": pa.array(coupon_ids, type=pa.string()).take(pa.array(sends.campaign)),
-        "responded": responded,
-        "converted_at": T.timestamps(
-            setup.calendar.start, np.where(responded, orders.seconds[credited], -1)
-        ),
-        "revenue": T.money(np.where(responded, net[credited], 0)),
-    })
+    return T.make_table(
+        "campaigns",
+        {
+            "campaign_id": T.labels([c.campaign_id for c in campaigns], sends.campaign),
+            "customer_id": ids.take(pa.array(sends.owner)),
+            "sent_at": T.timestamps(setup.calendar.start, sent_s),
+            "channel": T.labels([c.channel for c in campaigns], sends.campaign),
+            "cost": np.array([c.cost_per_send for c in campaigns])[sends.campaign],
+            "coupon_id": pa.array(coupon_ids, type=pa.string()).take(pa.array(sends.campaign)),
+            "responded": responded,
+            "converted_at": T.timestamps(setup.calendar.start, np.where(responded, orders.seconds[credited], -1)),
+            "revenue": T.money(np.where(responded, net[credited], 0)),
+        },
+    )
 
 
 def _customer_360_table(profile: dict[str, np.ndarray], ids: pa.Array) -> pa.Table:
@@ -482,9 +485,7 @@ def _customer_360_table(profile: dict[str, np.ndarray], ids: pa.Array) -> pa.Tab
     columns["marketing_to_sales_days"] = T.nullable_ints(profile["marketing_to_sales_days"])
     columns["sales_to_support_days"] = T.nullable_ints(profile["sales_to_support_days"])
     columns["customer_tier"] = T.labels(TIERS, profile["customer_tier"])
-    columns["primary_engagement_channel"] = T.labels(
-        ENGAGEMENT_CHANNELS, profile["primary_engagement_channel"]
-    )
+    columns["primary_engagement_channel"] = T.labels(ENGAGEMENT_CHANNELS, profile["primary_engagement_channel"])
     columns["region"] = T.labels(region_names(), profile["region"])
     columns["activity_risk_level"] = T.labels(RISK_LEVELS, profile["activity_risk_level"])
     columns["engagement_velocity"] = T.labels(VELOCITIES, profile["engagement_velocity"])
@@ -503,19 +504,21 @@ def _truth_table(
     n = members.index.size
     owner = orders.owner[: orders.n_identified]
     p = setup.params.p
-    return T.make_table("truth", {
-        "customer_id": ids.take(pa.array(buyers)),
-        "acquired_at": T.timestamps(setup.calendar.start, members.join_s[buyers]),
-        "purchase_rate_per_day": members.purchase_rate[buyers],
-        "dropout_probability": members.dropout_probability[buyers],
-        "dropped_out_at": T.timestamps(setup.calendar.start, dropped_out_s[buyers]),
-        "spend_shape_p": np.full(buyers.size, p),
-        "spend_rate_nu": members.spend_rate[buyers],
-        "expected_order_value": p / members.spend_rate[buyers],
-        "purchases": np.bincount(owner, minlength=n)[buyers],
-        "bulk_orders": np.bincount(owner, is_super[: orders.n_identified], minlength=n)[buyers]
-        .astype(np.int64),
-    })
+    return T.make_table(
+        "truth",
+        {
+            "customer_id": ids.take(pa.array(buyers)),
+            "acquired_at": T.timestamps(setup.calendar.start, members.join_s[buyers]),
+            "purchase_rate_per_day": members.purchase_rate[buyers],
+            "dropout_probability": members.dropout_probability[buyers],
+            "dropped_out_at": T.timestamps(setup.calendar.start, dropped_out_s[buyers]),
+            "spend_shape_p": np.full(buyers.size, p),
+            "spend_rate_nu": members.spend_rate[buyers],
+            "expected_order_value": p / members.spend_rate[buyers],
+            "purchases": np.bincount(owner, minlength=n)[buyers],
+            "bulk_orders": np.bincount(owner, is_super[: orders.n_identified], minlength=n)[buyers].astype(np.int64),
+        },
+    )
 
 
 def _tally_costs(
@@ -541,8 +544,6 @@ def _tally_costs(
     return CostTally(
         sends=np.bincount(sends.campaign, minlength=len(campaigns)),
         campaign_coupons=campaign_coupons,
-        other_coupons=np.bincount(month[~from_campaign], coupon[~from_campaign], minlength=n_months)
-        .astype(np.int64),
-        member_revenue=np.bincount(month[members_orders], net[members_orders], minlength=n_months)
-        .astype(np.int64),
+        other_coupons=np.bincount(month[~from_campaign], coupon[~from_campaign], minlength=n_months).astype(np.int64),
+        member_revenue=np.bincount(month[members_orders], net[members_orders], minlength=n_months).astype(np.int64),
     )

@@ -41,13 +41,15 @@ _RISK_DAYS = np.array([14, 60, 180, 365])  # days since last activity bounding e
 VELOCITIES = ("Accelerating", "Stable", "Declining", "Volatile")
 
 #: Mean health by activity_risk_level (rows) × engagement_velocity (columns).
-_RISK_VELOCITY_HEALTH = np.array([
-    [37.75, 73.00, 74.76, 65.14],  # Very Low
-    [73.45, 83.09, 58.29, 74.36],  # Low
-    [72.47, 88.71, 70.99, 61.44],  # Medium
-    [67.97, 72.11, 66.78, 74.64],  # High
-    [63.32, 77.22, 72.03, 65.47],  # Critical
-])
+_RISK_VELOCITY_HEALTH = np.array(
+    [
+        [37.75, 73.00, 74.76, 65.14],  # Very Low
+        [73.45, 83.09, 58.29, 74.36],  # Low
+        [72.47, 88.71, 70.99, 61.44],  # Medium
+        [67.97, 72.11, 66.78, 74.64],  # High
+        [63.32, 77.22, 72.03, 65.47],  # Critical
+    ]
+)
 #: Health by in_marketo × in_stripe × in_zendesk (index 4m + 2s + z), after a reference
 #: customer-360 analysis (68.4, 66.2, 82.7, 72.9, 67.7, 40.9, 73.5, 67.9), with stripe's lift
 #: evened out so it shows whatever the marketo flag.
@@ -93,9 +95,7 @@ def draw_registry(
     n = is_buyer.size
     end = calendar.end_seconds
     at_checkout = rng.random(n) < 0.55
-    lag = np.where(
-        at_checkout, rng.integers(60, 1200, n), rng.exponential(30 * DAY, n).astype(np.int64)
-    )
+    lag = np.where(at_checkout, rng.integers(60, 1200, n), rng.exponential(30 * DAY, n).astype(np.int64))
     lag = np.where(lag > join_s, (rng.random(n) * join_s).astype(np.int64), lag)
     lag = np.where(is_buyer, lag, 0)
     registered = join_s - lag
@@ -110,11 +110,15 @@ def draw_registry(
     activated = np.where(never_activates, -1, activated)
 
     has_contact = rng.random(n) < 0.88
-    unsubscribe_after = np.where(
-        dropped_out_s >= 0, dropped_out_s, registered + rng.exponential(120 * DAY, n)
-    ).astype(np.int64) + 1 + rng.exponential(45 * DAY, n).astype(np.int64)
-    unsubscribes = has_contact & (unsubscribe_after < end) & (
-        rng.random(n) < np.where(dropped_out_s >= 0, 0.20, np.where(is_buyer, 0.0, 0.05))
+    unsubscribe_after = (
+        np.where(dropped_out_s >= 0, dropped_out_s, registered + rng.exponential(120 * DAY, n)).astype(np.int64)
+        + 1
+        + rng.exponential(45 * DAY, n).astype(np.int64)
+    )
+    unsubscribes = (
+        has_contact
+        & (unsubscribe_after < end)
+        & (rng.random(n) < np.where(dropped_out_s >= 0, 0.20, np.where(is_buyer, 0.0, 0.05)))
     )
     unsubscribed = np.where(unsubscribes, unsubscribe_after, -1)
 
@@ -430,14 +434,10 @@ def build_customer_360(
 
     in_marketo = rng.random(n) < np.where(registry.has_contact, 0.75, 0.15)
     in_stripe = rng.random(n) < np.where(is_buyer, 0.97, 0.06)
-    in_zendesk = rng.random(n) < np.where(
-        is_buyer, 0.025 + 0.30 * history.had_cancellation, 0.06
-    )
+    in_zendesk = rng.random(n) < np.where(is_buyer, 0.025 + 0.30 * history.had_cancellation, 0.06)
     zendesk_active = in_zendesk & (rng.random(n) < np.where(to_support > 30, 0.03, 0.35))
 
-    last_active = np.maximum.reduce(
-        [history.last_order_s, history.last_event_s, registry.registered_s]
-    )
+    last_active = np.maximum.reduce([history.last_order_s, history.last_event_s, registry.registered_s])
     risk = _risk_level((end_s - last_active) // DAY)
     velocity = _velocity(history, seasonal_ratio)
     platform = 4 * in_marketo + 2 * in_stripe + in_zendesk

@@ -101,15 +101,20 @@ class ReferralProgram:
         reward = _SIGN_UP_REWARD_CENTS + np.where(bought[who], _FIRST_PURCHASE_REWARD_CENTS[channel], 0)
         self._keep(pool_index, pool_registered, pool_until, pool_pull, registered[registered >= 0].min(initial=0))
         start = np.datetime64("1970-01-01T00:00:00", "s")
-        return T.make_table("referrals", {
-            "referrer_id": T.customer_ids(pool_index[referrer], self.id_width),
-            "referred_id": T.customer_ids(index[who], self.id_width),
-            "referred_at": T.timestamps(start, registered[who]),
-            "channel": T.labels(CHANNELS, channel),
-            "reward_cost": T.money(reward),
-        })
+        return T.make_table(
+            "referrals",
+            {
+                "referrer_id": T.customer_ids(pool_index[referrer], self.id_width),
+                "referred_id": T.customer_ids(index[who], self.id_width),
+                "referred_at": T.timestamps(start, registered[who]),
+                "channel": T.labels(CHANNELS, channel),
+                "reward_cost": T.money(reward),
+            },
+        )
 
-    def _keep(self, index: np.ndarray, registered: np.ndarray, until: np.ndarray, pull: np.ndarray, earliest: int) -> None:
+    def _keep(
+        self, index: np.ndarray, registered: np.ndarray, until: np.ndarray, pull: np.ndarray, earliest: int
+    ) -> None:
         """Advocates who may still refer someone of a later chunk (members register up to a year
         before joining, so a year of slack)."""
         keep = until >= earliest - 365 * DAY_S
@@ -120,7 +125,11 @@ def _spend(orders: pa.Table, ids: pa.ChunkedArray) -> np.ndarray:
     """Each member's spend on lines that are not cancellations, in the order of ``ids``."""
     mine = orders.filter(pc.and_(pc.is_valid(orders["customer_id"]), pc.invert(orders["is_cancellation"])))
     amount = pc.multiply(pc.cast(mine["quantity"], pa.float64()), mine["unit_price"])
-    totals = pa.table({"customer_id": mine["customer_id"], "amount": amount}).group_by("customer_id").aggregate([("amount", "sum")])
+    totals = (
+        pa.table({"customer_id": mine["customer_id"], "amount": amount})
+        .group_by("customer_id")
+        .aggregate([("amount", "sum")])
+    )
     position = pc.index_in(ids, value_set=totals["customer_id"])
     values = totals["amount_sum"].to_numpy()
     found = position.is_valid().to_numpy(zero_copy_only=False)

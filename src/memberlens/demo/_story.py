@@ -265,9 +265,7 @@ def simulate_purchases(
     """
     n = acquired_s.size
     start_days = acquired_s / DAY
-    owner, t = thinned_poisson(
-        rng, start_days, np.full(n, float(calendar.n_days)), purchase_rate, calendar
-    )
+    owner, t = thinned_poisson(rng, start_days, np.full(n, float(calendar.n_days)), purchase_rate, calendar)
     repeats_until_dropout = rng.geometric(dropout_probability)
     keep = rank_within(owner) < repeats_until_dropout[owner]
     owner, t = owner[keep], t[keep]

@@ -12,90 +12,106 @@ _TS = pa.timestamp("s")
 
 #: Output tables in the order they are written, with their exact Arrow schemas.
 SCHEMAS: dict[str, pa.Schema] = {
-    "orders": pa.schema([
-        ("order_id", pa.string()),
-        ("ordered_at", _TS),
-        ("customer_id", pa.string()),
-        ("product_id", pa.string()),
-        ("product_name", pa.string()),
-        ("quantity", pa.int64()),
-        ("unit_price", pa.float64()),
-        ("country", pa.string()),
-        ("channel", pa.string()),
-        ("coupon_amount", pa.float64()),
-        ("is_cancellation", pa.bool_()),
-    ]),
-    "members": pa.schema([
-        ("customer_id", pa.string()),
-        ("registered_at", _TS),
-        ("activated_at", _TS),
-        ("tier", pa.string()),
-        ("region", pa.string()),
-        ("marketable", pa.bool_()),
-        ("unsubscribed_at", _TS),
-    ]),
-    "events": pa.schema([
-        ("customer_id", pa.string()),
-        ("occurred_at", _TS),
-        ("event_type", pa.string()),
-        ("engagement", pa.int64()),
-    ]),
-    "campaigns": pa.schema([
-        ("campaign_id", pa.string()),
-        ("customer_id", pa.string()),
-        ("sent_at", _TS),
-        ("channel", pa.string()),
-        ("cost", pa.float64()),
-        ("coupon_id", pa.string()),
-        ("responded", pa.bool_()),
-        ("converted_at", _TS),
-        ("revenue", pa.float64()),
-    ]),
-    "marketing_costs": pa.schema([
-        ("date", pa.date32()),
-        ("channel", pa.string()),
-        ("kind", pa.string()),
-        ("cost", pa.float64()),
-    ]),
-    "customer_360": pa.schema([
-        ("customer_id", pa.string()),
-        ("marketing_to_sales_days", pa.int64()),
-        ("sales_to_support_days", pa.int64()),
-        ("composite_engagement_score", pa.float64()),
-        ("recency_score", pa.int64()),
-        ("frequency_score", pa.int64()),
-        ("monetary_score", pa.int64()),
-        ("estimated_customer_ltv", pa.float64()),
-        ("customer_tier", pa.string()),
-        ("primary_engagement_channel", pa.string()),
-        ("region", pa.string()),
-        ("zendesk_active", pa.bool_()),
-        ("in_marketo", pa.int64()),
-        ("in_stripe", pa.int64()),
-        ("in_zendesk", pa.int64()),
-        ("customer_health_score", pa.float64()),
-        ("activity_risk_level", pa.string()),
-        ("engagement_velocity", pa.string()),
-    ]),
-    "referrals": pa.schema([
-        ("referrer_id", pa.string()),
-        ("referred_id", pa.string()),
-        ("referred_at", _TS),
-        ("channel", pa.string()),
-        ("reward_cost", pa.float64()),
-    ]),
-    "truth": pa.schema([
-        ("customer_id", pa.string()),
-        ("acquired_at", _TS),
-        ("purchase_rate_per_day", pa.float64()),
-        ("dropout_probability", pa.float64()),
-        ("dropped_out_at", _TS),
-        ("spend_shape_p", pa.float64()),
-        ("spend_rate_nu", pa.float64()),
-        ("expected_order_value", pa.float64()),
-        ("purchases", pa.int64()),
-        ("bulk_orders", pa.int64()),
-    ]),
+    "orders": pa.schema(
+        [
+            ("order_id", pa.string()),
+            ("ordered_at", _TS),
+            ("customer_id", pa.string()),
+            ("product_id", pa.string()),
+            ("product_name", pa.string()),
+            ("quantity", pa.int64()),
+            ("unit_price", pa.float64()),
+            ("country", pa.string()),
+            ("channel", pa.string()),
+            ("coupon_amount", pa.float64()),
+            ("is_cancellation", pa.bool_()),
+        ]
+    ),
+    "members": pa.schema(
+        [
+            ("customer_id", pa.string()),
+            ("registered_at", _TS),
+            ("activated_at", _TS),
+            ("tier", pa.string()),
+            ("region", pa.string()),
+            ("marketable", pa.bool_()),
+            ("unsubscribed_at", _TS),
+        ]
+    ),
+    "events": pa.schema(
+        [
+            ("customer_id", pa.string()),
+            ("occurred_at", _TS),
+            ("event_type", pa.string()),
+            ("engagement", pa.int64()),
+        ]
+    ),
+    "campaigns": pa.schema(
+        [
+            ("campaign_id", pa.string()),
+            ("customer_id", pa.string()),
+            ("sent_at", _TS),
+            ("channel", pa.string()),
+            ("cost", pa.float64()),
+            ("coupon_id", pa.string()),
+            ("responded", pa.bool_()),
+            ("converted_at", _TS),
+            ("revenue", pa.float64()),
+        ]
+    ),
+    "marketing_costs": pa.schema(
+        [
+            ("date", pa.date32()),
+            ("channel", pa.string()),
+            ("kind", pa.string()),
+            ("cost", pa.float64()),
+        ]
+    ),
+    "customer_360": pa.schema(
+        [
+            ("customer_id", pa.string()),
+            ("marketing_to_sales_days", pa.int64()),
+            ("sales_to_support_days", pa.int64()),
+            ("composite_engagement_score", pa.float64()),
+            ("recency_score", pa.int64()),
+            ("frequency_score", pa.int64()),
+            ("monetary_score", pa.int64()),
+            ("estimated_customer_ltv", pa.float64()),
+            ("customer_tier", pa.string()),
+            ("primary_engagement_channel", pa.string()),
+            ("region", pa.string()),
+            ("zendesk_active", pa.bool_()),
+            ("in_marketo", pa.int64()),
+            ("in_stripe", pa.int64()),
+            ("in_zendesk", pa.int64()),
+            ("customer_health_score", pa.float64()),
+            ("activity_risk_level", pa.string()),
+            ("engagement_velocity", pa.string()),
+        ]
+    ),
+    "referrals": pa.schema(
+        [
+            ("referrer_id", pa.string()),
+            ("referred_id", pa.string()),
+            ("referred_at", _TS),
+            ("channel", pa.string()),
+            ("reward_cost", pa.float64()),
+        ]
+    ),
+    "truth": pa.schema(
+        [
+            ("customer_id", pa.string()),
+            ("acquired_at", _TS),
+            ("purchase_rate_per_day", pa.float64()),
+            ("dropout_probability", pa.float64()),
+            ("dropped_out_at", _TS),
+            ("spend_shape_p", pa.float64()),
+            ("spend_rate_nu", pa.float64()),
+            ("expected_order_value", pa.float64()),
+            ("purchases", pa.int64()),
+            ("bulk_orders", pa.int64()),
+        ]
+    ),
 }
 
 

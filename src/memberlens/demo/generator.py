@@ -221,13 +221,15 @@ def _bad(name: str, expected: str, got: object, hint: str | None = None) -> Conf
     )
 
 
-def _validate(
-    customers: object, years: object, seed: object, fmt: object, start: object, progress: object
-) -> dt.date:
+def _validate(customers: object, years: object, seed: object, fmt: object, start: object, progress: object) -> dt.date:
     """Check the arguments; return the start day."""
     if not _is_int(customers) or customers < _MIN_CUSTOMERS:
-        raise _bad("customers", f"an int >= {_MIN_CUSTOMERS}", customers,
-                   "Use customers=2000 for a quick look, 20000 (the default) for a demo.")
+        raise _bad(
+            "customers",
+            f"an int >= {_MIN_CUSTOMERS}",
+            customers,
+            "Use customers=2000 for a quick look, 20000 (the default) for a demo.",
+        )
     if not _is_int(years) or not 1 <= years <= _MAX_YEARS:
         raise _bad("years", f"an int in the range [1, {_MAX_YEARS}]", years)
     if not _is_int(seed) or seed < 0:
@@ -317,9 +319,12 @@ def _marketing_costs_table(setup: Setup, tally: CostTally, customers: int) -> pa
 
     cents = np.stack([media, coupon, points], axis=2)  # month × channel × kind
     month, channel, kind = np.indices(cents.shape).reshape(3, -1)
-    return T.make_table("marketing_costs", {
-        "date": calendar.month_starts[month],
-        "channel": T.labels(CAMPAIGN_CHANNELS, channel),
-        "kind": T.labels(_MARKETING_KINDS, kind),
-        "cost": T.money(cents.reshape(-1)),
-    })
+    return T.make_table(
+        "marketing_costs",
+        {
+            "date": calendar.month_starts[month],
+            "channel": T.labels(CAMPAIGN_CHANNELS, channel),
+            "kind": T.labels(_MARKETING_KINDS, kind),
+            "cost": T.money(cents.reshape(-1)),
+        },
+    )

@@ -73,9 +73,11 @@ class EngineTables:
 
     def table(self, name: str) -> ir.Table:
         if name not in self._tables:
-            raise MissingTableError(f"{self.location}: has no '{name}' table",
-                                    f"tables there: {', '.join(self._tables) or 'none'}; "
-                                    f"write it with: memberlens export-tables, or name it {name}.parquet")
+            raise MissingTableError(
+                f"{self.location}: has no '{name}' table",
+                f"tables there: {', '.join(self._tables) or 'none'}; "
+                f"write it with: memberlens export-tables, or name it {name}.parquet",
+            )
         return self._tables[name]
 
     def row_counts(self) -> dict[str, int]:
@@ -88,7 +90,9 @@ class EngineTables:
         outcomes = self.table(LEDGER_TABLE).to_pandas()
         reasons = outcomes.reason.astype(object).where(outcomes.reason.notna(), None)
         return ledgers_from(
-            list(sources[["source", "table_name", "location", "rows_read", "details"]].itertuples(index=False, name=None)),
+            list(
+                sources[["source", "table_name", "location", "rows_read", "details"]].itertuples(index=False, name=None)
+            ),
             list(zip(outcomes.source, outcomes.table_name, reasons, outcomes.rows)),
         )
 
@@ -100,7 +104,9 @@ class EngineTables:
 def parquet_tables(backend: ibis.BaseBackend, folder: Path) -> EngineTables:
     """The tables of a folder: each ``NAME.parquet`` file or ``NAME/`` folder of Parquet files."""
     if not folder.is_dir():
-        raise InputError(f"{folder}: no such folder", "pass a folder of NAME.parquet tables (memberlens export-tables writes one)")
+        raise InputError(
+            f"{folder}: no such folder", "pass a folder of NAME.parquet tables (memberlens export-tables writes one)"
+        )
     tables: dict[str, ir.Table] = {}
     for entry in sorted(folder.iterdir()):
         name = entry.name.removesuffix(".parquet")
@@ -110,7 +116,9 @@ def parquet_tables(backend: ibis.BaseBackend, folder: Path) -> EngineTables:
             pattern = literal + "/*.parquet" if entry.is_dir() else literal
             tables[name] = backend.read_parquet(pattern, table_name=f"memberlens_{name}")
     if not tables:
-        raise InputError(f"{folder}: holds no Parquet tables", "expected orders.parquet (or an orders/ folder of Parquet files), ...")
+        raise InputError(
+            f"{folder}: holds no Parquet tables", "expected orders.parquet (or an orders/ folder of Parquet files), ..."
+        )
     return EngineTables(backend, tables, str(folder))
 
 
@@ -119,24 +127,36 @@ def database_tables(backend: ibis.BaseBackend, database: str | None, location: s
     try:
         names = backend.list_tables(database=database) if database else backend.list_tables()
     except Exception as exc:
-        raise InputError(f"{location}: cannot list its tables ({str(exc).splitlines()[0]})",
-                         "check the database name and the engine's credentials") from exc
-    tables = {name: backend.table(name, database=database) if database else backend.table(name)
-              for name in names if _TABLE_NAME.match(name)}
+        raise InputError(
+            f"{location}: cannot list its tables ({str(exc).splitlines()[0]})",
+            "check the database name and the engine's credentials",
+        ) from exc
+    tables = {
+        name: backend.table(name, database=database) if database else backend.table(name)
+        for name in names
+        if _TABLE_NAME.match(name)
+    }
     return EngineTables(backend, tables, location)
 
 
 @contextmanager
-def open_tables(engine: str = "duckdb", location: str | Path = "memberlens.duckdb", *, read_only: bool = True,
-                spark_conf: dict[str, str] | None = None) -> Iterator[Tables]:
+def open_tables(
+    engine: str = "duckdb",
+    location: str | Path = "memberlens.duckdb",
+    *,
+    read_only: bool = True,
+    spark_conf: dict[str, str] | None = None,
+) -> Iterator[Tables]:
     """The tables at ``location`` on ``engine`` (``duckdb``, ``spark`` or an Ibis URL), closed after use."""
     text = str(location)
     if "://" in engine:
         try:
             backend = ibis.connect(engine)
         except Exception as exc:
-            raise ConfigError(f"--engine {engine}: cannot connect ({str(exc).splitlines()[0]})",
-                              "an Ibis connection URL such as postgres://user:password@host/db") from exc
+            raise ConfigError(
+                f"--engine {engine}: cannot connect ({str(exc).splitlines()[0]})",
+                "an Ibis connection URL such as postgres://user:password@host/db",
+            ) from exc
         tables: Any = database_tables(backend, text or None, f"{engine} {text}".strip())
     elif engine == "duckdb" and not Path(text).is_dir():
         tables = Workspace(text, read_only=read_only, must_exist=True)
@@ -144,15 +164,21 @@ def open_tables(engine: str = "duckdb", location: str | Path = "memberlens.duckd
         tables = parquet_tables(connect("duckdb"), Path(text))
     elif engine == "spark":
         if text.startswith(SPARK_DATABASE_PREFIX):
-            tables = database_tables(connect("spark", spark_conf=spark_conf), text.removeprefix(SPARK_DATABASE_PREFIX), text)
+            tables = database_tables(
+                connect("spark", spark_conf=spark_conf), text.removeprefix(SPARK_DATABASE_PREFIX), text
+            )
         elif text.endswith(".duckdb") or Path(text).is_file():
-            raise ConfigError(f"--engine spark cannot read the DuckDB workspace {text}",
-                              f"write its tables as Parquet first: memberlens export-tables --db {text} --out FOLDER; "
-                              "then --engine spark --db FOLDER (or --db spark:DATABASE for a Spark/Hive database)")
+            raise ConfigError(
+                f"--engine spark cannot read the DuckDB workspace {text}",
+                f"write its tables as Parquet first: memberlens export-tables --db {text} --out FOLDER; "
+                "then --engine spark --db FOLDER (or --db spark:DATABASE for a Spark/Hive database)",
+            )
         else:
             tables = parquet_tables(connect("spark", spark_conf=spark_conf), Path(text))
     else:
-        raise ConfigError(f"unknown engine {engine!r}", f"engines: {', '.join(ENGINES)}, or an Ibis URL such as postgres://host/db")
+        raise ConfigError(
+            f"unknown engine {engine!r}", f"engines: {', '.join(ENGINES)}, or an Ibis URL such as postgres://host/db"
+        )
     try:
         yield tables
     finally:

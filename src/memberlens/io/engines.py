@@ -30,7 +30,7 @@ SPARK_DEFAULTS = {
     # -XX:+ExitOnOutOfMemoryError: out of heap, Spark's thread serving a result to Python dies
     # without answering and the Python side waits for ever; an exit is an error the user sees
     "spark.driver.extraJavaOptions": f"-Duser.timezone=UTC -Dlog4j2.configurationFile=file:{LOG_CONFIG} "
-                                     "-XX:+ExitOnOutOfMemoryError",
+    "-XX:+ExitOnOutOfMemoryError",
     "spark.executor.extraJavaOptions": "-Duser.timezone=UTC",
     "spark.sql.shuffle.partitions": "8",
     "spark.ui.enabled": "false",
@@ -39,8 +39,11 @@ SPARK_DEFAULTS = {
 }
 
 
-DUCKDB_SETTINGS = {"memory_limit": "MEMBERLENS_DUCKDB_MEMORY_LIMIT", "temp_directory": "MEMBERLENS_DUCKDB_TEMP_DIR",
-                   "threads": "MEMBERLENS_DUCKDB_THREADS"}
+DUCKDB_SETTINGS = {
+    "memory_limit": "MEMBERLENS_DUCKDB_MEMORY_LIMIT",
+    "temp_directory": "MEMBERLENS_DUCKDB_TEMP_DIR",
+    "threads": "MEMBERLENS_DUCKDB_THREADS",
+}
 
 
 def engine_limit_error(exc: BaseException) -> ConfigError | None:
@@ -51,9 +54,11 @@ def engine_limit_error(exc: BaseException) -> ConfigError | None:
         return None
     limit = os.environ.get("MEMBERLENS_DUCKDB_MEMORY_LIMIT", "80% of RAM (DuckDB's default)")
     first = str(exc).splitlines()[0] if str(exc) else "out of memory"
-    return ConfigError(f"DuckDB ran out of memory within its limit of {limit}: {first}",
-                       "raise MEMBERLENS_DUCKDB_MEMORY_LIMIT, or set MEMBERLENS_DUCKDB_THREADS=1; "
-                       "MEMBERLENS_DUCKDB_TEMP_DIR should be on a disk with room to spill")
+    return ConfigError(
+        f"DuckDB ran out of memory within its limit of {limit}: {first}",
+        "raise MEMBERLENS_DUCKDB_MEMORY_LIMIT, or set MEMBERLENS_DUCKDB_THREADS=1; "
+        "MEMBERLENS_DUCKDB_TEMP_DIR should be on a disk with room to spill",
+    )
 
 
 def duckdb_settings() -> dict[str, str]:
@@ -84,8 +89,10 @@ SPARK_EXTRA_HINT = "pip install 'memberlens[spark]'"
 def missing_spark(exc: ImportError) -> ConfigError:
     """The spark extra is not installed: the user's to install, said in one line."""
     package = getattr(exc, "name", None) or "pyspark"
-    return ConfigError(f"--engine spark needs the Python package {package.split('.')[0]}, which is not installed "
-                       "(the spark extra)", SPARK_EXTRA_HINT)
+    return ConfigError(
+        f"--engine spark needs the Python package {package.split('.')[0]}, which is not installed (the spark extra)",
+        SPARK_EXTRA_HINT,
+    )
 
 
 def spark_session(extra: dict[str, str] | None = None) -> Any:
@@ -111,7 +118,9 @@ def spark_session(extra: dict[str, str] | None = None) -> Any:
     return session
 
 
-def connect(engine: str = "duckdb", *, path: str | None = None, spark_conf: dict[str, str] | None = None) -> ibis.BaseBackend:
+def connect(
+    engine: str = "duckdb", *, path: str | None = None, spark_conf: dict[str, str] | None = None
+) -> ibis.BaseBackend:
     """An Ibis backend for ``engine``: ``duckdb`` (``path`` or in memory) or ``spark``."""
     if engine == "duckdb":
         return ibis.duckdb.connect(path or ":memory:", **duckdb_settings())

@@ -22,8 +22,10 @@ from memberlens.errors import ConfigError, MemberlensError
 _CAUSES = {
     errno.ENOSPC: ("no space left on the device", "free some space, or write to another disk (--out, --db, TMPDIR)"),
     errno.EDQUOT: ("the disk quota is exceeded", "free some space, or write to another disk (--out, --db, TMPDIR)"),
-    errno.EFBIG: ("the file grew larger than this system allows",
-                  "raise the file size limit (ulimit -f), or write to another disk"),
+    errno.EFBIG: (
+        "the file grew larger than this system allows",
+        "raise the file size limit (ulimit -f), or write to another disk",
+    ),
     errno.EROFS: ("the file system is read-only", "write to a folder you can write to (--out, --db)"),
     errno.EACCES: ("permission denied", "write to a folder you can write to (--out, --db), or change its permissions"),
     errno.EPERM: ("the operation is not permitted", "write to a folder you can write to (--out, --db)"),
@@ -84,10 +86,14 @@ def check_output_file(path: str | Path, option: str = "--out") -> Path:
     (or the nearest one that exists) takes a new file."""
     path = Path(path)
     if path.is_dir():
-        raise ConfigError(f"{option} {path}: is a folder; a file is needed", f"name a file inside it, e.g. {path / 'result.csv'}")
+        raise ConfigError(
+            f"{option} {path}: is a folder; a file is needed", f"name a file inside it, e.g. {path / 'result.csv'}"
+        )
     if path.exists() and not path.is_file():
-        raise ConfigError(f"{option} {path}: is not a regular file (a device, pipe or socket)",
-                          f"name a new file, or leave out {option} to print the rows")
+        raise ConfigError(
+            f"{option} {path}: is not a regular file (a device, pipe or socket)",
+            f"name a new file, or leave out {option} to print the rows",
+        )
     _try_writing_in(_nearest_folder(path.parent, option), option)
     return path
 

@@ -122,8 +122,10 @@ def table_format(path: str | Path, requested: str | None = None, *, option: str 
     by_suffix = TABLE_FORMATS.get(Path(path).suffix.lower())
     if by_suffix is not None:
         if requested not in (None, "table", by_suffix):
-            raise ConfigError(f"{option} {requested} but {path} ends in {Path(path).suffix}",
-                              f"leave out {option}, or name the file *.{requested}")
+            raise ConfigError(
+                f"{option} {requested} but {path} ends in {Path(path).suffix}",
+                f"leave out {option}, or name the file *.{requested}",
+            )
         return by_suffix
     return requested if requested in TABLE_FORMATS.values() else "csv"
 
@@ -232,8 +234,10 @@ def _refuse_control_characters(frame: pd.DataFrame, target: Path) -> None:
 
 
 def _control_character(target: Path, column: str, row: int) -> InputError:
-    return InputError(f"{target}: column {column!r}, row {row}: holds a control character Excel cannot store",
-                      "write CSV or Parquet instead")
+    return InputError(
+        f"{target}: column {column!r}, row {row}: holds a control character Excel cannot store",
+        "write CSV or Parquet instead",
+    )
 
 
 def _excel_value(value: Any) -> Any:
@@ -260,5 +264,8 @@ def _excel_value(value: Any) -> Any:
 
 def _may_hold_text(dtype: Any) -> bool:
     """Numeric, boolean and date columns cannot hold text; object and string columns can."""
-    return not (pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype)
-                or pd.api.types.is_datetime64_any_dtype(dtype))
+    return not (
+        pd.api.types.is_numeric_dtype(dtype)
+        or pd.api.types.is_bool_dtype(dtype)
+        or pd.api.types.is_datetime64_any_dtype(dtype)
+    )

@@ -18,8 +18,15 @@ def ledgers_from(sources: list[tuple], outcomes: list[tuple]) -> list[SourceLedg
     result = []
     for source, table, location, rows_read, details in sources:
         counts = {reason: int(rows) for s, t, reason, rows in outcomes if (s, t) == (source, table)}
-        result.append(SourceLedger(
-            source=source, table=table, location=location, rows_read=int(rows_read),
-            rows_used=counts.pop(None, 0), set_aside=dict(sorted(counts.items())), details=json.loads(details),
-        ))
+        result.append(
+            SourceLedger(
+                source=source,
+                table=table,
+                location=location,
+                rows_read=int(rows_read),
+                rows_used=counts.pop(None, 0),
+                set_aside=dict(sorted(counts.items())),
+                details=json.loads(details),
+            )
+        )
     return result

@@ -78,11 +78,15 @@ def _stage_path(
     con: duckdb.DuckDBPyConnection, path: Path, source_name: str, options: ReadOptions, scratch: Path
 ) -> StagedSource:
     if not path.exists():
-        raise InputError(f"{path}: no such file or folder", "check the path (relative paths start from the current folder)")
+        raise InputError(
+            f"{path}: no such file or folder", "check the path (relative paths start from the current folder)"
+        )
     if path.is_dir():
         return _stage_parquet(con, path, source_name)
     if not os.access(path, os.R_OK):
-        raise InputError(f"{path}: permission denied", "make the file readable (chmod +r) or copy it somewhere readable")
+        raise InputError(
+            f"{path}: permission denied", "make the file readable (chmod +r) or copy it somewhere readable"
+        )
     with open(path, "rb") as f:
         magic = f.read(4)
     if magic == PARQUET_MAGIC:
@@ -193,7 +197,9 @@ def _stage_parquet(con: duckdb.DuckDBPyConnection, path: Path, source_name: str)
             [source_name, target],
         )
     except duckdb.Error as exc:
-        raise InputError(f"{path}: cannot be read as Parquet ({_first_line(exc)})", "check the file is complete") from exc
+        raise InputError(
+            f"{path}: cannot be read as Parquet ({_first_line(exc)})", "check the file is complete"
+        ) from exc
     return _staged(con, table, location=str(path), kind="parquet")
 
 
@@ -224,7 +230,9 @@ def _stage_excel(con: duckdb.DuckDBPyConnection, path: Path, source_name: str, o
     if frame.empty and len(frame.columns) == 0:
         raise InputError(f"{path}: sheet {sheet!r} is empty", "the first row must name the columns")
     _check_header(path, tuple(frame.columns))
-    staged = _stage_arrow(con, pa.Table.from_pandas(frame, preserve_index=False), source_name, kind="xlsx", location=str(path))
+    staged = _stage_arrow(
+        con, pa.Table.from_pandas(frame, preserve_index=False), source_name, kind="xlsx", location=str(path)
+    )
     staged.details["sheet"] = sheet
     return staged
 

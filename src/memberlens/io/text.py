@@ -101,9 +101,7 @@ def normalise_encoding_name(name: str) -> str:
     try:
         canonical = codecs.lookup(name).name
     except LookupError as exc:
-        raise InputError(
-            f"unknown encoding {name!r}", "use e.g. utf-8, gb18030, latin-1 or cp1252"
-        ) from exc
+        raise InputError(f"unknown encoding {name!r}", "use e.g. utf-8, gb18030, latin-1 or cp1252") from exc
     aliases = {"iso8859-1": "latin-1", "gbk": "gb18030", "gb2312": "gb18030"}
     return aliases.get(canonical, canonical)
 
@@ -214,13 +212,13 @@ def check_line_breaks(path: Path, sample: bytes) -> None:
     dump written as one long line, a JSON document) — DuckDB would read it as a header of
     hundreds of thousands of columns."""
     if len(sample) >= SAMPLE_BYTES and b"\n" not in sample and b"\r" not in sample:
-        raise InputError(f"{path}: no line break in its first {SAMPLE_BYTES:,} bytes, so it is not one row per line",
-                         "a CSV has its header on the first line and one row per line after it; export the table again")
+        raise InputError(
+            f"{path}: no line break in its first {SAMPLE_BYTES:,} bytes, so it is not one row per line",
+            "a CSV has its header on the first line and one row per line after it; export the table again",
+        )
 
 
-def sniff_text_format(
-    path: Path, *, encoding: str | None = None, delimiter: str | None = None
-) -> TextFormat:
+def sniff_text_format(path: Path, *, encoding: str | None = None, delimiter: str | None = None) -> TextFormat:
     """Work out compression, encoding, delimiter and header of a delimited text file."""
     gzipped = is_gzipped(path)
     sample = read_sample(path, gzipped)

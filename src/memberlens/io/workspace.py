@@ -23,7 +23,7 @@ import os
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -36,8 +36,8 @@ from memberlens.io.engines import duckdb_settings
 from memberlens.io.faults import environment_error
 from memberlens.io.files import leftover_prefix, remove_leftovers
 from memberlens.io.ledger_tables import LEDGER_TABLE, SOURCES_TABLE, ledgers_from
-from memberlens.io.together import files_together
 from memberlens.io.sources import quote_identifier
+from memberlens.io.together import files_together
 from memberlens.schema.contract import CANCELLATIONS_TABLE, SOURCE_COLUMN, UNLOCK_HINTS
 from memberlens.schema.ledger import SourceLedger
 
@@ -144,7 +144,9 @@ class Workspace:
         types = {"string": "VARCHAR", "date": "DATE", "int64": "BIGINT", "float64": "DOUBLE"}
         name = quote_identifier(table)
         columns = ", ".join(f"{quote_identifier(c)} {types[k]}" for c, k in schema.items())
-        selected = ", ".join(f"CAST({quote_identifier(c)} AS {types[k]}) AS {quote_identifier(c)}" for c, k in schema.items())
+        selected = ", ".join(
+            f"CAST({quote_identifier(c)} AS {types[k]}) AS {quote_identifier(c)}" for c, k in schema.items()
+        )
         with self.transaction():
             self.raw.execute(f"CREATE TABLE IF NOT EXISTS {name} ({columns})")
             self.raw.execute(f"DELETE FROM {name} WHERE {quote_identifier(key)} = ?", [value])
@@ -231,7 +233,9 @@ class Workspace:
         owned = {table, f"{table}_set_aside", *([CANCELLATIONS_TABLE] if table == "orders" else [])}
         for name in self.list_tables():
             if name in (LEDGER_TABLE, SOURCES_TABLE):
-                self.raw.execute(f"DELETE FROM {quote_identifier(name)} WHERE source = ? AND table_name = ?", [source, table])
+                self.raw.execute(
+                    f"DELETE FROM {quote_identifier(name)} WHERE source = ? AND table_name = ?", [source, table]
+                )
             elif name in owned:
                 self.raw.execute(f"DELETE FROM {quote_identifier(name)} WHERE {SOURCE_COLUMN} = ?", [source])
 
@@ -274,7 +278,7 @@ class Workspace:
                 ledger.location,
                 ledger.rows_read,
                 json.dumps({**ledger.details, **metadata}, ensure_ascii=False),
-                datetime.now(timezone.utc).replace(tzinfo=None),
+                datetime.now(UTC).replace(tzinfo=None),
             ],
         )
         rows = [(ledger.source, ledger.table, "used", None, ledger.rows_used)]
@@ -314,8 +318,10 @@ def _make_parent(path: Path) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise InputError(f"{path}: cannot make its folder {path.parent} ({exc.strerror})",
-                         "check the path, or pass --db in a folder you can write to") from exc
+        raise InputError(
+            f"{path}: cannot make its folder {path.parent} ({exc.strerror})",
+            "check the path, or pass --db in a folder you can write to",
+        ) from exc
 
 
 def _same_location(earlier: str, now: str, source: str) -> bool:

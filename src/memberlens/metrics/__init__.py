@@ -6,13 +6,16 @@ from memberlens.metrics.active_users import count_active_users
 from memberlens.metrics.churn import compute_churn, new_buyer_members, newly_churned_members
 from memberlens.metrics.cohorts import build_retention_cohorts
 from memberlens.metrics.kpis import compute_member_kpis, summarise_member_value
-from memberlens.metrics.lifecycle import (assign_growth_stage, assign_lifecycle_stage, count_growth_stages,
-                                         count_lifecycle_stages)
+from memberlens.metrics.lifecycle import (
+    assign_growth_stage,
+    assign_lifecycle_stage,
+    count_growth_stages,
+    count_lifecycle_stages,
+)
 from memberlens.metrics.rates import compute_repurchase_rates
-from memberlens.metrics.score_history import score_history
 from memberlens.metrics.rfm import compute_rfe, compute_rfm, quantile_score, score_rfm, segment_rfm, summarise_segments
+from memberlens.metrics.score_history import score_history
 from memberlens.metrics.trends import order_totals, rank_largest_orders, summarise_price_bands, summarise_trends
-
 
 
 def __getattr__(name: str):

@@ -12,8 +12,8 @@ from typing import Literal
 import ibis
 import ibis.expr.types as ir
 
-from memberlens.metrics._arith import micros, money, money_sum, ratio
 from memberlens.errors import ConfigError
+from memberlens.metrics._arith import micros, money, money_sum, ratio
 
 ENTITY_COLUMNS = {"customer": "customer_id", "product": "product_id"}
 

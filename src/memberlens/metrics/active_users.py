@@ -12,8 +12,8 @@ from __future__ import annotations
 import ibis
 import ibis.expr.types as ir
 
-from memberlens.metrics._arith import ratio
 from memberlens.errors import ConfigError
+from memberlens.metrics._arith import ratio
 from memberlens.metrics._periods import day_number, period_spine
 
 WINDOWS = {"dau": 1, "wau": 7, "mau": 30}

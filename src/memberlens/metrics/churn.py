@@ -16,8 +16,8 @@ from __future__ import annotations
 import ibis
 import ibis.expr.types as ir
 
-from memberlens.metrics._arith import ratio
 from memberlens.errors import ConfigError
+from memberlens.metrics._arith import ratio
 from memberlens.metrics._periods import Period, check_period, day_number, period_index, period_spine, period_start
 
 
@@ -64,16 +64,22 @@ def _churn_parts(orders: ir.Table, period: Period, churn_days: int) -> tuple[ir.
     """The period spine, each customer's first period, the (customer, period) pairs active at the
     period's cut-off, and the (customer, period) pairs of churning."""
     if not isinstance(churn_days, int) or churn_days < 1:
-        raise ConfigError(f"The 'churn_days' parameter must be an int in the range [1, inf). Got {churn_days!r} instead.")
+        raise ConfigError(
+            f"The 'churn_days' parameter must be an int in the range [1, inf). Got {churn_days!r} instead."
+        )
     days = orders.select(
-        customer_id=orders.customer_id, day=day_number(orders.ordered_at), period=period_index(orders.ordered_at, period)
+        customer_id=orders.customer_id,
+        day=day_number(orders.ordered_at),
+        period=period_index(orders.ordered_at, period),
     ).distinct()
     firsts = days.group_by("customer_id").aggregate(first_period=days.period.min())
     spine = period_spine(days)
     # the last period may be partial: its cut-off is the day after the last order
     end_of_data = days.aggregate(end=days.day.max() + 1)
     cutoffs = spine.cross_join(end_of_data)
-    cutoffs = cutoffs.select("period", cutoff=ibis.least(day_number(period_start(cutoffs.period + 1, period)), cutoffs.end))
+    cutoffs = cutoffs.select(
+        "period", cutoff=ibis.least(day_number(period_start(cutoffs.period + 1, period)), cutoffs.end)
+    )
 
     # (customer, period) pairs where the customer is active at the period's cut-off
     recent = days.join(cutoffs, (days.day >= cutoffs.cutoff - churn_days) & (days.day < cutoffs.cutoff))

@@ -12,14 +12,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 from sklearn.cluster import KMeans
 from sklearn.metrics import silhouette_score
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
-
-import ibis.expr.types as ir
 
 from memberlens.errors import ConfigError, InputError
 from memberlens.i18n import said
@@ -38,7 +37,7 @@ class ClusterResult:
     chosen_k: int
     reason: str
     scaler: StandardScaler | None = None  # the standardisation and centres fitted, to place
-    model: KMeans | None = None           # customers of another date in these clusters
+    model: KMeans | None = None  # customers of another date in these clusters
 
     def assign(self, rfm: ir.Table) -> pd.DataFrame:
         """Customers of another RFM table (another date) in these clusters — the nearest of
@@ -79,7 +78,9 @@ def _names(order: list[int]) -> dict[int, str]:
     return names
 
 
-def cluster_customers(rfm: ir.Table, *, k: int | None = None, k_range: range = range(2, 11), random_state: int = 0) -> ClusterResult:
+def cluster_customers(
+    rfm: ir.Table, *, k: int | None = None, k_range: range = range(2, 11), random_state: int = 0
+) -> ClusterResult:
     """Cluster the customers of an RFM table (:func:`memberlens.metrics.rfm.compute_rfm`).
 
     The fits run on one BLAS/OpenMP thread: on a busy 2-core machine threaded BLAS spins and
@@ -98,9 +99,13 @@ def _cluster(rfm: ir.Table, *, k: int | None, k_range: range, random_state: int)
     distinct = len(np.unique(x, axis=0))
     if distinct < 2:
         raise said(InputError, "cannot.cluster_alike", customers=len(frame))
-    ks = [kk for kk in k_range if 2 <= kk < len(frame) and kk <= distinct]  # k-means cannot make more groups than points
+    ks = [
+        kk for kk in k_range if 2 <= kk < len(frame) and kk <= distinct
+    ]  # k-means cannot make more groups than points
     if not ks:
-        raise ConfigError(f"The 'k_range' parameter must include a k in [2, {min(len(frame) - 1, distinct)}]. Got {k_range!r} instead.")
+        raise ConfigError(
+            f"The 'k_range' parameter must include a k in [2, {min(len(frame) - 1, distinct)}]. Got {k_range!r} instead."
+        )
     rng = np.random.default_rng(random_state)
     fit_rows = np.sort(rng.choice(len(x), size=min(len(x), FIT_SAMPLE), replace=False))
     x_fit = x[fit_rows]
@@ -115,8 +120,10 @@ def _cluster(rfm: ir.Table, *, k: int | None, k_range: range, random_state: int)
     curve = pd.DataFrame({"k": ks, "inertia": inertias, "silhouette": silhouettes})
     if k is None:
         chosen = elbow_k(ks, inertias) if len(ks) > 2 else ks[0]
-        reason = f"k={chosen}: the elbow of the inertia curve (furthest from the line between k={ks[0]} and k={ks[-1]}); " + (
-            _silhouette_words(curve, chosen))
+        reason = (
+            f"k={chosen}: the elbow of the inertia curve (furthest from the line between k={ks[0]} and k={ks[-1]}); "
+            + (_silhouette_words(curve, chosen))
+        )
     else:
         if k not in models:
             models[k] = KMeans(n_clusters=k, n_init=RESTARTS, random_state=random_state).fit(x_fit)
@@ -143,13 +150,17 @@ def _silhouette_words(curve: pd.DataFrame, chosen: int) -> str:
 
 
 def _profiles(frame: pd.DataFrame) -> pd.DataFrame:
-    per = frame.groupby("cluster").agg(
-        customers=("customer_id", "size"),
-        revenue=("monetary", "sum"),
-        mean_recency=("recency", "mean"),
-        mean_frequency=("frequency", "mean"),
-        mean_monetary=("monetary", "mean"),
-    ).reset_index()
+    per = (
+        frame.groupby("cluster")
+        .agg(
+            customers=("customer_id", "size"),
+            revenue=("monetary", "sum"),
+            mean_recency=("recency", "mean"),
+            mean_frequency=("frequency", "mean"),
+            mean_monetary=("monetary", "mean"),
+        )
+        .reset_index()
+    )
     per["customer_share"] = per.customers / per.customers.sum()
     per["revenue_share"] = per.revenue / per.revenue.sum()
     order = per.sort_values(["mean_monetary", "cluster"], ascending=[False, True]).cluster.tolist()

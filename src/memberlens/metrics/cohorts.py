@@ -17,9 +17,9 @@ from typing import Literal
 import ibis
 import ibis.expr.types as ir
 
-from memberlens.metrics._arith import money_sum, ratio
 from memberlens.errors import ConfigError
 from memberlens.metrics._activity import customer_periods
+from memberlens.metrics._arith import money_sum, ratio
 from memberlens.metrics._periods import Period, check_period, period_start
 
 Measure = Literal["customers", "revenue"]
@@ -43,9 +43,9 @@ def build_retention_cohorts(
     activity = activity.mutate(period_number=activity.period - activity.first_period)
     cells = _point_values(activity, measure, cumulative)
     grid = _cohort_grid(activity)
-    joined = grid.left_join(
-        cells, (grid.cohort == cells.cohort) & (grid.period_number == cells.period_number)
-    ).select(grid.cohort, grid.period_number, grid.observable, value=cells.value.fill_null(0).cast("float64"))
+    joined = grid.left_join(cells, (grid.cohort == cells.cohort) & (grid.period_number == cells.period_number)).select(
+        grid.cohort, grid.period_number, grid.observable, value=cells.value.fill_null(0).cast("float64")
+    )
     if cumulative:  # k or later: a running sum from the last period number down
         later = ibis.window(group_by=joined.cohort, order_by=joined.period_number.desc(), preceding=None, following=0)
         joined = joined.mutate(value=joined.value.sum().over(later))

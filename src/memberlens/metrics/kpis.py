@@ -16,14 +16,16 @@ from __future__ import annotations
 import ibis
 import ibis.expr.types as ir
 
-from memberlens.metrics._arith import money_sum, ratio
 from memberlens.errors import MissingTableError
+from memberlens.metrics._arith import money_sum, ratio
 from memberlens.metrics._periods import Period, check_period, period_index, period_spine, period_start
 
 
 def _require(table: ir.Table | None, name: str, what: str) -> ir.Table:
     if table is None:
-        raise MissingTableError(f"{what} needs the '{name}' table", f"add it with: memberlens ingest FILE --table {name}")
+        raise MissingTableError(
+            f"{what} needs the '{name}' table", f"add it with: memberlens ingest FILE --table {name}"
+        )
     return table
 
 
@@ -53,8 +55,14 @@ def compute_member_kpis(
     if marketing_costs is not None:
         parts.append(_cost_counts(marketing_costs, period))
     if campaigns is not None:
-        parts.append(_per_period(campaigns.filter(campaigns.revenue.notnull()), "converted_at", period,
-                                 marketing_revenue=lambda t: money_sum(t.revenue)))
+        parts.append(
+            _per_period(
+                campaigns.filter(campaigns.revenue.notnull()),
+                "converted_at",
+                period,
+                marketing_revenue=lambda t: money_sum(t.revenue),
+            )
+        )
     combined = _combine(parts)
     spine = period_spine(combined)
     right = combined.view()
@@ -119,6 +127,7 @@ def _member_counts(members: ir.Table, orders: ir.Table, period: Period) -> ir.Ta
     m = members.left_join(first_order, members.customer_id == first_order.customer_id).select(
         members.customer_id, members.registered_at, members.activated_at, members.marketable, first_order.first_order_at
     )
+
     # a member counts as a converted registration (activation) in the period of the later of
     # registering (activating) and first buying
     def later(a: ir.TimestampValue, b: ir.TimestampValue) -> ir.TimestampValue:
@@ -130,8 +139,13 @@ def _member_counts(members: ir.Table, orders: ir.Table, period: Period) -> ir.Ta
         activated_bought_at=later(m.activated_at, m.first_order_at),
     )
     parts = [
-        _per_period(m, "registered_at", period, registered_new=lambda t: t.count(),
-                    marketable_new=lambda t: t.marketable.fill_null(False).cast("int64").sum()),
+        _per_period(
+            m,
+            "registered_at",
+            period,
+            registered_new=lambda t: t.count(),
+            marketable_new=lambda t: t.marketable.fill_null(False).cast("int64").sum(),
+        ),
         _per_period(m, "activated_at", period, activated_new=lambda t: t.count()),
         _per_period(m, "registered_bought_at", period, registered_buyers_new=lambda t: t.count()),
         _per_period(m, "activated_bought_at", period, activated_buyers_new=lambda t: t.count()),
@@ -160,15 +174,20 @@ def _order_counts(orders: ir.Table, period: Period) -> ir.Table:
             coupon_revenue=money_sum(ibis.ifelse(per_order.with_coupon, per_order.amount, 0.0)),
         )
         users = per_user.filter(per_user.coupon_orders > 0)
-        parts.append(per_user.group_by("period").aggregate(
-            coupon_orders=per_user.coupon_orders.sum(), coupon_revenue=money_sum(per_user.coupon_revenue),
-        ))
-        parts.append(users.group_by("period").aggregate(
-            coupon_buyers=users.count(),
-            coupon_repeat_buyers=(users.orders > 1).cast("int64").sum(),
-            coupon_users_orders=users.orders.sum(),
-            coupon_users_revenue=money_sum(users.amount),
-        ))
+        parts.append(
+            per_user.group_by("period").aggregate(
+                coupon_orders=per_user.coupon_orders.sum(),
+                coupon_revenue=money_sum(per_user.coupon_revenue),
+            )
+        )
+        parts.append(
+            users.group_by("period").aggregate(
+                coupon_buyers=users.count(),
+                coupon_repeat_buyers=(users.orders > 1).cast("int64").sum(),
+                coupon_users_orders=users.orders.sum(),
+                coupon_users_revenue=money_sum(users.amount),
+            )
+        )
     return _combine(parts)
 
 
@@ -176,7 +195,9 @@ def _cost_counts(costs: ir.Table, period: Period) -> ir.Table:
     kind = costs.kind.lower() if "kind" in costs.columns else ibis.literal("media")
     c = costs.mutate(_kind=kind)
     return _per_period(
-        c, "date", period,
+        c,
+        "date",
+        period,
         media_cost=lambda t: money_sum(ibis.ifelse(t._kind == "media", t.cost, 0.0)),
         coupon_cost=lambda t: money_sum(ibis.ifelse(t._kind == "coupon", t.cost, 0.0)),
         points_cost=lambda t: money_sum(ibis.ifelse(t._kind == "points", t.cost, 0.0)),

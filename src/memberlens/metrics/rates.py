@@ -13,8 +13,8 @@ from __future__ import annotations
 import ibis
 import ibis.expr.types as ir
 
-from memberlens.metrics._arith import ratio
 from memberlens.metrics._activity import customer_periods
+from memberlens.metrics._arith import ratio
 from memberlens.metrics._periods import Period, check_period, period_spine, period_start
 
 
@@ -36,7 +36,11 @@ def compute_repurchase_rates(orders: ir.Table, period: Period = "month") -> ir.T
     )
     spine = period_spine(counts)
     t = spine.left_join(counts, spine.period == counts.period).select(
-        spine.period, *(counts[c].fill_null(0).name(c) for c in ("buyers", "repeat_buyers", "returning_buyers", "reactivated_buyers", "new"))
+        spine.period,
+        *(
+            counts[c].fill_null(0).name(c)
+            for c in ("buyers", "repeat_buyers", "returning_buyers", "reactivated_buyers", "new")
+        ),
     )
     ordered = ibis.window(order_by=t.period)
     running = ibis.cumulative_window(order_by=t.period)

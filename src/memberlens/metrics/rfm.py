@@ -22,8 +22,8 @@ from typing import Literal
 import ibis
 import ibis.expr.types as ir
 
-from memberlens.metrics._arith import micros, money_sum, ratio
 from memberlens.errors import ConfigError
+from memberlens.metrics._arith import micros, money_sum, ratio
 from memberlens.snapshot import as_date, known_rows, start_of
 
 Bins = Literal[3, 4, 5]
@@ -44,7 +44,9 @@ def _in_window(table: ir.Table, time_column: str, as_of: date | str | None, look
     """Rows known at the start of ``as_of`` (the snapshot's cut, :mod:`memberlens.snapshot`) and,
     with ``lookback_days``, no older than that many days before it."""
     if lookback_days is not None and (not isinstance(lookback_days, int) or lookback_days < 1):
-        raise ConfigError(f"The 'lookback_days' parameter must be an int in the range [1, inf). Got {lookback_days!r} instead.")
+        raise ConfigError(
+            f"The 'lookback_days' parameter must be an int in the range [1, inf). Got {lookback_days!r} instead."
+        )
     if as_of is not None:
         day = as_date(as_of)
         known = known_rows(table, time_column, day)
@@ -89,8 +91,14 @@ def compute_rfe(events: ir.Table, *, as_of: date | str | None = None, lookback_d
     (events) and ``engagement`` (summed engagement; an event without one counts 1)."""
     kept = _in_window(events, "occurred_at", as_of, lookback_days)
     engagement = kept.engagement.fill_null(1) if "engagement" in kept.columns else ibis.literal(1)
-    per_member = kept.mutate(_engagement=engagement).group_by("customer_id").aggregate(
-        last_at=lambda t: t.occurred_at.max(), frequency=lambda t: t.count(), engagement=lambda t: t._engagement.sum()
+    per_member = (
+        kept.mutate(_engagement=engagement)
+        .group_by("customer_id")
+        .aggregate(
+            last_at=lambda t: t.occurred_at.max(),
+            frequency=lambda t: t.count(),
+            engagement=lambda t: t._engagement.sum(),
+        )
     )
     per_member = _with_recency(per_member, events, "occurred_at", as_of)
     return per_member.select("customer_id", "recency", "frequency", "engagement")
@@ -104,7 +112,9 @@ def quantile_score(column: ir.NumericValue, bins: int, *, higher_is_better: bool
     return (rank0 * bins // n + 1).cast("int64")
 
 
-def score_rfm(rfm: ir.Table, bins: int = 5, *, columns: tuple[str, str, str] = ("recency", "frequency", "monetary")) -> ir.Table:
+def score_rfm(
+    rfm: ir.Table, bins: int = 5, *, columns: tuple[str, str, str] = ("recency", "frequency", "monetary")
+) -> ir.Table:
     """Add ``r_score, f_score, m_score`` (1..bins), ``rfm_code`` ("534") and ``rfm_score`` (sum).
 
     Pass ``columns=("recency", "frequency", "engagement")`` to score RFE.
@@ -158,14 +168,14 @@ OTHER_SEGMENT = "other"
 # (or median) over the customers scored; high recency means recent (few days since the last
 # order). Names in R, F, M order of high (True) / low (False).
 EIGHT_SEGMENTS: dict[tuple[bool, bool, bool], str] = {
-    (True, True, True): "important_value",        # 重要价值客户
-    (True, False, True): "important_develop",     # 重要发展客户
-    (False, True, True): "important_retain",      # 重要保持客户
-    (False, False, True): "important_win_back",   # 重要挽留客户
-    (True, True, False): "general_value",         # 一般价值客户
-    (True, False, False): "general_develop",      # 一般发展客户
-    (False, True, False): "general_retain",       # 一般保持客户
-    (False, False, False): "general_win_back",    # 一般挽留客户
+    (True, True, True): "important_value",  # 重要价值客户
+    (True, False, True): "important_develop",  # 重要发展客户
+    (False, True, True): "important_retain",  # 重要保持客户
+    (False, False, True): "important_win_back",  # 重要挽留客户
+    (True, True, False): "general_value",  # 一般价值客户
+    (True, False, False): "general_develop",  # 一般发展客户
+    (False, True, False): "general_retain",  # 一般保持客户
+    (False, False, False): "general_win_back",  # 一般挽留客户
 }
 SPLITS = ("mean", "median")
 
@@ -220,7 +230,11 @@ def _segment_eight(rfm: ir.Table, split: str) -> ir.Table:
             return column.cast("float64") <= column.sum().over().cast("float64") / column.count().over().cast("float64")
         return column.cast("float64") <= column.median().over().cast("float64")
 
-    high_r, high_f, high_m = at_most_middle(rfm.recency), at_least_middle(rfm.frequency), at_least_middle(micros(rfm.monetary))
+    high_r, high_f, high_m = (
+        at_most_middle(rfm.recency),
+        at_least_middle(rfm.frequency),
+        at_least_middle(micros(rfm.monetary)),
+    )
     cases = [((high_r == r) & (high_f == f) & (high_m == m), name) for (r, f, m), name in EIGHT_SEGMENTS.items()]
     return rfm.mutate(segment=ibis.cases(*cases, else_=OTHER_SEGMENT))
 
@@ -228,7 +242,9 @@ def _segment_eight(rfm: ir.Table, split: str) -> ir.Table:
 def _custom_rule(name: str, rule: Mapping[str, tuple[int, int]], r, f, m):
     unknown = set(rule) - {"r", "f", "m"}
     if unknown or not rule:
-        raise ConfigError(f"segment {name!r}: rules take r, f and m ranges, got {sorted(rule)}", 'e.g. {r = [4, 5], f = [1, 2]}')
+        raise ConfigError(
+            f"segment {name!r}: rules take r, f and m ranges, got {sorted(rule)}", "e.g. {r = [4, 5], f = [1, 2]}"
+        )
     condition = ibis.literal(True)
     for key, score in (("r", r), ("f", f), ("m", m)):
         if key in rule:

@@ -21,5 +21,7 @@ def score_history(scores: ir.Table) -> ir.Table:
     changes = marked.filter(marked._changed).select("customer_id", _at=marked.as_of, previous_segment=marked._before)
     latest = marked.join(per, (marked.customer_id == per.customer_id) & (marked.as_of == per._latest))
     latest = latest.select(*[marked[c] for c in scores.columns], per.segment_since)
-    joined = latest.left_join(changes, (latest.customer_id == changes.customer_id) & (latest.segment_since == changes._at))
+    joined = latest.left_join(
+        changes, (latest.customer_id == changes.customer_id) & (latest.segment_since == changes._at)
+    )
     return joined.select(*[latest[c] for c in latest.columns], changes.previous_segment).order_by("customer_id")

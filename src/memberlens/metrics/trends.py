@@ -7,8 +7,8 @@ from collections.abc import Sequence
 import ibis
 import ibis.expr.types as ir
 
-from memberlens.metrics._arith import micros, money, money_sum, ratio
 from memberlens.errors import ConfigError
+from memberlens.metrics._arith import micros, money, money_sum, ratio
 from memberlens.metrics._periods import Period, check_period, period_index, period_spine, period_start
 
 
@@ -33,9 +33,8 @@ def summarise_trends(orders: ir.Table, period: Period = "month") -> ir.Table:
         units=lines.quantity.sum(),
     )
     spine = period_spine(lines)
-    joined = (
-        spine.left_join(activity, spine.period == activity.period)
-        .select(spine.period, *(activity[c] for c in ("buyers", "orders", "revenue", "units")))
+    joined = spine.left_join(activity, spine.period == activity.period).select(
+        spine.period, *(activity[c] for c in ("buyers", "orders", "revenue", "units"))
     )
     joined = joined.left_join(new, joined.period == new.period).select(joined, new.new_customers)
     joined = joined.cross_join(lines.aggregate(has_quantity=lines.quantity.count() > 0))
@@ -122,4 +121,8 @@ def summarise_price_bands(orders: ir.Table, bands: Sequence[float] = DEFAULT_PRI
     lower = ibis.cases(*((summary.band == i, e) for i, e in enumerate(edges)))
     upper = ibis.cases(*((summary.band == i, e) for i, e in enumerate(edges[1:])), else_=ibis.null("float64"))
     columns = ("lines", "units", "revenue", "buyers", "mean_units_per_line")
-    return summary.mutate(price_from=lower, price_to=upper).select("price_from", "price_to", *columns).order_by("price_from")
+    return (
+        summary.mutate(price_from=lower, price_to=upper)
+        .select("price_from", "price_to", *columns)
+        .order_by("price_from")
+    )

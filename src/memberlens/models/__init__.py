@@ -23,6 +23,7 @@ Models (one module each, named after the paper):
 
 from __future__ import annotations
 
+from memberlens.models._base import TransactionModel
 from memberlens.models._evaluate import (
     HoldoutEvaluation,
     compare_models,
@@ -30,7 +31,6 @@ from memberlens.models._evaluate import (
     track_cumulative_purchases,
     tracking_error,
 )
-from memberlens.models._base import TransactionModel
 from memberlens.models._fitting import ConvergenceError
 from memberlens.models._persistence import load_model, model_from_dict, model_to_dict, save_model
 from memberlens.models._predict import predict_member_value

@@ -32,7 +32,6 @@ from memberlens.models._fitting import (
 )
 from memberlens.models._summary import SUMMARY_COLUMNS, WEIGHT, TimeUnit, compress_summary
 
-
 # Above this many distinct combinations a fit starts from a fit on a thinned sample of members.
 WARM_START_COMBINATIONS = 50_000
 WARM_START_MEMBERS = 50_000
@@ -122,14 +121,11 @@ class Combos:
         weight = np.ones(len(x)) if weight is None else np.asarray(weight, dtype=float).ravel()
         x_code, x_values = pd.factorize(x, sort=True)
         weight_x = np.bincount(x_code, weight, len(x_values))
-        return cls(
-            x, t_x, T, weight, x_values.astype(float), x_code, _pairs(x_code, T), _pairs(x_code, t_x), weight_x
-        )
+        return cls(x, t_x, T, weight, x_values.astype(float), x_code, _pairs(x_code, T), _pairs(x_code, t_x), weight_x)
 
     @property
     def n_members(self) -> float:
         return float(self.weight.sum())
-
 
 
 def dot(a: np.ndarray, b: np.ndarray) -> float:
@@ -267,7 +263,9 @@ class BaseModel:
                 return boundary
         return None
 
-    def _fit_limit(self, exc: ConvergenceError, data: Any, frame: pd.DataFrame) -> tuple[Any, dict, FitOutcome, Boundary] | None:
+    def _fit_limit(
+        self, exc: ConvergenceError, data: Any, frame: pd.DataFrame
+    ) -> tuple[Any, dict, FitOutcome, Boundary] | None:
         """The best of the limiting models when ``exc`` says a parameter ran to one of this
         model's ``boundaries``, if it fits at least as well as where the search stopped; else
         None (a real failure, raised as it was)."""
@@ -287,8 +285,13 @@ class BaseModel:
         """``limit_cls`` fitted, or the limit it runs to in turn (NBD -> Poisson); None if neither fits."""
         while True:
             try:
-                outcome = self._maximise(lambda theta, cls=limit_cls: cls.loglik(theta, data), limit_cls.initial(data),
-                                         limit_cls.param_names, frame, model=f"{type(self).__name__} at its limit, {limit_cls.title}")
+                outcome = self._maximise(
+                    lambda theta, cls=limit_cls: cls.loglik(theta, data),
+                    limit_cls.initial(data),
+                    limit_cls.param_names,
+                    frame,
+                    model=f"{type(self).__name__} at its limit, {limit_cls.title}",
+                )
             except ConvergenceError as inner:
                 b = inner.boundary
                 if limit_cls.limit_model is None or b is None or (b.parameter, b.direction) not in limit_cls.boundaries:
@@ -298,7 +301,9 @@ class BaseModel:
             limit, errors = limit_cls.from_fit(outcome.params, outcome.standard_errors)
             return limit, errors, outcome
 
-    def _set_limit(self, limit: Any, errors: dict, outcome: FitOutcome, boundary: Boundary, frame: pd.DataFrame) -> None:
+    def _set_limit(
+        self, limit: Any, errors: dict, outcome: FitOutcome, boundary: Boundary, frame: pd.DataFrame
+    ) -> None:
         # what the parameters read at the limit: the limit's own, those that ran away at their
         # boundary, NaN for the rest (not identified there)
         shared = {**limit.params, boundary.parameter: boundary.value, **limit.full_values}
@@ -314,15 +319,33 @@ class BaseModel:
         if self.limit_ is None:
             return None
         b = self.boundary_
-        return (f"{type(self).__name__}: the likelihood is highest at the edge of the parameter space "
-                f"({b.parameter} towards {b.direction}); using the limit there, {self.limit_.title} ({self.limit_.describe()})")
+        return (
+            f"{type(self).__name__}: the likelihood is highest at the edge of the parameter space "
+            f"({b.parameter} towards {b.direction}); using the limit there, {self.limit_.title} ({self.limit_.describe()})"
+        )
 
-    def _maximise(self, loglik: Any, initial: np.ndarray, names: Sequence[str], frame: pd.DataFrame, *,
-                  model: str | None = None, **options: Any) -> FitOutcome:
+    def _maximise(
+        self,
+        loglik: Any,
+        initial: np.ndarray,
+        names: Sequence[str],
+        frame: pd.DataFrame,
+        *,
+        model: str | None = None,
+        **options: Any,
+    ) -> FitOutcome:
         """:func:`maximise_log_likelihood` with this model's settings, over the members of ``frame``."""
-        return maximise_log_likelihood(loglik, initial, names, model=model or type(self).__name__,
-                                       n_members=float(frame[WEIGHT].sum()), penalizer=float(self.penalizer),
-                                       max_iter=int(self.max_iter), hint=self.fit_hint, **options)
+        return maximise_log_likelihood(
+            loglik,
+            initial,
+            names,
+            model=model or type(self).__name__,
+            n_members=float(frame[WEIGHT].sum()),
+            penalizer=float(self.penalizer),
+            max_iter=int(self.max_iter),
+            hint=self.fit_hint,
+            **options,
+        )
 
     def _warm_start(self, frame: pd.DataFrame, initial: np.ndarray) -> np.ndarray:
         """Starting values from a fit on a random thinning of the members (about
@@ -337,8 +360,14 @@ class BaseModel:
         sample = sample[sample[WEIGHT] > 0].reset_index(drop=True)
         sample_data = self._prepare(sample)
         try:
-            outcome = self._maximise(lambda theta: self._loglik(theta, sample_data), initial, self.param_names, sample,
-                                     gtol=1e-5, standard_errors=False)
+            outcome = self._maximise(
+                lambda theta: self._loglik(theta, sample_data),
+                initial,
+                self.param_names,
+                sample,
+                gtol=1e-5,
+                standard_errors=False,
+            )
         except MemberlensError:
             return initial  # the full fit will say what is wrong, if anything
         return outcome.params
@@ -398,8 +427,13 @@ class BaseModel:
         for name in self.param_names:
             se = self.standard_errors_[name]
             rows.append(
-                {"parameter": name, "estimate": params[name], "std_error": se,
-                 "lower_95": params[name] - 1.96 * se, "upper_95": params[name] + 1.96 * se}
+                {
+                    "parameter": name,
+                    "estimate": params[name],
+                    "std_error": se,
+                    "lower_95": params[name] - 1.96 * se,
+                    "upper_95": params[name] + 1.96 * se,
+                }
             )
         return pd.DataFrame(rows)
 
@@ -448,8 +482,11 @@ class BaseModel:
         if hasattr(self, "frequency_spend_correlation_"):
             out["frequency_spend_correlation"] = self.frequency_spend_correlation_
         if getattr(self, "limit_", None) is not None:  # fitted at a boundary: predictions come from the limit
-            out["limit"] = {"model": self.limit_.name, "params": dict(self.limit_.params),
-                            "boundary": {"parameter": self.boundary_.parameter, "direction": self.boundary_.direction}}
+            out["limit"] = {
+                "model": self.limit_.name,
+                "params": dict(self.limit_.params),
+                "boundary": {"parameter": self.boundary_.parameter, "direction": self.boundary_.direction},
+            }
         return out
 
 

@@ -31,9 +31,7 @@ def as_table(summary: ir.Table | pd.DataFrame) -> tuple[ir.Table, bool]:
     )
 
 
-def combination_table(
-    table: ir.Table, columns: Sequence[str], fn: Callable[[pd.DataFrame], pd.DataFrame]
-) -> ir.Table:
+def combination_table(table: ir.Table, columns: Sequence[str], fn: Callable[[pd.DataFrame], pd.DataFrame]) -> ir.Table:
     """``fn``'s predictions for each distinct combination of ``columns``, beside it, as a memtable."""
     combos = compress_summary(table, columns).drop(columns=[WEIGHT])
     predictions = fn(combos)

@@ -52,8 +52,15 @@ class ConvergenceError(MemberlensError):
     fits that limit instead (:mod:`memberlens.models._limits`).
     """
 
-    def __init__(self, message: str, hint: str | None = None, *, boundary: Boundary | None = None,
-                 log_likelihood: float | None = None, model: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        hint: str | None = None,
+        *,
+        boundary: Boundary | None = None,
+        log_likelihood: float | None = None,
+        model: str | None = None,
+    ) -> None:
         # the report says in its own language that ``model`` could not be fitted (the details stay English)
         super().__init__(message, hint, key="cannot.model_fit" if model else None, values={"model": model})
         self.boundary = boundary
@@ -188,8 +195,9 @@ def _newton_step(
     return theta, ll, grad
 
 
-def _ran_away(model: str, name: str, value: float, log_value: float, grad_norm: float, n_iter: int, hint: str, why: str,
-              ll: float):
+def _ran_away(
+    model: str, name: str, value: float, log_value: float, grad_norm: float, n_iter: int, hint: str, why: str, ll: float
+):
     direction = "infinity" if log_value > 0 else "zero"
     return ConvergenceError(
         f"{model} fit did not converge: parameter '{name}' ran away towards {direction} "
@@ -202,12 +210,21 @@ def _ran_away(model: str, name: str, value: float, log_value: float, grad_norm: 
 
 
 def _check_bounds(
-    model: str, names: list[str], phi: np.ndarray, theta: np.ndarray, grad_norm: float, n_iter: int, hint: str, ll: float
+    model: str,
+    names: list[str],
+    phi: np.ndarray,
+    theta: np.ndarray,
+    grad_norm: float,
+    n_iter: int,
+    hint: str,
+    ll: float,
 ) -> None:
     at_bound = np.abs(phi) >= LOG_BOUND - 1e-6
     if at_bound.any():
         i = int(np.argmax(at_bound))
-        raise _ran_away(model, names[i], theta[i], phi[i], grad_norm, n_iter, hint, "the data do not identify this parameter", ll)
+        raise _ran_away(
+            model, names[i], theta[i], phi[i], grad_norm, n_iter, hint, "the data do not identify this parameter", ll
+        )
 
 
 def _check_gradient(
@@ -225,8 +242,9 @@ def _check_gradient(
         i = int(np.argmax(np.abs(grad_phi)))
         phi = np.log(theta)
         if abs(phi[i]) >= RUNAWAY_LOG and grad_phi[i] * phi[i] < 0:  # far out, and still pulled further
-            raise _ran_away(model, names[i], theta[i], phi[i], grad_norm, n_iter, hint,
-                            "the likelihood still rises that way", ll)
+            raise _ran_away(
+                model, names[i], theta[i], phi[i], grad_norm, n_iter, hint, "the likelihood still rises that way", ll
+            )
         why = f"reached max_iter={max_iter}" if n_iter >= max_iter else "the optimiser stopped early"
         far = int(np.argmax(np.abs(phi)))  # a search stalled far out may be heading for a limit
         heading = Boundary(names[far], "infinity" if phi[far] > 0 else "zero") if abs(phi[far]) >= RUNAWAY_LOG else None
@@ -271,7 +289,9 @@ def _check_identified(
         i = int(np.argmax(np.where(flat, np.abs(phi), -np.inf)))
         detail = "the likelihood is flat in it"
     if abs(phi[i]) >= RUNAWAY_LOG:
-        raise _ran_away(model, names[i], theta[i], phi[i], grad_norm, n_iter, hint, f"the data do not identify it ({detail})", ll)
+        raise _ran_away(
+            model, names[i], theta[i], phi[i], grad_norm, n_iter, hint, f"the data do not identify it ({detail})", ll
+        )
     raise ConvergenceError(
         f"{model} fit did not converge: parameter '{names[i]}' is not identified by the data, {detail} "
         f"({names[i]}={theta[i]:.4g}; gradient norm {grad_norm:.3g} after {n_iter} iterations)",
@@ -317,8 +337,10 @@ def _hint(model_hint: str, specific: str) -> str:
     tips = [specific]
     if model_hint:
         tips.append(model_hint)
-    tips.append("try memberlens clv fit --penalizer 0.001 (penalizer=0.001 in Python), which shrinks log-parameters "
-                "towards 0, or a longer calibration period")
+    tips.append(
+        "try memberlens clv fit --penalizer 0.001 (penalizer=0.001 in Python), which shrinks log-parameters "
+        "towards 0, or a longer calibration period"
+    )
     return "; ".join(tips)
 
 
@@ -348,4 +370,11 @@ def observed_information(
     return -hessian + np.diag(penalty)
 
 
-__all__ = ["Boundary", "ConvergenceError", "FitOutcome", "maximise_log_likelihood", "observed_information", "single_threaded_blas"]
+__all__ = [
+    "Boundary",
+    "ConvergenceError",
+    "FitOutcome",
+    "maximise_log_likelihood",
+    "observed_information",
+    "single_threaded_blas",
+]

@@ -47,7 +47,9 @@ class LimitModel:
     def from_fit(cls, theta: np.ndarray, standard_errors: np.ndarray) -> tuple[LimitModel, dict[str, float]]:
         """The model at the fitted ``theta`` (the optimiser's positive parameters) and its
         parameters' standard errors."""
-        return cls(dict(zip(cls.param_names, map(float, theta)))), dict(zip(cls.param_names, map(float, standard_errors)))
+        return cls(dict(zip(cls.param_names, map(float, theta)))), dict(
+            zip(cls.param_names, map(float, standard_errors))
+        )
 
     @staticmethod
     def initial(data: Any) -> np.ndarray:
@@ -327,7 +329,9 @@ class ParetoSameRate(LimitModel):
 
     # -- predictions, with the signatures of TransactionModel's -----------------------------------
     def _arrays(self, frequency: Any, recency: Any, T: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        return tuple(np.ravel(v) for v in np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (frequency, recency, T))))
+        return tuple(
+            np.ravel(v) for v in np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (frequency, recency, T)))
+        )
 
     def _alive(self, frequency: Any, recency: Any, T: Any) -> tuple[np.ndarray, tuple[int, ...]]:
         shape = np.broadcast(*(np.asarray(v, dtype=float) for v in (frequency, recency, T))).shape
@@ -479,8 +483,19 @@ class SameSpendRate(LimitModel):
         return ibis.literal(self.params["p"] / self.params["nu"], type="float64")
 
 
-LIMIT_MODELS: dict[str, type[LimitModel]] = {cls.name: cls for cls in (NoDropout, SameRateNoDropout, SameDropout, SameDropoutModified, ParetoSameRate,
-                                                                  PoissonExponential, SameSpendRate)}
+LIMIT_MODELS: dict[str, type[LimitModel]] = {
+    cls.name: cls
+    for cls in (
+        NoDropout,
+        SameRateNoDropout,
+        SameDropout,
+        SameDropoutModified,
+        ParetoSameRate,
+        PoissonExponential,
+        SameSpendRate,
+    )
+}
+
 
 def reachable_limits(model_cls: Any) -> list[type[LimitModel]]:
     """Every limit a model can end at: its own, and theirs in turn."""
@@ -498,4 +513,16 @@ def median_poisson_gamma_wait(r: Any, alpha: Any) -> np.ndarray:
     return np.asarray(alpha, dtype=float) * np.expm1(np.log(2.0) / np.asarray(r, dtype=float))
 
 
-__all__ = ["LIMIT_MODELS", "reachable_limits", "LimitModel", "NoDropout", "ParetoSameRate", "PoissonExponential", "SameDropout", "SameDropoutModified", "SameRateNoDropout", "SameSpendRate", "median_poisson_gamma_wait"]
+__all__ = [
+    "LIMIT_MODELS",
+    "reachable_limits",
+    "LimitModel",
+    "NoDropout",
+    "ParetoSameRate",
+    "PoissonExponential",
+    "SameDropout",
+    "SameDropoutModified",
+    "SameRateNoDropout",
+    "SameSpendRate",
+    "median_poisson_gamma_wait",
+]

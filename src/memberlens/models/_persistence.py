@@ -54,8 +54,13 @@ def model_from_dict(data: dict[str, Any], *, where: str = "model") -> BaseModel:
             raise InputError(f"{where}: parameter {key} of {name} must be a positive number, got {value!r}")
         values[key] = float(value)
     if limit is not None:
-        values.update({k: v for k, v in {**limit.params, boundary.parameter: boundary.value, **limit.full_values}.items()
-                       if k in values})
+        values.update(
+            {
+                k: v
+                for k, v in {**limit.params, boundary.parameter: boundary.value, **limit.full_values}.items()
+                if k in values
+            }
+        )
     settings = data.get("settings", {})
     model = cls(
         time_unit=data.get("time_unit", "W"),
@@ -85,14 +90,22 @@ def _limit_from_dict(data: Any, cls: type[BaseModel], *, where: str) -> tuple[Li
     boundary = data.get("boundary") if isinstance(data, dict) else None
     limit_cls = allowed.get(data.get("model")) if isinstance(data, dict) else None
     params = data.get("params") if isinstance(data, dict) else None
-    if (limit_cls is None or not isinstance(params, dict) or set(params) != set(limit_cls.param_names)
-            or not isinstance(boundary, dict)
-            or (boundary.get("parameter"), boundary.get("direction")) not in cls.boundaries):
-        raise InputError(f"{where}: the limit of {cls.model_name} is not one memberlens knows: {data!r}",
-                         "refit and save the model with this version")
+    if (
+        limit_cls is None
+        or not isinstance(params, dict)
+        or set(params) != set(limit_cls.param_names)
+        or not isinstance(boundary, dict)
+        or (boundary.get("parameter"), boundary.get("direction")) not in cls.boundaries
+    ):
+        raise InputError(
+            f"{where}: the limit of {cls.model_name} is not one memberlens knows: {data!r}",
+            "refit and save the model with this version",
+        )
     for key, value in params.items():
         if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value) or value <= 0:
-            raise InputError(f"{where}: parameter {key} of the limit {limit_cls.name} must be a positive number, got {value!r}")
+            raise InputError(
+                f"{where}: parameter {key} of the limit {limit_cls.name} must be a positive number, got {value!r}"
+            )
     return limit_cls({k: float(v) for k, v in params.items()}), Boundary(boundary["parameter"], boundary["direction"])
 
 
@@ -110,9 +123,11 @@ def models_from_json(text: str, *, where: str = "model file") -> list[BaseModel]
     try:
         document = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise InputError(f"{where}: not valid JSON ({exc.msg} at line {exc.lineno})", "save it with save_model()") from None
+        raise InputError(
+            f"{where}: not valid JSON ({exc.msg} at line {exc.lineno})", "save it with save_model()"
+        ) from None
     if not isinstance(document, dict) or document.get("format") != FORMAT:
-        raise InputError(f"{where}: not a memberlens model file (no \"format\": \"{FORMAT}\")", "save it with save_model()")
+        raise InputError(f'{where}: not a memberlens model file (no "format": "{FORMAT}")', "save it with save_model()")
     if document.get("format_version") != FORMAT_VERSION:
         raise InputError(
             f"{where}: model file format version {document.get('format_version')!r} is not supported "

@@ -85,7 +85,9 @@ def predict_member_value(
     if spend_model is not None:
         spend_model._check_fitted()
     horizons = [check_number(h, "horizons", "predict_member_value", low=0.0, low_open=True) for h in horizons]
-    probability_horizon = check_number(probability_horizon, "probability_horizon", "predict_member_value", low=0.0, low_open=True)
+    probability_horizon = check_number(
+        probability_horizon, "probability_horizon", "predict_member_value", low=0.0, low_open=True
+    )
     clv_horizon = check_number(clv_horizon, "clv_horizon", "predict_member_value", low=0.0, low_open=True)
     discount_rate = check_number(discount_rate, "discount_rate", "predict_member_value", low=0.0)
     unit = TimeUnit.parse(model.time_unit)
@@ -114,7 +116,9 @@ def predict_member_value(
     if "first_order_date" in table.columns and not model.discrete:
         days_ahead = (result["T"] * unit.days + wait).round().cast("int64")
         extra["next_order_date"] = ibis.ifelse(
-            wait.isnull() | wait.isnan(), ibis.null("date"), (result.first_order_date + days_ahead.as_interval("D")).cast("date")
+            wait.isnull() | wait.isnan(),
+            ibis.null("date"),
+            (result.first_order_date + days_ahead.as_interval("D")).cast("date"),
         )
     else:
         extra["next_order_date"] = ibis.null("date")

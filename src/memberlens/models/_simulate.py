@@ -24,8 +24,17 @@ def _to_grid(t: np.ndarray, day_unit: float) -> np.ndarray:
 
 
 def simulate_bg_nbd(
-    n: int, r: float, alpha: float, a: float, b: float, *, max_days: int = 730, day_unit: float = 7.0,
-    modified: bool = False, seed: int | None = 0, T: Any = None,
+    n: int,
+    r: float,
+    alpha: float,
+    a: float,
+    b: float,
+    *,
+    max_days: int = 730,
+    day_unit: float = 7.0,
+    modified: bool = False,
+    seed: int | None = 0,
+    T: Any = None,
 ) -> pd.DataFrame:
     """BG/NBD (or MBG/NBD with ``modified``) members observed for uniform ages up to ``max_days``."""
     rng = np.random.default_rng(seed)
@@ -49,8 +58,16 @@ def simulate_bg_nbd(
 
 
 def simulate_pareto_nbd(
-    n: int, r: float, alpha: float, s: float, beta: float, *, max_days: int = 730, day_unit: float = 7.0,
-    seed: int | None = 0, T: Any = None,
+    n: int,
+    r: float,
+    alpha: float,
+    s: float,
+    beta: float,
+    *,
+    max_days: int = 730,
+    day_unit: float = 7.0,
+    seed: int | None = 0,
+    T: Any = None,
 ) -> pd.DataFrame:
     """Pareto/NBD members: Poisson purchases until an exponential lifetime ends."""
     rng = np.random.default_rng(seed)
@@ -82,9 +99,7 @@ def simulate_bg_bb(
     return pd.DataFrame({"frequency": x, "recency": t_x, "T": np.full(n, float(periods))})
 
 
-def simulate_gamma_gamma(
-    frequency: Any, p: float, q: float, gamma: float, *, seed: int | None = 0
-) -> pd.DataFrame:
+def simulate_gamma_gamma(frequency: Any, p: float, q: float, gamma: float, *, seed: int | None = 0) -> pd.DataFrame:
     """Mean spend of ``frequency`` purchases per member (all > 0) under Gamma-Gamma."""
     rng = np.random.default_rng(seed)
     x = np.asarray(frequency, dtype=np.int64)
@@ -139,7 +154,9 @@ def simulate_orders(
     order = np.repeat(np.arange(len(lines)), lines)
     seconds = rng.integers(0, 86_400, len(order))
     ordered_at = (
-        np.datetime64(start, "s") + day.astype("timedelta64[D]").astype("timedelta64[s]") + seconds.astype("timedelta64[s]")
+        np.datetime64(start, "s")
+        + day.astype("timedelta64[D]").astype("timedelta64[s]")
+        + seconds.astype("timedelta64[s]")
     )
     return pd.DataFrame(
         {

@@ -40,11 +40,22 @@ class MemberValueFit:
         return predict_member_value(self.summary, self.purchases, self.spend, **options)
 
 
-def summarise_for(orders: ir.Table, model: str, time_unit: str, *, calibration_end: str | date | None = None,
-                  observation_end: str | date | None = None) -> ir.Table:
+def summarise_for(
+    orders: ir.Table,
+    model: str,
+    time_unit: str,
+    *,
+    calibration_end: str | date | None = None,
+    observation_end: str | date | None = None,
+) -> ir.Table:
     """The purchase summary in the shape ``model`` needs (whole periods for BG/BB)."""
-    return summarise_purchases(orders, time_unit=time_unit, calibration_end=calibration_end, observation_end=observation_end,
-                               discrete=model == BetaGeoBetaBinomModel.model_name)
+    return summarise_purchases(
+        orders,
+        time_unit=time_unit,
+        calibration_end=calibration_end,
+        observation_end=observation_end,
+        discrete=model == BetaGeoBetaBinomModel.model_name,
+    )
 
 
 def check_repeat_buyers(summary: ir.Table) -> None:
@@ -53,8 +64,12 @@ def check_repeat_buyers(summary: ir.Table) -> None:
     counts = summary.aggregate(members=summary.count(), repeaters=(summary.frequency > 0).sum()).execute()
     members, repeaters = int(counts.members.iloc[0]), counts.repeaters.iloc[0]
     if members and not (repeaters == repeaters and repeaters > 0):  # NaN: no rows
-        raise said(InputError, "cannot.clv_no_repeat", "ingest a longer period of orders: members who bought on two different days",
-                   members=members)
+        raise said(
+            InputError,
+            "cannot.clv_no_repeat",
+            "ingest a longer period of orders: members who bought on two different days",
+            members=members,
+        )
 
 
 def fit_member_value(

@@ -81,15 +81,23 @@ class BetaGeoBetaBinomModel(TransactionModel):
         x, t_x, n, w = data.x, data.t_x, data.n, data.w
         base = betaln(al, be) + betaln(ga, de)
         d_base = np.array(
-            [digamma(al) - digamma(al + be), digamma(be) - digamma(al + be),
-             digamma(ga) - digamma(ga + de), digamma(de) - digamma(ga + de)]
+            [
+                digamma(al) - digamma(al + be),
+                digamma(be) - digamma(al + be),
+                digamma(ga) - digamma(ga + de),
+                digamma(de) - digamma(ga + de),
+            ]
         )
         # term 0: alive through all n opportunities
         terms = [betaln(al + x, be + n - x) + betaln(ga, de + n)]
         grads = [
             np.stack(
-                [digamma(al + x) - digamma(al + be + n), digamma(be + n - x) - digamma(al + be + n),
-                 digamma(ga) - digamma(ga + de + n), digamma(de + n) - digamma(ga + de + n)]
+                [
+                    digamma(al + x) - digamma(al + be + n),
+                    digamma(be + n - x) - digamma(al + be + n),
+                    digamma(ga) - digamma(ga + de + n),
+                    digamma(de + n) - digamma(ga + de + n),
+                ]
             )
         ]
         # died at opportunity t_x + i + 1, i = 0 .. n - t_x - 1
@@ -100,8 +108,12 @@ class BetaGeoBetaBinomModel(TransactionModel):
             terms.append(np.where(valid, term, -np.inf))
             grads.append(
                 np.stack(
-                    [digamma(al + x) - digamma(al + be + k), digamma(be + k - x) - digamma(al + be + k),
-                     digamma(ga + 1.0) - digamma(ga + 1.0 + de + k), digamma(de + k) - digamma(ga + 1.0 + de + k)]
+                    [
+                        digamma(al + x) - digamma(al + be + k),
+                        digamma(be + k - x) - digamma(al + be + k),
+                        digamma(ga + 1.0) - digamma(ga + 1.0 + de + k),
+                        digamma(de + k) - digamma(ga + 1.0 + de + k),
+                    ]
                 )
             )
         stacked = np.stack(terms)
@@ -148,9 +160,7 @@ class BetaGeoBetaBinomModel(TransactionModel):
             survive = survive + np.where(k <= steps, np.exp(betaln(ga, de + n + k) - betaln(ga, de + n)), 0.0)
         return alive * mean_p * survive
 
-    def probability_of_purchases(
-        self, n: int, t: Any, frequency: Any = 0, recency: Any = 0, T: Any = 0
-    ) -> np.ndarray:
+    def probability_of_purchases(self, n: int, t: Any, frequency: Any = 0, recency: Any = 0, T: Any = 0) -> np.ndarray:
         """P(exactly n purchases in the next ``floor(t)`` opportunities | x, t_x, periods).
 
         A member alive after the last observed opportunity lives ``K`` more opportunities with
@@ -171,8 +181,11 @@ class BetaGeoBetaBinomModel(TransactionModel):
             else:
                 log_k = betaln(ga, d_post + k) - betaln(ga, d_post)
             log_buy = (
-                gammaln(k + 1.0) - gammaln(j + 1.0) - gammaln(k - j + 1.0)
-                + betaln(a_post + j, b_post + k - j) - betaln(a_post, b_post)
+                gammaln(k + 1.0)
+                - gammaln(j + 1.0)
+                - gammaln(k - j + 1.0)
+                + betaln(a_post + j, b_post + k - j)
+                - betaln(a_post, b_post)
             )
             total = total + np.exp(log_k + log_buy)
         return alive * total + (1.0 - alive) * (j == 0)

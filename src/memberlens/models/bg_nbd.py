@@ -170,9 +170,7 @@ class BetaGeoModel(TransactionModel):
         return alive * _bgnbd_expected(t, r + x, alpha + T, a, b_post)
 
     @limit_aware
-    def probability_of_purchases(
-        self, n: int, t: Any, frequency: Any = 0, recency: Any = 0, T: Any = 0
-    ) -> np.ndarray:
+    def probability_of_purchases(self, n: int, t: Any, frequency: Any = 0, recency: Any = 0, T: Any = 0) -> np.ndarray:
         """P(exactly n purchases in (T, T+t] | x, t_x, T).
 
         A member alive at T has ``λ ~ Gamma(r+x, α+T)`` and ``p ~ Beta(a, b')`` and starts a new
@@ -186,8 +184,11 @@ class BetaGeoModel(TransactionModel):
         alive = expit(-self._log_odds_dead(x, t_x, T))
         q = alpha_post / (alpha_post + t)  # NB "success" probability of the purchase count
         log_nb = (
-            gammaln(r_post + n) - gammaln(r_post) - gammaln(n + 1.0)
-            + r_post * np.log(q) + (n * np.log1p(-q) if n else 0.0)
+            gammaln(r_post + n)
+            - gammaln(r_post)
+            - gammaln(n + 1.0)
+            + r_post * np.log(q)
+            + (n * np.log1p(-q) if n else 0.0)
         )
         stay = np.exp(betaln(a, b_post + n) - betaln(a, b_post) + log_nb)
         if n == 0:
@@ -241,7 +242,9 @@ QUADRATURE_NODES = 1024
 QUADRATURE_CHUNK = 8192  # rows per block of the (rows x nodes) integrand: 64 MB
 
 
-def _bgnbd_expected_by_quadrature(t: np.ndarray, r: np.ndarray, alpha: np.ndarray, b: np.ndarray, a: float) -> np.ndarray:
+def _bgnbd_expected_by_quadrature(
+    t: np.ndarray, r: np.ndarray, alpha: np.ndarray, b: np.ndarray, a: float
+) -> np.ndarray:
     """E[X(t)] as ``E_p[(1 - (α/(α+pt))^r) / p]`` over ``p ~ Beta(a, b)``: given p, purchases
     before dropout are geometric and ``E[X(t) | λ, p] = (1 - e^(-λpt)) / p``; averaged over
     ``λ ~ Gamma(r, α)``. Gauss-Legendre on the Beta's quantile scale (the integrand is bounded

@@ -119,8 +119,13 @@ class GammaGammaModel(BaseModel):
         px = p * x
         log_xm = np.log(g + x * m)
         ll = (
-            gammaln(px + q) - gammaln(px) - gammaln(q) + q * np.log(g)
-            + (px - 1.0) * np.log(m) + px * np.log(x) - (px + q) * log_xm
+            gammaln(px + q)
+            - gammaln(px)
+            - gammaln(q)
+            + q * np.log(g)
+            + (px - 1.0) * np.log(m)
+            + px * np.log(x)
+            - (px + q) * log_xm
         )
         d_p = x * (digamma(px + q) - digamma(px) + np.log(m) + np.log(x) - log_xm)
         d_q = digamma(px + q) - digamma(q) + np.log(g) - log_xm

@@ -239,9 +239,7 @@ class ParetoNBDModel(TransactionModel):
         return alive * (r + x) * (beta + T) / (alpha + T) * growth
 
     @limit_aware
-    def probability_of_purchases(
-        self, n: int, t: Any, frequency: Any = 0, recency: Any = 0, T: Any = 0
-    ) -> np.ndarray:
+    def probability_of_purchases(self, n: int, t: Any, frequency: Any = 0, recency: Any = 0, T: Any = 0) -> np.ndarray:
         """P(exactly n purchases in (T, T+t] | x, t_x, T).
 
         A member alive at T has independent ``λ ~ Gamma(r+x, α+T)`` and ``μ ~ Gamma(s, β+T)``.
@@ -283,7 +281,9 @@ def _digamma_diff(r: float, x: np.ndarray) -> np.ndarray:
     return digamma(r + x) - digamma(r)
 
 
-def _log_h_elementwise(y: np.ndarray, r_post: np.ndarray, a_post: np.ndarray, s: float, b_post: np.ndarray) -> np.ndarray:
+def _log_h_elementwise(
+    y: np.ndarray, r_post: np.ndarray, a_post: np.ndarray, s: float, b_post: np.ndarray
+) -> np.ndarray:
     """``log ∫_y^∞ (α'+u)^-r' (β'+u)^-(s+1) du`` with per-element α', β', r' (x = 0 in log_h)."""
     out = np.empty(np.shape(y))
     y = np.asarray(y, dtype=float)

@@ -77,7 +77,9 @@ class Rule:
         if self.kind == "threshold":
             return f"{self.watched} {'below' if self.direction == 'down' else 'above'} {self.limit:g}"
         if self.kind == "change":
-            return f"{self.watched} {'down' if self.direction == 'down' else 'up'} {self.limit:.0%} on its {self.baseline}"
+            return (
+                f"{self.watched} {'down' if self.direction == 'down' else 'up'} {self.limit:.0%} on its {self.baseline}"
+            )
         return f"{self.watched} off its seasonal range ({self.direction})"
 
 
@@ -90,8 +92,21 @@ DEFAULT_RULES = (
     Rule("new_buyers", "auto", "down", name="new buyers below their seasonal pattern"),
 )
 
-_KEYS = {"name", "metric", "above", "below", "rise", "fall", "baseline", "window", "band", "direction", "periods",
-         "segment", "risk_band"}
+_KEYS = {
+    "name",
+    "metric",
+    "above",
+    "below",
+    "rise",
+    "fall",
+    "baseline",
+    "window",
+    "band",
+    "direction",
+    "periods",
+    "segment",
+    "risk_band",
+}
 # share metrics (from the stored score history) and the key naming their group
 GROUP_KEYS = {"segment_share": "segment", "risk_band_share": "risk_band"}
 
@@ -103,12 +118,16 @@ def load_rules(path: str | Path, metrics: set[str] | None = None) -> list[Rule]:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ConfigError(f"{path}: no such rules file", "write [[rule]] tables, or leave out --rules for the built-in ones") from None
+        raise ConfigError(
+            f"{path}: no such rules file", "write [[rule]] tables, or leave out --rules for the built-in ones"
+        ) from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc})", "see the README's monitoring rules") from None
     entries = data.get("rule")
     if not isinstance(entries, list) or not entries or set(data) - {"rule"}:
-        raise ConfigError(f"{path}: expected [[rule]] tables and nothing else", 'e.g. [[rule]]\nmetric = "churn_rate"\nrise = 0.2')
+        raise ConfigError(
+            f"{path}: expected [[rule]] tables and nothing else", 'e.g. [[rule]]\nmetric = "churn_rate"\nrise = 0.2'
+        )
     return [rule_from(entry, f"{path}, rule {number}", metrics) for number, entry in enumerate(entries, 1)]
 
 
@@ -119,38 +138,61 @@ def rule_from(entry: dict[str, Any], where: str, metrics: set[str] | None = None
         raise ConfigError(f"{where}: unknown key {sorted(unknown)[0]!r}", f"keys: {', '.join(sorted(_KEYS))}")
     metric = entry.get("metric")
     if not isinstance(metric, str):
-        raise ConfigError(f"{where}: 'metric' is missing", "name the metric to watch, e.g. metric = \"churn_rate\"")
+        raise ConfigError(f"{where}: 'metric' is missing", 'name the metric to watch, e.g. metric = "churn_rate"')
     if metrics is not None and metric not in metrics:
         close = difflib.get_close_matches(metric, sorted(metrics), n=1)
-        raise ConfigError(f"{where}: unknown metric {metric!r}",
-                          (f"did you mean {close[0]!r}? " if close else "") + f"metrics: {', '.join(sorted(metrics))}")
+        raise ConfigError(
+            f"{where}: unknown metric {metric!r}",
+            (f"did you mean {close[0]!r}? " if close else "") + f"metrics: {', '.join(sorted(metrics))}",
+        )
     group_key = GROUP_KEYS.get(metric)
     if group_key is not None and not isinstance(entry.get(group_key), str):
-        raise ConfigError(f"{where}: {metric} needs {group_key} = \"...\"",
-                          'e.g. segment = "at_risk" (an RFM segment) or risk_band = "high"')
+        raise ConfigError(
+            f'{where}: {metric} needs {group_key} = "..."',
+            'e.g. segment = "at_risk" (an RFM segment) or risk_band = "high"',
+        )
     misplaced = [k for k in GROUP_KEYS.values() if k in entry and k != group_key]
     if misplaced:
-        raise ConfigError(f"{where}: {misplaced[0]} goes with metric = \"{misplaced[0]}_share\"")
+        raise ConfigError(f'{where}: {misplaced[0]} goes with metric = "{misplaced[0]}_share"')
     limits = [k for k in ("above", "below", "rise", "fall") if k in entry]
     if len(limits) > 1:
         raise ConfigError(f"{where}: give one of above, below, rise, fall (got {', '.join(limits)})")
     number = lambda key, low, high: _number(entry, key, where, low, high)  # noqa: E731
-    common = {"metric": metric, "name": str(entry.get("name", "")), "periods": int(number("periods", 1, 1000) or 1),
-              "group": entry.get(group_key, "") if group_key else ""}
+    common = {
+        "metric": metric,
+        "name": str(entry.get("name", "")),
+        "periods": int(number("periods", 1, 1000) or 1),
+        "group": entry.get(group_key, "") if group_key else "",
+    }
     if limits and limits[0] in ("above", "below"):
-        return Rule(kind="threshold", direction="up" if limits[0] == "above" else "down",
-                    limit=number(limits[0], -math.inf, math.inf), **common)
+        return Rule(
+            kind="threshold",
+            direction="up" if limits[0] == "above" else "down",
+            limit=number(limits[0], -math.inf, math.inf),
+            **common,
+        )
     if limits:
         baseline = entry.get("baseline", "trailing-median")
         if baseline not in BASELINES:
             raise ConfigError(f"{where}: baseline {baseline!r} is not one of {', '.join(BASELINES)}")
-        return Rule(kind="change", direction="up" if limits[0] == "rise" else "down", limit=number(limits[0], 0, math.inf),
-                    baseline=baseline, window=int(number("window", 1, 1000) or 6), **common)
+        return Rule(
+            kind="change",
+            direction="up" if limits[0] == "rise" else "down",
+            limit=number(limits[0], 0, math.inf),
+            baseline=baseline,
+            window=int(number("window", 1, 1000) or 6),
+            **common,
+        )
     direction = entry.get("direction", "both")
     if direction not in DIRECTIONS:
         raise ConfigError(f"{where}: direction {direction!r} is not one of {', '.join(DIRECTIONS)}")
-    return Rule(kind="auto", direction=direction, band=number("band", 0, 100) or 3.0,
-                window=int(number("window", 1, 1000) or 6), **common)
+    return Rule(
+        kind="auto",
+        direction=direction,
+        band=number("band", 0, 100) or 3.0,
+        window=int(number("window", 1, 1000) or 6),
+        **common,
+    )
 
 
 def _number(entry: dict[str, Any], key: str, where: str, low: float, high: float) -> float | None:
@@ -175,8 +217,10 @@ def evaluate_rule(rule: Rule, series: pd.Series, period: str = "month") -> pd.Da
     held = np.zeros(len(x), dtype="int64")
     for i, b in enumerate(breached):
         held[i] = (held[i - 1] + 1 if i else 1) if b else 0
-    return pd.DataFrame({"value": x, "low": low, "high": high, "breached": breached, "held": held,
-                         "fired": held >= rule.periods}, index=series.index)
+    return pd.DataFrame(
+        {"value": x, "low": low, "high": high, "breached": breached, "held": held, "fired": held >= rule.periods},
+        index=series.index,
+    )
 
 
 def _bounds(rule: Rule, x: np.ndarray, period: str) -> tuple[np.ndarray, np.ndarray]:
@@ -192,8 +236,11 @@ def _bounds(rule: Rule, x: np.ndarray, period: str) -> tuple[np.ndarray, np.ndar
         base = np.where(base > 0, base, np.nan)  # a change on nothing has no size: no verdict
         factor = 1 + rule.limit if rule.direction == "up" else 1 - rule.limit
         bound = base * factor
-        return (np.where(np.isnan(bound), np.nan, -np.inf), bound) if rule.direction == "up" \
+        return (
+            (np.where(np.isnan(bound), np.nan, -np.inf), bound)
+            if rule.direction == "up"
             else (bound, np.where(np.isnan(bound), np.nan, np.inf))
+        )
     known = x[~np.isnan(x)]
     ratios = len(known) > 0 and bool((known > 0).all())  # judge shares of the value, not amounts
     centre, spread = _seasonal_forecast(np.log(x) if ratios else x, SEASON.get(period, 12))
@@ -213,7 +260,7 @@ def _trailing_median(x: np.ndarray, window: int) -> np.ndarray:
     need = min(3, window)
     out = np.full(len(x), np.nan)
     for i in range(len(x)):
-        before = x[max(0, i - window):i]
+        before = x[max(0, i - window) : i]
         before = before[~np.isnan(before)]
         if len(before) >= need:
             out[i] = np.median(before)

@@ -31,8 +31,10 @@ SEASON_FEATURES = ("season_sin", "season_cos")
 
 def check_label(label: str) -> Label:
     if label not in LABELS:
-        raise ConfigError(f"The 'label' parameter must be 'orders' or 'unsubscribe'. Got {label!r} instead.",
-                          "--label orders (no order in the horizon) or --label unsubscribe (members.unsubscribed_at)")
+        raise ConfigError(
+            f"The 'label' parameter must be 'orders' or 'unsubscribe'. Got {label!r} instead.",
+            "--label orders (no order in the horizon) or --label unsubscribe (members.unsubscribed_at)",
+        )
     return label  # type: ignore[return-value]
 
 
@@ -46,8 +48,9 @@ def first_order_day(orders: ir.Table) -> date:
     return pd.Timestamp(orders.ordered_at.min().execute()).date()
 
 
-def schedule_cutoffs(first: date, end: date, *, horizon_days: int, step_days: int, n_cutoffs: int,
-                     min_history_days: int) -> tuple[list[date], date]:
+def schedule_cutoffs(
+    first: date, end: date, *, horizon_days: int, step_days: int, n_cutoffs: int, min_history_days: int
+) -> tuple[list[date], date]:
     """Training cut-offs (oldest first) and the validation cut-off.
 
     The validation cut-off is the latest whose label window is fully observed (``end −
@@ -62,12 +65,21 @@ def schedule_cutoffs(first: date, end: date, *, horizon_days: int, step_days: in
     training = sorted(day for day in training if day >= earliest)
     if len(training) < 2:
         need = 2 * horizon_days + min_history_days + step_days
-        raise said(ConfigError, "cannot.churn_short", "use a shorter --horizon-days, or more history", first=first,
-                   last=end - timedelta(days=1), horizon=horizon_days, need=need)
+        raise said(
+            ConfigError,
+            "cannot.churn_short",
+            "use a shorter --horizon-days, or more history",
+            first=first,
+            last=end - timedelta(days=1),
+            horizon=horizon_days,
+            need=need,
+        )
     return training, validation
 
 
-def churn_labels(tables: Mapping[str, ir.Table], as_of: date | str, horizon_days: int, label: Label = "orders") -> ir.Table:
+def churn_labels(
+    tables: Mapping[str, ir.Table], as_of: date | str, horizon_days: int, label: Label = "orders"
+) -> ir.Table:
     """``customer_id, churned`` (1/0) for the customers with an order before ``as_of``.
 
     * ``orders``: churned when the customer places no order in ``[as_of, as_of + horizon)``;
@@ -79,14 +91,17 @@ def churn_labels(tables: Mapping[str, ir.Table], as_of: date | str, horizon_days
     orders = tables["orders"]
     customers = known_rows(orders, "ordered_at", day).select("customer_id").distinct()
     if label == "orders":
-        later = orders.filter((orders.ordered_at >= start) & (orders.ordered_at < stop)).select("customer_id").distinct()
+        later = (
+            orders.filter((orders.ordered_at >= start) & (orders.ordered_at < stop)).select("customer_id").distinct()
+        )
         later = later.mutate(_seen=ibis.literal(1))
         joined = customers.left_join(later, customers.customer_id == later.customer_id)
         return joined.select(customers.customer_id, churned=joined._seen.isnull().ifelse(1, 0))
     members = tables.get("members")
     if members is None:
-        raise ConfigError("--label unsubscribe needs the members table (unsubscribed_at)",
-                          "memberlens ingest FILE --table members")
+        raise ConfigError(
+            "--label unsubscribe needs the members table (unsubscribed_at)", "memberlens ingest FILE --table members"
+        )
     m = known_rows(members, "registered_at", day)
     per = m.group_by("customer_id").aggregate(unsubscribed_at=m.unsubscribed_at.min())
     per = per.filter(per.unsubscribed_at.isnull() | (per.unsubscribed_at >= start))
@@ -95,8 +110,9 @@ def churn_labels(tables: Mapping[str, ir.Table], as_of: date | str, horizon_days
     return joined.select(customers.customer_id, churned=gone.ifelse(1, 0))
 
 
-def labelled_features(tables: Mapping[str, ir.Table], as_of: date, horizon_days: int, label: Label,
-                      sample_fraction: float = 1.0) -> ir.Table:
+def labelled_features(
+    tables: Mapping[str, ir.Table], as_of: date, horizon_days: int, label: Label, sample_fraction: float = 1.0
+) -> ir.Table:
     """Features as of ``as_of`` joined to the label after it (one row per customer; with
     ``sample_fraction`` < 1, the customers of the seeded member sample only)."""
     features = member_features(tables, as_of)
@@ -115,8 +131,13 @@ def sample_fraction_for(orders: ir.Table, before: date, max_customers: int) -> t
     return (1.0 if customers <= max_customers else max_customers / customers), customers
 
 
-def training_frame(tables: Mapping[str, ir.Table], cutoffs: Sequence[date], horizon_days: int, label: Label,
-                   sample_fraction: float = 1.0) -> pd.DataFrame:
+def training_frame(
+    tables: Mapping[str, ir.Table],
+    cutoffs: Sequence[date],
+    horizon_days: int,
+    label: Label,
+    sample_fraction: float = 1.0,
+) -> pd.DataFrame:
     """The labelled feature matrix of every cut-off, executed in one query; only this comes to
     Python. Rows are ordered by cut-off and customer id. With ``sample_fraction`` < 1, the same
     seeded sample of customers at every cut-off (:mod:`memberlens.predict._sample`)."""

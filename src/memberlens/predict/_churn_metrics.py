@@ -31,8 +31,11 @@ def decile_table(observed: Sequence[int], predicted: Sequence[float]) -> pd.Data
     decile = np.empty(p.size, dtype=int)
     decile[order] = np.arange(p.size) * DECILES // max(p.size, 1) + 1
     frame = pd.DataFrame({"decile": decile, "y": y, "p": p})
-    table = frame.groupby("decile").agg(members=("y", "size"), predicted=("p", "mean"), observed=("y", "mean"),
-                                        outcomes=("y", "sum")).reset_index()
+    table = (
+        frame.groupby("decile")
+        .agg(members=("y", "size"), predicted=("p", "mean"), observed=("y", "mean"), outcomes=("y", "sum"))
+        .reset_index()
+    )
     base = y.mean() if y.size else float("nan")
     total = y.sum()
     table["lift"] = table.observed / base if base > 0 else float("nan")
@@ -62,12 +65,15 @@ def probability_metrics(observed: Sequence[int], predicted: Sequence[float]) -> 
     }
 
 
-def feature_importances(estimator: Any, features: pd.DataFrame, observed: Sequence[int], *, repeats: int = 5,
-                        random_state: int = 0) -> pd.DataFrame:
+def feature_importances(
+    estimator: Any, features: pd.DataFrame, observed: Sequence[int], *, repeats: int = 5, random_state: int = 0
+) -> pd.DataFrame:
     """Permutation importance on held-out rows: how much the ROC-AUC drops when one feature's
     values are shuffled (``importance`` mean, ``spread`` standard deviation), largest first."""
-    result = permutation_importance(estimator, features, np.asarray(observed), scoring="roc_auc", n_repeats=repeats,
-                                    random_state=random_state)
-    table = pd.DataFrame({"feature": list(features.columns), "importance": result.importances_mean,
-                          "spread": result.importances_std})
+    result = permutation_importance(
+        estimator, features, np.asarray(observed), scoring="roc_auc", n_repeats=repeats, random_state=random_state
+    )
+    table = pd.DataFrame(
+        {"feature": list(features.columns), "importance": result.importances_mean, "spread": result.importances_std}
+    )
     return table.sort_values(["importance", "feature"], ascending=[False, True]).reset_index(drop=True)

@@ -50,8 +50,13 @@ def save_prediction_model(path: str | Path, kind: str, estimator: Any, metadata:
     """Write ``estimator`` and ``metadata`` (JSON-ready) to ``path`` atomically."""
     import skops.io as sio
 
-    payload = {"format": FORMAT, "format_version": FORMAT_VERSION, "kind": kind,
-               "metadata": json.dumps(metadata, ensure_ascii=False, default=str), "estimator": estimator}
+    payload = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "kind": kind,
+        "metadata": json.dumps(metadata, ensure_ascii=False, default=str),
+        "estimator": estimator,
+    }
     with atomic_path(Path(path)) as tmp:
         sio.dump(payload, tmp)
 
@@ -70,8 +75,10 @@ def load_prediction_model(path: str | Path, kind: str) -> tuple[Any, dict[str, A
         raise InputError(f"{path}: not a memberlens model file ({type(exc).__name__})", hint) from exc
     unknown = sorted(set(untrusted) - set(TRUSTED_TYPES))
     if unknown:
-        raise InputError(f"{path}: refusing to load types that a memberlens model does not contain: {unknown}",
-                         "only load model files you saved yourself")
+        raise InputError(
+            f"{path}: refusing to load types that a memberlens model does not contain: {unknown}",
+            "only load model files you saved yourself",
+        )
     payload = sio.load(path, trusted=list(untrusted))
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise InputError(f"{path}: not a memberlens model file", hint)

@@ -76,7 +76,9 @@ class AnomalyThresholds:
         for item in fields(self):
             value = getattr(self, item.name)
             integer = item.type in ("int", int)
-            valid = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0
+            valid = (
+                isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0
+            )
             if integer:
                 valid = valid and float(value).is_integer() and value >= 1
             if not valid:
@@ -116,18 +118,24 @@ def _cancellation_lines(orders: ir.Table, cancellations: ir.Table | None) -> ir.
 def _largest_line_per_order(lines: ir.Table, thresholds: AnomalyThresholds) -> ir.Table:
     """Per order, its line with the largest quantity relative to its product's median line."""
     known = lines.filter(lines.product_id.notnull() & lines.quantity.notnull())
-    products = known.group_by("product_id").aggregate(product_median_quantity=known.quantity.median(),
-                                                      product_lines=known.count())
+    products = known.group_by("product_id").aggregate(
+        product_median_quantity=known.quantity.median(), product_lines=known.count()
+    )
     products = products.filter(products.product_lines >= thresholds.min_product_lines)
     view = lines.view()
     joined = view.join(products, view.product_id == products.product_id).select(
-        view.order_id, view.product_id, view.quantity, products.product_median_quantity,
+        view.order_id,
+        view.product_id,
+        view.quantity,
+        products.product_median_quantity,
         product_ratio=ratio(view.quantity, products.product_median_quantity),
     )
-    ranked = joined.mutate(position=ibis.row_number().over(
-        group_by=joined.order_id,
-        order_by=[joined.product_ratio.fill_null(-1.0).desc(), joined.quantity.desc(), joined.product_id],
-    ))
+    ranked = joined.mutate(
+        position=ibis.row_number().over(
+            group_by=joined.order_id,
+            order_by=[joined.product_ratio.fill_null(-1.0).desc(), joined.quantity.desc(), joined.product_id],
+        )
+    )
     return ranked.filter(ranked.position == 0).drop("position")
 
 
@@ -151,13 +159,14 @@ def score_orders(orders: ir.Table, thresholds: AnomalyThresholds = AnomalyThresh
         customer_orders=per_customer.count(), customer_median_amount=per_customer.amount.median()
     )
     top = _largest_line_per_order(lines, thresholds)
-    scored = (
-        totals.left_join(top, totals.order_id == top.order_id)
-        .select(totals, top.product_id, top.quantity, top.product_median_quantity, top.product_ratio)
+    scored = totals.left_join(top, totals.order_id == top.order_id).select(
+        totals, top.product_id, top.quantity, top.product_median_quantity, top.product_ratio
     )
-    scored = scored.left_join(customers, scored.customer_id == customers.customer_id).select(
-        scored, customers.customer_orders, customers.customer_median_amount
-    ).cross_join(population)
+    scored = (
+        scored.left_join(customers, scored.customer_id == customers.customer_id)
+        .select(scored, customers.customer_orders, customers.customer_median_amount)
+        .cross_join(population)
+    )
     units_ratio = ratio(scored.units, scored.median_order_units)
     amount_ratio = ratio(scored.amount, scored.median_order_amount)
     customer_ratio = ratio(scored.amount, scored.customer_median_amount)
@@ -166,11 +175,16 @@ def score_orders(orders: ir.Table, thresholds: AnomalyThresholds = AnomalyThresh
         units_ratio=units_ratio,
         amount_ratio=amount_ratio,
         customer_ratio=customer_ratio,
-        flag_product_quantity=((scored.product_ratio >= t.product_ratio) & (scored.quantity >= t.min_units)).fill_null(False),
+        flag_product_quantity=((scored.product_ratio >= t.product_ratio) & (scored.quantity >= t.min_units)).fill_null(
+            False
+        ),
         flag_order_units=((units_ratio >= t.order_ratio) & (scored.units >= t.min_units)).fill_null(False),
         flag_order_amount=(amount_ratio >= t.order_ratio).fill_null(False),
-        flag_customer_history=((scored.customer_orders >= t.min_customer_orders) & (scored.amount > 0)
-                               & (customer_ratio >= t.customer_ratio)).fill_null(False),
+        flag_customer_history=(
+            (scored.customer_orders >= t.min_customer_orders)
+            & (scored.amount > 0)
+            & (customer_ratio >= t.customer_ratio)
+        ).fill_null(False),
     )
 
 
@@ -178,20 +192,30 @@ def _cancelled_units(flagged_lines: ir.Table, cancellations: ir.Table) -> ir.Tab
     """Per flagged order: units of its products cancelled afterwards, and the first such
     cancellation's order id (same customer and product, dated at or after the order, cancelling
     at least the order's quantity of the product)."""
-    bought = flagged_lines.filter(flagged_lines.product_id.notnull()).group_by(
-        ["order_id", "customer_id", "product_id"]
-    ).aggregate(ordered_at=flagged_lines.ordered_at.min(), quantity=flagged_lines.quantity.sum())
+    bought = (
+        flagged_lines.filter(flagged_lines.product_id.notnull())
+        .group_by(["order_id", "customer_id", "product_id"])
+        .aggregate(ordered_at=flagged_lines.ordered_at.min(), quantity=flagged_lines.quantity.sum())
+    )
     c = cancellations
     matched = bought.join(
         c,
-        [bought.customer_id == c.customer_id, bought.product_id == c.product_id, c.ordered_at >= bought.ordered_at,
-         -c.quantity >= bought.quantity],
+        [
+            bought.customer_id == c.customer_id,
+            bought.product_id == c.product_id,
+            c.ordered_at >= bought.ordered_at,
+            -c.quantity >= bought.quantity,
+        ],
     ).select(bought.order_id, bought.product_id, bought.quantity, cancelled_by=c.order_id, cancelled_at=c.ordered_at)
-    first = matched.mutate(position=ibis.row_number().over(
-        group_by=[matched.order_id, matched.product_id], order_by=[matched.cancelled_at, matched.cancelled_by]
-    ))
+    first = matched.mutate(
+        position=ibis.row_number().over(
+            group_by=[matched.order_id, matched.product_id], order_by=[matched.cancelled_at, matched.cancelled_by]
+        )
+    )
     first = first.filter(first.position == 0)
-    return first.group_by("order_id").aggregate(cancelled_units=first.quantity.sum(), cancelled_by=first.cancelled_by.min())
+    return first.group_by("order_id").aggregate(
+        cancelled_units=first.quantity.sum(), cancelled_by=first.cancelled_by.min()
+    )
 
 
 def flag_unusual_orders(
@@ -218,31 +242,56 @@ def flag_unusual_orders(
         flagged, cancelled.cancelled_units, cancelled.cancelled_by
     )
     result = result.left_join(names, result.product_id == names.product_id).select(result, names.product_name)
-    severity = ibis.greatest(result.product_ratio.fill_null(0.0), result.units_ratio.fill_null(0.0),
-                             result.amount_ratio.fill_null(0.0), result.customer_ratio.fill_null(0.0))
+    severity = ibis.greatest(
+        result.product_ratio.fill_null(0.0),
+        result.units_ratio.fill_null(0.0),
+        result.amount_ratio.fill_null(0.0),
+        result.customer_ratio.fill_null(0.0),
+    )
     result = result.mutate(flag_cancelled=result.cancelled_units.notnull(), severity=severity)
     return result.select(*ORDER_COLUMNS).order_by([ibis.desc("severity"), "order_id"])
 
 
 ORDER_COLUMNS = (
-    "order_id", "customer_id", "ordered_at", "lines", "units", "amount", "product_id", "product_name", "quantity",
-    "product_median_quantity", "product_ratio", "median_order_units", "units_ratio", "median_order_amount",
-    "amount_ratio", "customer_orders", "customer_median_amount", "customer_ratio", "cancelled_units", "cancelled_by",
-    *(f"flag_{reason}" for reason in ORDER_REASONS), "severity",
+    "order_id",
+    "customer_id",
+    "ordered_at",
+    "lines",
+    "units",
+    "amount",
+    "product_id",
+    "product_name",
+    "quantity",
+    "product_median_quantity",
+    "product_ratio",
+    "median_order_units",
+    "units_ratio",
+    "median_order_amount",
+    "amount_ratio",
+    "customer_orders",
+    "customer_median_amount",
+    "customer_ratio",
+    "cancelled_units",
+    "cancelled_by",
+    *(f"flag_{reason}" for reason in ORDER_REASONS),
+    "severity",
 )
 
 
 # -- members -----------------------------------------------------------------------------------
 def _busiest_days(lines: ir.Table) -> ir.Table:
     """Per customer, the most orders placed on one calendar day and that day (ties: earliest)."""
-    daily = lines.mutate(day=lines.ordered_at.date()).group_by(["customer_id", "day"]).aggregate(
-        day_orders=ibis._.order_id.nunique()
+    daily = (
+        lines.mutate(day=lines.ordered_at.date())
+        .group_by(["customer_id", "day"])
+        .aggregate(day_orders=ibis._.order_id.nunique())
     )
-    ranked = daily.mutate(position=ibis.row_number().over(
-        group_by=daily.customer_id, order_by=[daily.day_orders.desc(), daily.day]
-    ))
-    return ranked.filter(ranked.position == 0).select("customer_id", busiest_day=ranked.day,
-                                                       most_orders_in_a_day=ranked.day_orders)
+    ranked = daily.mutate(
+        position=ibis.row_number().over(group_by=daily.customer_id, order_by=[daily.day_orders.desc(), daily.day])
+    )
+    return ranked.filter(ranked.position == 0).select(
+        "customer_id", busiest_day=ranked.day, most_orders_in_a_day=ranked.day_orders
+    )
 
 
 def flag_unusual_members(
@@ -258,8 +307,9 @@ def flag_unusual_members(
     """
     lines = _purchase_lines(orders).filter(ibis._.customer_id.notnull())
     totals = _order_totals(lines)
-    members = totals.group_by("customer_id").aggregate(orders=totals.count(), units=totals.units.sum(),
-                                                       spend=money_sum(totals.amount))
+    members = totals.group_by("customer_id").aggregate(
+        orders=totals.count(), units=totals.units.sum(), spend=money_sum(totals.amount)
+    )
     log_spend = ibis.ifelse(members.spend > 0, members.spend.ln(), ibis.null("float64"))
     members = members.mutate(log_spend=log_spend)
     centre = members.aggregate(median_log_spend=members.log_spend.median(), median_spend=members.spend.median())
@@ -267,11 +317,14 @@ def flag_unusual_members(
     spread = spread_input.aggregate(
         mad_log_spend=(spread_input.log_spend - spread_input.median_log_spend).abs().median()
     )
-    bulk = bulk_orders.group_by("customer_id").aggregate(bulk_orders=bulk_orders.count(),
-                                                          bulk_units=bulk_orders.units.sum())
+    bulk = bulk_orders.group_by("customer_id").aggregate(
+        bulk_orders=bulk_orders.count(), bulk_units=bulk_orders.units.sum()
+    )
     days = _busiest_days(lines)
     joined = members.cross_join(centre).cross_join(spread)
-    joined = joined.left_join(bulk, joined.customer_id == bulk.customer_id).select(joined, bulk.bulk_orders, bulk.bulk_units)
+    joined = joined.left_join(bulk, joined.customer_id == bulk.customer_id).select(
+        joined, bulk.bulk_orders, bulk.bulk_units
+    )
     joined = joined.left_join(days, joined.customer_id == days.customer_id).select(
         joined, days.busiest_day, days.most_orders_in_a_day
     )
@@ -293,8 +346,19 @@ def flag_unusual_members(
 
 
 MEMBER_COLUMNS = (
-    "customer_id", "kind", "orders", "units", "spend", "median_spend", "spend_ratio", "spend_z", "bulk_orders",
-    "bulk_units", "bulk_unit_share", "most_orders_in_a_day", "busiest_day",
+    "customer_id",
+    "kind",
+    "orders",
+    "units",
+    "spend",
+    "median_spend",
+    "spend_ratio",
+    "spend_z",
+    "bulk_orders",
+    "bulk_units",
+    "bulk_unit_share",
+    "most_orders_in_a_day",
+    "busiest_day",
     *(f"flag_{reason}" for reason in MEMBER_REASONS),
 )
 
@@ -351,22 +415,52 @@ def explain_order(row: Any, t: Messages) -> list[str]:
     out = []
     for reason in reason_codes(row, ORDER_REASONS):
         if reason == "product_quantity":
-            out.append(t("anomalies.reason_product_quantity", quantity=t.number(row.quantity), product=row.product_name
-                         if isinstance(row.product_name, str) else row.product_id, ratio=_times(row.product_ratio),
-                         median=t.number(row.product_median_quantity)))
+            out.append(
+                t(
+                    "anomalies.reason_product_quantity",
+                    quantity=t.number(row.quantity),
+                    product=row.product_name if isinstance(row.product_name, str) else row.product_id,
+                    ratio=_times(row.product_ratio),
+                    median=t.number(row.product_median_quantity),
+                )
+            )
         elif reason == "order_units":
-            out.append(t("anomalies.reason_order_units", units=t.number(row.units), ratio=_times(row.units_ratio),
-                         median=t.number(row.median_order_units)))
+            out.append(
+                t(
+                    "anomalies.reason_order_units",
+                    units=t.number(row.units),
+                    ratio=_times(row.units_ratio),
+                    median=t.number(row.median_order_units),
+                )
+            )
         elif reason == "order_amount":
-            out.append(t("anomalies.reason_order_amount", amount=t.number(row.amount), ratio=_times(row.amount_ratio),
-                         median=t.number(row.median_order_amount)))
+            out.append(
+                t(
+                    "anomalies.reason_order_amount",
+                    amount=t.number(row.amount),
+                    ratio=_times(row.amount_ratio),
+                    median=t.number(row.median_order_amount),
+                )
+            )
         elif reason == "customer_history":
-            out.append(t("anomalies.reason_customer_history", amount=t.number(row.amount),
-                         ratio=_times(row.customer_ratio), median=t.number(row.customer_median_amount),
-                         orders=t.number(row.customer_orders)))
+            out.append(
+                t(
+                    "anomalies.reason_customer_history",
+                    amount=t.number(row.amount),
+                    ratio=_times(row.customer_ratio),
+                    median=t.number(row.customer_median_amount),
+                    orders=t.number(row.customer_orders),
+                )
+            )
         else:
-            out.append(t("anomalies.reason_cancelled", units=t.number(row.cancelled_units),
-                         total=t.number(row.units), cancellation=row.cancelled_by))
+            out.append(
+                t(
+                    "anomalies.reason_cancelled",
+                    units=t.number(row.cancelled_units),
+                    total=t.number(row.units),
+                    cancellation=row.cancelled_by,
+                )
+            )
     return out
 
 
@@ -375,14 +469,33 @@ def explain_member(row: Any, t: Messages) -> list[str]:
     out = []
     for reason in reason_codes(row, MEMBER_REASONS):
         if reason == "bulk_orders":
-            out.append(t("anomalies.reason_bulk_orders", orders=t.number(row.bulk_orders), units=t.number(row.bulk_units),
-                         share=t.percent(row.bulk_unit_share), total=t.number(row.units)))
+            out.append(
+                t(
+                    "anomalies.reason_bulk_orders",
+                    orders=t.number(row.bulk_orders),
+                    units=t.number(row.bulk_units),
+                    share=t.percent(row.bulk_unit_share),
+                    total=t.number(row.units),
+                )
+            )
         elif reason == "orders_in_a_day":
-            out.append(t("anomalies.reason_orders_in_a_day", orders=t.number(row.most_orders_in_a_day),
-                         day=pd.Timestamp(row.busiest_day).strftime("%Y-%m-%d")))
+            out.append(
+                t(
+                    "anomalies.reason_orders_in_a_day",
+                    orders=t.number(row.most_orders_in_a_day),
+                    day=pd.Timestamp(row.busiest_day).strftime("%Y-%m-%d"),
+                )
+            )
         else:
-            out.append(t("anomalies.reason_extreme_spend", spend=t.number(row.spend), ratio=_times(row.spend_ratio),
-                         median=t.number(row.median_spend), z=f"{row.spend_z:.1f}"))
+            out.append(
+                t(
+                    "anomalies.reason_extreme_spend",
+                    spend=t.number(row.spend),
+                    ratio=_times(row.spend_ratio),
+                    median=t.number(row.median_spend),
+                    z=f"{row.spend_z:.1f}",
+                )
+            )
     return out
 
 

@@ -31,7 +31,7 @@ import json
 import math
 import warnings
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -47,8 +47,19 @@ from memberlens.predict._sample import in_seeded_sample
 from memberlens.snapshot import tables_as_of
 
 RULE_COLUMNS = (
-    "rule_id", "antecedent_ids", "antecedent_names", "consequent_ids", "consequent_names",
-    "antecedent_baskets", "consequent_baskets", "baskets", "support", "confidence", "lift", "leverage", "conviction",
+    "rule_id",
+    "antecedent_ids",
+    "antecedent_names",
+    "consequent_ids",
+    "consequent_names",
+    "antecedent_baskets",
+    "consequent_baskets",
+    "baskets",
+    "support",
+    "confidence",
+    "lift",
+    "leverage",
+    "conviction",
 )
 SUGGESTION_COLUMNS = ("customer_id", "rank", "product_id", "product_name", "rule_id", "because", "confidence", "lift")
 FORMAT_VERSION = 1
@@ -81,8 +92,9 @@ def count_baskets(orders: ir.Table) -> int:
     return int(_basket_items(orders).order_id.nunique().execute() or 0)
 
 
-def count_frequent_items(orders: ir.Table, min_support: float, sample_fraction: float = 1.0, *,
-                         all_baskets: int | None = None) -> tuple[ir.Table, ir.Table, int]:
+def count_frequent_items(
+    orders: ir.Table, min_support: float, sample_fraction: float = 1.0, *, all_baskets: int | None = None
+) -> tuple[ir.Table, ir.Table, int]:
     """The frequent items and the baskets' pairs of them, numbered in the engine.
 
     Returns ``(items, pairs, n_baskets)``: ``items`` has ``item_no`` (0-based, by product id),
@@ -124,8 +136,14 @@ def _one_hot(pairs: pd.DataFrame, n_baskets: int, n_items: int) -> pd.DataFrame:
 
 
 def mine_rules(
-    pairs: pd.DataFrame, items: pd.DataFrame, n_baskets: int, *, min_support: float, min_confidence: float,
-    min_lift: float, max_len: int,
+    pairs: pd.DataFrame,
+    items: pd.DataFrame,
+    n_baskets: int,
+    *,
+    min_support: float,
+    min_confidence: float,
+    min_lift: float,
+    max_len: int,
 ) -> pd.DataFrame:
     """Association rules from the executed frequent-item pairs by mlxtend's FP-growth, ordered by
     confidence, lift and support (descending), then antecedent and consequent ids; ``rule_id``
@@ -148,27 +166,38 @@ def mine_rules(
         return sorted(ids[i] for i in itemset)
 
     name_of = {ids[i]: (names[i] if isinstance(names[i], str) else ids[i]) for i in ids}
-    columns = ["antecedents", "consequents", "antecedent support", "consequent support", "support", "confidence",
-               "lift", "leverage", "conviction"]
+    columns = [
+        "antecedents",
+        "consequents",
+        "antecedent support",
+        "consequent support",
+        "support",
+        "confidence",
+        "lift",
+        "leverage",
+        "conviction",
+    ]
     records = []
-    for antecedents, consequents, a_support, c_support, support, confidence, lift, leverage, conviction in (
-        rules[columns].itertuples(index=False, name=None)
-    ):
+    for antecedents, consequents, a_support, c_support, support, confidence, lift, leverage, conviction in rules[
+        columns
+    ].itertuples(index=False, name=None):
         antecedent, consequent = ordered(antecedents), ordered(consequents)
-        records.append({
-            "antecedent_ids": antecedent,
-            "antecedent_names": [name_of[i] for i in antecedent],
-            "consequent_ids": consequent,
-            "consequent_names": [name_of[i] for i in consequent],
-            "antecedent_baskets": int(round(a_support * n_baskets)),
-            "consequent_baskets": int(round(c_support * n_baskets)),
-            "baskets": int(round(support * n_baskets)),
-            "support": float(support),
-            "confidence": float(confidence),
-            "lift": float(lift),
-            "leverage": float(leverage),
-            "conviction": float(conviction) if math.isfinite(conviction) else None,
-        })
+        records.append(
+            {
+                "antecedent_ids": antecedent,
+                "antecedent_names": [name_of[i] for i in antecedent],
+                "consequent_ids": consequent,
+                "consequent_names": [name_of[i] for i in consequent],
+                "antecedent_baskets": int(round(a_support * n_baskets)),
+                "consequent_baskets": int(round(c_support * n_baskets)),
+                "baskets": int(round(support * n_baskets)),
+                "support": float(support),
+                "confidence": float(confidence),
+                "lift": float(lift),
+                "leverage": float(leverage),
+                "conviction": float(conviction) if math.isfinite(conviction) else None,
+            }
+        )
     records.sort(key=lambda r: (-r["confidence"], -r["lift"], -r["support"], r["antecedent_ids"], r["consequent_ids"]))
     for number, record in enumerate(records, start=1):
         record["rule_id"] = number
@@ -181,7 +210,9 @@ def empty_rules() -> pd.DataFrame:
 
 
 _RULE_DTYPES = {
-    **dict.fromkeys(("antecedent_ids", "antecedent_names", "consequent_ids", "consequent_names", "conviction"), "object"),
+    **dict.fromkeys(
+        ("antecedent_ids", "antecedent_names", "consequent_ids", "consequent_names", "conviction"), "object"
+    ),
     **dict.fromkeys(("rule_id", "antecedent_baskets", "consequent_baskets", "baskets"), "int64"),
 }
 
@@ -200,9 +231,11 @@ def suggest_next_products(orders: ir.Table, rules: pd.DataFrame, top: int = 3) -
     antecedents, sizes, consequents = _rule_tables(rules)
     kept = orders.filter(orders.customer_id.notnull() & orders.product_id.notnull())
     owned = kept.select("customer_id", "product_id").distinct()
-    hits = owned.join(antecedents, owned.product_id == antecedents.product_id).group_by(
-        [owned.customer_id, antecedents.rule_id]
-    ).aggregate(hits=ibis._.count())
+    hits = (
+        owned.join(antecedents, owned.product_id == antecedents.product_id)
+        .group_by([owned.customer_id, antecedents.rule_id])
+        .aggregate(hits=ibis._.count())
+    )
     applicable = hits.join(sizes, hits.rule_id == sizes.rule_id).filter(ibis._.hits == ibis._.antecedent_size)
     applicable = applicable.select("customer_id", "rule_id")
     candidates = applicable.join(consequents, applicable.rule_id == consequents.rule_id).select(
@@ -212,13 +245,25 @@ def suggest_next_products(orders: ir.Table, rules: pd.DataFrame, top: int = 3) -
     new = candidates.anti_join(
         already, [candidates.customer_id == already.customer_id, candidates.product_id == already.product_id]
     )
-    best = new.group_by(["customer_id", "product_id"]).aggregate(rule_id=new.rule_id.min(), product_name=new.product_name.min())
-    ranked = best.mutate(rank=ibis.row_number().over(group_by=best.customer_id, order_by=[best.rule_id, best.product_id]) + 1)
+    best = new.group_by(["customer_id", "product_id"]).aggregate(
+        rule_id=new.rule_id.min(), product_name=new.product_name.min()
+    )
+    ranked = best.mutate(
+        rank=ibis.row_number().over(group_by=best.customer_id, order_by=[best.rule_id, best.product_id]) + 1
+    )
     ranked = ranked.filter(ranked["rank"] <= top)
     return (
         ranked.join(sizes, ranked.rule_id == sizes.rule_id)
-        .select(ranked.customer_id, ranked["rank"], ranked.product_id, ranked.product_name, ranked.rule_id,
-                sizes.because, sizes.confidence, sizes.lift)
+        .select(
+            ranked.customer_id,
+            ranked["rank"],
+            ranked.product_id,
+            ranked.product_name,
+            ranked.rule_id,
+            sizes.because,
+            sizes.confidence,
+            sizes.lift,
+        )
         .order_by(["customer_id", "rank"])
     )
 
@@ -226,18 +271,40 @@ def suggest_next_products(orders: ir.Table, rules: pd.DataFrame, top: int = 3) -
 def _rule_tables(rules: pd.DataFrame) -> tuple[ir.Table, ir.Table, ir.Table]:
     """The rules as three in-memory tables: antecedent items, one row per rule, consequent items."""
     antecedents = [(int(r.rule_id), str(p)) for r in rules.itertuples() for p in r.antecedent_ids]
-    consequents = [(int(r.rule_id), str(p), str(n)) for r in rules.itertuples()
-                   for p, n in zip(r.consequent_ids, r.consequent_names)]
-    per_rule = [(int(r.rule_id), len(r.antecedent_ids), " + ".join(map(str, r.antecedent_names)), float(r.confidence),
-                 float(r.lift)) for r in rules.itertuples()]
+    consequents = [
+        (int(r.rule_id), str(p), str(n))
+        for r in rules.itertuples()
+        for p, n in zip(r.consequent_ids, r.consequent_names)
+    ]
+    per_rule = [
+        (
+            int(r.rule_id),
+            len(r.antecedent_ids),
+            " + ".join(map(str, r.antecedent_names)),
+            float(r.confidence),
+            float(r.lift),
+        )
+        for r in rules.itertuples()
+    ]
     return (
-        ibis.memtable(pd.DataFrame(antecedents, columns=["rule_id", "product_id"]),
-                      schema={"rule_id": "int64", "product_id": "string"}),
-        ibis.memtable(pd.DataFrame(per_rule, columns=["rule_id", "antecedent_size", "because", "confidence", "lift"]),
-                      schema={"rule_id": "int64", "antecedent_size": "int64", "because": "string",
-                              "confidence": "float64", "lift": "float64"}),
-        ibis.memtable(pd.DataFrame(consequents, columns=["rule_id", "product_id", "product_name"]),
-                      schema={"rule_id": "int64", "product_id": "string", "product_name": "string"}),
+        ibis.memtable(
+            pd.DataFrame(antecedents, columns=["rule_id", "product_id"]),
+            schema={"rule_id": "int64", "product_id": "string"},
+        ),
+        ibis.memtable(
+            pd.DataFrame(per_rule, columns=["rule_id", "antecedent_size", "because", "confidence", "lift"]),
+            schema={
+                "rule_id": "int64",
+                "antecedent_size": "int64",
+                "because": "string",
+                "confidence": "float64",
+                "lift": "float64",
+            },
+        ),
+        ibis.memtable(
+            pd.DataFrame(consequents, columns=["rule_id", "product_id", "product_name"]),
+            schema={"rule_id": "int64", "product_id": "string", "product_name": "string"},
+        ),
     )
 
 
@@ -255,8 +322,10 @@ def _check_fraction(name: str, value: Any, *, open_low: bool) -> float:
 
 def _check_int(name: str, value: Any, low: int, example: int) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or value < low:
-        raise ConfigError(f"The '{name}' parameter must be an int in the range [{low}, inf). Got {value!r} instead.",
-                          f"e.g. --{name.replace('_', '-')} {example}")
+        raise ConfigError(
+            f"The '{name}' parameter must be an int in the range [{low}, inf). Got {value!r} instead.",
+            f"e.g. --{name.replace('_', '-')} {example}",
+        )
     return value
 
 
@@ -295,11 +364,16 @@ class AssociationRuleModel:
     def __post_init__(self) -> None:
         self.min_support = _check_fraction("min_support", self.min_support, open_low=True)
         self.min_confidence = _check_fraction("min_confidence", self.min_confidence, open_low=False)
-        if not isinstance(self.min_lift, (int, float)) or isinstance(self.min_lift, bool) or not (
-            math.isfinite(self.min_lift) and self.min_lift >= 0
+        if (
+            not isinstance(self.min_lift, (int, float))
+            or isinstance(self.min_lift, bool)
+            or not (math.isfinite(self.min_lift) and self.min_lift >= 0)
         ):
-            raise ConfigError(f"The 'min_lift' parameter of AssociationRuleModel must be a float in the range [0, inf). "
-                              f"Got {self.min_lift!r} instead.", "e.g. --min-lift 1.2 (1 = independence)")
+            raise ConfigError(
+                f"The 'min_lift' parameter of AssociationRuleModel must be a float in the range [0, inf). "
+                f"Got {self.min_lift!r} instead.",
+                "e.g. --min-lift 1.2 (1 = independence)",
+            )
         self.min_lift = float(self.min_lift)
         self.max_len = _check_int("max_len", self.max_len, 2, 3)
         self.max_baskets = _check_int("max_baskets", self.max_baskets, 1, 2_000_000)
@@ -317,8 +391,12 @@ class AssociationRuleModel:
 
     @property
     def thresholds(self) -> dict[str, float | int]:
-        return {"min_support": self.min_support, "min_confidence": self.min_confidence, "min_lift": self.min_lift,
-                "max_len": self.max_len}
+        return {
+            "min_support": self.min_support,
+            "min_confidence": self.min_confidence,
+            "min_lift": self.min_lift,
+            "max_len": self.max_len,
+        }
 
     def fit(self, orders: ir.Table, *, as_of: date | None = None) -> AssociationRuleModel:
         """Mine the rules from the baskets of ``orders`` placed before ``as_of`` (from a seeded
@@ -326,14 +404,24 @@ class AssociationRuleModel:
         known = orders_before(orders, as_of)
         self.total_baskets_ = count_baskets(known)
         fraction = 1.0 if self.total_baskets_ <= self.max_baskets else self.max_baskets / self.total_baskets_
-        items_expr, pairs_expr, n_baskets = count_frequent_items(known, self.min_support, fraction,
-                                                                 all_baskets=self.total_baskets_)
+        items_expr, pairs_expr, n_baskets = count_frequent_items(
+            known, self.min_support, fraction, all_baskets=self.total_baskets_
+        )
         items = items_expr.order_by("item_no").to_pandas()
-        pairs = pairs_expr.to_pandas() if len(items) >= 2 else pd.DataFrame({"basket_no": [], "item_no": []}, dtype="int64")
-        self.rules_ = mine_rules(pairs, items, n_baskets, min_support=self.min_support,
-                                 min_confidence=self.min_confidence, min_lift=self.min_lift, max_len=self.max_len)
+        pairs = (
+            pairs_expr.to_pandas() if len(items) >= 2 else pd.DataFrame({"basket_no": [], "item_no": []}, dtype="int64")
+        )
+        self.rules_ = mine_rules(
+            pairs,
+            items,
+            n_baskets,
+            min_support=self.min_support,
+            min_confidence=self.min_confidence,
+            min_lift=self.min_lift,
+            max_len=self.max_len,
+        )
         self.n_baskets_, self.n_frequent_items_ = n_baskets, len(items)
-        self.as_of_, self.trained_at_ = as_of, datetime.now(timezone.utc).replace(microsecond=0)
+        self.as_of_, self.trained_at_ = as_of, datetime.now(UTC).replace(microsecond=0)
         return self
 
     def suggest(self, orders: ir.Table, *, top: int = 3, as_of: date | None = None) -> ir.Table:
@@ -364,22 +452,27 @@ class AssociationRuleModel:
     @classmethod
     def from_dict(cls, data: dict[str, Any], source: str = "rules") -> AssociationRuleModel:
         if not isinstance(data, dict) or data.get("model") != cls.model_name or not isinstance(data.get("rules"), list):
-            raise InputError(f"{source}: not a saved association-rules file",
-                             "save one with: memberlens predict next-product --save FILE.json")
+            raise InputError(
+                f"{source}: not a saved association-rules file",
+                "save one with: memberlens predict next-product --save FILE.json",
+            )
         try:
             model = cls(**data["thresholds"], max_baskets=int(data.get("max_baskets", cls.max_baskets)))
             frame = pd.DataFrame(data["rules"], columns=list(RULE_COLUMNS)) if data["rules"] else empty_rules()
             for column in ("antecedent_ids", "antecedent_names", "consequent_ids", "consequent_names"):
                 frame[column] = frame[column].map(lambda v: [str(x) for x in v])
-            model.rules_ = frame.astype({"rule_id": "int64", "baskets": "int64", "antecedent_baskets": "int64",
-                                         "consequent_baskets": "int64"})
+            model.rules_ = frame.astype(
+                {"rule_id": "int64", "baskets": "int64", "antecedent_baskets": "int64", "consequent_baskets": "int64"}
+            )
             model.n_baskets_, model.n_frequent_items_ = int(data["baskets"]), int(data["frequent_items"])
             model.total_baskets_ = int(data.get("total_baskets", model.n_baskets_))
             model.as_of_ = date.fromisoformat(data["as_of"]) if data.get("as_of") else None
             model.trained_at_ = datetime.fromisoformat(data["trained_at"]) if data.get("trained_at") else None
         except (KeyError, TypeError, ValueError) as exc:
-            raise InputError(f"{source}: the saved rules are damaged ({exc})",
-                             "save them again with: memberlens predict next-product --save FILE.json") from exc
+            raise InputError(
+                f"{source}: the saved rules are damaged ({exc})",
+                "save them again with: memberlens predict next-product --save FILE.json",
+            ) from exc
         return model
 
     def save(self, path: str | Path) -> Path:
@@ -393,7 +486,9 @@ class AssociationRuleModel:
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError as exc:
-            raise InputError(f"{path}: no such file", "save rules with: memberlens predict next-product --save FILE.json") from exc
+            raise InputError(
+                f"{path}: no such file", "save rules with: memberlens predict next-product --save FILE.json"
+            ) from exc
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise InputError(f"{path}: cannot read saved rules ({exc})", "pass a file written by --save") from exc
         return cls.from_dict(data, str(path))

@@ -37,7 +37,7 @@ Training (:meth:`ChurnModel.fit`), on the data up to ``end`` (the day after the 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -70,14 +70,23 @@ MINORITY_SHARE = 0.2  # below this share of the rarer class, weight the classes 
 SCORE_CONTEXT = ("recency_days", "frequency", "monetary", "spend_180d")
 # +1: churn (no order in the horizon) rises with the feature, other things equal; -1: it falls.
 # Lifetime frequency is left free: a frequent buyer long silent is likelier gone (BG/NBD).
-ORDER_CHURN_DIRECTIONS = {"recency_days": 1, "days_since_event": 1, "mean_gap_days": 1, "last_gap_days": 1,
-                          "orders_30d": -1, "orders_90d": -1, "orders_180d": -1}
+ORDER_CHURN_DIRECTIONS = {
+    "recency_days": 1,
+    "days_since_event": 1,
+    "mean_gap_days": 1,
+    "last_gap_days": 1,
+    "orders_30d": -1,
+    "orders_90d": -1,
+    "orders_180d": -1,
+}
 
 
 def check_thresholds(high: float, medium: float) -> tuple[float, float]:
     if not (0.0 < medium <= high < 1.0):
-        raise ConfigError(f"risk thresholds must satisfy 0 < medium <= high < 1. Got high={high!r}, medium={medium!r} instead.",
-                          "e.g. --high 0.75 --medium 0.5")
+        raise ConfigError(
+            f"risk thresholds must satisfy 0 < medium <= high < 1. Got high={high!r}, medium={medium!r} instead.",
+            "e.g. --high 0.75 --medium 0.5",
+        )
     return float(high), float(medium)
 
 
@@ -127,9 +136,20 @@ class ChurnModel:
 
     kind = "churn"
 
-    def __init__(self, *, horizon_days: int = 180, label: str = "orders", step_days: int = 15, n_cutoffs: int = 18,
-                 min_history_days: int = 60, calibration_cutoffs: int = 3, high: float = 0.75, medium: float = 0.5,
-                 random_state: int = 0, max_training_customers: int = 200_000) -> None:
+    def __init__(
+        self,
+        *,
+        horizon_days: int = 180,
+        label: str = "orders",
+        step_days: int = 15,
+        n_cutoffs: int = 18,
+        min_history_days: int = 60,
+        calibration_cutoffs: int = 3,
+        high: float = 0.75,
+        medium: float = 0.5,
+        random_state: int = 0,
+        max_training_customers: int = 200_000,
+    ) -> None:
         self.horizon_days = horizon_days
         self.label = label
         self.step_days = step_days
@@ -146,15 +166,25 @@ class ChurnModel:
         """Train on cut-offs before ``end`` (default: the day after the last order) and
         validate on the latest fully observed one; returns ``self``."""
         check_label(self.label)
-        for name in ("horizon_days", "step_days", "n_cutoffs", "min_history_days", "calibration_cutoffs",
-                     "max_training_customers"):
+        for name in (
+            "horizon_days",
+            "step_days",
+            "n_cutoffs",
+            "min_history_days",
+            "calibration_cutoffs",
+            "max_training_customers",
+        ):
             check_positive(name, getattr(self, name))
         check_thresholds(self.high, self.medium)
         orders = tables["orders"]
         end_day = as_date(end) if end is not None else day_after_last_order(orders)
         training, validation = schedule_cutoffs(
-            first_order_day(orders), end_day, horizon_days=self.horizon_days, step_days=self.step_days,
-            n_cutoffs=self.n_cutoffs, min_history_days=self.min_history_days,
+            first_order_day(orders),
+            end_day,
+            horizon_days=self.horizon_days,
+            step_days=self.step_days,
+            n_cutoffs=self.n_cutoffs,
+            min_history_days=self.min_history_days,
         )
         held_out = min(self.calibration_cutoffs, len(training) - 1)
         fraction, customers = sample_fraction_for(orders, validation, self.max_training_customers)
@@ -176,9 +206,14 @@ class ChurnModel:
         self.training_rows_ = int(len(fit_part) + len(calibration_part))
         self.metrics_ = probability_metrics(validation_part.churned, probability)
         self.deciles_ = decile_table(validation_part.churned, probability)
-        self.importances_ = feature_importances(self.estimator_, validation_part[self.features_], validation_part.churned,
-                                                repeats=3, random_state=self.random_state)
-        self.fitted_at_ = datetime.now(timezone.utc).replace(microsecond=0)
+        self.importances_ = feature_importances(
+            self.estimator_,
+            validation_part[self.features_],
+            validation_part.churned,
+            repeats=3,
+            random_state=self.random_state,
+        )
+        self.fitted_at_ = datetime.now(UTC).replace(microsecond=0)
         return self
 
     def _fit_estimator(self, fit_part: pd.DataFrame, calibration_part: pd.DataFrame) -> Any:
@@ -189,9 +224,15 @@ class ChurnModel:
         minority = min(training.churned.mean(), 1 - training.churned.mean())
         balance = minority < MINORITY_SHARE
         base = HistGradientBoostingClassifier(
-            max_iter=200, learning_rate=0.03, max_leaf_nodes=15, min_samples_leaf=100, l2_regularization=1.0, early_stopping=False,
+            max_iter=200,
+            learning_rate=0.03,
+            max_leaf_nodes=15,
+            min_samples_leaf=100,
+            l2_regularization=1.0,
+            early_stopping=False,
             monotonic_cst=self.monotone_directions() or None,
-            class_weight="balanced" if balance else None, random_state=self.random_state,
+            class_weight="balanced" if balance else None,
+            random_state=self.random_state,
         )
         self.balanced_ = bool(balance)
         if not balance:
@@ -218,8 +259,10 @@ class ChurnModel:
         frame = with_season(features)
         missing = [c for c in self.features_ if c not in frame.columns]
         if missing:
-            raise ConfigError(f"the model was trained with features the workspace cannot build: {missing}",
-                              "ingest the same tables (events, campaigns, members) the model was trained with")
+            raise ConfigError(
+                f"the model was trained with features the workspace cannot build: {missing}",
+                "ingest the same tables (events, campaigns, members) the model was trained with",
+            )
         return self.estimator_.predict_proba(frame[self.features_])[:, 1]
 
     def score(self, tables: Mapping[str, ir.Table], as_of: date | str | None = None) -> pd.DataFrame:
@@ -258,9 +301,14 @@ class ChurnModel:
             "metrics": self.metrics_,
             "deciles": self.deciles_.to_dict(orient="records"),
             "importances": self.importances_.to_dict(orient="records"),
-            "settings": {"step_days": self.step_days, "n_cutoffs": self.n_cutoffs, "min_history_days": self.min_history_days,
-                         "calibration_cutoffs": self.calibration_cutoffs, "random_state": self.random_state,
-                         "max_training_customers": self.max_training_customers},
+            "settings": {
+                "step_days": self.step_days,
+                "n_cutoffs": self.n_cutoffs,
+                "min_history_days": self.min_history_days,
+                "calibration_cutoffs": self.calibration_cutoffs,
+                "random_state": self.random_state,
+                "max_training_customers": self.max_training_customers,
+            },
         }
 
     def save(self, path: str | Path) -> None:
@@ -271,8 +319,13 @@ class ChurnModel:
     def load(cls, path: str | Path) -> ChurnModel:
         """A model saved by :meth:`save`; refuses files holding unexpected types."""
         estimator, meta = load_prediction_model(path, cls.kind)
-        model = cls(horizon_days=meta["horizon_days"], label=meta["label"], high=meta["thresholds"]["high"],
-                    medium=meta["thresholds"]["medium"], **meta["settings"])
+        model = cls(
+            horizon_days=meta["horizon_days"],
+            label=meta["label"],
+            high=meta["thresholds"]["high"],
+            medium=meta["thresholds"]["medium"],
+            **meta["settings"],
+        )
         model.estimator_ = estimator
         model.features_ = meta["features"]
         model.end_ = date.fromisoformat(meta["trained_on_data_to"])

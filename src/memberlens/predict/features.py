@@ -43,12 +43,23 @@ ORDER_WINDOWS = (30, 90, 180)
 EVENT_WINDOWS = (30, 90)
 
 ORDER_FEATURES = (
-    "recency_days", "frequency", "monetary", "average_order", "tenure_days",
-    *(f"orders_{n}d" for n in ORDER_WINDOWS), *(f"spend_{n}d" for n in ORDER_WINDOWS),
-    "mean_gap_days", "last_gap_days", "recency_vs_gap",
+    "recency_days",
+    "frequency",
+    "monetary",
+    "average_order",
+    "tenure_days",
+    *(f"orders_{n}d" for n in ORDER_WINDOWS),
+    *(f"spend_{n}d" for n in ORDER_WINDOWS),
+    "mean_gap_days",
+    "last_gap_days",
+    "recency_vs_gap",
 )
 COUPON_FEATURES = ("coupon_share",)
-EVENT_FEATURES = (*(f"events_{n}d" for n in EVENT_WINDOWS), *(f"engagement_{n}d" for n in EVENT_WINDOWS), "days_since_event")
+EVENT_FEATURES = (
+    *(f"events_{n}d" for n in EVENT_WINDOWS),
+    *(f"engagement_{n}d" for n in EVENT_WINDOWS),
+    "days_since_event",
+)
 CAMPAIGN_FEATURES = ("campaign_sends", "campaign_responses", "response_rate")
 MEMBER_FEATURES = ("member_days", "marketable", "activated")
 
@@ -94,14 +105,20 @@ def member_features(tables: Mapping[str, ir.Table], as_of: date | str, *, custom
     for part, zeros in parts:
         part = part.view()
         joined = result.left_join(part, result.customer_id == part.customer_id)
-        values = [part[c].fill_null(zeros[c]).name(c) if c in zeros else part[c] for c in part.columns if c != "customer_id"]
+        values = [
+            part[c].fill_null(zeros[c]).name(c) if c in zeros else part[c] for c in part.columns if c != "customer_id"
+        ]
         result = joined.select(result, *values)
     ordered = ["customer_id", *feature_names(tables)]
     return result.select(*ordered, cutoff=ibis.date(day.isoformat()))
 
 
-_ORDER_DEFAULTS = {"frequency": 0, "monetary": 0.0, **{f"orders_{n}d": 0 for n in ORDER_WINDOWS},
-                   **{f"spend_{n}d": 0.0 for n in ORDER_WINDOWS}}
+_ORDER_DEFAULTS = {
+    "frequency": 0,
+    "monetary": 0.0,
+    **{f"orders_{n}d": 0 for n in ORDER_WINDOWS},
+    **{f"spend_{n}d": 0.0 for n in ORDER_WINDOWS},
+}
 
 
 def _days_before(day: date, value: ir.TimestampValue) -> ir.IntegerValue:
@@ -120,8 +137,9 @@ def _order_features(orders: ir.Table, day: date, coupons: bool) -> ir.Table:
         coupon=(orders.coupon_amount.fill_null(0) > 0).any() if coupons else ibis.literal(False),
     )
     # 0 = the last order, 1 = the one before (ties on time broken by order id)
-    position = ibis.row_number().over(group_by=per_order.customer_id,
-                                      order_by=[per_order.ordered_at.desc(), per_order.order_id.desc()])
+    position = ibis.row_number().over(
+        group_by=per_order.customer_id, order_by=[per_order.ordered_at.desc(), per_order.order_id.desc()]
+    )
     o = per_order.mutate(_position=position)
     windows = {}
     for n in ORDER_WINDOWS:
@@ -178,8 +196,12 @@ def _member_features(members: ir.Table, day: date) -> ir.Table:
         marketable=members.marketable.cast("int64").max(),
         activated=members.activated_at.notnull().ifelse(1, 0).max(),
     )
-    return per.select("customer_id", member_days=_days_before(day, per.registered_at),
-                      marketable=per.marketable, activated=per.activated)
+    return per.select(
+        "customer_id",
+        member_days=_days_before(day, per.registered_at),
+        marketable=per.marketable,
+        activated=per.activated,
+    )
 
 
 def learnable_features(frame, names: Sequence[str]) -> list[str]:

@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -55,9 +55,14 @@ from memberlens.snapshot import as_date, day_after_last_order
 
 #: count features the rules may use: plain to say ("at least 2 orders in the last 90 days")
 RULE_FEATURES = (
-    "frequency", "monetary", *(f"orders_{n}d" for n in ORDER_WINDOWS), *(f"spend_{n}d" for n in ORDER_WINDOWS),
-    *(f"events_{n}d" for n in EVENT_WINDOWS), *(f"engagement_{n}d" for n in EVENT_WINDOWS),
-    "campaign_sends", "campaign_responses",
+    "frequency",
+    "monetary",
+    *(f"orders_{n}d" for n in ORDER_WINDOWS),
+    *(f"spend_{n}d" for n in ORDER_WINDOWS),
+    *(f"events_{n}d" for n in EVENT_WINDOWS),
+    *(f"engagement_{n}d" for n in EVENT_WINDOWS),
+    "campaign_sends",
+    "campaign_responses",
 )
 MONEY_FEATURES = ("monetary", *(f"spend_{n}d" for n in ORDER_WINDOWS))
 
@@ -108,14 +113,27 @@ def send_frame(tables: Mapping[str, ir.Table], campaigns: pd.DataFrame) -> pd.Da
     for row in campaigns.itertuples():
         features = member_features(tables, row.sent_on, customers_only=False)
         mine = sends.filter(sends.campaign_id == row.campaign_id)
-        per = mine.group_by("customer_id").aggregate(
-            responded=mine.responded.fill_null(False).any().ifelse(1, 0), revenue=money_sum(mine.revenue.fill_null(0.0))
-        ).view()
+        per = (
+            mine.group_by("customer_id")
+            .aggregate(
+                responded=mine.responded.fill_null(False).any().ifelse(1, 0),
+                revenue=money_sum(mine.revenue.fill_null(0.0)),
+            )
+            .view()
+        )
         # every send is a row: a member registered on the send's own day has no features yet (null)
         joined = per.left_join(features, per.customer_id == features.customer_id)
         values = [features[c] for c in features.columns if c not in ("customer_id", "cutoff")]
-        parts.append(joined.select(per.customer_id, *values, cutoff=ibis.date(row.sent_on.isoformat()),
-                                   responded=per.responded, revenue=per.revenue, campaign_id=ibis.literal(row.campaign_id)))
+        parts.append(
+            joined.select(
+                per.customer_id,
+                *values,
+                cutoff=ibis.date(row.sent_on.isoformat()),
+                responded=per.responded,
+                revenue=per.revenue,
+                campaign_id=ibis.literal(row.campaign_id),
+            )
+        )
     frame = stack_features(parts).order_by(["cutoff", "campaign_id", "customer_id"]).execute()
     frame["cutoff"] = pd.to_datetime(frame["cutoff"]).dt.date
     return frame
@@ -124,9 +142,13 @@ def send_frame(tables: Mapping[str, ir.Table], campaigns: pd.DataFrame) -> pd.Da
 def revenue_per_response(campaigns: ir.Table) -> float:
     """Mean revenue of a response over every past send (computed in the engine)."""
     responded = campaigns.responded.fill_null(False)
-    value = campaigns.aggregate(
-        per=ratio(responded.ifelse(campaigns.revenue.fill_null(0.0), 0.0).sum(), responded.ifelse(1, 0).sum())
-    ).execute()["per"].iloc[0]
+    value = (
+        campaigns.aggregate(
+            per=ratio(responded.ifelse(campaigns.revenue.fill_null(0.0), 0.0).sum(), responded.ifelse(1, 0).sum())
+        )
+        .execute()["per"]
+        .iloc[0]
+    )
     return 0.0 if value is None or pd.isna(value) else float(value)
 
 
@@ -139,8 +161,14 @@ def tree_rules(tree: DecisionTreeClassifier, names: Sequence[str], base_rate: fl
         if t.children_left[node] == t.children_right[node]:  # a leaf
             counts = t.value[node][0]
             rate = float(counts[1] / counts.sum()) if counts.sum() else 0.0
-            rules.append(Rule(_simplify(path), int(t.n_node_samples[node]), rate,
-                              rate / base_rate if base_rate > 0 else float("nan")))
+            rules.append(
+                Rule(
+                    _simplify(path),
+                    int(t.n_node_samples[node]),
+                    rate,
+                    rate / base_rate if base_rate > 0 else float("nan"),
+                )
+            )
             return
         feature, threshold = names[t.feature[node]], float(t.threshold[node])
         walk(t.children_left[node], (*path, Condition(feature, "le", threshold)))
@@ -202,8 +230,14 @@ class ResponseModel:
 
     kind = "response"
 
-    def __init__(self, *, campaigns: Sequence[str] | None = None, response_days: int = 14, rule_depth: int = 3,
-                 random_state: int = 0) -> None:
+    def __init__(
+        self,
+        *,
+        campaigns: Sequence[str] | None = None,
+        response_days: int = 14,
+        rule_depth: int = 3,
+        random_state: int = 0,
+    ) -> None:
         self.campaigns = campaigns
         self.response_days = response_days
         self.rule_depth = rule_depth
@@ -214,30 +248,42 @@ class ResponseModel:
         ``end``: the day the data is known to (a snapshot's day; default the day after the last
         order)."""
         if tables.get("campaigns") is None:
-            raise ConfigError("the response model needs the campaigns table", "memberlens ingest FILE --table campaigns")
+            raise ConfigError(
+                "the response model needs the campaigns table", "memberlens ingest FILE --table campaigns"
+            )
         check_positive("response_days", self.response_days)
         end_day = as_date(end) if end is not None else day_after_last_order(tables["orders"])
         chosen = self._chosen_campaigns(campaign_dates(tables["campaigns"]), end_day)
         frame = send_frame(tables, chosen)
         latest = chosen.campaign_id.iloc[-1]
         training, validation = frame[frame.campaign_id != latest], frame[frame.campaign_id == latest]
-        for part, campaigns in ((training, ", ".join(map(str, chosen.campaign_id.iloc[:-1]))), (validation, str(latest))):
+        for part, campaigns in (
+            (training, ", ".join(map(str, chosen.campaign_id.iloc[:-1]))),
+            (validation, str(latest)),
+        ):
             if part.responded.nunique() < 2:
                 key = "cannot.response_all" if len(part) and part.responded.iloc[0] == 1 else "cannot.response_none"
-                raise said(ConfigError, key, "learn from more campaigns (--campaign)", campaigns=campaigns, sends=len(part))
+                raise said(
+                    ConfigError, key, "learn from more campaigns (--campaign)", campaigns=campaigns, sends=len(part)
+                )
         folds = calibration_folds(training)
-        self.features_ = [name for name in learnable_features(training, feature_names(tables))
-                          if all(training[name].iloc[rows].notna().any() for rows, _ in folds)]
+        self.features_ = [
+            name
+            for name in learnable_features(training, feature_names(tables))
+            if all(training[name].iloc[rows].notna().any() for rows, _ in folds)
+        ]
         self.estimator_ = self._fit_estimator(training, folds)
         probability = self.estimator_.predict_proba(validation[self.features_])[:, 1]
         self.metrics_ = probability_metrics(validation.responded, probability)
         self.deciles_ = decile_table(validation.responded, probability)
-        self.importances_ = feature_importances(self.estimator_, validation[self.features_], validation.responded,
-                                                repeats=3, random_state=self.random_state)
+        self.importances_ = feature_importances(
+            self.estimator_, validation[self.features_], validation.responded, repeats=3, random_state=self.random_state
+        )
         base_rate = float(training.responded.mean())
         rule_names = [c for c in RULE_FEATURES if c in self.features_]
-        tree = DecisionTreeClassifier(max_depth=self.rule_depth, min_samples_leaf=max(20, len(training) // 20),
-                                      random_state=self.random_state).fit(training[rule_names].fillna(0), training.responded)
+        tree = DecisionTreeClassifier(
+            max_depth=self.rule_depth, min_samples_leaf=max(20, len(training) // 20), random_state=self.random_state
+        ).fit(training[rule_names].fillna(0), training.responded)
         self.rules_ = tree_rules(tree, rule_names, base_rate)
         self.training_campaigns_ = list(chosen.campaign_id.iloc[:-1])
         self.validation_campaign_ = str(latest)
@@ -247,7 +293,7 @@ class ResponseModel:
             tables["campaigns"].filter(tables["campaigns"].campaign_id.isin(list(chosen.campaign_id)))
         )
         self.end_ = end_day
-        self.fitted_at_ = datetime.now(timezone.utc).replace(microsecond=0)
+        self.fitted_at_ = datetime.now(UTC).replace(microsecond=0)
         return self
 
     def _chosen_campaigns(self, campaigns: pd.DataFrame, end: date) -> pd.DataFrame:
@@ -257,24 +303,43 @@ class ResponseModel:
             unknown = sorted(set(self.campaigns) - set(campaigns.campaign_id))
             if unknown:
                 known = ", ".join(campaigns.campaign_id.tolist()[:10])
-                raise InputError(f"campaigns table: no campaign {', '.join(map(repr, unknown))}", f"campaigns in the workspace: {known}")
+                raise InputError(
+                    f"campaigns table: no campaign {', '.join(map(repr, unknown))}",
+                    f"campaigns in the workspace: {known}",
+                )
             campaigns = campaigns[campaigns.campaign_id.isin(self.campaigns)]
             recent = campaigns.campaign_id[campaigns.sent_on > last_send].tolist()
             if recent:
-                raise ConfigError(f"campaign {', '.join(map(repr, recent))} was sent after {last_send}: not all its responses "
-                                  f"are known {self.response_days} days later, by {end}",
-                                  "learn from earlier campaigns, or set --response-days")
+                raise ConfigError(
+                    f"campaign {', '.join(map(repr, recent))} was sent after {last_send}: not all its responses "
+                    f"are known {self.response_days} days later, by {end}",
+                    "learn from earlier campaigns, or set --response-days",
+                )
         campaigns = campaigns[campaigns.sent_on <= last_send]
         if len(campaigns) < 2:
-            raise said(ConfigError, "cannot.response_one_campaign",
-                       "choose a later --as-of, a shorter --response-days, or more with --campaign ID (repeatable)",
-                       campaigns=len(campaigns), last_send=last_send, days=self.response_days, end=end)
+            raise said(
+                ConfigError,
+                "cannot.response_one_campaign",
+                "choose a later --as-of, a shorter --response-days, or more with --campaign ID (repeatable)",
+                campaigns=len(campaigns),
+                last_send=last_send,
+                days=self.response_days,
+                end=end,
+            )
         return campaigns.reset_index(drop=True)
 
-    def _fit_estimator(self, training: pd.DataFrame, folds: list[tuple[np.ndarray, np.ndarray]]) -> CalibratedClassifierCV:
+    def _fit_estimator(
+        self, training: pd.DataFrame, folds: list[tuple[np.ndarray, np.ndarray]]
+    ) -> CalibratedClassifierCV:
         base = HistGradientBoostingClassifier(
-            max_iter=60, learning_rate=0.05, max_leaf_nodes=7, min_samples_leaf=40, l2_regularization=1.0,
-            early_stopping=False, class_weight="balanced", random_state=self.random_state,
+            max_iter=60,
+            learning_rate=0.05,
+            max_leaf_nodes=7,
+            min_samples_leaf=40,
+            l2_regularization=1.0,
+            early_stopping=False,
+            class_weight="balanced",
+            random_state=self.random_state,
         )
         return CalibratedClassifierCV(base, method="sigmoid", cv=folds, ensemble=False).fit(
             training[self.features_], training.responded
@@ -294,8 +359,10 @@ class ResponseModel:
         features = member_features(tables, day, customers_only=False).order_by("customer_id").execute()
         missing = [c for c in self.features_ if c not in features.columns]
         if missing:
-            raise ConfigError(f"the model was trained with features the workspace cannot build: {missing}",
-                              "ingest the same tables the model was trained with")
+            raise ConfigError(
+                f"the model was trained with features the workspace cannot build: {missing}",
+                "ingest the same tables the model was trained with",
+            )
         probability = self.estimator_.predict_proba(features[self.features_])[:, 1] if len(features) else np.array([])
         context = [c for c in ("marketable",) if c in features.columns]
         scored = features[["customer_id", *context]].assign(as_of=day, response_probability=probability)
@@ -311,8 +378,13 @@ class ResponseModel:
         chosen = scores if audience is None else scores[scores.customer_id.isin(set(audience))]
         responders = float(chosen.response_probability.sum())
         n = int(len(chosen))
-        return SendPlan(n, responders, responders / n if n else 0.0, self.revenue_per_response_,
-                        responders * self.revenue_per_response_)
+        return SendPlan(
+            n,
+            responders,
+            responders / n if n else 0.0,
+            self.revenue_per_response_,
+            responders * self.revenue_per_response_,
+        )
 
     def rules(self, *, min_lift: float = 0.0) -> list[Rule]:
         """The rules tree's leaves with a lift of at least ``min_lift``, best first."""
@@ -335,11 +407,21 @@ class ResponseModel:
             "metrics": self.metrics_,
             "deciles": self.deciles_.to_dict(orient="records"),
             "importances": self.importances_.to_dict(orient="records"),
-            "rules": [{"conditions": [vars(c) for c in r.conditions], "members": r.members,
-                       "response_rate": r.response_rate, "lift": r.lift} for r in self.rules_],
-            "settings": {"campaigns": list(self.campaigns) if self.campaigns else None, "rule_depth": self.rule_depth,
-                         "response_days": self.response_days,
-                         "random_state": self.random_state},
+            "rules": [
+                {
+                    "conditions": [vars(c) for c in r.conditions],
+                    "members": r.members,
+                    "response_rate": r.response_rate,
+                    "lift": r.lift,
+                }
+                for r in self.rules_
+            ],
+            "settings": {
+                "campaigns": list(self.campaigns) if self.campaigns else None,
+                "rule_depth": self.rule_depth,
+                "response_days": self.response_days,
+                "random_state": self.random_state,
+            },
         }
 
     def save(self, path: str | Path) -> None:
@@ -361,8 +443,10 @@ class ResponseModel:
         model.metrics_ = meta["metrics"]
         model.deciles_ = pd.DataFrame(meta["deciles"])
         model.importances_ = pd.DataFrame(meta["importances"])
-        model.rules_ = [Rule(tuple(Condition(**c) for c in r["conditions"]), r["members"], r["response_rate"], r["lift"])
-                        for r in meta["rules"]]
+        model.rules_ = [
+            Rule(tuple(Condition(**c) for c in r["conditions"]), r["members"], r["response_rate"], r["lift"])
+            for r in meta["rules"]
+        ]
         return model
 
 

@@ -54,8 +54,9 @@ def _generation_totals(pairs: ir.Table, generation: int) -> ir.Table:
     )
 
 
-def compute_cascades(edges: ir.Table, orders: ir.Table, *, max_depth: int = MAX_DEPTH,
-                     values: ir.Table | None = None) -> Cascades:
+def compute_cascades(
+    edges: ir.Table, orders: ir.Table, *, max_depth: int = MAX_DEPTH, values: ir.Table | None = None
+) -> Cascades:
     """Walk the cascades of ``edges`` (counted referrals: ``referrer_id``, ``referred_id``) in
     the engine, with the revenue of ``orders`` (see the module docstring; ``values``: its
     :func:`customer_values` when the caller has them already)."""
@@ -71,7 +72,9 @@ def walk_cascades(links: ir.Table, *, max_depth: int = MAX_DEPTH) -> Cascades:
     integer joins are faster) and ``revenue_micros`` (what the child bought, null for none) —
     generation by generation in the engine. The results name members by the same keys."""
     if max_depth < 1:
-        raise ConfigError(f"The 'max_depth' parameter of compute_cascades must be an int >= 1 (--max-depth). Got {max_depth!r} instead.")
+        raise ConfigError(
+            f"The 'max_depth' parameter of compute_cascades must be an int >= 1 (--max-depth). Got {max_depth!r} instead."
+        )
     # each referral carries what the referred member bought: a generation needs no other join
     links = hold(links.select("parent", "child", "revenue_micros"))
     cached: list[ir.Table] = [links]
@@ -87,7 +90,8 @@ def walk_cascades(links: ir.Table, *, max_depth: int = MAX_DEPTH) -> Cascades:
                 break
             levels.append(totals)
             following = pairs.join(links, pairs.node == links.parent).select(
-                ancestor=pairs.ancestor, node=links.child, revenue_micros=links.revenue_micros)
+                ancestor=pairs.ancestor, node=links.child, revenue_micros=links.revenue_micros
+            )
             if generation == max_depth:
                 truncated = int(following.count().execute()) > 0
                 break
@@ -104,10 +108,23 @@ def walk_cascades(links: ir.Table, *, max_depth: int = MAX_DEPTH) -> Cascades:
     return Cascades(per_member=per_member, per_generation=per_generation, depth=len(levels), truncated=truncated)
 
 
-_GENERATION_COLUMNS = {"ancestor": "object", "generation": "int64", "members": "int64", "buyers": "int64",
-                       "revenue": "float64"}
-_MEMBER_COLUMNS = {"customer_id": "object", "direct_referrals": "int64", "direct_buyers": "int64", "direct_revenue": "float64",
-                   "cascade_size": "int64", "cascade_buyers": "int64", "cascade_revenue": "float64", "generations": "int64"}
+_GENERATION_COLUMNS = {
+    "ancestor": "object",
+    "generation": "int64",
+    "members": "int64",
+    "buyers": "int64",
+    "revenue": "float64",
+}
+_MEMBER_COLUMNS = {
+    "customer_id": "object",
+    "direct_referrals": "int64",
+    "direct_buyers": "int64",
+    "direct_revenue": "float64",
+    "cascade_size": "int64",
+    "cascade_buyers": "int64",
+    "cascade_revenue": "float64",
+    "generations": "int64",
+}
 
 
 def _empty(columns: dict[str, str]) -> pd.DataFrame:
@@ -121,15 +138,20 @@ def _collect(levels: list[ir.Table], key: str = "string") -> tuple[pd.DataFrame,
         return (_empty({**_GENERATION_COLUMNS, "ancestor": kind}), _empty({**_MEMBER_COLUMNS, "customer_id": kind}))
     g = ibis.union(*levels) if len(levels) > 1 else levels[0]
     first = g.generation == 1
-    per_member = g.group_by(customer_id=g.ancestor).aggregate(
-        direct_referrals=g.members.sum(where=first).fill_null(0),
-        direct_buyers=g.buyers.sum(where=first).fill_null(0),
-        direct_revenue=money(g.revenue_micros.sum(where=first).fill_null(0)),
-        cascade_size=g.members.sum(),
-        cascade_buyers=g.buyers.sum(),
-        cascade_revenue=money(g.revenue_micros.sum()),
-        generations=g.generation.max(),
-    ).order_by("customer_id").to_pandas()
+    per_member = (
+        g.group_by(customer_id=g.ancestor)
+        .aggregate(
+            direct_referrals=g.members.sum(where=first).fill_null(0),
+            direct_buyers=g.buyers.sum(where=first).fill_null(0),
+            direct_revenue=money(g.revenue_micros.sum(where=first).fill_null(0)),
+            cascade_size=g.members.sum(),
+            cascade_buyers=g.buyers.sum(),
+            cascade_revenue=money(g.revenue_micros.sum()),
+            generations=g.generation.max(),
+        )
+        .order_by("customer_id")
+        .to_pandas()
+    )
     per_generation = g.select("ancestor", "generation", "members", "buyers", revenue=money(g.revenue_micros))
     per_generation = per_generation.order_by(["ancestor", "generation"]).to_pandas()
     return _typed(per_generation, _GENERATION_COLUMNS), _typed(per_member, _MEMBER_COLUMNS)

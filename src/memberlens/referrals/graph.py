@@ -23,8 +23,14 @@ import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 
-from memberlens.schema.referral_rules import (ALREADY_REFERRED, CLOSES_CYCLE, IGNORED_REASONS, INCOMPLETE, SELF_REFERRAL,
-                                              first_referral_rank)
+from memberlens.schema.referral_rules import (
+    ALREADY_REFERRED,
+    CLOSES_CYCLE,
+    IGNORED_REASONS,
+    INCOMPLETE,
+    SELF_REFERRAL,
+    first_referral_rank,
+)
 
 
 def mark_ignored(table: ir.Table) -> ir.Table:
@@ -33,9 +39,13 @@ def mark_ignored(table: ir.Table) -> ir.Table:
     read in place may hold them), ``self_referral`` or ``already_referred`` (cycles need the
     whole graph: :func:`referral_graph`)."""
     incomplete = table.referrer_id.isnull() | table.referred_id.isnull() | table.referred_at.isnull()
-    table = table.mutate(_out=ibis.ifelse(incomplete, INCOMPLETE,
-                                          ibis.ifelse(table.referrer_id == table.referred_id, SELF_REFERRAL,
-                                                      ibis.null("string"))))
+    table = table.mutate(
+        _out=ibis.ifelse(
+            incomplete,
+            INCOMPLETE,
+            ibis.ifelse(table.referrer_id == table.referred_id, SELF_REFERRAL, ibis.null("string")),
+        )
+    )
     rank = first_referral_rank(table, counted=table._out.isnull())
     reason = ibis.ifelse(table._out.isnull() & (rank > 0), ALREADY_REFERRED, table._out)
     return table.mutate(_ignored=reason).drop("_out")
@@ -75,8 +85,9 @@ def loop_closing_rows(used: ir.Table) -> list[int]:
         return []
     n = len(frame)
     codes, uniques = pd.factorize(pd.concat([frame.referrer_id, frame.referred_id], ignore_index=True), sort=True)
-    closing = cycle_closing_edges(codes[:n].astype(np.int64), codes[n:].astype(np.int64),
-                                  timestamps_as_integers(frame.referred_at), len(uniques))
+    closing = cycle_closing_edges(
+        codes[:n].astype(np.int64), codes[n:].astype(np.int64), timestamps_as_integers(frame.referred_at), len(uniques)
+    )
     return sorted(int(r) for r in frame["_row"].to_numpy()[closing])
 
 
@@ -166,5 +177,11 @@ def _coded(edges: ir.Table, nodes: ir.Table) -> ir.Table:
     return joined.select("src", "dst", "referred_at")
 
 
-__all__ = ["ReferralGraph", "cycle_closing_edges", "loop_closing_rows", "mark_ignored", "referral_graph",
-           "timestamps_as_integers"]
+__all__ = [
+    "ReferralGraph",
+    "cycle_closing_edges",
+    "loop_closing_rows",
+    "mark_ignored",
+    "referral_graph",
+    "timestamps_as_integers",
+]

@@ -31,8 +31,9 @@ def _adjacency(src: np.ndarray, dst: np.ndarray, n_nodes: int):
     return sparse.csr_matrix((np.ones(src.size), (src, dst)), shape=(n_nodes, n_nodes))
 
 
-def pagerank(src: np.ndarray, dst: np.ndarray, n_nodes: int, *, alpha: float = DAMPING, tol: float = 1e-12,
-             max_iter: int = 1000) -> np.ndarray:
+def pagerank(
+    src: np.ndarray, dst: np.ndarray, n_nodes: int, *, alpha: float = DAMPING, tol: float = 1e-12, max_iter: int = 1000
+) -> np.ndarray:
     """PageRank of each node with credit flowing referred -> referrer (see the module docstring);
     power iteration until the L1 change is under ``n_nodes * tol``."""
     if n_nodes == 0:
@@ -51,8 +52,15 @@ def pagerank(src: np.ndarray, dst: np.ndarray, n_nodes: int, *, alpha: float = D
     return rank
 
 
-def referral_value(src: np.ndarray, dst: np.ndarray, n_nodes: int, value: np.ndarray, *, decay: float = DECAY,
-                   max_depth: int = 1_000_000) -> np.ndarray:
+def referral_value(
+    src: np.ndarray,
+    dst: np.ndarray,
+    n_nodes: int,
+    value: np.ndarray,
+    *,
+    decay: float = DECAY,
+    max_depth: int = 1_000_000,
+) -> np.ndarray:
     """For each node, the value of its descendants with ``decay`` per generation (see the module
     docstring): ``V = A (v + decay V)``, iterated from ``V = 0`` — exact once every chain has been
     walked (at most ``max_depth`` iterations)."""

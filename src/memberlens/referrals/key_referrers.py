@@ -23,28 +23,53 @@ from memberlens.i18n import Messages
 from memberlens.referrals.network import ReferralNetwork
 
 KEY_RATIO = 2.0
-COLUMNS = ("rank", "customer_id", "referred_by", "is_member", "own_revenue", "direct_referrals", "direct_buyers",
-           "cascade_size", "cascade_buyers", "generations", "cascade_revenue", "referral_value", "value_ratio",
-           "pagerank", "pagerank_rank", "reward_cost", "reason")
+COLUMNS = (
+    "rank",
+    "customer_id",
+    "referred_by",
+    "is_member",
+    "own_revenue",
+    "direct_referrals",
+    "direct_buyers",
+    "cascade_size",
+    "cascade_buyers",
+    "generations",
+    "cascade_revenue",
+    "referral_value",
+    "value_ratio",
+    "pagerank",
+    "pagerank_rank",
+    "reward_cost",
+    "reason",
+)
 
 
 def select_key_referrers(network: ReferralNetwork, *, key_ratio: float = KEY_RATIO, lang: str = "en") -> pd.DataFrame:
     """The key referrers of ``network``, ranked, with the reason in ``lang`` (module docstring)."""
     if not key_ratio >= 0:
-        raise ConfigError(f"The 'key_ratio' parameter must be a float in the range [0, inf). Got {key_ratio!r} instead.")
+        raise ConfigError(
+            f"The 'key_ratio' parameter must be a float in the range [0, inf). Got {key_ratio!r} instead."
+        )
     m = network.members
     value, own = m.referral_value.to_numpy(), m.own_revenue.to_numpy()
-    key = (m.direct_referrals.to_numpy() >= 1) & (value > 0) & (value >= key_ratio * own) \
+    key = (
+        (m.direct_referrals.to_numpy() >= 1)
+        & (value > 0)
+        & (value >= key_ratio * own)
         & (value >= network.average_buyer_revenue)
+    )
     chosen = m[key].copy()
-    chosen["value_ratio"] = np.where(chosen.own_revenue > 0, chosen.referral_value / chosen.own_revenue.where(chosen.own_revenue > 0),
-                                     np.nan)
+    chosen["value_ratio"] = np.where(
+        chosen.own_revenue > 0, chosen.referral_value / chosen.own_revenue.where(chosen.own_revenue > 0), np.nan
+    )
     chosen = chosen.sort_values(["referral_value", "customer_id"], ascending=[False, True], kind="stable")
     chosen.insert(0, "rank", np.arange(1, len(chosen) + 1, dtype=np.int64))
     t = Messages(lang)
     network_size = len(m)
-    chosen["reason"] = [describe_key_referrer(row, t, network_size=network_size, decay=network.decay)
-                        for row in chosen.itertuples(index=False)]
+    chosen["reason"] = [
+        describe_key_referrer(row, t, network_size=network_size, decay=network.decay)
+        for row in chosen.itertuples(index=False)
+    ]
     return chosen.loc[:, list(COLUMNS)].reset_index(drop=True)
 
 
@@ -54,13 +79,28 @@ def _money(t: Messages, value: float) -> str:
 
 def describe_key_referrer(row, t: Messages, *, network_size: int, decay: float) -> str:
     """Why a member is a key referrer, in words, from the numbers of its row."""
-    parts = [t("referrals.reason_reach", direct=t.number(row.direct_referrals), cascade=t.number(row.cascade_size),
-               generations=t.number(row.generations)),
-             t("referrals.reason_value", revenue=_money(t, row.cascade_revenue), value=_money(t, row.referral_value),
-               decay=f"{decay:g}")]
+    parts = [
+        t(
+            "referrals.reason_reach",
+            direct=t.number(row.direct_referrals),
+            cascade=t.number(row.cascade_size),
+            generations=t.number(row.generations),
+        ),
+        t(
+            "referrals.reason_value",
+            revenue=_money(t, row.cascade_revenue),
+            value=_money(t, row.referral_value),
+            decay=f"{decay:g}",
+        ),
+    ]
     if row.own_revenue > 0:
-        parts.append(t("referrals.reason_ratio", ratio=f"{row.referral_value / row.own_revenue:,.1f}",
-                       own=_money(t, row.own_revenue)))
+        parts.append(
+            t(
+                "referrals.reason_ratio",
+                ratio=f"{row.referral_value / row.own_revenue:,.1f}",
+                own=_money(t, row.own_revenue),
+            )
+        )
     else:
         parts.append(t("referrals.reason_no_own"))
     parts.append(t("referrals.reason_pagerank", rank=t.number(row.pagerank_rank), size=t.number(network_size)))

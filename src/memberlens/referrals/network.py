@@ -44,16 +44,21 @@ def _node_facts(graph: ReferralGraph, node_values: ir.Table, members: ir.Table |
     """Per node, in node order: id, own revenue, whether a member, reward cost of the referrals made."""
     nodes = graph.nodes
     facts = nodes.join(node_values, nodes.node == node_values._node).select(
-        nodes.node, nodes.customer_id, revenue_micros=node_values.revenue_micros.fill_null(0))
+        nodes.node, nodes.customer_id, revenue_micros=node_values.revenue_micros.fill_null(0)
+    )
     if members is not None:
         known = members.select(_id=members.customer_id).distinct().mutate(is_member=ibis.literal(True))
         facts = facts.left_join(known, facts.customer_id == known._id).select(
-            *facts.columns, is_member=known.is_member.fill_null(False))
+            *facts.columns, is_member=known.is_member.fill_null(False)
+        )
     edges = graph.edges
     if "reward_cost" in edges.columns:
-        cost = edges.group_by(_id=edges.referrer_id).aggregate(reward_micros=micros(edges.reward_cost).sum().fill_null(0))
+        cost = edges.group_by(_id=edges.referrer_id).aggregate(
+            reward_micros=micros(edges.reward_cost).sum().fill_null(0)
+        )
         facts = facts.left_join(cost, facts.customer_id == cost._id).select(
-            *facts.columns, reward_micros=cost.reward_micros.fill_null(0))
+            *facts.columns, reward_micros=cost.reward_micros.fill_null(0)
+        )
     pulled = facts.to_pyarrow()  # ordered here: a sort of numbers, not of ids in the engine
     order = np.argsort(pulled["node"].to_numpy(), kind="stable")
     return pulled.take(pa.array(order)).to_pandas()
@@ -77,20 +82,30 @@ def _named(frame: pd.DataFrame, key: str, ids: pa.Array) -> pd.DataFrame:
     return out
 
 
-def analyse_referral_network(referrals: ir.Table, orders: ir.Table, members: ir.Table | None = None, *,
-                             max_depth: int = MAX_DEPTH, decay: float = influence.DECAY,
-                             alpha: float = influence.DAMPING) -> ReferralNetwork:
+def analyse_referral_network(
+    referrals: ir.Table,
+    orders: ir.Table,
+    members: ir.Table | None = None,
+    *,
+    max_depth: int = MAX_DEPTH,
+    decay: float = influence.DECAY,
+    alpha: float = influence.DAMPING,
+) -> ReferralNetwork:
     """Count the referrals, walk the cascades in the engine and score influence (module docstring)."""
     if not 0.0 <= decay <= 1.0:
         raise ConfigError(f"The 'decay' parameter must be a float in the range [0, 1]. Got {decay!r} instead.")
     graph = referral_graph(referrals)
     values = customer_values(orders).cache()  # read twice: the network's members, and every buyer's average
-    node_values = graph.nodes.left_join(values, graph.nodes.customer_id == values.customer_id).select(
-        _node=graph.nodes.node, revenue_micros=values.revenue_micros).cache()
+    node_values = (
+        graph.nodes.left_join(values, graph.nodes.customer_id == values.customer_id)
+        .select(_node=graph.nodes.node, revenue_micros=values.revenue_micros)
+        .cache()
+    )
     try:
         coded = graph.coded
         links = coded.left_join(node_values, coded.dst == node_values._node).select(
-            parent=coded.src, child=coded.dst, revenue_micros=node_values.revenue_micros)
+            parent=coded.src, child=coded.dst, revenue_micros=node_values.revenue_micros
+        )
         walked = walk_cascades(links, max_depth=max_depth)  # on node numbers: integer joins
         facts = _node_facts(graph, node_values, members)
         everyone = values.aggregate(micros=values.revenue_micros.sum(), buyers=values.count()).to_pandas().iloc[0]
@@ -105,32 +120,60 @@ def analyse_referral_network(referrals: ir.Table, orders: ir.Table, members: ir.
     parent[graph.dst] = graph.src
     rank = influence.pagerank(graph.src, graph.dst, n, alpha=alpha)
     value = influence.referral_value(graph.src, graph.dst, n, own, decay=decay, max_depth=max_depth)
-    frame = pd.DataFrame({
-        "customer_id": facts.customer_id,
-        "referred_by": ids.take(pa.array(np.maximum(parent, 0), mask=parent < 0)).to_pandas(),
-        "is_member": facts.is_member.astype("boolean") if "is_member" in facts else pd.Series([pd.NA] * n, dtype="boolean"),
-        "own_revenue": own,
-    })
-    per = _by_node(walked.per_member, "customer_id", n, {
-        "direct_referrals": "int64", "direct_buyers": "int64", "cascade_size": "int64", "cascade_buyers": "int64",
-        "generations": "int64", "direct_revenue": "float64", "cascade_revenue": "float64"})
-    for column in ("direct_referrals", "direct_buyers", "cascade_size", "cascade_buyers", "generations", "direct_revenue",
-                   "cascade_revenue"):
+    frame = pd.DataFrame(
+        {
+            "customer_id": facts.customer_id,
+            "referred_by": ids.take(pa.array(np.maximum(parent, 0), mask=parent < 0)).to_pandas(),
+            "is_member": facts.is_member.astype("boolean")
+            if "is_member" in facts
+            else pd.Series([pd.NA] * n, dtype="boolean"),
+            "own_revenue": own,
+        }
+    )
+    per = _by_node(
+        walked.per_member,
+        "customer_id",
+        n,
+        {
+            "direct_referrals": "int64",
+            "direct_buyers": "int64",
+            "cascade_size": "int64",
+            "cascade_buyers": "int64",
+            "generations": "int64",
+            "direct_revenue": "float64",
+            "cascade_revenue": "float64",
+        },
+    )
+    for column in (
+        "direct_referrals",
+        "direct_buyers",
+        "cascade_size",
+        "cascade_buyers",
+        "generations",
+        "direct_revenue",
+        "cascade_revenue",
+    ):
         frame[column] = per[column]
-    frame["reward_cost"] = facts.reward_micros.to_numpy(dtype=np.int64) / 1_000_000 if "reward_micros" in facts else np.nan
+    frame["reward_cost"] = (
+        facts.reward_micros.to_numpy(dtype=np.int64) / 1_000_000 if "reward_micros" in facts else np.nan
+    )
     frame["referral_value"] = value
     frame["pagerank"] = rank
     order = np.lexsort((np.arange(n), -rank))  # node numbers are in customer id order
     pagerank_rank = np.empty(n, dtype=np.int64)
     pagerank_rank[order] = np.arange(1, n + 1)
     frame["pagerank_rank"] = pagerank_rank
-    cascades = Cascades(per_member=_named(walked.per_member, "customer_id", ids),
-                        per_generation=_named(walked.per_generation, "ancestor", ids), depth=walked.depth,
-                        truncated=walked.truncated)
+    cascades = Cascades(
+        per_member=_named(walked.per_member, "customer_id", ids),
+        per_generation=_named(walked.per_generation, "ancestor", ids),
+        depth=walked.depth,
+        truncated=walked.truncated,
+    )
     count = int(everyone.buyers)
     average = int(everyone.micros) / count / 1_000_000 if count else 0.0  # exact sums: the same on every engine
-    return ReferralNetwork(graph=graph, cascades=cascades, members=frame, average_buyer_revenue=average,
-                           max_depth=max_depth, decay=decay)
+    return ReferralNetwork(
+        graph=graph, cascades=cascades, members=frame, average_buyer_revenue=average, max_depth=max_depth, decay=decay
+    )
 
 
 __all__ = ["ReferralNetwork", "analyse_referral_network"]

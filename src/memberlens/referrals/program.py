@@ -46,24 +46,37 @@ def buyer_histories(orders: ir.Table) -> ir.Table:
     """Per customer: revenue (millionths), orders, the day number of the first order and of the
     first order on a later day (null when none)."""
     days = orders.mutate(_day=day_number(orders.ordered_at))
-    first = days.group_by("customer_id").aggregate(revenue_micros=micros(days.amount).sum(), orders=days.order_id.nunique(),
-                                                    first_day=days._day.min())
+    first = days.group_by("customer_id").aggregate(
+        revenue_micros=micros(days.amount).sum(), orders=days.order_id.nunique(), first_day=days._day.min()
+    )
     later = days.join(first.select("customer_id", _first=first.first_day), "customer_id")
     second = later.filter(later._day > later._first).group_by("customer_id").aggregate(second_day=later._day.min())
     return first.left_join(second, "customer_id").select(*first.columns, "second_day")
 
 
-def summarise_referral_program(edges: ir.Table, orders: ir.Table, *, day: date, members: ir.Table | None = None,
-                               ignored: dict[str, int] | None = None) -> ir.Table:
+def summarise_referral_program(
+    edges: ir.Table,
+    orders: ir.Table,
+    *,
+    day: date,
+    members: ir.Table | None = None,
+    ignored: dict[str, int] | None = None,
+) -> ir.Table:
     """Referred against organic customers as of ``day`` (see the module docstring)."""
-    people = ibis.union(orders.select("customer_id"), edges.select(customer_id=edges.referred_id),
-                        edges.select(customer_id=edges.referrer_id), distinct=True)
+    people = ibis.union(
+        orders.select("customer_id"),
+        edges.select(customer_id=edges.referred_id),
+        edges.select(customer_id=edges.referrer_id),
+        distinct=True,
+    )
     if members is not None:
         people = people.union(members.select("customer_id"), distinct=True)
     referred = edges.select(customer_id=edges.referred_id).distinct().mutate(_referred=ibis.literal(True))
     histories = buyer_histories(orders)
     base = people.left_join(referred, "customer_id").select("customer_id", "_referred")
-    base = base.left_join(histories, "customer_id").select(*base.columns, *[c for c in histories.columns if c != "customer_id"])
+    base = base.left_join(histories, "customer_id").select(
+        *base.columns, *[c for c in histories.columns if c != "customer_id"]
+    )
     base = base.mutate(group=ibis.ifelse(base._referred.fill_null(False), GROUPS[0], GROUPS[1]))
     today = _epoch_day(day)
     bought = base.first_day.notnull()
@@ -77,12 +90,16 @@ def summarise_referral_program(edges: ir.Table, orders: ir.Table, *, day: date, 
     for n in REPEAT_DAYS:
         observable = bought & (base.first_day + n < today)
         metrics[f"_seen{n}"] = observable.sum().cast("int64")
-        metrics[f"_again{n}"] = (observable & base.second_day.notnull() & (base.second_day - base.first_day <= n)).sum().cast("int64")
+        metrics[f"_again{n}"] = (
+            (observable & base.second_day.notnull() & (base.second_day - base.first_day <= n)).sum().cast("int64")
+        )
     per = base.group_by("group").aggregate(**metrics)
     groups = ibis.memtable({"group": list(GROUPS), "_order": [0, 1]})
     per = groups.left_join(per, "group").select("group", "_order", *[c for c in per.columns if c != "group"])
     out = per.mutate(
-        members=per.members.fill_null(0), buyers=per.buyers.fill_null(0), revenue=per.revenue.fill_null(0.0),
+        members=per.members.fill_null(0),
+        buyers=per.buyers.fill_null(0),
+        revenue=per.revenue.fill_null(0.0),
     )
     out = out.mutate(
         conversion=ratio(out.buyers, out.members),
@@ -96,17 +113,35 @@ def summarise_referral_program(edges: ir.Table, orders: ir.Table, *, day: date, 
     out = out.cross_join(program)
     is_referred = out.group == GROUPS[0]
     program_columns = {c: ibis.ifelse(is_referred, out[c], ibis.null(out[c].type())) for c in program.columns}
-    program_columns["cost_per_referred_buyer"] = ibis.ifelse(is_referred, ratio(out.reward_cost, out.buyers),
-                                                             ibis.null("float64"))
+    program_columns["cost_per_referred_buyer"] = ibis.ifelse(
+        is_referred, ratio(out.reward_cost, out.buyers), ibis.null("float64")
+    )
     out = out.mutate(**program_columns)
-    columns = ["group", "members", "buyers", "conversion", "revenue", "revenue_per_member", "revenue_per_buyer",
-               "orders_per_buyer", "repeat_rate", *[f"repeat_{n}d" for n in REPEAT_DAYS], "referrals", "referrers",
-               "referrers_not_members", "reward_cost", "cost_per_referred_buyer", *[f"ignored_{r}" for r in IGNORED_REASONS]]
+    columns = [
+        "group",
+        "members",
+        "buyers",
+        "conversion",
+        "revenue",
+        "revenue_per_member",
+        "revenue_per_buyer",
+        "orders_per_buyer",
+        "repeat_rate",
+        *[f"repeat_{n}d" for n in REPEAT_DAYS],
+        "referrals",
+        "referrers",
+        "referrers_not_members",
+        "reward_cost",
+        "cost_per_referred_buyer",
+        *[f"ignored_{r}" for r in IGNORED_REASONS],
+    ]
     return out.order_by("_order").select(*columns)
 
 
 def _program_row(edges: ir.Table, members: ir.Table | None, ignored: dict[str, int]) -> ir.Table:
-    cost = money(micros(edges.reward_cost).sum().fill_null(0)) if "reward_cost" in edges.columns else ibis.null("float64")
+    cost = (
+        money(micros(edges.reward_cost).sum().fill_null(0)) if "reward_cost" in edges.columns else ibis.null("float64")
+    )
     row = edges.aggregate(referrals=edges.count(), referrers=edges.referrer_id.nunique(), reward_cost=cost)
     if members is not None:
         referrers = edges.select(customer_id=edges.referrer_id).distinct()

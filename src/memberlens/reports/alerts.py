@@ -8,15 +8,27 @@ import math
 
 import pandas as pd
 
+from memberlens import format as f
 from memberlens.monitor import DEFAULT_RULES, Rule, Watch, alerts_at, members_behind
 from memberlens.reports import charts as c
-from memberlens import format as f
 from memberlens.reports.base import ReportContext, SectionContent
 
 # metrics shown as shares
-SHARES = {"churn_rate", "repurchase_rate", "return_rate", "reactivation_rate", "activation_rate",
-          "registration_to_purchase_rate", "activation_to_purchase_rate", "coupon_member_ratio", "coupon_amount_ratio",
-          "coupon_order_ratio", "stickiness", "segment_share", "risk_band_share"}
+SHARES = {
+    "churn_rate",
+    "repurchase_rate",
+    "return_rate",
+    "reactivation_rate",
+    "activation_rate",
+    "registration_to_purchase_rate",
+    "activation_to_purchase_rate",
+    "coupon_member_ratio",
+    "coupon_amount_ratio",
+    "coupon_order_ratio",
+    "stickiness",
+    "segment_share",
+    "risk_band_share",
+}
 
 
 def metric_value(metric: str, value: float) -> str:
@@ -46,14 +58,17 @@ class AlertsSection:
         """The rules' verdicts at the report's date, judged once per report."""
         kind = ctx.analyses.options.period
         days = ctx.analyses.options.churn_days
-        return ctx.analyses.memo(f"alerts:{hash(self.rules)}",
-                                 lambda: alerts_at(ctx.snapshot, self.rules, kind, churn_days=days))
+        return ctx.analyses.memo(
+            f"alerts:{hash(self.rules)}", lambda: alerts_at(ctx.snapshot, self.rules, kind, churn_days=days)
+        )
 
     def exports(self, ctx: ReportContext) -> dict[str, pd.DataFrame]:
         """The customers behind the alerts that count customers (e.g. who churned in the month a
         churn alert fired), highest spend first."""
         watch = self.watch(ctx)
-        members = members_behind(ctx.snapshot, watch.alerts, ctx.analyses.options.period, ctx.analyses.options.churn_days)
+        members = members_behind(
+            ctx.snapshot, watch.alerts, ctx.analyses.options.period, ctx.analyses.options.churn_days
+        )
         return {"alert_members": members} if len(members) else {}
 
     def build(self, ctx: ReportContext) -> SectionContent:
@@ -61,8 +76,11 @@ class AlertsSection:
         watch = self.watch(ctx)
         sentences = [t("monitor.intro", rules=len(self.rules), alerts=len(watch.alerts), day=f.day(watch.day))]
         for alert in watch.alerts:
-            sentences.append(self._sentence(ctx, alert.rule, alert.period_start, alert.value, alert.low, alert.high,
-                                             alert.held, kind))
+            sentences.append(
+                self._sentence(
+                    ctx, alert.rule, alert.period_start, alert.value, alert.low, alert.high, alert.held, kind
+                )
+            )
         if not watch.alerts:
             sentences.append(t("monitor.none"))
         rows = []
@@ -71,19 +89,38 @@ class AlertsSection:
             if verdict is None:
                 continue
             last = verdict.iloc[-1]
-            rows.append({"metric": metric_words(t, rule), "rule": self._rule_words(ctx, rule),
-                         "period": f.period(verdict.index[-1], "day" if rule.metric in ("dau", "wau", "mau", "stickiness") else kind),
-                         "value": metric_value(rule.metric, last.value), "low": metric_value(rule.metric, last.low),
-                         "high": metric_value(rule.metric, last.high),
-                         "status": t("monitor.fired") if last.fired else (t("monitor.waiting") if pd.isna(last.low) else t("monitor.within"))})
-        notes = [t("monitor.not_judged", metric=metric_words(t, r), why=t(key, **values))
-                 for r, (key, values) in watch.not_judged.items()]
-        table = c.table(pd.DataFrame(rows, columns=["metric", "rule", "period", "value", "low", "high", "status"]), [
-            ("metric", t("monitor.col_metric"), "text"), ("rule", t("monitor.col_rule"), "text"),
-            ("period", t("label.period"), "text"), ("value", t("monitor.col_value"), "text"),
-            ("low", t("monitor.col_low"), "text"), ("high", t("monitor.col_high"), "text"),
-            ("status", t("monitor.col_status"), "text"),
-        ], caption=t("monitor.table_caption"))
+            rows.append(
+                {
+                    "metric": metric_words(t, rule),
+                    "rule": self._rule_words(ctx, rule),
+                    "period": f.period(
+                        verdict.index[-1], "day" if rule.metric in ("dau", "wau", "mau", "stickiness") else kind
+                    ),
+                    "value": metric_value(rule.metric, last.value),
+                    "low": metric_value(rule.metric, last.low),
+                    "high": metric_value(rule.metric, last.high),
+                    "status": t("monitor.fired")
+                    if last.fired
+                    else (t("monitor.waiting") if pd.isna(last.low) else t("monitor.within")),
+                }
+            )
+        notes = [
+            t("monitor.not_judged", metric=metric_words(t, r), why=t(key, **values))
+            for r, (key, values) in watch.not_judged.items()
+        ]
+        table = c.table(
+            pd.DataFrame(rows, columns=["metric", "rule", "period", "value", "low", "high", "status"]),
+            [
+                ("metric", t("monitor.col_metric"), "text"),
+                ("rule", t("monitor.col_rule"), "text"),
+                ("period", t("label.period"), "text"),
+                ("value", t("monitor.col_value"), "text"),
+                ("low", t("monitor.col_low"), "text"),
+                ("high", t("monitor.col_high"), "text"),
+                ("status", t("monitor.col_status"), "text"),
+            ],
+            caption=t("monitor.table_caption"),
+        )
         return SectionContent(self.key, t(self.title_key), sentences=sentences, tables=[table], notes=notes)
 
     @staticmethod
@@ -100,11 +137,21 @@ class AlertsSection:
     def _sentence(self, ctx, rule, period_start, value, low, high, held, kind) -> str:
         t = ctx.t
         period = f.period(period_start, "day" if rule.metric in ("dau", "wau", "mau", "stickiness") else kind)
-        values = {"metric": metric_words(t, rule), "period": period, "value": metric_value(rule.metric, value),
-                  "held": held, "low": metric_value(rule.metric, low), "high": metric_value(rule.metric, high)}
+        values = {
+            "metric": metric_words(t, rule),
+            "period": period,
+            "value": metric_value(rule.metric, value),
+            "held": held,
+            "low": metric_value(rule.metric, low),
+            "high": metric_value(rule.metric, high),
+        }
         if rule.kind == "threshold":
             return t("monitor.alert_below" if rule.direction == "down" else "monitor.alert_above", **values)
         if rule.kind == "change":
-            return t("monitor.alert_fall" if rule.direction == "down" else "monitor.alert_rise",
-                     change=f.pct(rule.limit, 0), baseline=t(f"monitor_baseline.{rule.baseline}"), **values)
+            return t(
+                "monitor.alert_fall" if rule.direction == "down" else "monitor.alert_rise",
+                change=f.pct(rule.limit, 0),
+                baseline=t(f"monitor_baseline.{rule.baseline}"),
+                **values,
+            )
         return t("monitor.alert_auto", **values)

@@ -63,16 +63,27 @@ def layout(
         "plot_bgcolor": "#ffffff",
         "paper_bgcolor": "#ffffff",
         "xaxis": {"automargin": True, "gridcolor": "#eef2f6", "title": {"text": plain(x_title or "")}},
-        "yaxis": {"automargin": True, "gridcolor": "#eef2f6", "zerolinecolor": "#d9e2ec",
-                  "title": {"text": plain(y_title or "")}, "rangemode": "tozero"},
+        "yaxis": {
+            "automargin": True,
+            "gridcolor": "#eef2f6",
+            "zerolinecolor": "#d9e2ec",
+            "title": {"text": plain(y_title or "")},
+            "rangemode": "tozero",
+        },
     }
     if x_category:
         result["xaxis"]["type"] = "category"
     if y_percent:
         result["yaxis"] |= {"tickformat": ".0%", "hoverformat": ".1%"}
     if y2_title is not None:
-        result["yaxis2"] = {"title": {"text": plain(y2_title)}, "overlaying": "y", "side": "right", "showgrid": False,
-                            "automargin": True, "rangemode": "tozero"}
+        result["yaxis2"] = {
+            "title": {"text": plain(y2_title)},
+            "overlaying": "y",
+            "side": "right",
+            "showgrid": False,
+            "automargin": True,
+            "rangemode": "tozero",
+        }
         if y2_percent:
             result["yaxis2"] |= {"tickformat": ".0%", "hoverformat": ".1%"}
     if barmode:
@@ -98,11 +109,24 @@ def _values(values: Iterable[Any]) -> list[Any]:
     return out
 
 
-def bar(name: str, x: Sequence[Any], y: Sequence[Any], *, key: str | None = None, colours: Sequence[str] | None = None,
-        yaxis: str | None = None, pattern: str | None = None, orientation: str = "v", opacity: float | None = None,
-        percent: bool = False) -> dict[str, Any]:
+def bar(
+    name: str,
+    x: Sequence[Any],
+    y: Sequence[Any],
+    *,
+    key: str | None = None,
+    colours: Sequence[str] | None = None,
+    yaxis: str | None = None,
+    pattern: str | None = None,
+    orientation: str = "v",
+    opacity: float | None = None,
+    percent: bool = False,
+) -> dict[str, Any]:
     trace: dict[str, Any] = {
-        "type": "bar", "name": plain(name), "x": _values(x), "y": _values(y),
+        "type": "bar",
+        "name": plain(name),
+        "x": _values(x),
+        "y": _values(y),
         "marker": {"color": list(colours) if colours is not None else colour(key or name)},
         "orientation": orientation,
     }
@@ -119,12 +143,26 @@ def bar(name: str, x: Sequence[Any], y: Sequence[Any], *, key: str | None = None
     return trace
 
 
-def line(name: str, x: Sequence[Any], y: Sequence[Any], *, key: str | None = None, yaxis: str | None = None,
-         dash: str | None = None, markers: bool = True, percent: bool = False) -> dict[str, Any]:
+def line(
+    name: str,
+    x: Sequence[Any],
+    y: Sequence[Any],
+    *,
+    key: str | None = None,
+    yaxis: str | None = None,
+    dash: str | None = None,
+    markers: bool = True,
+    percent: bool = False,
+) -> dict[str, Any]:
     trace: dict[str, Any] = {
-        "type": "scatter", "mode": "lines+markers" if markers else "lines", "name": plain(name),
-        "x": _values(x), "y": _values(y), "connectgaps": False,
-        "line": {"color": colour(key or name), "width": 2.2}, "marker": {"size": 6},
+        "type": "scatter",
+        "mode": "lines+markers" if markers else "lines",
+        "name": plain(name),
+        "x": _values(x),
+        "y": _values(y),
+        "connectgaps": False,
+        "line": {"color": colour(key or name), "width": 2.2},
+        "marker": {"size": 6},
     }
     if dash:
         trace["line"]["dash"] = dash
@@ -139,8 +177,12 @@ def line(name: str, x: Sequence[Any], y: Sequence[Any], *, key: str | None = Non
 Formatter = Callable[[Any], Any]
 
 
-def table(frame: pd.DataFrame, columns: Sequence[tuple[str, str, str | Formatter]], caption: str = "",
-          limit: int | None = None) -> TableBlock:
+def table(
+    frame: pd.DataFrame,
+    columns: Sequence[tuple[str, str, str | Formatter]],
+    caption: str = "",
+    limit: int | None = None,
+) -> TableBlock:
     """A :class:`TableBlock` of ``frame``: ``(column, header, kind)`` with kind ``text``,
     ``int``, ``num``, ``pct``, ``day``, ``month`` or a function."""
     kinds = {
@@ -153,9 +195,13 @@ def table(frame: pd.DataFrame, columns: Sequence[tuple[str, str, str | Formatter
     }
     rows_frame = frame if limit is None else frame.head(limit)
     formatters = [kinds[k] if isinstance(k, str) else k for _, _, k in columns]
-    rows = [
-        [fmt(value) for fmt, value in zip(formatters, values)]
-        for values in zip(*(rows_frame[c].tolist() for c, _, _ in columns))
-    ] if len(rows_frame) else []
+    rows = (
+        [
+            [fmt(value) for fmt, value in zip(formatters, values)]
+            for values in zip(*(rows_frame[c].tolist() for c, _, _ in columns))
+        ]
+        if len(rows_frame)
+        else []
+    )
     numeric = [isinstance(k, str) and k in ("int", "num", "pct") for _, _, k in columns]
     return TableBlock(caption, [h for _, h, _ in columns], rows, numeric)

@@ -9,18 +9,29 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from memberlens import analyses
+from memberlens import format as f
 from memberlens.errors import MemberlensError
 from memberlens.models import GammaGammaModel, TransactionModel
 from memberlens.reports import charts as c
-from memberlens import format as f
 from memberlens.reports.base import Chart, ReportContext, SectionContent
 
 BANDS = 10  # P(alive) in tenths
 MODEL_TITLES = {"bg-nbd": "BG/NBD", "mbg-nbd": "MBG/NBD", "pareto-nbd": "Pareto/NBD", "bg-bb": "BG/BB"}
 TOP_MEMBERS = 20
-EXPORT_COLUMNS = ("customer_id", "probability_alive", "expected_orders_30d", "probability_order_30d", "predicted_orders",
-                  "next_order_date", "historic_orders", "historic_clv", "average_order_value", "expected_order_value",
-                  "predicted_clv", "residual_clv")
+EXPORT_COLUMNS = (
+    "customer_id",
+    "probability_alive",
+    "expected_orders_30d",
+    "probability_order_30d",
+    "predicted_orders",
+    "next_order_date",
+    "historic_orders",
+    "historic_clv",
+    "average_order_value",
+    "expected_order_value",
+    "predicted_clv",
+    "residual_clv",
+)
 
 
 def alive_bands(predictions: ir.Table) -> ir.Table:
@@ -31,8 +42,12 @@ def alive_bands(predictions: ir.Table) -> ir.Table:
     return (
         predictions.mutate(band=band, _value=value)
         .group_by("band")
-        .aggregate(members=ibis._.count(), historic_clv=ibis._.historic_clv.sum(), predicted_clv=ibis._._value.sum(),
-                   expected_orders_30d=ibis._.expected_orders_30d.sum())
+        .aggregate(
+            members=ibis._.count(),
+            historic_clv=ibis._.historic_clv.sum(),
+            predicted_clv=ibis._._value.sum(),
+            expected_orders_30d=ibis._.expected_orders_30d.sum(),
+        )
         .order_by("band")
     )
 
@@ -65,7 +80,9 @@ class ClvSection:
         try:
             fit = self._fit(ctx)
         except MemberlensError as exc:
-            return SectionContent(self.key, t(self.title_key), sentences=[t("clv.intro")], notes=[t("clv.no_fit", reason=t.error(exc))])
+            return SectionContent(
+                self.key, t(self.title_key), sentences=[t("clv.intro")], notes=[t("clv.no_fit", reason=t.error(exc))]
+            )
         predictions = fit.predictions()
         sentences = [t("clv.intro"), self._purchase_sentence(ctx, fit.purchases)]
         notes = []
@@ -75,7 +92,9 @@ class ClvSection:
             sentences.append(self._spend_sentence(ctx, fit.spend))
         charts = [self._alive_chart(ctx, alive_bands(predictions).execute())]
         if fit.spend is not None:
-            charts.append(self._top_chart(ctx, top_members(predictions).execute(), value_concentration(predictions).execute()))
+            charts.append(
+                self._top_chart(ctx, top_members(predictions).execute(), value_concentration(predictions).execute())
+            )
         return SectionContent(self.key, t(self.title_key), sentences=sentences, charts=charts, notes=notes)
 
     @staticmethod
@@ -84,14 +103,28 @@ class ClvSection:
         size = {"members": f.num(model.n_members_), "combinations": f.num(model.n_combinations_)}
         limit = model.limit_
         if limit is None:
-            return t("clv.fitted", **size, r=f.num(p["r"], 3), alpha=f.num(p["alpha"], 2), a=f.num(p["a"], 3), b=f.num(p["b"], 3))
+            return t(
+                "clv.fitted",
+                **size,
+                r=f.num(p["r"], 3),
+                alpha=f.num(p["alpha"], 2),
+                a=f.num(p["a"], 3),
+                b=f.num(p["b"], 3),
+            )
         q = {k: f.num(v, 3) for k, v in limit.params.items()}
-        words = {"nbd": ("limit_nbd", {"r": q.get("r"), "alpha": q.get("alpha")}),
-                 "poisson": ("limit_poisson", {"rate": q.get("lambda")}),
-                 "pareto-same-rate": ("limit_pareto_same_rate", {"rate": q.get("lambda"), "s": q.get("s"), "beta": q.get("beta")}),
-                 "poisson-exponential": ("limit_poisson_exponential", {"rate": q.get("lambda"), "dropout": q.get("mu")})}
-        key, values = words.get(limit.name, ("limit_same_dropout", {"p": f.pct(limit.params.get("p")), "r": q.get("r"),
-                                                                     "alpha": q.get("alpha")}))
+        words = {
+            "nbd": ("limit_nbd", {"r": q.get("r"), "alpha": q.get("alpha")}),
+            "poisson": ("limit_poisson", {"rate": q.get("lambda")}),
+            "pareto-same-rate": (
+                "limit_pareto_same_rate",
+                {"rate": q.get("lambda"), "s": q.get("s"), "beta": q.get("beta")},
+            ),
+            "poisson-exponential": ("limit_poisson_exponential", {"rate": q.get("lambda"), "dropout": q.get("mu")}),
+        }
+        key, values = words.get(
+            limit.name,
+            ("limit_same_dropout", {"p": f.pct(limit.params.get("p")), "r": q.get("r"), "alpha": q.get("alpha")}),
+        )
         what = t(f"clv.{key}", **values)
         return t("clv.fitted_limit", model=MODEL_TITLES.get(model.model_name, model.model_name), **size, limit=what)
 
@@ -107,22 +140,40 @@ class ClvSection:
     def _alive_chart(self, ctx: ReportContext, bands: pd.DataFrame) -> Chart:
         t = ctx.t
         labels = [f"{int(b) * 10}–{int(b) * 10 + 10}%" for b in bands.band]
-        data = [c.bar(t("label.members"), labels, bands.members, key="members"),
-                c.line(t("clv.label_predicted_clv"), labels, bands.predicted_clv, key="predicted_clv", yaxis="y2")]
-        layout = c.layout(x_title=t("clv.label_probability_alive"), y_title=t("label.members"), y2_title=t("clv.label_predicted_clv"))
-        table = c.table(bands.assign(label=labels), [
-            ("label", t("clv.label_probability_alive"), "text"), ("members", t("label.members"), "int"),
-            ("historic_clv", t("clv.label_historic_clv"), "num"), ("expected_orders_30d", t("clv.label_expected_orders_30d"), "num"),
-            ("predicted_clv", t("clv.label_predicted_clv"), "num"),
-        ])
+        data = [
+            c.bar(t("label.members"), labels, bands.members, key="members"),
+            c.line(t("clv.label_predicted_clv"), labels, bands.predicted_clv, key="predicted_clv", yaxis="y2"),
+        ]
+        layout = c.layout(
+            x_title=t("clv.label_probability_alive"), y_title=t("label.members"), y2_title=t("clv.label_predicted_clv")
+        )
+        table = c.table(
+            bands.assign(label=labels),
+            [
+                ("label", t("clv.label_probability_alive"), "text"),
+                ("members", t("label.members"), "int"),
+                ("historic_clv", t("clv.label_historic_clv"), "num"),
+                ("expected_orders_30d", t("clv.label_expected_orders_30d"), "num"),
+                ("predicted_clv", t("clv.label_predicted_clv"), "num"),
+            ],
+        )
         total = bands.members.sum()
         low = bands[bands.band < 3]
         high = bands[bands.band >= 7]
         sentences = [
-            t("clv.alive_low", members=f.num(low.members.sum()), share=f.pct(low.members.sum() / total if total else 0),
-              historic=f.pct(low.historic_clv.sum() / bands.historic_clv.sum() if bands.historic_clv.sum() else 0)),
-            t("clv.alive_high", members=f.num(high.members.sum()), share=f.pct(high.members.sum() / total if total else 0),
-              orders=f.num(high.expected_orders_30d.sum(), 0), all_orders=f.num(bands.expected_orders_30d.sum(), 0)),
+            t(
+                "clv.alive_low",
+                members=f.num(low.members.sum()),
+                share=f.pct(low.members.sum() / total if total else 0),
+                historic=f.pct(low.historic_clv.sum() / bands.historic_clv.sum() if bands.historic_clv.sum() else 0),
+            ),
+            t(
+                "clv.alive_high",
+                members=f.num(high.members.sum()),
+                share=f.pct(high.members.sum() / total if total else 0),
+                orders=f.num(high.expected_orders_30d.sum(), 0),
+                all_orders=f.num(bands.expected_orders_30d.sum(), 0),
+            ),
         ]
         return Chart("clv-alive", t("clv.alive_title"), c.figure(data, layout), sentences, table, "clv")
 
@@ -130,21 +181,39 @@ class ClvSection:
         t = ctx.t
         ids = [str(v) for v in top.customer_id][::-1]
         data = [c.bar(t("clv.label_predicted_clv"), ids, top.predicted_clv[::-1], key="predicted_clv", orientation="h")]
-        layout = c.layout(x_title=t("clv.label_predicted_clv"), legend=False, hovermode="closest", height=max(380, 22 * len(ids)),
-                          x_category=False)
+        layout = c.layout(
+            x_title=t("clv.label_predicted_clv"),
+            legend=False,
+            hovermode="closest",
+            height=max(380, 22 * len(ids)),
+            x_category=False,
+        )
         layout["yaxis"]["type"] = "category"
-        table = c.table(top, [
-            ("customer_id", t("label.customer_id"), "text"), ("historic_orders", t("clv.label_historic_orders"), "int"),
-            ("historic_clv", t("clv.label_historic_clv"), "num"), ("probability_alive", t("clv.label_probability_alive"), "pct"),
-            ("expected_orders_30d", t("clv.label_expected_orders_30d"), "num"),
-            ("expected_order_value", t("clv.label_expected_order_value"), "num"), ("predicted_clv", t("clv.label_predicted_clv"), "num"),
-            ("next_order_date", t("clv.label_next_order_date"), "day"),
-        ])
+        table = c.table(
+            top,
+            [
+                ("customer_id", t("label.customer_id"), "text"),
+                ("historic_orders", t("clv.label_historic_orders"), "int"),
+                ("historic_clv", t("clv.label_historic_clv"), "num"),
+                ("probability_alive", t("clv.label_probability_alive"), "pct"),
+                ("expected_orders_30d", t("clv.label_expected_orders_30d"), "num"),
+                ("expected_order_value", t("clv.label_expected_order_value"), "num"),
+                ("predicted_clv", t("clv.label_predicted_clv"), "num"),
+                ("next_order_date", t("clv.label_next_order_date"), "day"),
+            ],
+        )
         row = concentration.iloc[0]
         sentences = []
         if row.total and row.total > 0:
-            sentences.append(t("clv.concentration", top_members=f.num(row.top_members), total=f.num(row.total),
-                               share=f.pct(row.top_value / row.total), members=f.num(row.members)))
+            sentences.append(
+                t(
+                    "clv.concentration",
+                    top_members=f.num(row.top_members),
+                    total=f.num(row.total),
+                    share=f.pct(row.top_value / row.total),
+                    members=f.num(row.members),
+                )
+            )
         return Chart("clv-top", t("clv.top_title", n=len(top)), c.figure(data, layout), sentences, table, "clv")
 
     def exports(self, ctx: ReportContext) -> dict[str, pd.DataFrame]:

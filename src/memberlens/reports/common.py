@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import pandas as pd
 
-from memberlens.reports import charts as c
 from memberlens import format as f
+from memberlens.reports import charts as c
 from memberlens.reports.base import ReportContext
 
-_NEXT = {"day": pd.DateOffset(days=1), "week": pd.DateOffset(weeks=1), "month": pd.DateOffset(months=1),
-         "quarter": pd.DateOffset(months=3)}
+_NEXT = {
+    "day": pd.DateOffset(days=1),
+    "week": pd.DateOffset(weeks=1),
+    "month": pd.DateOffset(months=1),
+    "quarter": pd.DateOffset(months=3),
+}
 
 
 def last_order_at(ctx: ReportContext) -> pd.Timestamp | None:
@@ -48,22 +52,35 @@ def trend_word(ctx: ReportContext, values: pd.Series) -> str:
     return ctx.t(f"report.trend_{trend(values)}")
 
 
-def share_comparison(t, groups: pd.DataFrame, names: list[str], colours: list[str], label_key: str) -> tuple[dict, dict]:
+def share_comparison(
+    t, groups: pd.DataFrame, names: list[str], colours: list[str], label_key: str
+) -> tuple[dict, dict]:
     """Each group's share of customers beside its share of revenue (RFM segments, clusters):
     the figure and its data table."""
     data = [
-        c.bar(t("label.customer_share"), names, groups.customer_share, colours=colours, pattern="/", opacity=0.55, percent=True),
+        c.bar(
+            t("label.customer_share"),
+            names,
+            groups.customer_share,
+            colours=colours,
+            pattern="/",
+            opacity=0.55,
+            percent=True,
+        ),
         c.bar(t("label.revenue_share"), names, groups.revenue_share, colours=colours, percent=True),
     ]
     layout = c.layout(x_title=t(label_key), y_title=t("label.share"), y_percent=True, barmode="group", hovermode="x")
-    table = c.table(groups.assign(name=names), [
-        ("name", t(label_key), "text"),
-        ("customers", t("label.customers"), "int"),
-        ("customer_share", t("label.customer_share"), "pct"),
-        ("revenue", t("label.revenue"), "num"),
-        ("revenue_share", t("label.revenue_share"), "pct"),
-        ("mean_recency", t("label.mean_recency"), "num"),
-        ("mean_frequency", t("label.mean_frequency"), "num"),
-        ("mean_monetary", t("label.mean_monetary"), "num"),
-    ])
+    table = c.table(
+        groups.assign(name=names),
+        [
+            ("name", t(label_key), "text"),
+            ("customers", t("label.customers"), "int"),
+            ("customer_share", t("label.customer_share"), "pct"),
+            ("revenue", t("label.revenue"), "num"),
+            ("revenue_share", t("label.revenue_share"), "pct"),
+            ("mean_recency", t("label.mean_recency"), "num"),
+            ("mean_frequency", t("label.mean_frequency"), "num"),
+            ("mean_monetary", t("label.mean_monetary"), "num"),
+        ],
+    )
     return c.figure(data, layout), table

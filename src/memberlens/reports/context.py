@@ -10,9 +10,9 @@ and member list reads the tables as they stood at the start of the report's date
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import date
-from collections.abc import Callable
 from typing import Any, TypeVar
 
 import pandas as pd

@@ -36,7 +36,14 @@ class DataQualitySection:
                 sentences.append(t("data_quality.unbalanced", source=ledger.source))
             rows.append([ledger.source, ledger.table, t("data_quality.read"), "", ledger.rows_read, t.percent(1)])
             rows.append(
-                [ledger.source, ledger.table, t("data_quality.used"), "", ledger.rows_used, t.percent(ledger.rows_used / read)]
+                [
+                    ledger.source,
+                    ledger.table,
+                    t("data_quality.used"),
+                    "",
+                    ledger.rows_used,
+                    t.percent(ledger.rows_used / read),
+                ]
             )
             for reason, n in ledger.set_aside.items():
                 rows.append(
@@ -51,17 +58,37 @@ class DataQualitySection:
     def _chart(self, ctx: ReportContext, ledgers, table: TableBlock) -> Chart:
         t = ctx.t
         sources = [f"{ledger.source} ({ledger.table})" for ledger in ledgers]
-        data = [c.bar(t("data_quality.used"), sources, [ledger.rows_used for ledger in ledgers], key="rows_used", orientation="h")]
+        data = [
+            c.bar(
+                t("data_quality.used"),
+                sources,
+                [ledger.rows_used for ledger in ledgers],
+                key="rows_used",
+                orientation="h",
+            )
+        ]
         reasons = sorted({reason for ledger in ledgers for reason in ledger.set_aside})
         for reason in reasons:
             values = [ledger.set_aside.get(reason, 0) for ledger in ledgers]
             data.append(c.bar(t.reason(reason), sources, values, key=f"reason:{reason}", orientation="h"))
-        layout = c.layout(x_title=t("data_quality.col_rows"), barmode="stack", hovermode="closest", x_category=False,
-                          height=max(220, 48 * len(ledgers) + 150))
+        layout = c.layout(
+            x_title=t("data_quality.col_rows"),
+            barmode="stack",
+            hovermode="closest",
+            x_category=False,
+            height=max(220, 48 * len(ledgers) + 150),
+        )
         layout["yaxis"] |= {"type": "category", "autorange": "reversed", "rangemode": "normal"}
         layout["legend"]["traceorder"] = "normal"
         read = sum(ledger.rows_read for ledger in ledgers)
         used = sum(ledger.rows_used for ledger in ledgers)
-        explain = [t("data_quality.chart_explain", sources=len(ledgers), read=t.number(read), used=t.number(used),
-                     share=t.percent(used / read if read else 1))]
+        explain = [
+            t(
+                "data_quality.chart_explain",
+                sources=len(ledgers),
+                read=t.number(read),
+                used=t.number(used),
+                share=t.percent(used / read if read else 1),
+            )
+        ]
         return Chart("data-quality", t("data_quality.chart_title"), c.figure(data, layout), explain, table, "ledger")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from memberlens.reports import charts as c
 from memberlens import format as f
+from memberlens.reports import charts as c
 from memberlens.reports.base import Chart, ReportContext, SectionContent
 
 
@@ -30,21 +30,34 @@ class PriceBandsSection:
             c.line(t("label.buyers"), x, bands.buyers, key="buyers", yaxis="y2"),
         ]
         layout = c.layout(x_title=t("label.unit_price_band"), y_title="", y2_title="", barmode="group")
-        table = c.table(bands.assign(band=x), [
-            ("band", t("label.unit_price_band"), "text"),
-            ("lines", t("label.lines"), "int"),
-            ("units", t("label.units"), "num"),
-            ("revenue", t("label.revenue"), "num"),
-            ("buyers", t("label.buyers"), "int"),
-            ("mean_units_per_line", t("label.mean_units_per_line"), "num"),
-        ])
+        table = c.table(
+            bands.assign(band=x),
+            [
+                ("band", t("label.unit_price_band"), "text"),
+                ("lines", t("label.lines"), "int"),
+                ("units", t("label.units"), "num"),
+                ("revenue", t("label.revenue"), "num"),
+                ("buyers", t("label.buyers"), "int"),
+                ("mean_units_per_line", t("label.mean_units_per_line"), "num"),
+            ],
+        )
         sentences, per_line_sentences = self._sentences(ctx, bands, x)
-        chart = Chart("price-bands", t("price_bands.chart_title"), c.figure(data, layout), sentences, table, "price-bands")
+        chart = Chart(
+            "price-bands", t("price_bands.chart_title"), c.figure(data, layout), sentences, table, "price-bands"
+        )
         per_line = [c.bar(t("label.mean_units_per_line"), x, bands.mean_units_per_line, key="mean_units_per_line")]
         layout = c.layout(x_title=t("label.unit_price_band"), y_title=t("label.mean_units_per_line"), legend=False)
-        per_line_chart = Chart("price-bands-units", t("price_bands.units_title"), c.figure(per_line, layout),
-                               per_line_sentences, table, "price-bands")
-        return SectionContent(self.key, t(self.title_key), sentences=[t("price_bands.intro")], charts=[chart, per_line_chart])
+        per_line_chart = Chart(
+            "price-bands-units",
+            t("price_bands.units_title"),
+            c.figure(per_line, layout),
+            per_line_sentences,
+            table,
+            "price-bands",
+        )
+        return SectionContent(
+            self.key, t(self.title_key), sentences=[t("price_bands.intro")], charts=[chart, per_line_chart]
+        )
 
     def _sentences(self, ctx: ReportContext, bands: pd.DataFrame, x: list[str]) -> tuple[list[str], list[str]]:
         t = ctx.t
@@ -55,17 +68,35 @@ class PriceBandsSection:
             sentences.append(t("price_bands.most_units", band=top.band, share=f.pct(top.units / bands.units.sum())))
         if bands.revenue.sum() > 0:
             top = bands.loc[bands.revenue.idxmax()]
-            sentences.append(t("price_bands.most_revenue", band=top.band, share=f.pct(top.revenue / bands.revenue.sum())))
+            sentences.append(
+                t("price_bands.most_revenue", band=top.band, share=f.pct(top.revenue / bands.revenue.sum()))
+            )
         top = bands.loc[bands.buyers.idxmax()]
         sentences.append(t("price_bands.most_buyers", band=top.band, buyers=f.num(top.buyers)))
         per_line = bands.dropna(subset=["mean_units_per_line"])
         per_line_sentences = []
         if len(per_line) > 1:
             first, last = per_line.iloc[0], per_line.iloc[-1]
-            key = "price_bands.units_fall" if last.mean_units_per_line < first.mean_units_per_line else "price_bands.units_rise"
-            per_line_sentences.append(t(key, low_band=first.band, low=f.num(first.mean_units_per_line), high_band=last.band,
-                                        high=f.num(last.mean_units_per_line)))
+            key = (
+                "price_bands.units_fall"
+                if last.mean_units_per_line < first.mean_units_per_line
+                else "price_bands.units_rise"
+            )
+            per_line_sentences.append(
+                t(
+                    key,
+                    low_band=first.band,
+                    low=f.num(first.mean_units_per_line),
+                    high_band=last.band,
+                    high=f.num(last.mean_units_per_line),
+                )
+            )
         else:
-            per_line_sentences.append(t("price_bands.units_single", band=per_line.band.iloc[0] if len(per_line) else f.DASH,
-                                        units=f.num(per_line.mean_units_per_line.iloc[0]) if len(per_line) else f.DASH))
+            per_line_sentences.append(
+                t(
+                    "price_bands.units_single",
+                    band=per_line.band.iloc[0] if len(per_line) else f.DASH,
+                    units=f.num(per_line.mean_units_per_line.iloc[0]) if len(per_line) else f.DASH,
+                )
+            )
         return sentences, per_line_sentences

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from memberlens.reports import charts as c
 from memberlens import format as f
+from memberlens.reports import charts as c
 from memberlens.reports.base import Chart, ReportContext, SectionContent
 from memberlens.reports.common import partial_note
 
@@ -23,18 +23,21 @@ class RatesSection:
         x = [f.period(v, kind) for v in rates.period_start]
         data = [c.line(t(f"label.{r}"), x, rates[r], key=r, percent=True) for r in RATES]
         layout = c.layout(x_title=t("label.period"), y_title=t("label.rate"), y_percent=True)
-        table = c.table(rates, [
-            ("period_start", t("label.period"), lambda v: f.period(v, kind)),
-            ("buyers", t("label.buyers"), "int"),
-            ("repeat_buyers", t("label.repeat_buyers"), "int"),
-            ("repurchase_rate", t("label.repurchase_rate"), "pct"),
-            ("previous_buyers", t("label.previous_buyers"), "int"),
-            ("returning_buyers", t("label.returning_buyers"), "int"),
-            ("return_rate", t("label.return_rate"), "pct"),
-            ("lapsed_customers", t("label.lapsed_customers"), "int"),
-            ("reactivated_buyers", t("label.reactivated_buyers"), "int"),
-            ("reactivation_rate", t("label.reactivation_rate"), "pct"),
-        ])
+        table = c.table(
+            rates,
+            [
+                ("period_start", t("label.period"), lambda v: f.period(v, kind)),
+                ("buyers", t("label.buyers"), "int"),
+                ("repeat_buyers", t("label.repeat_buyers"), "int"),
+                ("repurchase_rate", t("label.repurchase_rate"), "pct"),
+                ("previous_buyers", t("label.previous_buyers"), "int"),
+                ("returning_buyers", t("label.returning_buyers"), "int"),
+                ("return_rate", t("label.return_rate"), "pct"),
+                ("lapsed_customers", t("label.lapsed_customers"), "int"),
+                ("reactivated_buyers", t("label.reactivated_buyers"), "int"),
+                ("reactivation_rate", t("label.reactivation_rate"), "pct"),
+            ],
+        )
         sentences = [s for s in (self._range(ctx, rates, r) for r in RATES) if s]
         both = rates.dropna(subset=["repurchase_rate", "return_rate"])
         if len(both) >= 4:
@@ -55,5 +58,12 @@ class RatesSection:
         if values.empty:
             return None
         low, high = values.loc[values[column].idxmin()], values.loc[values[column].idxmax()]
-        return t("rates.range", rate=t(f"label.{column}"), low=f.pct(low[column]), low_period=f.period(low.period_start, kind),
-                 high=f.pct(high[column]), high_period=f.period(high.period_start, kind), median=f.pct(values[column].median()))
+        return t(
+            "rates.range",
+            rate=t(f"label.{column}"),
+            low=f.pct(low[column]),
+            low_period=f.period(low.period_start, kind),
+            high=f.pct(high[column]),
+            high_period=f.period(high.period_start, kind),
+            median=f.pct(values[column].median()),
+        )

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from memberlens.errors import MemberlensError
 from memberlens import format as f
+from memberlens.errors import MemberlensError
 from memberlens.reports.base import Card, ReportContext, SectionContent
 from memberlens.reports.common import partial_note, trend, trend_word
 from memberlens.reports.palette import colour
@@ -98,8 +98,13 @@ class RecommendationsSection:
         segments = ctx.analyses.run("rfm-segments")
         if len(segments):
             cards += self._group_cards(ctx, segments, "segment", "segment")
-        return SectionContent(self.key, t(self.title_key), sentences=[t("advice.intro", low=f.times(1 / BAND), high=f.times(BAND))],
-                              cards=cards, notes=notes)
+        return SectionContent(
+            self.key,
+            t(self.title_key),
+            sentences=[t("advice.intro", low=f.times(1 / BAND), high=f.times(BAND))],
+            cards=cards,
+            notes=notes,
+        )
 
     # -- per group -----------------------------------------------------------------------------
     def _group_cards(self, ctx: ReportContext, groups: pd.DataFrame, kind: str, name_column: str) -> list[Card]:
@@ -112,20 +117,46 @@ class RecommendationsSection:
             p = profile_of(row, typical)
             advice = p.advice()
             observations = [
-                t("advice.size", customers=f.num(row.customers), customer_share=f.pct(row.customer_share),
-                  revenue_share=f.pct(row.revenue_share)),
-                t("advice.rfm", recency=f.num(row.mean_recency, 0), recency_x=f.times(p.recency), frequency=f.num(row.mean_frequency, 1),
-                  frequency_x=f.times(p.frequency), monetary=f.num(row.mean_monetary), monetary_x=f.times(p.monetary),
-                  median_recency=f.num(typical[0], 0), median_frequency=f.num(typical[1], 1), median_monetary=f.num(typical[2])),
+                t(
+                    "advice.size",
+                    customers=f.num(row.customers),
+                    customer_share=f.pct(row.customer_share),
+                    revenue_share=f.pct(row.revenue_share),
+                ),
+                t(
+                    "advice.rfm",
+                    recency=f.num(row.mean_recency, 0),
+                    recency_x=f.times(p.recency),
+                    frequency=f.num(row.mean_frequency, 1),
+                    frequency_x=f.times(p.frequency),
+                    monetary=f.num(row.mean_monetary),
+                    monetary_x=f.times(p.monetary),
+                    median_recency=f.num(typical[0], 0),
+                    median_frequency=f.num(typical[1], 1),
+                    median_monetary=f.num(typical[2]),
+                ),
             ]
             if row.customer_share > 0 and row.revenue_share >= CONCENTRATION * row.customer_share:
-                observations.append(t("advice.concentration", customer_share=f.pct(row.customer_share),
-                                      revenue_share=f.pct(row.revenue_share)))
+                observations.append(
+                    t(
+                        "advice.concentration",
+                        customer_share=f.pct(row.customer_share),
+                        revenue_share=f.pct(row.revenue_share),
+                    )
+                )
             actions = [t(f"advice.{advice}", revenue_share=f.pct(row.revenue_share), customers=f.num(row.customers))]
             if advice in ("keep", "win_back") and row.revenue_share >= 0.2:
                 actions.append(t("advice.priority", revenue_share=f.pct(row.revenue_share)))
-            cards.append(Card(title=label, colour=colour(name), observations=observations, actions=actions,
-                              tag=t(f"advice.tag_{advice}"), group=t(f"advice.group_{kind}s")))
+            cards.append(
+                Card(
+                    title=label,
+                    colour=colour(name),
+                    observations=observations,
+                    actions=actions,
+                    tag=t(f"advice.tag_{advice}"),
+                    group=t(f"advice.group_{kind}s"),
+                )
+            )
         return cards
 
     # -- the whole base ------------------------------------------------------------------------
@@ -141,13 +172,25 @@ class RecommendationsSection:
             known = last.unactive + last.buyers
             share = last.unactive / known if known else None
             if share is not None:
-                observations.append(t("advice.unactive", period=f.period(last.period_start, kind), share=f.pct(share),
-                                      unactive=f.num(last.unactive)))
+                observations.append(
+                    t(
+                        "advice.unactive",
+                        period=f.period(last.period_start, kind),
+                        share=f.pct(share),
+                        unactive=f.num(last.unactive),
+                    )
+                )
                 if share >= 0.5:
                     actions.append(t("advice.reactivate", unactive=f.num(last.unactive)))
         if len(observed) >= 3:
-            observations.append(t("advice.new_trend", trend=trend_word(ctx, observed.new), first=f.num(observed.new.iloc[0]),
-                                  last=f.num(observed.new.iloc[-1])))
+            observations.append(
+                t(
+                    "advice.new_trend",
+                    trend=trend_word(ctx, observed.new),
+                    first=f.num(observed.new.iloc[0]),
+                    last=f.num(observed.new.iloc[-1]),
+                )
+            )
             if trend(observed.new) == "falling":
                 actions.append(t("advice.acquire"))
         rates = ctx.analyses.run("rates").dropna(subset=["repurchase_rate"])
@@ -167,5 +210,12 @@ class RecommendationsSection:
             return []
         if not actions:
             actions.append(t("advice.healthy"))
-        return [Card(title=t("advice.overall_card"), colour="#2f6fb0", observations=observations, actions=actions,
-                     group=t("advice.group_overall"))]
+        return [
+            Card(
+                title=t("advice.overall_card"),
+                colour="#2f6fb0",
+                observations=observations,
+                actions=actions,
+                group=t("advice.group_overall"),
+            )
+        ]

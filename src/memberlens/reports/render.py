@@ -138,8 +138,9 @@ def write_report(
 ) -> Path:
     """Write ``report.html`` (``report.zh.html`` for Chinese) into ``out_dir`` atomically
     (``sections``: only these, e.g. one section on its own; default all)."""
-    html = render_report(workspace, lang=lang, as_of=as_of, options=options, analyses=analyses, progress=progress,
-                         sections=sections)
+    html = render_report(
+        workspace, lang=lang, as_of=as_of, options=options, analyses=analyses, progress=progress, sections=sections
+    )
     return write_text_atomic(Path(out_dir) / report_name(lang), html)
 
 
@@ -167,11 +168,14 @@ def write_reports(
     staged = ReportFiles()
     with files_together(out_dir) as staging:  # the reports and lists replace the old ones together
         for lang in langs:
-            staged.reports.append(write_report(workspace, staging, lang=lang, analyses=cache, progress=progress,
-                                               sections=sections))
+            staged.reports.append(
+                write_report(workspace, staging, lang=lang, analyses=cache, progress=progress, sections=sections)
+            )
         if export_format is not None:
-            staged.exports = write_exports(workspace, staging / "exports", export_format, analyses=cache,
-                                           lang=langs[0], sections=sections)
+            staged.exports = write_exports(
+                workspace, staging / "exports", export_format, analyses=cache, lang=langs[0], sections=sections
+            )
     moved = [Path(out_dir) / path.relative_to(staging) for path in staged.reports + staged.exports]
-    return ReportFiles(reports=moved[: len(staged.reports)], exports=moved[len(staged.reports):],
-                       timings=dict(cache.timings))
+    return ReportFiles(
+        reports=moved[: len(staged.reports)], exports=moved[len(staged.reports) :], timings=dict(cache.timings)
+    )

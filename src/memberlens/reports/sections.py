@@ -5,8 +5,8 @@ optionally ``exports(ctx)``), see :mod:`memberlens.reports.base`."""
 from __future__ import annotations
 
 from memberlens.reports.abc import AbcSection
-from memberlens.reports.alerts import AlertsSection
 from memberlens.reports.activity import ActivitySection
+from memberlens.reports.alerts import AlertsSection
 from memberlens.reports.base import Section
 from memberlens.reports.churn import ChurnSection
 from memberlens.reports.churn_risk import ChurnRiskSection

@@ -61,8 +61,11 @@ class CleaningPolicy:
 
     def __post_init__(self) -> None:
         if not self.earliest_date < self.latest_date:
-            raise ConfigError(f"the plausible dates run from {self.earliest_date} to {self.latest_date}: the earliest "
-                              "must come before the latest", "e.g. --earliest-date 1990-01-01 --latest-date 2030-12-31")
+            raise ConfigError(
+                f"the plausible dates run from {self.earliest_date} to {self.latest_date}: the earliest "
+                "must come before the latest",
+                "e.g. --earliest-date 1990-01-01 --latest-date 2030-12-31",
+            )
 
     def to_dict(self) -> dict[str, bool | str]:
         return {k: v.isoformat() if isinstance(v, date) else v for k, v in asdict(self).items()}
@@ -70,15 +73,18 @@ class CleaningPolicy:
     @classmethod
     def from_dict(cls, data: dict[str, bool | str]) -> CleaningPolicy:
         known = {f.name for f in fields(cls)}
-        return cls(**{k: date.fromisoformat(str(v)) if k.endswith("_date") else bool(v)
-                      for k, v in data.items() if k in known})
+        return cls(
+            **{k: date.fromisoformat(str(v)) if k.endswith("_date") else bool(v) for k, v in data.items() if k in known}
+        )
 
 
 def reason_order(contract: TableContract) -> list[str]:
     """Every reason a row of this table can be set aside for, in order of precedence."""
     reasons = [MALFORMED_LINE, "repeated_header"]
     reasons += [f"missing_{c}" for c in contract.required if c != "customer_id"]
-    reasons += [_unparseable_reason(c.name, c.kind) for c in contract.columns if c.kind in ("timestamp", "number", "bool")]
+    reasons += [
+        _unparseable_reason(c.name, c.kind) for c in contract.columns if c.kind in ("timestamp", "number", "bool")
+    ]
     reasons.append(IMPLAUSIBLE_DATE)
     if contract.name == "orders":
         reasons += ["missing_amount", CANCELLATION]
@@ -111,8 +117,9 @@ def typed_columns(staged: ir.Table, contract: TableContract, mapping: Mapping) -
         elif _parsed_date_column(column.name) in staged.columns:
             out[column.name] = staged[_parsed_date_column(column.name)]
         else:
-            out[column.name] = parse_value(staged[source], column.kind, mapping.date_order,
-                                           mapping.decimal_marks.get(column.name, "."))
+            out[column.name] = parse_value(
+                staged[source], column.kind, mapping.date_order, mapping.decimal_marks.get(column.name, ".")
+            )
     if contract.name == "orders":
         out.update(_order_columns(staged, mapping, out))
     return out
@@ -133,7 +140,9 @@ def with_parsed_dates(staged: ir.Table, contract: TableContract, mapping: Mappin
         if column.kind != "timestamp" or source is None or not staged[source].type().is_string():
             continue
         values = staged.select(source).distinct()
-        lookup = values.mutate(**{_parsed_date_column(column.name): parse_timestamp(values[source], mapping.date_order)})
+        lookup = values.mutate(
+            **{_parsed_date_column(column.name): parse_timestamp(values[source], mapping.date_order)}
+        )
         staged = staged.left_join(lookup, staged[source] == lookup[source]).select(
             *staged.columns, _parsed_date_column(column.name)
         )
@@ -166,7 +175,9 @@ def _reason_conditions(
     policy: CleaningPolicy,
 ) -> list[tuple[ir.BooleanValue, str]]:
     conditions: list[tuple[ir.BooleanValue, str]] = []
-    source_columns = [c for c in staged.columns if c not in (ROW_COLUMN, SOURCE_COLUMN) and not c.startswith("__parsed_")]
+    source_columns = [
+        c for c in staged.columns if c not in (ROW_COLUMN, SOURCE_COLUMN) and not c.startswith("__parsed_")
+    ]
     if all(staged[c].type().is_string() for c in source_columns):
         repeated = all_of([trim(staged[c]) == c for c in source_columns])
         conditions.append((repeated.fill_null(False), "repeated_header"))
@@ -205,15 +216,20 @@ def all_of(conditions: list[ir.BooleanValue]) -> ir.BooleanValue:
     return all_of(conditions[:middle]) & all_of(conditions[middle:])
 
 
-def _implausible_dates(contract: TableContract, mapping: Mapping, typed: dict[str, ir.Value],
-                       policy: CleaningPolicy) -> ir.BooleanValue | None:
+def _implausible_dates(
+    contract: TableContract, mapping: Mapping, typed: dict[str, ir.Value], policy: CleaningPolicy
+) -> ir.BooleanValue | None:
     """A mapped date of the row falls before ``policy.earliest_date`` or after ``policy.latest_date``."""
     outside = []
     for column in contract.columns:
         if column.kind == "timestamp" and column.name in mapping.columns:
             day = typed[column.name].date()  # a check of the value (a typo'd year), not a cut by time
-            outside.append(((day < ibis.date(policy.earliest_date.isoformat()))
-                            | (day > ibis.date(policy.latest_date.isoformat()))).fill_null(False))
+            outside.append(
+                (
+                    (day < ibis.date(policy.earliest_date.isoformat()))
+                    | (day > ibis.date(policy.latest_date.isoformat()))
+                ).fill_null(False)
+            )
     return ibis.or_(*outside) if outside else None
 
 
@@ -230,9 +246,7 @@ def _order_value_conditions(
     return conditions
 
 
-def classify_rows(
-    staged: ir.Table, contract: TableContract, mapping: Mapping, policy: CleaningPolicy
-) -> ir.Table:
+def classify_rows(staged: ir.Table, contract: TableContract, mapping: Mapping, policy: CleaningPolicy) -> ir.Table:
     """Typed canonical columns, the kept extra columns, ``_source``, ``_row`` and ``_reason``.
 
     ``staged`` holds the raw source columns plus ``_source`` and ``_row``.
@@ -263,17 +277,23 @@ def mark_second_referrals(classified: ir.Table) -> ir.Table:
     counts; ties by referrer id, then row)."""
     used = classified[REASON_COLUMN].isnull()
     rank = first_referral_rank(classified, counted=used)
-    return classified.mutate(**{REASON_COLUMN: ibis.ifelse(used & (rank > 0), ALREADY_REFERRED, classified[REASON_COLUMN])})
+    return classified.mutate(
+        **{REASON_COLUMN: ibis.ifelse(used & (rank > 0), ALREADY_REFERRED, classified[REASON_COLUMN])}
+    )
 
 
-def detect_decimal_marks(staged: ir.Table, contract: TableContract, mapping: Mapping, *, where: str,
-                         forced: str | None = None) -> dict[str, str]:
+def detect_decimal_marks(
+    staged: ir.Table, contract: TableContract, mapping: Mapping, *, where: str, forced: str | None = None
+) -> dict[str, str]:
     """The decimal mark of each mapped number column written as text: ``forced`` when the user
     set one, else what its values show (``12,50`` a comma, ``12.50`` a point). A column showing
     both, or only values that read differently under each (``1.000``), is refused with examples
     rather than read wrongly. One aggregate query."""
-    columns = {c.name: mapping.columns[c.name] for c in contract.columns
-               if c.kind == "number" and c.name in mapping.columns and staged[mapping.columns[c.name]].type().is_string()}
+    columns = {
+        c.name: mapping.columns[c.name]
+        for c in contract.columns
+        if c.kind == "number" and c.name in mapping.columns and staged[mapping.columns[c.name]].type().is_string()
+    }
     if forced or not columns:
         return {name: forced or "." for name in columns}
     metrics = {}
@@ -295,7 +315,7 @@ def detect_decimal_marks(staged: ir.Table, contract: TableContract, mapping: Map
             raise InputError(
                 f"{where}: column {source!r} ({name}) has numbers such as {either!r} that read differently "
                 "with a decimal point and a decimal comma",
-                "say which mark it uses with --decimal . or --decimal , (or decimal = \",\" in the mapping file)",
+                'say which mark it uses with --decimal . or --decimal , (or decimal = "," in the mapping file)',
             )
         marks[name] = "," if comma else "."
     return marks
@@ -339,14 +359,19 @@ def infer_extra_column_types(staged: ir.Table, columns: tuple[str, ...]) -> dict
     number = parse_number(value)
     not_finite = trim(value).lower().isin(("nan", "inf", "-inf", "infinity", "-infinity"))
     plain = _plain_number(value)
-    per_column = long.group_by("_column").aggregate(
-        p=present.sum(),
-        n=(present & (number.notnull() | not_finite)).sum(),  # NaN: a null number
-        w=(present & number.notnull() & (number % 1 == 0) & (number.abs() < 2.0**63)).sum(),
-        b=(present & parse_value(value, "bool").notnull()).sum(),
-        l=(present & number.notnull() & reading_loses_text(value)).sum(),
-        f=(present & plain.notnull() & ~plain.isnan() & ~is_infinite(plain)).sum(),  # read by a plain cast
-    ).execute().set_index("_column")
+    per_column = (
+        long.group_by("_column")
+        .aggregate(
+            p=present.sum(),
+            n=(present & (number.notnull() | not_finite)).sum(),  # NaN: a null number
+            w=(present & number.notnull() & (number % 1 == 0) & (number.abs() < 2.0**63)).sum(),
+            b=(present & parse_value(value, "bool").notnull()).sum(),
+            l=(present & number.notnull() & reading_loses_text(value)).sum(),
+            f=(present & plain.notnull() & ~plain.isnan() & ~is_infinite(plain)).sum(),  # read by a plain cast
+        )
+        .execute()
+        .set_index("_column")
+    )
     types: dict[str, ExtraType] = {}
     for c in text_columns:
         counts = per_column.loc[c] if c in per_column.index else {}

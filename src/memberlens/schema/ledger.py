@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+
 @dataclass(frozen=True)
 class SourceLedger:
     """Where the rows of one ingested source went."""
@@ -58,9 +59,17 @@ def batches_summed(ledgers: list[SourceLedger]) -> list[SourceLedger]:
         for batch in batches:
             for reason, rows in batch.set_aside.items():
                 reasons[reason] = reasons.get(reason, 0) + rows
-        summed.append(SourceLedger(source=stream, table=table, location=f"{len(batches)} batches",
-                                   rows_read=sum(b.rows_read for b in batches), rows_used=sum(b.rows_used for b in batches),
-                                   set_aside=dict(sorted(reasons.items())), details={"batches": len(batches)}))
+        summed.append(
+            SourceLedger(
+                source=stream,
+                table=table,
+                location=f"{len(batches)} batches",
+                rows_read=sum(b.rows_read for b in batches),
+                rows_used=sum(b.rows_used for b in batches),
+                set_aside=dict(sorted(reasons.items())),
+                details={"batches": len(batches)},
+            )
+        )
     return summed
 
 

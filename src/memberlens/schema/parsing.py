@@ -126,9 +126,7 @@ def parse_bool(raw: ir.Value) -> ir.BooleanValue:
     if dtype.is_numeric():
         return ibis.ifelse(raw.isnull(), ibis.null("boolean"), raw != 0)
     word = blank_to_null(raw.cast("string")).lower()
-    return (
-        ibis.cases((word.isin(TRUE_WORDS), True), (word.isin(FALSE_WORDS), False), else_=ibis.null("boolean"))
-    )
+    return ibis.cases((word.isin(TRUE_WORDS), True), (word.isin(FALSE_WORDS), False), else_=ibis.null("boolean"))
 
 
 def _assemble(text: ir.StringValue, pattern: str, ymd: tuple[int, int, int]) -> ir.StringValue:
@@ -142,11 +140,16 @@ def _assemble(text: ir.StringValue, pattern: str, ymd: tuple[int, int, int]) -> 
     hour, minute, second = (group(first_time_group + i, "0") for i in range(3))
     built = (
         group(year, "")
-        + "-" + group(month, "").lpad(2, "0")
-        + "-" + group(day, "").lpad(2, "0")
-        + " " + hour.lpad(2, "0")
-        + ":" + minute.lpad(2, "0")
-        + ":" + ibis.ifelse(second.length() == 1, "0" + second, second)
+        + "-"
+        + group(month, "").lpad(2, "0")
+        + "-"
+        + group(day, "").lpad(2, "0")
+        + " "
+        + hour.lpad(2, "0")
+        + ":"
+        + minute.lpad(2, "0")
+        + ":"
+        + ibis.ifelse(second.length() == 1, "0" + second, second)
     )
     return ibis.ifelse(text.re_search(pattern), built, ibis.null("string"))
 

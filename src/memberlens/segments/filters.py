@@ -32,7 +32,7 @@ import difflib
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cache
-from typing import Any, Union
+from typing import Any
 
 import ibis
 import ibis.expr.types as ir
@@ -197,7 +197,7 @@ class Not:
     span: Span
 
 
-Node = Union[Column, Literal, Aggregate, Arith, Negate, Compare, Between, InList, IsNull, Logical, Not]
+Node = Column | Literal | Aggregate | Arith | Negate | Compare | Between | InList | IsNull | Logical | Not
 
 
 @dataclass(frozen=True)
@@ -297,10 +297,27 @@ def _parser() -> Lark:
 
 
 _TOKEN_WORDS = {
-    "_OR": "or", "_AND": "and", "_NOT": "not", "_BETWEEN": "between", "_IN": "in", "_IS": "is", "_NULL": "null",
-    "_TRUE": "true", "_FALSE": "false", "NAME": "a column", "QUOTED": "a column", "BACKQUOTED": "a column",
-    "STRING": "'text'", "NUMBER": "a number", "COMP": "a comparison (= < > ...)", "ADD": "+ or -", "MUL": "* or /",
-    "LPAR": "(", "RPAR": ")", "COMMA": ",", "$END": "the end",
+    "_OR": "or",
+    "_AND": "and",
+    "_NOT": "not",
+    "_BETWEEN": "between",
+    "_IN": "in",
+    "_IS": "is",
+    "_NULL": "null",
+    "_TRUE": "true",
+    "_FALSE": "false",
+    "NAME": "a column",
+    "QUOTED": "a column",
+    "BACKQUOTED": "a column",
+    "STRING": "'text'",
+    "NUMBER": "a number",
+    "COMP": "a comparison (= < > ...)",
+    "ADD": "+ or -",
+    "MUL": "* or /",
+    "LPAR": "(",
+    "RPAR": ")",
+    "COMMA": ",",
+    "$END": "the end",
 }
 
 
@@ -310,7 +327,7 @@ def parse_filter(text: str) -> Filter:
     if not isinstance(text, str):
         raise ConfigError(f"filter: expected text, got {type(text).__name__}", "e.g. --where \"region = 'London'\"")
     if not text.strip():
-        raise FilterError("the filter is empty", text, 0, hint="e.g. --where \"sales_to_support_days > 30\"")
+        raise FilterError("the filter is empty", text, 0, hint='e.g. --where "sales_to_support_days > 30"')
     if len(text) > MAX_LENGTH:
         raise FilterError(f"the filter is longer than {MAX_LENGTH:,} characters", text, MAX_LENGTH)
     if "\x00" in text:
@@ -353,8 +370,10 @@ def _syntax_error(exc: UnexpectedInput, text: str) -> FilterError:
     return FilterError(f"unexpected {str(token)!r}; expected {expected}", text, token.start_pos or 0, length, hint)
 
 
-_SYNTAX_HINT = ("a filter compares columns: e.g. tier in ('Gold', 'Platinum') and score > mean(score); "
-                "allowed: = != < <= > >= between in is null and or not + - * / and mean, median, min, max, quantile")
+_SYNTAX_HINT = (
+    "a filter compares columns: e.g. tier in ('Gold', 'Platinum') and score > mean(score); "
+    "allowed: = != < <= > >= between in is null and or not + - * / and mean, median, min, max, quantile"
+)
 
 
 def _expected_words(names) -> str:
@@ -373,7 +392,9 @@ def _check_depth(parsed, text: str) -> None:
     while stack:
         node, depth = stack.pop()
         if depth > MAX_DEPTH:
-            start = getattr(getattr(node, "meta", None), "start_pos", 0) if not isinstance(node, Token) else node.start_pos
+            start = (
+                getattr(getattr(node, "meta", None), "start_pos", 0) if not isinstance(node, Token) else node.start_pos
+            )
             raise FilterError(f"the filter is nested more than {MAX_DEPTH} levels deep", text, start or 0)
         for child in getattr(node, "children", []):
             stack.append((child, depth + 1))
@@ -426,7 +447,11 @@ class _ToNodes(Transformer):
         sign, operand = children
         if str(sign) == "+":
             return operand
-        if isinstance(operand, Literal) and isinstance(operand.value, (int, float)) and not isinstance(operand.value, bool):
+        if (
+            isinstance(operand, Literal)
+            and isinstance(operand.value, (int, float))
+            and not isinstance(operand.value, bool)
+        ):
             return Literal(-operand.value, _span(meta))
         return Negate(operand, _span(meta))
 
@@ -475,22 +500,39 @@ class _ToNodes(Transformer):
         span = _span(meta)
         if func not in AGGREGATES:
             raise FilterError(
-                f"function {str(token)!r} is not allowed", self.source, token.start_pos, len(str(token)),
+                f"function {str(token)!r} is not allowed",
+                self.source,
+                token.start_pos,
+                len(str(token)),
                 hint=f"the filter may call only {', '.join(AGGREGATES)} — each of one column, over the whole table",
             )
         wanted = 2 if func == "quantile" else 1
         if len(args) != wanted or not isinstance(args[0], Column):
             usage = "quantile(column, 0.9)" if func == "quantile" else f"{func}(column)"
-            raise FilterError(f"{func} takes {'a column and a fraction' if wanted == 2 else 'one column'}",
-                              self.source, span.start, span.end - span.start, hint=f"write {usage}")
+            raise FilterError(
+                f"{func} takes {'a column and a fraction' if wanted == 2 else 'one column'}",
+                self.source,
+                span.start,
+                span.end - span.start,
+                hint=f"write {usage}",
+            )
         q = None
         if func == "quantile":
             fraction = args[1]
-            if not (isinstance(fraction, Literal) and isinstance(fraction.value, (int, float))
-                    and not isinstance(fraction.value, bool) and 0 <= fraction.value <= 1):
+            if not (
+                isinstance(fraction, Literal)
+                and isinstance(fraction.value, (int, float))
+                and not isinstance(fraction.value, bool)
+                and 0 <= fraction.value <= 1
+            ):
                 part = getattr(fraction, "span", span)
-                raise FilterError("quantile's fraction must be a number from 0 to 1", self.source, part.start,
-                                  part.end - part.start, hint="e.g. quantile(estimated_customer_ltv, 0.9)")
+                raise FilterError(
+                    "quantile's fraction must be a number from 0 to 1",
+                    self.source,
+                    part.start,
+                    part.end - part.start,
+                    hint="e.g. quantile(estimated_customer_ltv, 0.9)",
+                )
             q = float(fraction.value)
         return Aggregate(func, args[0], q, span)
 
@@ -544,8 +586,13 @@ def compile_filter(table: ir.Table, where: str | Filter) -> CompiledFilter:
     aggregates = compiler.evaluate_aggregates(parsed.aggregates)
     expr, kind = compiler.compile(parsed.tree)
     if kind != BOOL:
-        raise FilterError(f"the filter is a {kind}, not a condition", parsed.text, 0, len(parsed.text),
-                          hint="compare it with something, e.g. ... > 10")
+        raise FilterError(
+            f"the filter is a {kind}, not a condition",
+            parsed.text,
+            0,
+            len(parsed.text),
+            hint="compare it with something, e.g. ... > 10",
+        )
     return CompiledFilter(parsed, expr, aggregates)
 
 
@@ -563,12 +610,18 @@ class _Compiler:
         if node.name not in self.visible:
             quoted = self.text[node.span.start : node.span.start + 1] == '"'
             hint = columns_hint(self.visible, node.name)
-            raise self.fail(f"unknown column {node.name!r}", node,
-                            f"text values go in single quotes ('{node.name}'); {hint}" if quoted else hint)
+            raise self.fail(
+                f"unknown column {node.name!r}",
+                node,
+                f"text values go in single quotes ('{node.name}'); {hint}" if quoted else hint,
+            )
         kind = _kind_of(self.schema[node.name])
         if kind is None:
-            raise self.fail(f"column {node.name!r} holds {self.schema[node.name]}, which a filter cannot use", node,
-                            columns_hint([c for c in self.visible if _kind_of(self.schema[c])]))
+            raise self.fail(
+                f"column {node.name!r} holds {self.schema[node.name]}, which a filter cannot use",
+                node,
+                columns_hint([c for c in self.visible if _kind_of(self.schema[c])]),
+            )
         return self.table[node.name], kind
 
     def evaluate_aggregates(self, aggregates: list[Aggregate]) -> dict[str, float | None]:
@@ -620,8 +673,11 @@ class _Compiler:
             options = []
             for item in node.values:
                 if not isinstance(item, Literal):
-                    raise self.fail("in (...) takes values, not columns or expressions", item,
-                                    "e.g. customer_tier in ('Gold', 'Platinum')")
+                    raise self.fail(
+                        "in (...) takes values, not columns or expressions",
+                        item,
+                        "e.g. customer_tier in ('Gold', 'Platinum')",
+                    )
                 options.append(self.coerce(item, kind, node.operand))
             member = value.isin(options)
             return (value.notin(options) if node.negated else member), BOOL
@@ -644,8 +700,11 @@ class _Compiler:
     def condition(self, node: Node, op: str) -> ir.BooleanValue:
         value, kind = self.compile(node)
         if kind != BOOL:
-            raise self.fail(f"{op} joins conditions; {_describe(node, self.text)} is a {kind}", node,
-                            "compare it with something, e.g. ... > 10")
+            raise self.fail(
+                f"{op} joins conditions; {_describe(node, self.text)} is a {kind}",
+                node,
+                "compare it with something, e.g. ... > 10",
+            )
         return value
 
     def comparable(self, left: Node, right: Node, whole: Node) -> tuple[tuple[ir.Value, str], tuple[ir.Value, str]]:
@@ -656,8 +715,11 @@ class _Compiler:
         if b[1] == TIME and isinstance(left, Literal) and isinstance(left.value, str):
             a = (self.coerce(left, TIME, right), TIME)
         if a[1] != b[1]:
-            raise self.fail(f"cannot compare {_describe(left, self.text)} ({a[1]}) with {_describe(right, self.text)} ({b[1]})",
-                            whole, "text values go in single quotes; numbers without")
+            raise self.fail(
+                f"cannot compare {_describe(left, self.text)} ({a[1]}) with {_describe(right, self.text)} ({b[1]})",
+                whole,
+                "text values go in single quotes; numbers without",
+            )
         return a, b
 
     def coerce(self, item: Literal, kind: str, operand: Node) -> Any:
@@ -670,9 +732,12 @@ class _Compiler:
                 raise self.fail(f"{value!r} is not a date", item, "write dates as 'YYYY-MM-DD'") from None
             return ibis.literal(parsed if (parsed.hour, parsed.minute, parsed.second) != (0, 0, 0) else parsed.date())
         if _literal_kind(value) != kind:
-            raise self.fail(f"{_describe(item, self.text)} is {_literal_kind(value)}, but "
-                            f"{_describe(operand, self.text)} is {kind}", item,
-                            "text values go in single quotes; numbers without")
+            raise self.fail(
+                f"{_describe(item, self.text)} is {_literal_kind(value)}, but "
+                f"{_describe(operand, self.text)} is {kind}",
+                item,
+                "text values go in single quotes; numbers without",
+            )
         return _literal(value)
 
 

@@ -122,11 +122,26 @@ def draw_findings(profile: ProfileNumbers) -> list[Finding]:
 def _size(profile: ProfileNumbers) -> list[Finding]:
     if profile.cohort_size == 0:
         return [Finding("size", "size_empty", {"table": profile.table, "population": Count(profile.population_size)})]
-    out = [Finding("size", "size", {"table": profile.table, "cohort": Count(profile.cohort_size),
-                                    "population": Count(profile.population_size), "share": Pct(profile.share)})]
+    out = [
+        Finding(
+            "size",
+            "size",
+            {
+                "table": profile.table,
+                "cohort": Count(profile.cohort_size),
+                "population": Count(profile.population_size),
+                "share": Pct(profile.share),
+            },
+        )
+    ]
     for expression, value in profile.aggregates.items():
-        out.append(Finding("size", "aggregate", {"expression": expression, "value": Num(value, 4 if value is not None
-                                                                                          and abs(value) < 1000 else None)}))
+        out.append(
+            Finding(
+                "size",
+                "aggregate",
+                {"expression": expression, "value": Num(value, 4 if value is not None and abs(value) < 1000 else None)},
+            )
+        )
     return out
 
 
@@ -136,10 +151,20 @@ def _numeric(numeric: pd.DataFrame, filter_columns: set[str], support) -> list[F
     for direction, key in ((1, "numeric_up"), (-1, "numeric_down")):
         chosen = rows[rows.lift * direction > 0].sort_values(["lift", "column"], ascending=[direction < 0, True])
         for row in chosen.head(TOP_LIFTS).itertuples():
-            out.append(Finding("numeric", key, {
-                "column": row.column, "cohort": Num(row.cohort_mean), "population": Num(row.population_mean),
-                "lift": Pct(row.lift, signed=True), "cohort_median": Num(row.cohort_median),
-                "population_median": Num(row.population_median)}))
+            out.append(
+                Finding(
+                    "numeric",
+                    key,
+                    {
+                        "column": row.column,
+                        "cohort": Num(row.cohort_mean),
+                        "population": Num(row.population_mean),
+                        "lift": Pct(row.lift, signed=True),
+                        "cohort_median": Num(row.cohort_median),
+                        "population_median": Num(row.population_median),
+                    },
+                )
+            )
     if not out:
         out.append(Finding("numeric", "numeric_none", {"min_lift": Pct(support.min_lift)}))
     return out
@@ -161,23 +186,68 @@ def _by_group(profile: ProfileNumbers) -> list[Finding]:
     notable = [r for r in rows if r["notable"]]
     higher = [r for r in notable if r["lift"] > 0]
     lower = [r for r in notable if r["lift"] < 0]
-    out = [Finding("by", "by_summary", {"metric": metric, "by": by, "higher": Count(len(higher)),
-                                         "lower": Count(len(lower)), "groups": Count(len(rows))})]
+    out = [
+        Finding(
+            "by",
+            "by_summary",
+            {
+                "metric": metric,
+                "by": by,
+                "higher": Count(len(higher)),
+                "lower": Count(len(lower)),
+                "groups": Count(len(rows)),
+            },
+        )
+    ]
     if notable:
         gap = max(notable, key=lambda r: (abs(r["lift"]), str(r[by])))
-        out.append(Finding("by", "by_gap", {"group": _cell_name(gap, [by], ""), "cohort": Num(gap["cohort_mean"]),
-                                             "population": Num(gap["population_mean"]), "lift": Pct(gap["lift"], True),
-                                             "members": Count(gap["cohort_members"])}))
+        out.append(
+            Finding(
+                "by",
+                "by_gap",
+                {
+                    "group": _cell_name(gap, [by], ""),
+                    "cohort": Num(gap["cohort_mean"]),
+                    "population": Num(gap["population_mean"]),
+                    "lift": Pct(gap["lift"], True),
+                    "members": Count(gap["cohort_members"]),
+                },
+            )
+        )
     out += _small(rows, [by], "by_small", "by", support)
     if higher and len(higher) >= len(lower):
         best = max(higher, key=lambda r: (r["lift"], str(r[by])))
-        out.append(Finding("by", "rec_by_focus", {"higher": Count(len(higher)), "groups": Count(len(rows)), "by": by,
-                                                   "group": _cell_name(best, [by], ""), "lift": Pct(best["lift"], True),
-                                                   "metric": metric}, action=True))
+        out.append(
+            Finding(
+                "by",
+                "rec_by_focus",
+                {
+                    "higher": Count(len(higher)),
+                    "groups": Count(len(rows)),
+                    "by": by,
+                    "group": _cell_name(best, [by], ""),
+                    "lift": Pct(best["lift"], True),
+                    "metric": metric,
+                },
+                action=True,
+            )
+        )
     for row in sorted(lower, key=lambda r: (r["lift"], str(r[by])))[:2]:
-        out.append(Finding("by", "rec_by_below", {"group": _cell_name(row, [by], ""), "by": by, "metric": metric,
-                                                   "cohort": Num(row["cohort_mean"]), "population": Num(row["population_mean"]),
-                                                   "lift": Pct(row["lift"], True)}, action=True))
+        out.append(
+            Finding(
+                "by",
+                "rec_by_below",
+                {
+                    "group": _cell_name(row, [by], ""),
+                    "by": by,
+                    "metric": metric,
+                    "cohort": Num(row["cohort_mean"]),
+                    "population": Num(row["population_mean"]),
+                    "lift": Pct(row["lift"], True),
+                },
+                action=True,
+            )
+        )
     return out
 
 
@@ -188,8 +258,17 @@ def _small(rows: list[dict], columns: list[str], key: str, topic: str, support) 
     joiner = ", " if topic == "combinations" else " × "
     names = [_cell_name(r, columns, joiner) + f" ({int(r['cohort_members'])})" for r in small[:6]]
     more = len(small) - len(names)
-    return [Finding(topic, key, {"count": Count(len(small)), "min_count": Count(support.min_count),
-                                 "cells": "; ".join(names) + (f"; … +{more}" if more > 0 else "")})]
+    return [
+        Finding(
+            topic,
+            key,
+            {
+                "count": Count(len(small)),
+                "min_count": Count(support.min_count),
+                "cells": "; ".join(names) + (f"; … +{more}" if more > 0 else ""),
+            },
+        )
+    ]
 
 
 def _categories(categories: pd.DataFrame, filter_columns: set[str], support) -> list[Finding]:
@@ -199,9 +278,18 @@ def _categories(categories: pd.DataFrame, filter_columns: set[str], support) -> 
         if values.empty:
             continue
         leader = values.sort_values(["cohort", "value"], ascending=[False, True]).iloc[0]
-        out.append(Finding("categories", "category_top", {
-            "column": column, "value": leader.value, "cohort_share": Pct(leader.cohort_share),
-            "population_share": Pct(leader.population_share)}))
+        out.append(
+            Finding(
+                "categories",
+                "category_top",
+                {
+                    "column": column,
+                    "value": leader.value,
+                    "cohort_share": Pct(leader.cohort_share),
+                    "population_share": Pct(leader.population_share),
+                },
+            )
+        )
         if column in filter_columns:
             continue
         notable = values[values.notable]
@@ -210,9 +298,19 @@ def _categories(categories: pd.DataFrame, filter_columns: set[str], support) -> 
             if side.empty:
                 continue
             row = side.sort_values(["difference", "value"], ascending=[direction < 0, True]).iloc[0]
-            out.append(Finding("categories", key, {
-                "column": column, "value": row.value, "cohort_share": Pct(row.cohort_share),
-                "population_share": Pct(row.population_share), "points": Num(row.difference * 100, 1)}))
+            out.append(
+                Finding(
+                    "categories",
+                    key,
+                    {
+                        "column": column,
+                        "value": row.value,
+                        "cohort_share": Pct(row.cohort_share),
+                        "population_share": Pct(row.population_share),
+                        "points": Num(row.difference * 100, 1),
+                    },
+                )
+            )
         # where the cohort is concentrated: the fewest values holding half of it, when those
         # values hold notably more of the cohort than of all rows
         ordered = values.sort_values(["cohort", "value"], ascending=[False, True])
@@ -220,10 +318,19 @@ def _categories(categories: pd.DataFrame, filter_columns: set[str], support) -> 
         chosen = ordered.head(needed)
         gap = chosen.cohort_share.sum() - chosen.population_share.sum()
         if needed <= 3 and len(values) > needed and gap >= support.min_points:
-            out.append(Finding("categories", "rec_reach", {
-                "column": column, "values": ", ".join(str(v) for v in chosen.value),
-                "share": Pct(chosen.cohort_share.sum()), "population_share": Pct(chosen.population_share.sum())},
-                action=True))
+            out.append(
+                Finding(
+                    "categories",
+                    "rec_reach",
+                    {
+                        "column": column,
+                        "values": ", ".join(str(v) for v in chosen.value),
+                        "share": Pct(chosen.cohort_share.sum()),
+                        "population_share": Pct(chosen.population_share.sum()),
+                    },
+                    action=True,
+                )
+            )
     return out
 
 
@@ -235,9 +342,18 @@ def _flags(flags: pd.DataFrame, filter_columns: set[str]) -> list[Finding]:
         key = "flag_share"
         if row.notable:
             key = "flag_more" if row.difference > 0 else "flag_less"
-        out.append(Finding("flags", key, {"column": row.column, "cohort_share": Pct(row.cohort_share),
-                                          "count": Count(round((row.cohort_share or 0) * row.cohort_count)),
-                                          "population_share": Pct(row.population_share)}))
+        out.append(
+            Finding(
+                "flags",
+                key,
+                {
+                    "column": row.column,
+                    "cohort_share": Pct(row.cohort_share),
+                    "count": Count(round((row.cohort_share or 0) * row.cohort_count)),
+                    "population_share": Pct(row.population_share),
+                },
+            )
+        )
     return out
 
 
@@ -269,12 +385,28 @@ def flag_effects(profile: ProfileNumbers) -> pd.DataFrame:
         lift = (m1 - m0) / abs(m0) if (m1 is not None and m0) else None
         se = math.sqrt((s1 or 0) ** 2 / n1 + (s0 or 0) ** 2 / n0) if n1 > 1 and n0 > 1 else 0.0
         z = (m1 - m0) / se if se > 0 else None
-        supported = (lift is not None and z is not None and min(n1, n0) >= support.min_count
-                     and abs(lift) >= support.min_lift and abs(z) >= support.z)
-        rows.append({"flag": flag, "with_count": n1, "with_mean": m1, "without_count": n0, "without_mean": m0,
-                     "lift": lift, "z": z, "supported": supported})
-    return pd.DataFrame(rows, columns=["flag", "with_count", "with_mean", "without_count", "without_mean", "lift", "z",
-                                       "supported"])
+        supported = (
+            lift is not None
+            and z is not None
+            and min(n1, n0) >= support.min_count
+            and abs(lift) >= support.min_lift
+            and abs(z) >= support.z
+        )
+        rows.append(
+            {
+                "flag": flag,
+                "with_count": n1,
+                "with_mean": m1,
+                "without_count": n0,
+                "without_mean": m0,
+                "lift": lift,
+                "z": z,
+                "supported": supported,
+            }
+        )
+    return pd.DataFrame(
+        rows, columns=["flag", "with_count", "with_mean", "without_count", "without_mean", "lift", "z", "supported"]
+    )
 
 
 def _extremes(frame: pd.DataFrame, columns: list[str]) -> tuple[dict | None, dict | None]:
@@ -297,26 +429,56 @@ def _combinations(profile: ProfileNumbers) -> list[Finding]:
     if best is None:
         out.append(Finding("combinations", "combo_all_small", {"min_count": Count(support.min_count)}))
     else:
-        out.append(Finding("combinations", "combo_best", {"flags": ", ".join(flags), "metric": metric,
-                                                          "cell": _cell_name(best, flags, ", "), "mean": Num(best["cohort_mean"]),
-                                                          "members": Count(best["cohort_members"])}))
+        out.append(
+            Finding(
+                "combinations",
+                "combo_best",
+                {
+                    "flags": ", ".join(flags),
+                    "metric": metric,
+                    "cell": _cell_name(best, flags, ", "),
+                    "mean": Num(best["cohort_mean"]),
+                    "members": Count(best["cohort_members"]),
+                },
+            )
+        )
         if worst is not None:
-            out.append(Finding("combinations", "combo_worst", {"cell": _cell_name(worst, flags, ", "),
-                                                               "mean": Num(worst["cohort_mean"]),
-                                                               "members": Count(worst["cohort_members"])}))
+            out.append(
+                Finding(
+                    "combinations",
+                    "combo_worst",
+                    {
+                        "cell": _cell_name(worst, flags, ", "),
+                        "mean": Num(worst["cohort_mean"]),
+                        "members": Count(worst["cohort_members"]),
+                    },
+                )
+            )
     out += _small(frame.to_dict("records"), flags, "combo_small", "combinations", support)
     shares = profile.flags.set_index("column").cohort_share
     for effect in flag_effects(profile).to_dict("records"):
         if not effect["supported"]:
             continue
-        values = {"flag": effect["flag"], "metric": metric, "with": Num(effect["with_mean"]),
-                  "without": Num(effect["without_mean"]), "lift": Pct(effect["lift"], True),
-                  "with_count": Count(effect["with_count"]), "without_count": Count(effect["without_count"])}
+        values = {
+            "flag": effect["flag"],
+            "metric": metric,
+            "with": Num(effect["with_mean"]),
+            "without": Num(effect["without_mean"]),
+            "lift": Pct(effect["lift"], True),
+            "with_count": Count(effect["with_count"]),
+            "without_count": Count(effect["without_count"]),
+        }
         up = effect["lift"] > 0
         out.append(Finding("combinations", "flag_effect_up" if up else "flag_effect_down", values))
         share = shares.get(effect["flag"])
-        out.append(Finding("combinations", "rec_flag_raise" if up else "rec_flag_check",
-                           values | {"share": Pct(share)}, action=True))
+        out.append(
+            Finding(
+                "combinations",
+                "rec_flag_raise" if up else "rec_flag_check",
+                values | {"share": Pct(share)},
+                action=True,
+            )
+        )
     return out
 
 
@@ -325,41 +487,110 @@ def _matrix(profile: ProfileNumbers) -> list[Finding]:
     axes, metric = list(spec.matrix), spec.metric
     out = []
     metric_row = profile.numeric[profile.numeric.column == metric]
-    average = float(metric_row.cohort_mean.iloc[0]) if len(metric_row) and pd.notna(metric_row.cohort_mean.iloc[0]) else None
+    average = (
+        float(metric_row.cohort_mean.iloc[0]) if len(metric_row) and pd.notna(metric_row.cohort_mean.iloc[0]) else None
+    )
     best, worst = _extremes(frame, axes)
     axes_text = " × ".join(axes)
     if best is None:
         out.append(Finding("matrix", "matrix_all_small", {"axes": axes_text, "min_count": Count(support.min_count)}))
     else:
         cell = lambda r: _cell_name(r, axes, " × ")  # noqa: E731
-        out.append(Finding("matrix", "matrix_best", {"axes": axes_text, "metric": metric, "cell": cell(best),
-                                                     "mean": Num(best["cohort_mean"]), "members": Count(best["cohort_members"])}))
+        out.append(
+            Finding(
+                "matrix",
+                "matrix_best",
+                {
+                    "axes": axes_text,
+                    "metric": metric,
+                    "cell": cell(best),
+                    "mean": Num(best["cohort_mean"]),
+                    "members": Count(best["cohort_members"]),
+                },
+            )
+        )
         if worst is not None:
-            out.append(Finding("matrix", "matrix_worst", {"cell": cell(worst), "mean": Num(worst["cohort_mean"]),
-                                                          "members": Count(worst["cohort_members"])}))
+            out.append(
+                Finding(
+                    "matrix",
+                    "matrix_worst",
+                    {"cell": cell(worst), "mean": Num(worst["cohort_mean"]), "members": Count(worst["cohort_members"])},
+                )
+            )
         rows = [r for r in frame.to_dict("records") if r["cohort_members"] > 0]
         largest = max(rows, key=lambda r: (r["cohort_members"], cell(r)))
-        out.append(Finding("matrix", "matrix_largest", {"cell": cell(largest), "members": Count(largest["cohort_members"]),
-                                                        "share": Pct(largest["cohort_members"] / profile.cohort_size),
-                                                        "mean": Num(largest["cohort_mean"]), "average": Num(average),
-                                                        "metric": metric}))
-        out.append(Finding("matrix", "rec_matrix_keep", {"cell": cell(best), "metric": metric, "mean": Num(best["cohort_mean"]),
-                                                         "members": Count(best["cohort_members"])}, action=True))
+        out.append(
+            Finding(
+                "matrix",
+                "matrix_largest",
+                {
+                    "cell": cell(largest),
+                    "members": Count(largest["cohort_members"]),
+                    "share": Pct(largest["cohort_members"] / profile.cohort_size),
+                    "mean": Num(largest["cohort_mean"]),
+                    "average": Num(average),
+                    "metric": metric,
+                },
+            )
+        )
+        out.append(
+            Finding(
+                "matrix",
+                "rec_matrix_keep",
+                {
+                    "cell": cell(best),
+                    "metric": metric,
+                    "mean": Num(best["cohort_mean"]),
+                    "members": Count(best["cohort_members"]),
+                },
+                action=True,
+            )
+        )
         if worst is not None:
-            out.append(Finding("matrix", "rec_matrix_fix", {"cell": cell(worst), "metric": metric,
-                                                            "mean": Num(worst["cohort_mean"]),
-                                                            "members": Count(worst["cohort_members"])}, action=True))
+            out.append(
+                Finding(
+                    "matrix",
+                    "rec_matrix_fix",
+                    {
+                        "cell": cell(worst),
+                        "metric": metric,
+                        "mean": Num(worst["cohort_mean"]),
+                        "members": Count(worst["cohort_members"]),
+                    },
+                    action=True,
+                )
+            )
         if average is not None:
-            below = [r for r in rows if not r["small"] and r["cohort_mean"] < average
-                     and (worst is None or cell(r) != cell(worst))]
+            below = [
+                r
+                for r in rows
+                if not r["small"] and r["cohort_mean"] < average and (worst is None or cell(r) != cell(worst))
+            ]
             if below:
                 lever = max(below, key=lambda r: (r["cohort_members"] * (average - r["cohort_mean"]), cell(r)))
-                out.append(Finding("matrix", "rec_matrix_lever", {"cell": cell(lever), "members": Count(lever["cohort_members"]),
-                                                                  "metric": metric, "mean": Num(lever["cohort_mean"]),
-                                                                  "average": Num(average)}, action=True))
+                out.append(
+                    Finding(
+                        "matrix",
+                        "rec_matrix_lever",
+                        {
+                            "cell": cell(lever),
+                            "members": Count(lever["cohort_members"]),
+                            "metric": metric,
+                            "mean": Num(lever["cohort_mean"]),
+                            "average": Num(average),
+                        },
+                        action=True,
+                    )
+                )
     small = _small(frame.to_dict("records"), axes, "matrix_small", "matrix", support)
     out += small
     if small:
-        out.append(Finding("matrix", "rec_small", {"count": small[0].values["count"], "min_count": Count(support.min_count)},
-                           action=True))
+        out.append(
+            Finding(
+                "matrix",
+                "rec_small",
+                {"count": small[0].values["count"], "min_count": Count(support.min_count)},
+                action=True,
+            )
+        )
     return out

@@ -86,14 +86,30 @@ class SegmentProfile:
         return render_findings(self.findings(), Messages(lang))
 
     def to_dict(self, lang: str = "en") -> dict[str, Any]:
-        tables = {name: _records(frame) for name, frame in (
-            ("numeric", self.numeric), ("distributions", self.distributions), ("categories", self.categories),
-            ("flags", self.flags), ("by_group", self.by_group), ("combinations", self.combinations),
-            ("matrix", self.matrix)) if frame is not None}
+        tables = {
+            name: _records(frame)
+            for name, frame in (
+                ("numeric", self.numeric),
+                ("distributions", self.distributions),
+                ("categories", self.categories),
+                ("flags", self.flags),
+                ("by_group", self.by_group),
+                ("combinations", self.combinations),
+                ("matrix", self.matrix),
+            )
+            if frame is not None
+        }
         return {
-            "name": self.name, "table": self.table, "segment": self.spec.to_dict(),
-            "cohort_size": self.cohort_size, "population_size": self.population_size, "share": self.share,
-            "aggregates": self.aggregates, "support": self.support.__dict__, **tables, **self.sentences(lang),
+            "name": self.name,
+            "table": self.table,
+            "segment": self.spec.to_dict(),
+            "cohort_size": self.cohort_size,
+            "population_size": self.population_size,
+            "share": self.share,
+            "aggregates": self.aggregates,
+            "support": self.support.__dict__,
+            **tables,
+            **self.sentences(lang),
         }
 
     def to_json(self, lang: str = "en", indent: int | None = 2) -> str:
@@ -143,8 +159,9 @@ def explore_segment(
     ``id_column`` the identifier left out of the comparisons.
     """
     spec = SegmentSpec(where=where, metric=metric, by=by, by_metric=by_metric, flags=tuple(flags), matrix=matrix)
-    return profile_segment(table, spec, bins=bins, top=top, support=support, id_column=id_column, name=name,
-                           table_name=table_name)
+    return profile_segment(
+        table, spec, bins=bins, top=top, support=support, id_column=id_column, name=name, table_name=table_name
+    )
 
 
 def profile_segment(
@@ -184,10 +201,22 @@ def profile_segment(
         combos = _grouped(marked, list(spec.flags), spec.metric, 3 ** len(spec.flags), "--flags", support, keys)
     if spec.matrix is not None:
         matrix = _grouped(marked, list(spec.matrix), spec.metric, MAX_CELLS, "--matrix", support)
-    return SegmentProfile(spec=spec, table=table_name or _table_name(table), cohort_size=cohort_size,
-                          population_size=population_size, aggregates=compiled.aggregates, numeric=numeric,
-                          distributions=distributions, categories=categories, flags=flags, by_group=by_group,
-                          combinations=combos, matrix=matrix, support=support, name=name)
+    return SegmentProfile(
+        spec=spec,
+        table=table_name or _table_name(table),
+        cohort_size=cohort_size,
+        population_size=population_size,
+        aggregates=compiled.aggregates,
+        numeric=numeric,
+        distributions=distributions,
+        categories=categories,
+        flags=flags,
+        by_group=by_group,
+        combinations=combos,
+        matrix=matrix,
+        support=support,
+        name=name,
+    )
 
 
 def mark_cohort(table: ir.Table, compiled: CompiledFilter) -> ir.Table:
@@ -228,11 +257,15 @@ def _column_roles(table: ir.Table, spec: SegmentSpec, id_column: str) -> _Roles:
         if column is None:
             return
         if column not in visible:
-            raise ConfigError(f"segment: {option} {column!r} is not a column of the table", columns_hint(visible, column))
+            raise ConfigError(
+                f"segment: {option} {column!r} is not a column of the table", columns_hint(visible, column)
+            )
         if numeric and not (schema[column].is_numeric() and not schema[column].is_boolean()):
             numeric_columns = [c for c in visible if schema[c].is_numeric() and not schema[c].is_boolean()]
-            raise ConfigError(f"segment: {option} {column!r} holds {schema[column]}, not numbers",
-                              f"numeric columns: {', '.join(numeric_columns)}")
+            raise ConfigError(
+                f"segment: {option} {column!r} holds {schema[column]}, not numbers",
+                f"numeric columns: {', '.join(numeric_columns)}",
+            )
 
     need(spec.metric, "--metric", numeric=True)
     need(spec.by_metric, "--by-metric", numeric=True)
@@ -241,8 +274,10 @@ def _column_roles(table: ir.Table, spec: SegmentSpec, id_column: str) -> _Roles:
         need(column, "--flags")
         dtype = schema[column]
         if not (dtype.is_boolean() or dtype.is_integer()):
-            raise ConfigError(f"segment: --flags {column!r} holds {dtype}; a flag is true/false or 0/1",
-                              "name boolean or whole-number 0/1 columns")
+            raise ConfigError(
+                f"segment: --flags {column!r} holds {dtype}; a flag is true/false or 0/1",
+                "name boolean or whole-number 0/1 columns",
+            )
     for column in spec.matrix or ():
         need(column, "--matrix")
     named = list(spec.flags)
@@ -264,8 +299,10 @@ def _check_flag_values(roles: _Roles, summary: dict[str, Any]) -> None:
     for column in roles.named_flags:
         low, high = summary.get(f"min:{column}"), summary.get(f"max:{column}")
         if low is not None and not _missing(low) and (low < 0 or high > 1):
-            raise ConfigError(f"segment: --flags {column!r} holds values from {low:g} to {high:g}; a flag is 0/1",
-                              "name columns holding only 0 and 1 (or true/false)")
+            raise ConfigError(
+                f"segment: --flags {column!r} holds values from {low:g} to {high:g}; a flag is 0/1",
+                "name columns holding only 0 and 1 (or true/false)",
+            )
 
 
 def _missing(value: Any) -> bool:
@@ -304,7 +341,10 @@ def _summary(marked: ir.Table, roles: _Roles) -> dict[str, Any]:
     by_side = {bool(row["_side"]): row for row in grouped.to_dict("records")}
     empty = {alias: None for alias in sides} | {"_rows": 0}
     inside, outside = by_side.get(True, empty), by_side.get(False, empty)
-    out: dict[str, Any] = {"_cohort": _int(inside["_rows"]), "_population": _int(inside["_rows"]) + _int(outside["_rows"])}
+    out: dict[str, Any] = {
+        "_cohort": _int(inside["_rows"]),
+        "_population": _int(inside["_rows"]) + _int(outside["_rows"]),
+    }
     for alias, key in names.items():
         if alias not in sides:
             continue
@@ -321,7 +361,9 @@ def _summary(marked: ir.Table, roles: _Roles) -> dict[str, Any]:
     for column in [*roles.numeric, *roles.flags]:
         n1, n0 = out[f"cohort_n:{column}"], out[f"rest_n:{column}"]
         m1, m0 = out[f"cohort_mean:{column}"], out[f"rest_mean:{column}"]
-        out[f"population_mean:{column}"] = ((n1 * m1 if n1 else 0.0) + (n0 * m0 if n0 else 0.0)) / (n1 + n0) if n1 + n0 else None
+        out[f"population_mean:{column}"] = (
+            ((n1 * m1 if n1 else 0.0) + (n0 * m0 if n0 else 0.0)) / (n1 + n0) if n1 + n0 else None
+        )
     schema = marked.schema()
     for column in roles.numeric:
         if bin_edges(out[f"min:{column}"], out[f"max:{column}"], 1, schema[column].is_integer())[0] == "unit":
@@ -354,18 +396,46 @@ def _numeric_table(columns: list[str], s: dict[str, Any], support: Support) -> p
     for column in columns:
         cq = s.get(f"cohort_q:{column}") or [None] * len(QUANTILES)
         pq = s.get(f"population_q:{column}") or [None] * len(QUANTILES)
-        rows.append({
-            "column": column,
-            "cohort_count": _int(s[f"cohort_n:{column}"]), "cohort_mean": s[f"cohort_mean:{column}"],
-            "cohort_q25": cq[0], "cohort_median": cq[1], "cohort_q75": cq[2], "cohort_std": s[f"cohort_std:{column}"],
-            "population_count": _int(s[f"population_n:{column}"]), "population_mean": s[f"population_mean:{column}"],
-            "population_q25": pq[0], "population_median": pq[1], "population_q75": pq[2],
-            "min": s[f"min:{column}"], "max": s[f"max:{column}"],
-            "rest_count": _int(s[f"rest_n:{column}"]), "rest_mean": s[f"rest_mean:{column}"], "rest_std": s[f"rest_std:{column}"],
-        })
-    columns_out = ["column", "cohort_count", "cohort_mean", "cohort_q25", "cohort_median", "cohort_q75", "cohort_std",
-                   "population_count", "population_mean", "population_q25", "population_median", "population_q75",
-                   "min", "max", "rest_count", "rest_mean", "rest_std"]
+        rows.append(
+            {
+                "column": column,
+                "cohort_count": _int(s[f"cohort_n:{column}"]),
+                "cohort_mean": s[f"cohort_mean:{column}"],
+                "cohort_q25": cq[0],
+                "cohort_median": cq[1],
+                "cohort_q75": cq[2],
+                "cohort_std": s[f"cohort_std:{column}"],
+                "population_count": _int(s[f"population_n:{column}"]),
+                "population_mean": s[f"population_mean:{column}"],
+                "population_q25": pq[0],
+                "population_median": pq[1],
+                "population_q75": pq[2],
+                "min": s[f"min:{column}"],
+                "max": s[f"max:{column}"],
+                "rest_count": _int(s[f"rest_n:{column}"]),
+                "rest_mean": s[f"rest_mean:{column}"],
+                "rest_std": s[f"rest_std:{column}"],
+            }
+        )
+    columns_out = [
+        "column",
+        "cohort_count",
+        "cohort_mean",
+        "cohort_q25",
+        "cohort_median",
+        "cohort_q75",
+        "cohort_std",
+        "population_count",
+        "population_mean",
+        "population_q25",
+        "population_median",
+        "population_q75",
+        "min",
+        "max",
+        "rest_count",
+        "rest_mean",
+        "rest_std",
+    ]
     frame = pd.DataFrame(rows, columns=columns_out)
     return compare_means(frame, support)
 
@@ -373,14 +443,29 @@ def _numeric_table(columns: list[str], s: dict[str, Any], support: Support) -> p
 def _flag_table(columns: list[str], s: dict[str, Any], support: Support) -> pd.DataFrame:
     rows = []
     for column in columns:
-        rows.append({
-            "column": column,
-            "cohort_count": _int(s[f"cohort_n:{column}"]), "cohort_share": s[f"cohort_mean:{column}"],
-            "population_count": _int(s[f"population_n:{column}"]), "population_share": s[f"population_mean:{column}"],
-            "rest_count": _int(s[f"rest_n:{column}"]), "rest_share": s[f"rest_mean:{column}"],
-        })
-    frame = pd.DataFrame(rows, columns=["column", "cohort_count", "cohort_share", "population_count", "population_share",
-                                        "rest_count", "rest_share"])
+        rows.append(
+            {
+                "column": column,
+                "cohort_count": _int(s[f"cohort_n:{column}"]),
+                "cohort_share": s[f"cohort_mean:{column}"],
+                "population_count": _int(s[f"population_n:{column}"]),
+                "population_share": s[f"population_mean:{column}"],
+                "rest_count": _int(s[f"rest_n:{column}"]),
+                "rest_share": s[f"rest_mean:{column}"],
+            }
+        )
+    frame = pd.DataFrame(
+        rows,
+        columns=[
+            "column",
+            "cohort_count",
+            "cohort_share",
+            "population_count",
+            "population_share",
+            "rest_count",
+            "rest_share",
+        ],
+    )
     return compare_shares(frame, support)
 
 
@@ -389,7 +474,9 @@ def compare_means(frame: pd.DataFrame, support: Support) -> pd.DataFrame:
     """Add ``lift`` (cohort mean over population mean, minus 1), Welch's ``z`` of cohort against
     the rest, ``small`` and ``notable`` to a frame of cohort/rest/population statistics."""
     out = frame.copy()
-    cm, pm, rm = (pd.to_numeric(out[c], errors="coerce").astype(float) for c in ("cohort_mean", "population_mean", "rest_mean"))
+    cm, pm, rm = (
+        pd.to_numeric(out[c], errors="coerce").astype(float) for c in ("cohort_mean", "population_mean", "rest_mean")
+    )
     cn, rn = out.cohort_count.astype(float), out.rest_count.astype(float)
     cs, rs = (pd.to_numeric(out[c], errors="coerce").astype(float) for c in ("cohort_std", "rest_std"))
     out["difference"] = cm - pm
@@ -406,7 +493,9 @@ def compare_shares(frame: pd.DataFrame, support: Support) -> pd.DataFrame:
     """Add the ``difference`` in share (points), the two-proportion ``z`` of cohort against the
     rest, ``small`` and ``notable``."""
     out = frame.copy()
-    cp, pp, rp = (pd.to_numeric(out[c], errors="coerce").astype(float) for c in ("cohort_share", "population_share", "rest_share"))
+    cp, pp, rp = (
+        pd.to_numeric(out[c], errors="coerce").astype(float) for c in ("cohort_share", "population_share", "rest_share")
+    )
     cn, rn = out.cohort_count.astype(float), out.rest_count.astype(float)
     pooled = (cp.fillna(0) * cn + rp.fillna(0) * rn) / (cn + rn).where(cn + rn > 0)
     se = np.sqrt(pooled * (1 - pooled) * (1 / cn.where(cn > 0) + 1 / rn.where(rn > 0)))
@@ -455,7 +544,9 @@ def _distributions(marked: ir.Table, columns: list[str], s: dict[str, Any], bins
     counts = (parts[0] if len(parts) == 1 else ibis.union(*parts)).execute()
     counts = counts[counts["bin"].notna()]
     found: dict[tuple[int, int, bool], int] = {
-        (int(p), int(b), bool(side)): int(n) for p, b, side, n in zip(counts.position, counts["bin"], counts.side, counts.n)}
+        (int(p), int(b), bool(side)): int(n)
+        for p, b, side, n in zip(counts.position, counts["bin"], counts.side, counts.n)
+    }
     rows = []
     for j, (column, kind, start, width, count) in enumerate(layout):
         cohort_n = [found.get((j, i, True), 0) for i in range(count)]
@@ -464,10 +555,18 @@ def _distributions(marked: ir.Table, columns: list[str], s: dict[str, Any], bins
         for i in range(count):
             low = start + i * width
             high = low if kind == "unit" else (float(s[f"max:{column}"]) if i == count - 1 else start + (i + 1) * width)
-            rows.append({"column": column, "bin": i, "low": low, "high": high, "cohort": cohort_n[i],
-                         "population": population_n[i],
-                         "cohort_share": cohort_n[i] / cohort_total if cohort_total else None,
-                         "population_share": population_n[i] / population_total if population_total else None})
+            rows.append(
+                {
+                    "column": column,
+                    "bin": i,
+                    "low": low,
+                    "high": high,
+                    "cohort": cohort_n[i],
+                    "population": population_n[i],
+                    "cohort_share": cohort_n[i] / cohort_total if cohort_total else None,
+                    "population_share": population_n[i] / population_total if population_total else None,
+                }
+            )
     return pd.DataFrame(rows, columns=columns_out)
 
 
@@ -512,13 +611,18 @@ def _categories(marked: ir.Table, columns: list[str], top: int, support: Support
     parts = []
     for position, column in enumerate(columns):
         counted = marked.group_by(value=marked[column]).aggregate(
-            cohort=marked[IN_COHORT].cast("int64").sum(), population=marked[IN_COHORT].count())
-        ranked = counted.mutate(rank=ibis.row_number().over(
-            order_by=[counted.value.isnull(), counted.population.desc(), counted.value]))
+            cohort=marked[IN_COHORT].cast("int64").sum(), population=marked[IN_COHORT].count()
+        )
+        ranked = counted.mutate(
+            rank=ibis.row_number().over(order_by=[counted.value.isnull(), counted.population.desc(), counted.value])
+        )
         capped = ranked.mutate(slot=ibis.ifelse(ranked.value.isnull(), top + 1, ibis.least(ranked.rank, top)))
         lumped = capped.group_by("slot").aggregate(
-            value=capped.value.max(), values=capped.value.count(), cohort=capped.cohort.sum(),
-            population=capped.population.sum())
+            value=capped.value.max(),
+            values=capped.value.count(),
+            cohort=capped.cohort.sum(),
+            population=capped.population.sum(),
+        )
         parts.append(lumped.mutate(position=ibis.literal(position, "int64")))
     union = parts[0] if len(parts) == 1 else ibis.union(*parts)
     frame = union.execute()
@@ -544,21 +648,36 @@ def _categories(marked: ir.Table, columns: list[str], top: int, support: Support
 
 
 # -- query 4: a metric per group / flag combination / matrix cell -----------------------------
-def _grouped(marked: ir.Table, columns: list[str], metric: str, limit: int, option: str, support: Support,
-             keys: list[ir.Value] | None = None) -> pd.DataFrame:
+def _grouped(
+    marked: ir.Table,
+    columns: list[str],
+    metric: str,
+    limit: int,
+    option: str,
+    support: Support,
+    keys: list[ir.Value] | None = None,
+) -> pd.DataFrame:
     cohort = marked[IN_COHORT]
     x = marked[metric].cast("float64")
     by = {column: (keys[i] if keys else marked[column]) for i, column in enumerate(columns)}
     grouped = marked.group_by(**by).aggregate(
-        cohort_members=cohort.cast("int64").sum(), population_members=cohort.count(),
-        cohort_count=x.count(where=cohort), cohort_mean=x.mean(where=cohort), cohort_std=x.std(where=cohort),
-        rest_count=x.count(where=~cohort), rest_mean=x.mean(where=~cohort), rest_std=x.std(where=~cohort),
-        population_count=x.count(), population_mean=x.mean(),
+        cohort_members=cohort.cast("int64").sum(),
+        population_members=cohort.count(),
+        cohort_count=x.count(where=cohort),
+        cohort_mean=x.mean(where=cohort),
+        cohort_std=x.std(where=cohort),
+        rest_count=x.count(where=~cohort),
+        rest_mean=x.mean(where=~cohort),
+        rest_std=x.std(where=~cohort),
+        population_count=x.count(),
+        population_mean=x.mean(),
     )
     frame = grouped.limit(limit + 1).execute()
     if len(frame) > limit:
-        raise ConfigError(f"segment: {option} {', '.join(columns)} has more than {limit} groups",
-                          f"{option} needs columns with few values (a tier, a level, a flag)")
+        raise ConfigError(
+            f"segment: {option} {', '.join(columns)} has more than {limit} groups",
+            f"{option} needs columns with few values (a tier, a level, a flag)",
+        )
     frame = frame.sort_values(columns, na_position="last", kind="stable").reset_index(drop=True)
     for column in ("cohort_members", "population_members", "cohort_count", "rest_count", "population_count"):
         frame[column] = frame[column].fillna(0).astype("int64")

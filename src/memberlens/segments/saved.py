@@ -37,8 +37,10 @@ def segments_file(workspace_path: str | Path) -> Path:
 
 def check_name(name: str) -> str:
     if not isinstance(name, str) or not NAME.match(name):
-        raise ConfigError(f"segment name {name!r} is not allowed",
-                          "use letters, digits, - and _ (at most 64, starting with a letter or digit), e.g. high-value-quiet")
+        raise ConfigError(
+            f"segment name {name!r} is not allowed",
+            "use letters, digits, - and _ (at most 64, starting with a letter or digit), e.g. high-value-quiet",
+        )
     return name
 
 

@@ -57,25 +57,33 @@ class SegmentSpec:
 
     def __post_init__(self) -> None:
         if not isinstance(self.where, str) or not self.where.strip():
-            raise ConfigError("segment: the filter (where) is empty", "e.g. --where \"sales_to_support_days > 30\"")
+            raise ConfigError("segment: the filter (where) is empty", 'e.g. --where "sales_to_support_days > 30"')
         object.__setattr__(self, "flags", tuple(self.flags or ()))
         if len(set(self.flags)) != len(self.flags):
             raise ConfigError(f"segment: --flags names a column twice: {', '.join(self.flags)}")
         if len(self.flags) > MAX_FLAGS:
-            raise ConfigError(f"segment: {len(self.flags)} flags give {2 ** len(self.flags)} combinations; at most {MAX_FLAGS} flags",
-                              "name the flags that matter, e.g. --flags in_marketo,in_stripe,in_zendesk")
+            raise ConfigError(
+                f"segment: {len(self.flags)} flags give {2 ** len(self.flags)} combinations; at most {MAX_FLAGS} flags",
+                "name the flags that matter, e.g. --flags in_marketo,in_stripe,in_zendesk",
+            )
         if self.matrix is not None:
             matrix = tuple(self.matrix)
             if len(matrix) != 2 or matrix[0] == matrix[1]:
-                raise ConfigError(f"segment: --matrix needs two different columns, got {', '.join(map(str, matrix))}",
-                                  "e.g. --matrix activity_risk_level,engagement_velocity")
+                raise ConfigError(
+                    f"segment: --matrix needs two different columns, got {', '.join(map(str, matrix))}",
+                    "e.g. --matrix activity_risk_level,engagement_velocity",
+                )
             object.__setattr__(self, "matrix", matrix)
         if (self.flags or self.matrix) and self.metric is None:
-            raise ConfigError("segment: --flags and --matrix compare a metric; --metric is missing",
-                              "e.g. --metric customer_health_score")
+            raise ConfigError(
+                "segment: --flags and --matrix compare a metric; --metric is missing",
+                "e.g. --metric customer_health_score",
+            )
         if self.by is not None and self.by_metric is None and self.metric is None:
-            raise ConfigError("segment: --by compares a metric per group; --metric (or --by-metric) is missing",
-                              "e.g. --by customer_tier --by-metric estimated_customer_ltv")
+            raise ConfigError(
+                "segment: --by compares a metric per group; --metric (or --by-metric) is missing",
+                "e.g. --by customer_tier --by-metric estimated_customer_ltv",
+            )
 
     @property
     def group_metric(self) -> str | None:
@@ -94,22 +102,32 @@ class SegmentSpec:
         known = {"where", "metric", "by", "by_metric", "flags", "matrix"}
         unknown = sorted(set(data) - known)
         if unknown:
-            raise ConfigError(f"{source}: unknown key(s) {', '.join(unknown)}", f"a segment has: {', '.join(sorted(known))}")
+            raise ConfigError(
+                f"{source}: unknown key(s) {', '.join(unknown)}", f"a segment has: {', '.join(sorted(known))}"
+            )
         if "where" not in data:
-            raise ConfigError(f"{source}: no 'where' (the filter)", "e.g. where = \"sales_to_support_days > 30\"")
+            raise ConfigError(f"{source}: no 'where' (the filter)", 'e.g. where = "sales_to_support_days > 30"')
         for key in ("where", "metric", "by", "by_metric"):
             if key in data and not isinstance(data[key], str):
                 raise ConfigError(f"{source}: {key} must be text, got {data[key]!r}")
         for key in ("flags", "matrix"):
             if key in data and not (isinstance(data[key], list) and all(isinstance(v, str) for v in data[key])):
                 raise ConfigError(f"{source}: {key} must be a list of column names, got {data[key]!r}")
-        return cls(where=data["where"], metric=data.get("metric"), by=data.get("by"), by_metric=data.get("by_metric"),
-                   flags=tuple(data.get("flags", ())), matrix=tuple(data["matrix"]) if data.get("matrix") else None)
+        return cls(
+            where=data["where"],
+            metric=data.get("metric"),
+            by=data.get("by"),
+            by_metric=data.get("by_metric"),
+            flags=tuple(data.get("flags", ())),
+            matrix=tuple(data["matrix"]) if data.get("matrix") else None,
+        )
 
 
 FAST_HANDOVER_SLOW_SUPPORT = SegmentSpec(
-    where=("marketing_to_sales_days between 10 and 20 and sales_to_support_days > 30 "
-           "and composite_engagement_score > mean(composite_engagement_score)"),
+    where=(
+        "marketing_to_sales_days between 10 and 20 and sales_to_support_days > 30 "
+        "and composite_engagement_score > mean(composite_engagement_score)"
+    ),
     metric="customer_health_score",
     by="customer_tier",
     by_metric="estimated_customer_ltv",
