@@ -226,12 +226,13 @@ class PeakMemory:
 
 
 def child_report(orders: str, work: str) -> dict:
+    from memberlens import results as results_module
     from memberlens.ingest import ingest
     from memberlens.io.workspace import Workspace
-    from memberlens.reports import context, render
+    from memberlens.reports import render
 
     memory = PeakMemory()
-    cache_class = context.AnalysisCache
+    cache_class = results_module.Results
 
     def labelled(method, label_of):
         def wrapper(self, *a, **k):
@@ -244,10 +245,7 @@ def child_report(orders: str, work: str) -> dict:
 
         return wrapper
 
-    describe = context._describe
-    cache_class.run = labelled(cache_class.run, lambda a, k: f"{a[0]} {describe(k)}".strip())
-    cache_class.clusters = labelled(cache_class.clusters, lambda a, k: f"clusters {describe(k)}".strip())
-    cache_class.memo = labelled(cache_class.memo, lambda a, k: a[0])
+    cache_class.get = labelled(cache_class.get, lambda a, k: results_module.describe(a[0], k))
     from memberlens.reports import exports as exports_module
 
     write_exports = exports_module.write_exports

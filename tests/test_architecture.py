@@ -74,6 +74,9 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     # the package's __init__ (the public API: ingest, Workspace, the mapping) and the monitor
     # (alerts over the analyses' series) sit with the analyses they are made of
     ("ingest", "analyses", "migration", "scores", "monitor", "__init__"),
+    # the one registry of everything computed (the analyses and the models' results), and its
+    # cache: what `analyze`, the report's sections and the exports read
+    ("results",),
     ("reports",),
     ("cli",),
 )

@@ -304,16 +304,16 @@ def test_on_spark_every_analysis_at_as_of_equals_the_shop_as_it_stood(shops, cut
 def test_on_spark_the_report_at_as_of_ignores_later_rows(shops, spark_backend, tmp_path):
     """The report of the shop with absurd later rows, on Spark, says and draws what the DuckDB
     report of the shop as it stood says and draws (but for the ingest ledger's section)."""
-    from memberlens.reports.context import AnalysisCache
     from memberlens.reports.render import render_report
+    from memberlens.results import Results
 
     options = AnalysisOptions(as_of=D)
     with Workspace(shops["cut"], read_only=True) as ws:
-        duck = render_report(ws, lang="en", analyses=AnalysisCache(ws, options=options))
+        duck = render_report(ws, lang="en", results=Results(ws, options=options))
     with Workspace(shops["later"], read_only=True) as ws:
         ws.export_parquet(tmp_path / "tables-folder")
     with open_tables("spark", tmp_path / "tables-folder") as tables:
-        spark = render_report(tables, lang="en", analyses=AnalysisCache(tables, options=options))
+        spark = render_report(tables, lang="en", results=Results(tables, options=options))
     duck_words = _visible_words(duck, "cut")
     spark_words = _visible_words(spark, "later").replace("tables-folder", "WORKSPACE")
     assert "2024-05-01" in duck_words

@@ -17,6 +17,7 @@ from memberlens.predict.churn import ChurnModel
 from memberlens.predict.features import member_features
 from memberlens.reports.base import ReportContext
 from memberlens.reports.churn_risk import ChurnRiskSection
+from memberlens.results import Scored
 
 pytestmark = pytest.mark.slow  # trains churn models on demo shops
 
@@ -222,7 +223,7 @@ def test_unsubscribe_labels_match_the_members_table(tables, workspace):
 def test_report_section_shows_the_model_and_exports_the_bands(fitted, tables, workspace, lang):
     ctx = ReportContext(workspace, Messages(lang))
     scores = fitted.score(tables)
-    ctx.analyses.memo("predict.churn", lambda: (fitted, scores))
+    ctx.results.provide("churn-model", Scored(fitted, scores))
     section = ChurnRiskSection()
     content = section.build(ctx)
     assert len(content.charts) == 3

@@ -16,8 +16,8 @@ from memberlens.analyses import AnalysisOptions
 from memberlens.errors import ConfigError, InputError
 from memberlens.io.catalog import open_tables
 from memberlens.io.workspace import Workspace
-from memberlens.reports.context import AnalysisCache
 from memberlens.reports.render import render_report
+from memberlens.results import Results
 
 
 @pytest.fixture(scope="module")
@@ -36,9 +36,9 @@ def _visible_text(html: str) -> str:
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
 
 
-def _report(tables, lang: str = "en") -> tuple[str, AnalysisCache]:
-    cache = AnalysisCache(tables, options=AnalysisOptions())
-    return render_report(tables, lang=lang, analyses=cache), cache
+def _report(tables, lang: str = "en") -> tuple[str, Results]:
+    cache = Results(tables, options=AnalysisOptions())
+    return render_report(tables, lang=lang, results=cache), cache
 
 
 def _same_frames(left: dict, right: dict) -> None:

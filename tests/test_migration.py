@@ -221,8 +221,8 @@ def test_online_retail_from_june_to_december(shared_data, tmp_path, run_cli):
     Chinese."""
     from memberlens.i18n import Messages
     from memberlens.reports.base import ReportContext
-    from memberlens.reports.context import AnalysisCache
     from memberlens.reports.migration import MigrationSection
+    from memberlens.results import Results
 
     db = tmp_path / "uci.duckdb"
     assert (
@@ -256,9 +256,7 @@ def test_online_retail_from_june_to_december(shared_data, tmp_path, run_cli):
         assert np.allclose(found.revenue_between, found.revenue, rtol=1e-9, atol=1e-6)
         options = AnalysisOptions(as_of=end, compare_from=start)
         for lang, said in (("en", "customers moved from"), ("zh", "位客户从")):
-            content = MigrationSection().build(
-                ReportContext(ws, Messages(lang), analyses=AnalysisCache(ws, options=options))
-            )
+            content = MigrationSection().build(ReportContext(ws, Messages(lang), results=Results(ws, options=options)))
             sentences = " ".join(content.charts[0].sentences)
             assert said in sentences and "2011-06-01" in sentences
             top = (

@@ -14,8 +14,9 @@ import pandas as pd
 import pytest
 
 from memberlens import Workspace, ingest
+from memberlens import results as report_results
 from memberlens.analyses import AnalysisOptions
-from memberlens.reports import context as report_context
+from memberlens.reports import base as report_base
 from memberlens.reports.base import Chart, SectionContent
 from memberlens.reports.data_quality import DataQualitySection
 from memberlens.reports.exports import write_exports
@@ -158,7 +159,7 @@ def test_a_new_analysis_adds_its_section_through_the_interface(shop):
         key, title_key, needs = "monthly", "trends.title", ("orders",)
 
         def build(self, ctx):
-            trends = ctx.analyses.run("trends")
+            trends = ctx.results.get("trends")
             figure = {
                 "data": [{"type": "bar", "x": [str(v)[:7] for v in trends.period_start], "y": trends.revenue.tolist()}],
                 "layout": {},
@@ -205,9 +206,9 @@ def test_orders_only_workspace_shows_every_orders_section_and_locks_the_rest(sho
 
 def test_every_section_works_on_the_demo_data_in_both_languages(demo):
     with Workspace(demo, read_only=True) as ws:
-        cache = report_context.AnalysisCache(ws)
-        en = render_report(ws, lang="en", analyses=cache)
-        zh = render_report(ws, lang="zh", analyses=cache)
+        cache = report_results.Results(ws)
+        en = render_report(ws, lang="en", results=cache)
+        zh = render_report(ws, lang="zh", results=cache)
     for html in (en, zh):
         # one year of demo data is too short for a 180-day churn model (tested in test_churn_model)
         locked = re.findall(r'<section id="([a-z_-]+)">\s*<h2>[^<]*</h2>\s*<p class="locked">', html)
@@ -246,16 +247,22 @@ def test_tiny_data_gives_a_report_not_an_error(tmp_path):
 
 # -- numbers come from the analyses, once ------------------------------------------------------
 def test_each_analysis_runs_once_for_both_languages_and_the_exports(shop, tmp_path, monkeypatch):
+    from dataclasses import replace
+
     from memberlens import analyses
 
     calls: list[tuple[str, str]] = []
     fits: list[str] = []
-    real_run, real_fit = report_context.run_analysis, analyses._clusters
-    monkeypatch.setattr(
-        report_context,
-        "run_analysis",
-        lambda ws, name, options: calls.append((name, repr(options))) or real_run(ws, name, options),
-    )
+
+    def counted(result):
+        def compute(results, options):
+            calls.append((result.name, repr(options)))
+            return result.compute(results, options)
+
+        return replace(result, compute=compute)
+
+    real_fit = analyses._clusters
+    monkeypatch.setattr(report_results, "RESULTS", {n: counted(r) for n, r in report_results.RESULTS.items()})
     monkeypatch.setattr(
         analyses, "_clusters", lambda tables, options: fits.append(repr(options)) or real_fit(tables, options)
     )
@@ -263,7 +270,9 @@ def test_each_analysis_runs_once_for_both_languages_and_the_exports(shop, tmp_pa
         files = write_reports(ws, tmp_path, langs=("en", "zh"), export_format="csv")
     assert len(files.reports) == 2 and len(files.exports) == len(MEMBER_LISTS)
     assert len(calls) == len(set(calls)) and len(calls) >= 15
+    # the models too: one clustering, one CLV fit, though several sections show them
     assert len(fits) == 1
+    assert [name for name, _ in calls].count("clv-model") == 1
 
 
 def test_report_figures_are_the_analysis_tables(shop):
@@ -374,7 +383,7 @@ def test_every_message_key_the_reports_use_exists():
     from memberlens.i18n import catalogue
 
     en = catalogue("en")
-    source = "\n".join(p.read_text(encoding="utf-8") for p in Path(report_context.__file__).parent.glob("*.py"))
+    source = "\n".join(p.read_text(encoding="utf-8") for p in Path(report_base.__file__).parent.glob("*.py"))
     for section, key in set(re.findall(r'\bt\("([a-z_]+)\.([a-z_]+)"', source)):
         assert key in en.get(section, {}), f"{section}.{key}"
 

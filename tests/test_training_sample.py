@@ -92,10 +92,11 @@ def test_the_report_section_says_the_model_learnt_from_a_sample(sampled_model, t
     from memberlens.i18n import Messages
     from memberlens.reports.base import ReportContext
     from memberlens.reports.churn_risk import ChurnRiskSection
+    from memberlens.results import Scored
 
     with Workspace(demo_workspace[0], read_only=True) as ws:
         ctx = ReportContext(ws, Messages(lang))
-        ctx.analyses.memo("predict.churn", lambda: (sampled_model, sampled_model.score(tables)))
+        ctx.results.provide("churn-model", Scored(sampled_model, sampled_model.score(tables)))
         sentences = ChurnRiskSection().build(ctx).sentences
     said = [s for s in sentences if words in s]
     assert len(said) == 1

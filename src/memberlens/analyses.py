@@ -9,10 +9,11 @@ of ``--as-of`` (or of the day after the last order); none filters by date itself
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
@@ -47,7 +48,11 @@ class AnalysisOptions:
     decay: float = 0.5
     key_ratio: float = 2.0
     lang: str = "en"
-    extra: dict[str, Any] = field(default_factory=dict)
+    rules: tuple[Any, ...] | None = None  # the alerts' monitoring rules (None: the built-in ones)
+    segment: Any = None  # the segment profile's SegmentSpec (None: the saved example segment)
+    segment_table: str = "customer_360"
+    segment_name: str | None = None
+    min_count: int = 30  # the segment profile's smallest cell worth a finding
 
 
 @dataclass(frozen=True)
@@ -356,3 +361,41 @@ def cluster_result(source: Tables | Snapshot, options: AnalysisOptions) -> metri
     """The whole clustering — per-customer assignments, profiles and the k curve — fitted once;
     the ``clusters`` and ``cluster-curve`` analyses show parts of it."""
     return _clusters(snapshot_for(source, options), options)
+
+
+# -- the CLV predictions summarised (the report's CLV section) ------------------------------------
+ALIVE_BANDS = 10  # tenths of P(alive)
+TOP_VALUE_MEMBERS = 20
+
+
+def alive_bands(predictions: ir.Table) -> ir.Table:
+    """Members, historic spend and predicted 365-day value per tenth of P(alive) (0 = under 10 %)."""
+    band = (predictions.probability_alive * ALIVE_BANDS).floor().cast("int64")
+    band = ibis.ifelse(band >= ALIVE_BANDS, ALIVE_BANDS - 1, band)
+    value = predictions.predicted_clv.fill_null(0) if "predicted_clv" in predictions.columns else ibis.literal(0.0)
+    return (
+        predictions.mutate(band=band, _value=value)
+        .group_by("band")
+        .aggregate(
+            members=ibis._.count(),
+            historic_clv=ibis._.historic_clv.sum(),
+            predicted_clv=ibis._._value.sum(),
+            expected_orders_30d=ibis._.expected_orders_30d.sum(),
+        )
+        .order_by("band")
+    )
+
+
+def top_members(predictions: ir.Table, n: int = TOP_VALUE_MEMBERS) -> ir.Table:
+    """The ``n`` members with the highest predicted 365-day value (ties by customer id)."""
+    return predictions.order_by([ibis.desc("predicted_clv"), "customer_id"]).limit(n)
+
+
+def value_concentration(predictions: ir.Table, share: float = 0.1) -> ir.Table:
+    """The predicted value held by the top ``share`` of members (ranked by value, then id), as one row."""
+    ranked = predictions.mutate(_rank=ibis.row_number().over(order_by=[ibis.desc("predicted_clv"), "customer_id"]))
+    members = ranked.count()
+    top = ranked.filter(ranked._rank < (members.cast("float64") * share).ceil().cast("int64"))
+    return ranked.aggregate(members=members, total=ranked.predicted_clv.sum()).cross_join(
+        top.aggregate(top_members=top.count(), top_value=top.predicted_clv.sum())
+    )

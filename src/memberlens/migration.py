@@ -172,6 +172,20 @@ def spend(snapshot: Snapshot) -> pd.DataFrame:
     return frame.assign(micros=(frame.historic_clv * 1_000_000).round().astype("int64"))[["customer_id", "micros"]]
 
 
+PERIOD_LENGTHS = {
+    "day": pd.DateOffset(days=1),
+    "week": pd.DateOffset(weeks=1),
+    "month": pd.DateOffset(months=1),
+    "quarter": pd.DateOffset(months=3),
+}
+
+
+def one_period_before(day: date, period: str) -> date:
+    """The day one ``period`` (day, week, month or quarter; else a month) before ``day``: where
+    the report's migration starts when no earlier date is given."""
+    return (pd.Timestamp(day) - PERIOD_LENGTHS.get(period, PERIOD_LENGTHS["month"])).date()
+
+
 def migrate(
     source: Tables,
     by: str,

@@ -1,4 +1,5 @@
-"""``memberlens analyze NAME``: run one analysis and print or save its table."""
+"""``memberlens analyze NAME``: any table memberlens computes — a descriptive analysis or a
+model's result (:data:`memberlens.results.RESULTS`) — printed or saved."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Annotated
 import pandas as pd
 import typer
 
-from memberlens.analyses import ANALYSES, AnalysisOptions, run_analysis
+from memberlens.analyses import AnalysisOptions
 from memberlens.cli._common import (
     OutputFormat,
     option_as_of,
@@ -25,6 +26,7 @@ from memberlens.cli._common import (
 from memberlens.errors import ConfigError
 from memberlens.io.catalog import open_tables
 from memberlens.io.files import write_table_atomic
+from memberlens.results import Results, result_names
 
 
 class TableFormat(str, Enum):
@@ -35,7 +37,7 @@ class TableFormat(str, Enum):
 
 
 def analyze_command(
-    name: Annotated[str, typer.Argument(help="Analysis: " + ", ".join(ANALYSES))],
+    name: Annotated[str, typer.Argument(help="Analysis or model result: " + ", ".join(result_names(tables_only=True)))],
     db: Annotated[str, option_db()] = "memberlens.duckdb",
     engine: Annotated[str, option_engine()] = "duckdb",
     as_of: Annotated[str | None, option_as_of()] = None,
@@ -77,7 +79,7 @@ def analyze_command(
     ] = 2.0,
     lang: Annotated[str, typer.Option(help="Key referrers: language of the reasons, en or zh.")] = "en",
 ) -> None:
-    """Run one analysis on the workspace and print (or --out save) its table."""
+    """Run one analysis or model on the workspace and print (or --out save) its table."""
     if fmt is TableFormat.parquet and out is None:
         raise ConfigError("--format parquet needs --out FILE", "e.g. --format parquet --out rfm.parquet")
     options = AnalysisOptions(
@@ -101,8 +103,7 @@ def analyze_command(
         lang=lang,
     )
     with open_tables(engine, db) as workspace:
-        result = run_analysis(workspace, name, options)
-        frame = result if isinstance(result, pd.DataFrame) else _to_frame(result)
+        frame = Results(workspace, options=options).table(name)
         if frame.empty:
             say_nothing_to_show(_why_empty(workspace, name, options))
     if out is not None:
@@ -116,15 +117,6 @@ def _why_empty(workspace, name: str, options: AnalysisOptions) -> str:
     orders = workspace.table("orders") if workspace.has_table("orders") else None
     before = why_nothing_before(orders, options.as_of) if orders is not None else None
     return before or f"{name} has no rows on the workspace's tables with these options"
-
-
-def _to_frame(table) -> pd.DataFrame:
-    """Execute; date columns stay dates (pandas would make them midnight timestamps)."""
-    frame = table.to_pandas()
-    for column, dtype in table.schema().items():
-        if dtype.is_date():
-            frame[column] = pd.to_datetime(frame[column]).dt.date
-    return frame
 
 
 def _scheme(value: str):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pandas as pd
 
 from memberlens import format as f
-from memberlens.metrics.products import name_products
 from memberlens.reports import charts as c
 from memberlens.reports.base import Chart, ReportContext, SectionContent
 from memberlens.reports.palette import colour
@@ -22,12 +21,12 @@ class AbcSection:
         t = ctx.t
         charts, notes = [], []
         for by in ("customer", "product"):
-            summary = ctx.analyses.run("abc-summary", by=by)
+            summary = ctx.results.get("abc-summary", by=by)
             if summary.empty:
                 notes.append(t(f"abc.no_{by}s"))
                 continue
             charts.append(self._classes(ctx, summary, by))
-        products = ctx.analyses.run("abc", by="product")
+        products = ctx.results.get("abc", by="product")
         if len(products):
             charts.append(self._top_products(ctx, products))
         return SectionContent(self.key, t(self.title_key), sentences=[t("abc.intro")], charts=charts, notes=notes)
@@ -146,8 +145,6 @@ class AbcSection:
 
 def product_names(ctx: ReportContext, product_ids: list) -> dict:
     """Names of products (the most frequent description of each id) — labels, not figures."""
-    orders = ctx.table("orders")
-    if "product_name" not in orders.columns or not product_ids:
-        return {}
-    names = name_products(orders, product_ids).to_pandas()
+    names = ctx.results.get("product-names")
+    names = names[names.product_id.isin(product_ids)]
     return dict(zip(names.product_id, names.product_name))

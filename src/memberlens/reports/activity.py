@@ -18,7 +18,7 @@ class ActivitySection:
     def build(self, ctx: ReportContext) -> SectionContent:
         t = ctx.t
         source = "events" if ctx.has("events") else "orders"
-        actives = ctx.analyses.run("active-users", source=source)
+        actives = ctx.results.get("active-users", source=source)
         notes = [] if source == "events" else [ctx.locked("events")]
         if actives.empty:
             return SectionContent(self.key, t(self.title_key), notes=[t("report.no_customers")] + notes)

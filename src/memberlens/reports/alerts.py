@@ -9,7 +9,7 @@ import math
 import pandas as pd
 
 from memberlens import format as f
-from memberlens.monitor import DEFAULT_RULES, Rule, Watch, alerts_at, members_behind
+from memberlens.monitor import DEFAULT_RULES, Rule, Watch
 from memberlens.reports import charts as c
 from memberlens.reports.base import ReportContext, SectionContent
 
@@ -56,23 +56,16 @@ class AlertsSection:
 
     def watch(self, ctx: ReportContext) -> Watch:
         """The rules' verdicts at the report's date, judged once per report."""
-        kind = ctx.analyses.options.period
-        days = ctx.analyses.options.churn_days
-        return ctx.analyses.memo(
-            f"alerts:{hash(self.rules)}", lambda: alerts_at(ctx.snapshot, self.rules, kind, churn_days=days)
-        )
+        return ctx.results.get("alerts", rules=self.rules)
 
     def exports(self, ctx: ReportContext) -> dict[str, pd.DataFrame]:
         """The customers behind the alerts that count customers (e.g. who churned in the month a
         churn alert fired), highest spend first."""
-        watch = self.watch(ctx)
-        members = members_behind(
-            ctx.snapshot, watch.alerts, ctx.analyses.options.period, ctx.analyses.options.churn_days
-        )
+        members = ctx.results.get("alert-members", rules=self.rules)
         return {"alert_members": members} if len(members) else {}
 
     def build(self, ctx: ReportContext) -> SectionContent:
-        t, kind = ctx.t, ctx.analyses.options.period
+        t, kind = ctx.t, ctx.results.options.period
         watch = self.watch(ctx)
         sentences = [t("monitor.intro", rules=len(self.rules), alerts=len(watch.alerts), day=f.day(watch.day))]
         for alert in watch.alerts:

@@ -5,9 +5,10 @@ shows a note naming the missing table (and the command that adds it) when one is
 analysis adds a section by adding a module with a :class:`Section` and listing it in
 :data:`memberlens.reports.sections.SECTIONS` — nothing else changes.
 
-A section reads its numbers only through ``ctx.analyses`` (the registry of
-:mod:`memberlens.analyses`, each analysis executed once per report and shared by every section
-and by the exports), and its words only through ``ctx.t`` (the message catalogues). It returns
+A section reads its numbers only through ``ctx.results`` (the registry of
+:mod:`memberlens.results`: every analysis and model result, computed once per report and
+shared by every section and by the exports) — it opens no table itself — and its words only
+through ``ctx.t`` (the message catalogues). It returns
 a :class:`SectionContent`: sentences, charts (each with the sentence saying what it shows and
 the table it was drawn from), tables, notes and recommendation cards. A section may also define
 ``exports(ctx) -> dict[str, pandas.DataFrame]``: member lists written beside the report.
@@ -23,13 +24,11 @@ from markupsafe import Markup
 
 from memberlens.i18n import Messages
 from memberlens.io.workspace import Workspace
-from memberlens.reports.context import AnalysisCache
 from memberlens.reports.inert import embed_json
+from memberlens.results import Results
 from memberlens.schema.contract import UNLOCK_HINTS
-from memberlens.snapshot import Snapshot
 
 if TYPE_CHECKING:  # pragma: no cover
-    import ibis.expr.types as ir
     import pandas as pd
 
 
@@ -98,28 +97,19 @@ class SectionContent:
 class ReportContext:
     workspace: Workspace
     t: Messages
-    analyses: AnalysisCache | None = None
+    results: Results | None = None
 
     def __post_init__(self) -> None:
-        if self.analyses is None:
-            object.__setattr__(self, "analyses", AnalysisCache(self.workspace))
+        if self.results is None:
+            object.__setattr__(self, "results", Results(self.workspace))
 
     def has(self, *tables: str) -> bool:
-        return self.analyses.has(*tables)
-
-    @property
-    def snapshot(self) -> Snapshot:
-        """The data every section reads: the tables as they stood at the start of the report's date."""
-        return self.analyses.snapshot
+        return self.results.has(*tables)
 
     @property
     def day(self) -> date:
         """The report's date: the first day its data does not include."""
-        return self.analyses.snapshot.day
-
-    def table(self, name: str) -> ir.Table:
-        """A source table as it stood at the start of the report's date."""
-        return self.analyses.snapshot.table(name)
+        return self.results.day
 
     def locked(self, *tables: str) -> str:
         """The note for a part of a section that needs tables the workspace lacks."""

@@ -14,9 +14,9 @@ class ChurnSection:
     needs = ("orders",)
 
     def build(self, ctx: ReportContext) -> SectionContent:
-        t, kind = ctx.t, ctx.analyses.options.period
-        days = ctx.analyses.options.churn_days
-        churn = ctx.analyses.run("churn")
+        t, kind = ctx.t, ctx.results.options.period
+        days = ctx.results.options.churn_days
+        churn = ctx.results.get("churn")
         x = [f.period(v, kind) for v in churn.period_start]
         data = [
             c.bar(t("label.change_ratio"), x, churn.change_ratio, key="change_ratio", opacity=0.6),

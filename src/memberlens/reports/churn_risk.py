@@ -9,14 +9,11 @@ and the rules describing likely responders. Exports one member list per risk ban
 
 from __future__ import annotations
 
-from typing import Any
-
 import pandas as pd
 
 from memberlens import format as f
 from memberlens.errors import MemberlensError
 from memberlens.predict.churn import RISK_BANDS, ChurnModel, training_sample
-from memberlens.predict.features import FEATURE_TABLES
 from memberlens.predict.response import ResponseModel, describe_conditions
 from memberlens.reports import charts as c
 from memberlens.reports.base import Chart, ReportContext, SectionContent, TableBlock
@@ -24,28 +21,15 @@ from memberlens.reports.base import Chart, ReportContext, SectionContent, TableB
 CALIBRATION_TOLERANCE = 0.05  # points of difference between predicted and observed per tenth
 
 
-def _tables(ctx: ReportContext) -> dict[str, Any]:
-    return {name: ctx.table(name) for name in FEATURE_TABLES if ctx.has(name)}
-
-
 def churn_result(ctx: ReportContext) -> tuple[ChurnModel, pd.DataFrame]:
-    """The churn model and its scores as of the report's date, computed once per report."""
-
-    def compute() -> tuple[ChurnModel, pd.DataFrame]:
-        tables = _tables(ctx)
-        model = ChurnModel().fit(tables, end=ctx.day)
-        return model, model.score(tables, ctx.day)
-
-    return ctx.analyses.memo("predict.churn", compute)
+    """The churn model and its scores as of the report's date."""
+    scored = ctx.results.get("churn-model")
+    return scored.model, scored.scores
 
 
 def response_result(ctx: ReportContext) -> tuple[ResponseModel, pd.DataFrame]:
-    def compute() -> tuple[ResponseModel, pd.DataFrame]:
-        tables = _tables(ctx)
-        model = ResponseModel().fit(tables, end=ctx.day)
-        return model, model.score(tables, ctx.day)
-
-    return ctx.analyses.memo("predict.response", compute)
+    scored = ctx.results.get("response-model")
+    return scored.model, scored.scores
 
 
 def band_summary(scores: pd.DataFrame) -> pd.DataFrame:

@@ -19,7 +19,7 @@ class ClustersSection:
 
     def build(self, ctx: ReportContext) -> SectionContent:
         t = ctx.t
-        result = ctx.analyses.clusters()
+        result = ctx.results.get("cluster-model")
         curve, chosen = result.curve, result.chosen_k
         ks = [int(k) for k in curve.k]
         is_chosen = [k == chosen for k in ks]
@@ -106,7 +106,7 @@ class ClustersSection:
 
     def _how_chosen(self, ctx: ReportContext, result) -> list[str]:
         t, curve = ctx.t, result.curve
-        if ctx.analyses.options.k is not None:
+        if ctx.results.options.k is not None:
             return [t("clusters.fixed_k", k=result.chosen_k)]
         return [t("clusters.elbow_explain", k=result.chosen_k, first=int(curve.k.min()), last=int(curve.k.max()))]
 
@@ -129,7 +129,7 @@ class ClustersSection:
         return out
 
     def exports(self, ctx: ReportContext) -> dict[str, pd.DataFrame]:
-        assignments = ctx.analyses.clusters().assignments
+        assignments = ctx.results.get("cluster-model").assignments
         return {
             "clusters": assignments[["customer_id", "cluster", "cluster_name", "recency", "frequency", "monetary"]]
             .sort_values("customer_id")

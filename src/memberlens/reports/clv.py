@@ -4,20 +4,15 @@ concentrated that value is; exports every member's prediction."""
 
 from __future__ import annotations
 
-import ibis
-import ibis.expr.types as ir
 import pandas as pd
 
-from memberlens import analyses
 from memberlens import format as f
 from memberlens.errors import MemberlensError
 from memberlens.models import GammaGammaModel, TransactionModel
 from memberlens.reports import charts as c
 from memberlens.reports.base import Chart, ReportContext, SectionContent
 
-BANDS = 10  # P(alive) in tenths
 MODEL_TITLES = {"bg-nbd": "BG/NBD", "mbg-nbd": "MBG/NBD", "pareto-nbd": "Pareto/NBD", "bg-bb": "BG/BB"}
-TOP_MEMBERS = 20
 EXPORT_COLUMNS = (
     "customer_id",
     "probability_alive",
@@ -34,46 +29,13 @@ EXPORT_COLUMNS = (
 )
 
 
-def alive_bands(predictions: ir.Table) -> ir.Table:
-    """Members, historic spend and predicted 365-day value per tenth of P(alive) (0 = under 10 %)."""
-    band = (predictions.probability_alive * BANDS).floor().cast("int64")
-    band = ibis.ifelse(band >= BANDS, BANDS - 1, band)
-    value = predictions.predicted_clv.fill_null(0) if "predicted_clv" in predictions.columns else ibis.literal(0.0)
-    return (
-        predictions.mutate(band=band, _value=value)
-        .group_by("band")
-        .aggregate(
-            members=ibis._.count(),
-            historic_clv=ibis._.historic_clv.sum(),
-            predicted_clv=ibis._._value.sum(),
-            expected_orders_30d=ibis._.expected_orders_30d.sum(),
-        )
-        .order_by("band")
-    )
-
-
-def top_members(predictions: ir.Table, n: int = TOP_MEMBERS) -> ir.Table:
-    """The ``n`` members with the highest predicted 365-day value (ties by customer id)."""
-    return predictions.order_by([ibis.desc("predicted_clv"), "customer_id"]).limit(n)
-
-
-def value_concentration(predictions: ir.Table, share: float = 0.1) -> ir.Table:
-    """The predicted value held by the top ``share`` of members (ranked by value, then id), as one row."""
-    ranked = predictions.mutate(_rank=ibis.row_number().over(order_by=[ibis.desc("predicted_clv"), "customer_id"]))
-    members = ranked.count()
-    top = ranked.filter(ranked._rank < (members.cast("float64") * share).ceil().cast("int64"))
-    return ranked.aggregate(members=members, total=ranked.predicted_clv.sum()).cross_join(
-        top.aggregate(top_members=top.count(), top_value=top.predicted_clv.sum())
-    )
-
-
 class ClvSection:
     key = "clv"
     title_key = "clv.title"
     needs = ("orders",)
 
     def _fit(self, ctx: ReportContext):
-        return ctx.analyses.memo("clv-fit", lambda: analyses.member_value_fit(ctx.snapshot, ctx.analyses.options))
+        return ctx.results.get("clv-model")
 
     def build(self, ctx: ReportContext) -> SectionContent:
         t = ctx.t
@@ -83,18 +45,16 @@ class ClvSection:
             return SectionContent(
                 self.key, t(self.title_key), sentences=[t("clv.intro")], notes=[t("clv.no_fit", reason=t.error(exc))]
             )
-        predictions = fit.predictions()
         sentences = [t("clv.intro"), self._purchase_sentence(ctx, fit.purchases)]
         notes = []
         if fit.spend is None:
             notes.append(t("clv.no_spend", reason=t.error(fit.spend_error) if fit.spend_error else fit.spend_note))
         else:
             sentences.append(self._spend_sentence(ctx, fit.spend))
-        charts = [self._alive_chart(ctx, alive_bands(predictions).execute())]
+        charts = [self._alive_chart(ctx, ctx.results.get("clv-alive-bands"))]
         if fit.spend is not None:
-            charts.append(
-                self._top_chart(ctx, top_members(predictions).execute(), value_concentration(predictions).execute())
-            )
+            top, concentration = ctx.results.get("clv-top-members"), ctx.results.get("clv-concentration")
+            charts.append(self._top_chart(ctx, top, concentration))
         return SectionContent(self.key, t(self.title_key), sentences=sentences, charts=charts, notes=notes)
 
     @staticmethod
@@ -217,8 +177,6 @@ class ClvSection:
         return Chart("clv-top", t("clv.top_title", n=len(top)), c.figure(data, layout), sentences, table, "clv")
 
     def exports(self, ctx: ReportContext) -> dict[str, pd.DataFrame]:
-        """Every member's prediction from the section's own fit (the ``clv`` analysis would fit
-        the same models again)."""
-        predictions = self._fit(ctx).predictions()
-        columns = [col for col in EXPORT_COLUMNS if col in predictions.columns]
-        return {"clv": predictions.select(*columns).order_by("customer_id").to_pandas()}
+        """Every member's prediction from the section's fit."""
+        predictions = ctx.results.get("clv")
+        return {"clv": predictions[[col for col in EXPORT_COLUMNS if col in predictions.columns]]}

@@ -18,8 +18,8 @@ class CohortsSection:
 
     def build(self, ctx: ReportContext) -> SectionContent:
         t = ctx.t
-        customers = ctx.analyses.run("cohorts", measure="customers")
-        revenue = ctx.analyses.run("cohorts", measure="revenue")
+        customers = ctx.results.get("cohorts", measure="customers")
+        revenue = ctx.results.get("cohorts", measure="revenue")
         charts = [
             self._heatmap(ctx, customers, "cohorts-customers", t("cohorts.customers_title"), "customers"),
             self._heatmap(ctx, revenue, "cohorts-revenue", t("cohorts.revenue_title"), "revenue"),
@@ -27,12 +27,12 @@ class CohortsSection:
         sentences = [t("cohorts.intro")]
         if len(customers):
             sentences.append(
-                t("cohorts.left_censored", period=f.period(customers.cohort_start.iloc[0], ctx.analyses.options.period))
+                t("cohorts.left_censored", period=f.period(customers.cohort_start.iloc[0], ctx.results.options.period))
             )
         return SectionContent(self.key, t(self.title_key), sentences=sentences, charts=charts)
 
     def _heatmap(self, ctx: ReportContext, cells: pd.DataFrame, key: str, title: str, measure: str) -> Chart:
-        t, kind = ctx.t, ctx.analyses.options.period
+        t, kind = ctx.t, ctx.results.options.period
         cohorts = sorted(cells.cohort_start.unique())
         numbers = sorted(cells.period_number.unique())
         grid = cells.pivot(index="cohort_start", columns="period_number", values="retention").reindex(
@@ -95,7 +95,7 @@ class CohortsSection:
         return Chart(key, title, c.figure([trace], layout), self._sentences(ctx, cells, measure), table, "cohorts")
 
     def _sentences(self, ctx: ReportContext, cells: pd.DataFrame, measure: str) -> list[str]:
-        t, kind = ctx.t, ctx.analyses.options.period
+        t, kind = ctx.t, ctx.results.options.period
         seen = cells[cells.observable.astype(bool)]
         parts = []
         for k in MILESTONES:

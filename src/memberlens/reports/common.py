@@ -18,7 +18,7 @@ _NEXT = {
 
 def last_order_at(ctx: ReportContext) -> pd.Timestamp | None:
     """The time of the last order counted (from the ``rfm`` analysis: the latest last order)."""
-    rfm = ctx.analyses.run("rfm")
+    rfm = ctx.results.get("rfm")
     if rfm.empty:
         return None
     return pd.Timestamp(rfm.last_order_at.max())
@@ -27,7 +27,7 @@ def last_order_at(ctx: ReportContext) -> pd.Timestamp | None:
 def partial_note(ctx: ReportContext, last_period_start) -> str | None:
     """A sentence saying the last period is cut short by the end of the data, if it is."""
     end = last_order_at(ctx)
-    kind = ctx.analyses.options.period
+    kind = ctx.results.options.period
     if end is None or f.missing(last_period_start):
         return None
     period_end = pd.Timestamp(last_period_start) + _NEXT[kind] - pd.Timedelta(days=1)

@@ -15,8 +15,8 @@ from memberlens.i18n import Messages
 from memberlens.io.files import write_table_atomic
 from memberlens.io.workspace import Workspace
 from memberlens.reports.base import ReportContext, Section, section_exports
-from memberlens.reports.context import AnalysisCache
 from memberlens.reports.sections import SECTIONS
+from memberlens.results import Results
 
 FORMATS = {"csv": ".csv", "parquet": ".parquet", "xlsx": ".xlsx"}
 
@@ -40,15 +40,15 @@ def write_exports(
     out_dir: str | Path,
     fmt: str = "csv",
     *,
-    analyses: AnalysisCache | None = None,
+    results: Results | None = None,
     lang: str = "en",
     sections: Sequence[Section] | None = None,
 ) -> list[Path]:
     """Write each member list to ``out_dir/<name>.<fmt>``; returns the paths written."""
     if fmt not in FORMATS:
         raise ConfigError(f"unknown export format {fmt!r}", "use --export-format csv, parquet or xlsx")
-    cache = analyses or AnalysisCache(workspace)
-    ctx = ReportContext(workspace=workspace, t=Messages(lang), analyses=cache)
+    cache = results or Results(workspace)
+    ctx = ReportContext(workspace=workspace, t=Messages(lang), results=cache)
     paths = []
     for name, frame in collect_exports(ctx, sections).items():
         target = Path(out_dir) / f"{name}{FORMATS[fmt]}"

@@ -28,8 +28,8 @@ class KpisSection:
     needs = ("members", "orders")
 
     def build(self, ctx: ReportContext) -> SectionContent:
-        t, kind = ctx.t, ctx.analyses.options.period
-        kpis = ctx.analyses.run("kpis")
+        t, kind = ctx.t, ctx.results.options.period
+        kpis = ctx.results.get("kpis")
         if kpis.empty:
             return SectionContent(self.key, t(self.title_key), notes=[t("report.no_customers")])
         x = [f.period(v, kind) for v in kpis.period_start]
@@ -226,7 +226,7 @@ class KpisSection:
         y2_title: str | None = None,
         barmode: str | None = None,
     ) -> Chart:
-        t, kind = ctx.t, ctx.analyses.options.period
+        t, kind = ctx.t, ctx.results.options.period
 
         def spec(column: str):
             if column == "period_start":

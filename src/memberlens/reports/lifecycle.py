@@ -20,10 +20,10 @@ class LifecycleSection:
     needs = ("orders",)
 
     def build(self, ctx: ReportContext) -> SectionContent:
-        t, kind = ctx.t, ctx.analyses.options.period
-        stages = ctx.analyses.run("lifecycle")
-        growth = ctx.analyses.run("growth")
-        current = ctx.analyses.run("lifecycle-stage")
+        t, kind = ctx.t, ctx.results.options.period
+        stages = ctx.results.get("lifecycle")
+        growth = ctx.results.get("growth")
+        current = ctx.results.get("lifecycle-stage")
         x = [f.period(v, kind) for v in stages.period_start]
         partial = partial_note(ctx, stages.period_start.iloc[-1]) if len(stages) else None
 
@@ -75,7 +75,7 @@ class LifecycleSection:
         return SectionContent(self.key, t(self.title_key), sentences=sentences, charts=[layers, growth_chart])
 
     def _stage_sentences(self, ctx: ReportContext, stages: pd.DataFrame, partial: str | None) -> list[str]:
-        t, kind = ctx.t, ctx.analyses.options.period
+        t, kind = ctx.t, ctx.results.options.period
         sentences = []
         observed = stages[~stages.left_censored.astype(bool)]
         if partial:
@@ -130,5 +130,5 @@ class LifecycleSection:
         return [t("lifecycle.quick_ratio", ratio=f.num(quick), shrinking=len(shrinking), periods=len(observed))]
 
     def exports(self, ctx: ReportContext) -> dict[str, pd.DataFrame]:
-        current = ctx.analyses.run("lifecycle-stage")
+        current = ctx.results.get("lifecycle-stage")
         return {"lifecycle_stages": current[["customer_id", "stage", "last_purchase_period_start"]]}

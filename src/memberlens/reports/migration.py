@@ -8,17 +8,11 @@ from __future__ import annotations
 import pandas as pd
 
 from memberlens import format as f
-from memberlens.migration import APPEARED, LEFT, Migration, migrate
+from memberlens.migration import APPEARED, LEFT, Migration
 from memberlens.reports import charts as c
 from memberlens.reports.base import Chart, ReportContext, SectionContent, TableBlock
 from memberlens.snapshot import SCORES_TABLE
 
-PERIODS = {
-    "day": pd.DateOffset(days=1),
-    "week": pd.DateOffset(weeks=1),
-    "month": pd.DateOffset(months=1),
-    "quarter": pd.DateOffset(months=3),
-}
 ROWS_SHOWN = 15
 
 
@@ -31,19 +25,7 @@ class MigrationSection:
         """The RFM-segment moves from ``--compare-from`` (default: one period before the report's
         date) to it (None when the data starts after that earlier date)."""
 
-        def compute() -> Migration | None:
-            end, options = ctx.day, ctx.analyses.options
-            start = options.compare_from or (pd.Timestamp(end) - PERIODS.get(options.period, PERIODS["month"])).date()
-            first = ctx.analyses.run("member-value").first_order_at.min()
-            if pd.isna(first) or pd.Timestamp(first) >= pd.Timestamp(start):
-                return None
-            moves = migrate(ctx.workspace, "rfm-segment", start, end, options=ctx.analyses.options, with_value=False)
-            clv = ctx.analyses.run("clv")
-            if "predicted_clv" in clv.columns:  # the report's own CLV fit, not a second one
-                moves = moves.with_values(clv.set_index("customer_id").predicted_clv)
-            return moves
-
-        return ctx.analyses.memo("migration rfm-segment", compute)
+        return ctx.results.get("migration")
 
     def build(self, ctx: ReportContext) -> SectionContent:
         t = ctx.t
@@ -105,7 +87,7 @@ class MigrationSection:
         if moves is not None:
             lists["migration_downgrades"] = moves.downgrades
         if ctx.has(SCORES_TABLE):
-            lists["score_history"] = ctx.analyses.run("score-history")
+            lists["score_history"] = ctx.results.get("score-history")
         return lists
 
     # -- charts ---------------------------------------------------------------------------------

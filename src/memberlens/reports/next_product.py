@@ -17,7 +17,6 @@ from memberlens.predict.anomalies import (
     explain_members,
     explain_order,
     explain_orders,
-    find_anomalies,
 )
 from memberlens.predict.baskets import AssociationRuleModel
 from memberlens.reports import charts as c
@@ -63,35 +62,17 @@ class NextProductSection:
 
     # -- results, computed once per report ------------------------------------------------------
     def _model(self, ctx: ReportContext) -> AssociationRuleModel:
-        return ctx.analyses.memo(
-            "next-product rules", lambda: AssociationRuleModel().fit(ctx.table("orders"), as_of=ctx.day)
-        )
+        return ctx.results.get("next-product-model")
 
     def _suggestions(self, ctx: ReportContext) -> pd.DataFrame:
-        return ctx.analyses.memo(
-            "next-product suggestions", lambda: self._model(ctx).suggest(ctx.table("orders"), top=3).to_pandas()
-        )
+        return ctx.results.get("next-product")
 
     def _anomalies(self, ctx: ReportContext) -> Anomalies:
-        def compute() -> Anomalies:
-            cancellations = ctx.table("cancellations") if ctx.has("cancellations") else None
-            return find_anomalies(ctx.table("orders"), cancellations, as_of=ctx.day)
-
-        return ctx.analyses.memo("anomalies", compute)
+        return ctx.results.get("unusual")
 
     def _totals(self, ctx: ReportContext) -> _Totals:
-        def compute() -> _Totals:
-            orders = ctx.table("orders")
-            row = (
-                orders.aggregate(
-                    buyers=orders.customer_id.nunique(), spend=orders.amount.sum(), orders=orders.order_id.nunique()
-                )
-                .to_pandas()
-                .iloc[0]
-            )
-            return _Totals(int(row.buyers), float(row.spend or 0.0), int(row.orders))
-
-        return ctx.analyses.memo("next-product totals", compute)
+        row = ctx.results.get("order-totals").iloc[0]
+        return _Totals(int(row.buyers), float(row.spend or 0.0), int(row.orders))
 
     # -- the section ----------------------------------------------------------------------------
     def build(self, ctx: ReportContext) -> SectionContent:

@@ -20,7 +20,7 @@ class PriceBandsSection:
 
     def build(self, ctx: ReportContext) -> SectionContent:
         t = ctx.t
-        bands = ctx.analyses.run("price-bands")
+        bands = ctx.results.get("price-bands")
         if bands.empty:
             return SectionContent(self.key, t(self.title_key), notes=[t("price_bands.no_prices")])
         x = [band_label(lo, hi) for lo, hi in zip(bands.price_from, bands.price_to)]

@@ -18,8 +18,8 @@ class RatesSection:
     needs = ("orders",)
 
     def build(self, ctx: ReportContext) -> SectionContent:
-        t, kind = ctx.t, ctx.analyses.options.period
-        rates = ctx.analyses.run("rates")
+        t, kind = ctx.t, ctx.results.options.period
+        rates = ctx.results.get("rates")
         x = [f.period(v, kind) for v in rates.period_start]
         data = [c.line(t(f"label.{r}"), x, rates[r], key=r, percent=True) for r in RATES]
         layout = c.layout(x_title=t("label.period"), y_title=t("label.rate"), y_percent=True)
@@ -53,7 +53,7 @@ class RatesSection:
         return SectionContent(self.key, t(self.title_key), sentences=[t("rates.intro")], charts=[chart])
 
     def _range(self, ctx: ReportContext, rates: pd.DataFrame, column: str) -> str | None:
-        t, kind = ctx.t, ctx.analyses.options.period
+        t, kind = ctx.t, ctx.results.options.period
         values = rates.dropna(subset=[column])
         if values.empty:
             return None

@@ -91,11 +91,11 @@ class RecommendationsSection:
         cards, notes = [], []
         cards += self._overall(ctx)
         try:
-            profiles = ctx.analyses.clusters().profiles
+            profiles = ctx.results.get("cluster-model").profiles
             cards += self._group_cards(ctx, profiles, "cluster", "cluster_name")
         except MemberlensError as exc:
             notes.append(t("report.failed", reason=t.error(exc)))
-        segments = ctx.analyses.run("rfm-segments")
+        segments = ctx.results.get("rfm-segments")
         if len(segments):
             cards += self._group_cards(ctx, segments, "segment", "segment")
         return SectionContent(
@@ -109,7 +109,7 @@ class RecommendationsSection:
     # -- per group -----------------------------------------------------------------------------
     def _group_cards(self, ctx: ReportContext, groups: pd.DataFrame, kind: str, name_column: str) -> list[Card]:
         t = ctx.t
-        typical = medians(ctx.analyses.run("rfm"))
+        typical = medians(ctx.results.get("rfm"))
         cards = []
         for row in groups.itertuples():
             name = getattr(row, name_column)
@@ -161,9 +161,9 @@ class RecommendationsSection:
 
     # -- the whole base ------------------------------------------------------------------------
     def _overall(self, ctx: ReportContext) -> list[Card]:
-        t, kind = ctx.t, ctx.analyses.options.period
+        t, kind = ctx.t, ctx.results.options.period
         observations, actions = [], []
-        stages = ctx.analyses.run("lifecycle")
+        stages = ctx.results.get("lifecycle")
         observed = stages[~stages.left_censored.astype(bool)]
         if len(stages) and partial_note(ctx, stages.period_start.iloc[-1]):
             observed = observed.iloc[:-1]  # a partial last period would overstate the lapse
@@ -193,13 +193,13 @@ class RecommendationsSection:
             )
             if trend(observed.new) == "falling":
                 actions.append(t("advice.acquire"))
-        rates = ctx.analyses.run("rates").dropna(subset=["repurchase_rate"])
+        rates = ctx.results.get("rates").dropna(subset=["repurchase_rate"])
         if len(rates):
             median = rates.repurchase_rate.median()
             observations.append(t("advice.repurchase", median=f.pct(median)))
             if median < LOW_RATE:
                 actions.append(t("advice.repurchase_low", median=f.pct(median), target=f.pct(LOW_RATE, 0)))
-        churn = ctx.analyses.run("churn").dropna(subset=["change_ratio"])
+        churn = ctx.results.get("churn").dropna(subset=["change_ratio"])
         if len(churn):
             recent = churn.tail(3)
             mean_ratio = recent.change_ratio.mean()

@@ -32,12 +32,12 @@ GREEN, AMBER, RED, BLUE = "#1a9850", "#fdae61", "#d73027", "#4575b4"
 
 
 def referral_network(ctx: ReportContext) -> ReferralNetwork:
-    return ctx.analyses.memo("referral-network", lambda: analyses.referral_network(ctx.snapshot, ctx.analyses.options))
+    return ctx.results.get("referral-network")
 
 
 def key_referrers(ctx: ReportContext) -> pd.DataFrame:
     """The ``key-referrers`` analysis from the report's network, reasons in the report's language."""
-    return select_key_referrers(referral_network(ctx), key_ratio=ctx.analyses.options.key_ratio, lang=ctx.t.lang)
+    return select_key_referrers(referral_network(ctx), key_ratio=ctx.results.options.key_ratio, lang=ctx.t.lang)
 
 
 def bucket_label(low: int, high: int | None) -> str:
@@ -85,7 +85,7 @@ class ReferralsSection:
 
     def build(self, ctx: ReportContext) -> SectionContent:
         t = ctx.t
-        program = ctx.analyses.run("referrals").set_index("group")
+        program = ctx.results.get("referrals").set_index("group")
         network = referral_network(ctx)
         referred, organic = program.loc["referred"], program.loc["organic"]
         cascades = analyses.referral_cascades(network)
@@ -105,7 +105,7 @@ class ReferralsSection:
             tables.append(self._key_table(ctx, key))
             charts.append(self._tree_chart(ctx, network, key.iloc[0]))
         else:
-            notes.append(t("referrals.no_key", ratio=f.num(ctx.analyses.options.key_ratio)))
+            notes.append(t("referrals.no_key", ratio=f.num(ctx.results.options.key_ratio)))
         cards = self._cards(ctx, referred, organic, key, value)
         return SectionContent(
             self.key, t(self.title_key), sentences=sentences, tables=tables, charts=charts, notes=notes, cards=cards
@@ -189,11 +189,10 @@ class ReferralsSection:
     def _predicted_value(ctx: ReportContext, network: ReferralNetwork) -> dict[str, float] | None:
         """Mean predicted 365-day value of referred and organic buyers, from the CLV section's fit."""
         try:
-            fit = ctx.analyses.memo("clv-fit", lambda: analyses.member_value_fit(ctx.snapshot, ctx.analyses.options))
-            predictions = fit.predictions()
+            predictions = ctx.results.get("clv")
             if "predicted_clv" not in predictions.columns:
                 return None
-            values = predictions.select("customer_id", "predicted_clv").to_pandas()
+            values = predictions[["customer_id", "predicted_clv"]]
         except MemberlensError:
             return None
         referred = set(network.members.customer_id[network.members.referred_by.notna()])

@@ -24,9 +24,9 @@ from memberlens.io.together import files_together
 from memberlens.io.workspace import Workspace
 from memberlens.reports.base import ReportContext, Section
 from memberlens.reports.charts import plotly_js
-from memberlens.reports.context import AnalysisCache
 from memberlens.reports.exports import write_exports
 from memberlens.reports.sections import SECTIONS
+from memberlens.results import Results
 from memberlens.schema.contract import UNLOCK_HINTS
 
 _env = Environment(
@@ -52,17 +52,17 @@ def render_report(
     as_of: date | None = None,
     sections: Sequence[Section] | None = None,
     options: AnalysisOptions | None = None,
-    analyses: AnalysisCache | None = None,
+    results: Results | None = None,
     progress: Progress | None = None,
 ) -> str:
     """The report as HTML text.
 
-    ``options`` are the analyses' options (cut-off date, period, RFM scheme...); ``analyses``
-    is a cache to share with another language or with the exports.
+    ``options`` are the analyses' options (cut-off date, period, RFM scheme...); ``results``
+    are the computed results to share with another language or with the exports.
     """
     t = Messages(lang)
-    cache = analyses or AnalysisCache(workspace, as_of=as_of, options=options)
-    ctx = ReportContext(workspace=workspace, t=t, analyses=cache)
+    cache = results or Results(workspace, as_of=as_of, options=options)
+    ctx = ReportContext(workspace=workspace, t=t, results=cache)
     chosen = list(sections if sections is not None else SECTIONS)
     blocks = []
     for done, section in enumerate(chosen):
@@ -132,14 +132,14 @@ def write_report(
     lang: str = "en",
     as_of: date | None = None,
     options: AnalysisOptions | None = None,
-    analyses: AnalysisCache | None = None,
+    results: Results | None = None,
     progress: Progress | None = None,
     sections: Sequence[Section] | None = None,
 ) -> Path:
     """Write ``report.html`` (``report.zh.html`` for Chinese) into ``out_dir`` atomically
     (``sections``: only these, e.g. one section on its own; default all)."""
     html = render_report(
-        workspace, lang=lang, as_of=as_of, options=options, analyses=analyses, progress=progress, sections=sections
+        workspace, lang=lang, as_of=as_of, options=options, results=results, progress=progress, sections=sections
     )
     return write_text_atomic(Path(out_dir) / report_name(lang), html)
 
@@ -164,16 +164,16 @@ def write_reports(
 ) -> ReportFiles:
     """The report in each of ``langs`` and (unless ``export_format`` is None) the member lists
     in ``out_dir/exports`` — every analysis run once for all of them."""
-    cache = AnalysisCache(workspace, as_of=as_of, options=options)
+    cache = Results(workspace, as_of=as_of, options=options)
     staged = ReportFiles()
     with files_together(out_dir) as staging:  # the reports and lists replace the old ones together
         for lang in langs:
             staged.reports.append(
-                write_report(workspace, staging, lang=lang, analyses=cache, progress=progress, sections=sections)
+                write_report(workspace, staging, lang=lang, results=cache, progress=progress, sections=sections)
             )
         if export_format is not None:
             staged.exports = write_exports(
-                workspace, staging / "exports", export_format, analyses=cache, lang=langs[0], sections=sections
+                workspace, staging / "exports", export_format, results=cache, lang=langs[0], sections=sections
             )
     moved = [Path(out_dir) / path.relative_to(staging) for path in staged.reports + staged.exports]
     return ReportFiles(

@@ -14,10 +14,10 @@ class RfeSection:
 
     def build(self, ctx: ReportContext) -> SectionContent:
         t = ctx.t
-        rfe = ctx.analyses.run("rfe")
+        rfe = ctx.results.get("rfe")
         if rfe.empty:
             return SectionContent(self.key, t(self.title_key), notes=[t("report.no_customers")])
-        bins = ctx.analyses.options.bins
+        bins = ctx.results.options.bins
         counts = (
             rfe.groupby("rfm_score")
             .size()

@@ -20,7 +20,7 @@ class RfmSection:
 
     def build(self, ctx: ReportContext) -> SectionContent:
         t = ctx.t
-        segments = ctx.analyses.run("rfm-segments")
+        segments = ctx.results.get("rfm-segments")
         if segments.empty:
             return SectionContent(self.key, t(self.title_key), notes=[t("report.no_customers")])
         names = [f.label(t, "segment", s) for s in segments.segment]
@@ -92,11 +92,11 @@ class RfmSection:
         sentences = [
             t(
                 "rfm.intro",
-                scheme=t("rfm.scheme_grid") if ctx.analyses.options.scheme == "grid" else t("rfm.scheme_other"),
-                bins=ctx.analyses.options.bins,
+                scheme=t("rfm.scheme_grid") if ctx.results.options.scheme == "grid" else t("rfm.scheme_other"),
+                bins=ctx.results.options.bins,
             )
         ]
-        rfm = ctx.analyses.run("rfm")
+        rfm = ctx.results.get("rfm")
         if len(rfm):
             sentences.append(t("rfm.as_of", cutoff=f.day(ctx.day), customers=f.num(len(rfm))))
         return SectionContent(self.key, t(self.title_key), sentences=sentences, charts=[share_chart, map_chart])
@@ -137,7 +137,7 @@ class RfmSection:
         return sentences
 
     def exports(self, ctx: ReportContext) -> dict[str, pd.DataFrame]:
-        rfm = ctx.analyses.run("rfm")
+        rfm = ctx.results.get("rfm")
         columns = [
             "customer_id",
             "segment",

@@ -7,7 +7,6 @@ exports the cohort's member list."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pandas as pd
@@ -22,8 +21,6 @@ from memberlens.segments import (
     SegmentProfile,
     SegmentSpec,
     Support,
-    profile_segment,
-    select_members,
 )
 from memberlens.segments.observations import Finding, render
 
@@ -78,18 +75,18 @@ class SegmentExplorerSection:
     def profile(self, ctx: ReportContext) -> SegmentProfile:
         if self._profile is not None:
             return self._profile
-        key = (
-            f"segment-explorer {self.table} {json.dumps(self.spec.to_dict(), sort_keys=True)} {self.support.min_count}"
-        )
-        return ctx.analyses.memo(
-            key,
-            lambda: profile_segment(
-                ctx.table(self.table), self.spec, support=self.support, name=self.name, table_name=self.table
-            ),
-        )
+        return ctx.results.get("segment-profile", **self._options())
+
+    def _options(self) -> dict:
+        return {
+            "segment": self.spec,
+            "segment_table": self.table,
+            "segment_name": self.name,
+            "min_count": self.support.min_count,
+        }
 
     def exports(self, ctx: ReportContext) -> dict[str, pd.DataFrame]:
-        members = select_members(ctx.table(self.table), self.spec.where).to_pandas()
+        members = ctx.results.get("segment-members", **self._options())
         label = self.name or ("fast_handover_slow_support" if self.spec == FAST_HANDOVER_SLOW_SUPPORT else "cohort")
         return {f"segment_{label}": members}
 

@@ -21,9 +21,9 @@ class TrendsSection:
     needs = ("orders",)
 
     def build(self, ctx: ReportContext) -> SectionContent:
-        t, kind = ctx.t, ctx.analyses.options.period
-        trends = ctx.analyses.run("trends")
-        supers = ctx.analyses.run("super-orders", top=TOP_ORDERS)
+        t, kind = ctx.t, ctx.results.options.period
+        trends = ctx.results.get("trends")
+        supers = ctx.results.get("super-orders", top=TOP_ORDERS)
         x = [f.period(v, kind) for v in trends.period_start]
         lifted = lifted_periods(trends, supers)
         charts = [
@@ -35,7 +35,7 @@ class TrendsSection:
 
     # -- charts ------------------------------------------------------------------------------
     def _customers_chart(self, ctx: ReportContext, trends: pd.DataFrame, x: list[str], lifted: pd.DataFrame) -> Chart:
-        t, kind = ctx.t, ctx.analyses.options.period
+        t, kind = ctx.t, ctx.results.options.period
         data = [
             c.bar(t("label.revenue"), x, trends.revenue, key="revenue", opacity=0.85),
             c.line(t("label.buyers"), x, trends.buyers, key="buyers", yaxis="y2"),
@@ -94,7 +94,7 @@ class TrendsSection:
         )
 
     def _orders_chart(self, ctx: ReportContext, trends: pd.DataFrame, x: list[str]) -> Chart:
-        t, kind = ctx.t, ctx.analyses.options.period
+        t, kind = ctx.t, ctx.results.options.period
         units_per_order = trends.units / trends.orders.where(trends.orders > 0)
         data = [
             c.bar(t("label.orders"), x, trends.orders, key="orders"),
@@ -131,7 +131,7 @@ class TrendsSection:
     def _super_orders_chart(
         self, ctx: ReportContext, trends: pd.DataFrame, supers: pd.DataFrame, lifted: pd.DataFrame
     ) -> Chart:
-        t, kind = ctx.t, ctx.analyses.options.period
+        t, kind = ctx.t, ctx.results.options.period
         top1 = supers[supers["rank"] == 1]
         x = [f.period(v, kind) for v in top1.period_start]
         colours = ["#d73027" if p in set(lifted.period_start) else "#9ecae1" for p in top1.period_start]
@@ -236,7 +236,7 @@ def lifted_periods(trends: pd.DataFrame, supers: pd.DataFrame) -> pd.DataFrame:
 
 
 def super_order_sentence(ctx: ReportContext, row) -> str:
-    t, kind = ctx.t, ctx.analyses.options.period
+    t, kind = ctx.t, ctx.results.options.period
     return t(
         "trends.super_order",
         period=f.period(row.period_start, kind),
