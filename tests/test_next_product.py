@@ -16,7 +16,7 @@ import pytest
 from conftest import load
 
 from memberlens.errors import ConfigError, InputError
-from memberlens.predict.baskets import AssociationRuleModel, count_frequent_items, mine_rules, suggest_next_products
+from memberlens.predict.rules import AssociationRuleModel, count_frequent_items, mine_rules, suggest_next_products
 
 
 def random_orders(seed: int, n_orders: int = 300, n_products: int = 9) -> pd.DataFrame:

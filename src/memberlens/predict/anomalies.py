@@ -50,7 +50,7 @@ import pandas as pd
 from memberlens.errors import ConfigError
 from memberlens.i18n import Messages
 from memberlens.metrics._arith import money_sum, ratio
-from memberlens.predict.baskets import name_products, orders_before
+from memberlens.predict.rules import name_products, orders_before
 from memberlens.snapshot import tables_as_of
 
 ORDER_REASONS = ("product_quantity", "order_units", "order_amount", "customer_history", "cancelled")

@@ -60,8 +60,8 @@ from memberlens.predict._churn_data import (
     training_frame,
     with_season,
 )
-from memberlens.predict._churn_metrics import decile_table, feature_importances, probability_metrics
-from memberlens.predict._churn_persistence import load_prediction_model, save_prediction_model
+from memberlens.predict._classifier_metrics import decile_table, feature_importances, probability_metrics
+from memberlens.predict._classifier_persistence import load_prediction_model, save_prediction_model
 from memberlens.predict.features import FEATURE_TABLES, feature_names, learnable_features, member_features
 from memberlens.snapshot import Snapshot, as_date, day_after_last_order
 

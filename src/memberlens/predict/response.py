@@ -41,8 +41,8 @@ from memberlens.errors import ConfigError, InputError
 from memberlens.i18n import said
 from memberlens.metrics._arith import money_sum, ratio
 from memberlens.predict._churn_data import check_positive
-from memberlens.predict._churn_metrics import decile_table, feature_importances, probability_metrics
-from memberlens.predict._churn_persistence import load_prediction_model, save_prediction_model
+from memberlens.predict._classifier_metrics import decile_table, feature_importances, probability_metrics
+from memberlens.predict._classifier_persistence import load_prediction_model, save_prediction_model
 from memberlens.predict.features import (
     EVENT_WINDOWS,
     ORDER_WINDOWS,

@@ -19,7 +19,7 @@ from memberlens.predict.anomalies import (
     explain_orders,
     find_anomalies,
 )
-from memberlens.predict.baskets import AssociationRuleModel
+from memberlens.predict.rules import AssociationRuleModel
 from memberlens.reports import charts as c
 from memberlens.reports.base import Chart, ReportContext, SectionContent, TableBlock
 
