@@ -17,11 +17,14 @@ from memberlens.cli._common import (
     option_as_of,
     option_db,
     option_engine,
+    option_model_file,
     option_out_file,
+    option_renamed,
     out_format,
     parse_as_of,
     print_json,
     print_records,
+    renamed,
     say_nothing_to_show,
     why_nothing_before,
 )
@@ -102,8 +105,9 @@ def churn_command(
         ),
     ] = 200_000,
     model_file: Annotated[
-        Path | None, typer.Option("--model", help="Score with a model saved by --save instead of training.")
+        Path | None, option_model_file("Score with a model saved by --save instead of training.")
     ] = None,
+    old_model_file: Annotated[Path | None, option_renamed("--model")] = None,
     save: Annotated[Path | None, typer.Option("--save", help="Save the trained model (skops file, no pickle).")] = None,
     out_file: OutOption = None,
     limit: LimitOption = 20,
@@ -113,6 +117,7 @@ def churn_command(
 ) -> None:
     """Churn probability and risk band per customer; the model's validation on a later cut-off."""
     day = parse_as_of(as_of)
+    model_file = renamed(model_file, old_model_file, "--model", "--model-file")
     with open_tables(engine, db) as workspace:
         snapshot = snapshot_of(workspace, day)
         before = why_nothing_before(workspace.table("orders"), day)

@@ -16,10 +16,13 @@ from memberlens.cli._common import (
     option_as_of,
     option_db,
     option_engine,
+    option_model_file,
     option_out_file,
+    option_renamed,
     out_format,
     parse_as_of,
     print_records,
+    renamed,
     say_nothing_to_show,
     why_nothing_before,
 )
@@ -60,9 +63,8 @@ def next_product_command(
     save: Annotated[
         Path | None, typer.Option("--save", help="Save the rules (thresholds, cut-off, counts) as JSON.")
     ] = None,
-    model_file: Annotated[
-        Path | None, typer.Option("--model", help="Use rules saved with --save instead of mining them.")
-    ] = None,
+    model_file: Annotated[Path | None, option_model_file("Use rules saved with --save instead of mining them.")] = None,
+    old_model_file: Annotated[Path | None, option_renamed("--model")] = None,
     fmt: FormatOption = OutputFormat.table,
     out_file: OutOption = None,
     limit: LimitOption = 20,
@@ -71,6 +73,7 @@ def next_product_command(
 ) -> None:
     """Association rules over baskets (FP-growth) and the next product for each member."""
     cut_off = parse_as_of(as_of)
+    model_file = renamed(model_file, old_model_file, "--model", "--model-file")
     if top < 1:
         raise ConfigError(f"--top must be at least 1. Got {top} instead.", "e.g. --top 3")
     if model_file:

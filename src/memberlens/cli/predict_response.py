@@ -16,7 +16,10 @@ from memberlens.cli._common import (
     err,
     option_db,
     option_engine,
+    option_model_file,
+    option_renamed,
     parse_as_of,
+    renamed,
     say_nothing_to_show,
     why_nothing_before,
 )
@@ -69,13 +72,16 @@ def response_command(
         ),
     ] = 14,
     churn_model_file: Annotated[
-        Path | None, typer.Option("--churn-model", help="Churn model for a churn-band audience (default: train one).")
+        Path | None,
+        typer.Option("--churn-model-file", help="Churn model for a churn-band audience (default: train one)."),
     ] = None,
+    old_churn_model_file: Annotated[Path | None, option_renamed("--churn-model")] = None,
     high: HighOption = 0.75,
     medium: MediumOption = 0.5,
     model_file: Annotated[
-        Path | None, typer.Option("--model", help="Score with a model saved by --save instead of training.")
+        Path | None, option_model_file("Score with a model saved by --save instead of training.")
     ] = None,
+    old_model_file: Annotated[Path | None, option_renamed("--model")] = None,
     save: Annotated[Path | None, typer.Option("--save", help="Save the trained model (skops file, no pickle).")] = None,
     lang: Annotated[str, typer.Option("--lang", help="Language of the rules: en or zh.")] = "en",
     out_file: OutOption = None,
@@ -87,6 +93,8 @@ def response_command(
     """Response probability per member from past campaigns; a planned send's expected responders,
     conversion rate and revenue; the rules describing likely responders."""
     day = parse_as_of(as_of)
+    model_file = renamed(model_file, old_model_file, "--model", "--model-file")
+    churn_model_file = renamed(churn_model_file, old_churn_model_file, "--churn-model", "--churn-model-file")
     t = Messages(lang)
     with open_tables(engine, db) as workspace:
         snapshot = snapshot_of(workspace, day)
