@@ -38,7 +38,6 @@ the flagged orders and members come to Python, where :func:`explain_orders` and
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, fields
 from datetime import date
 from typing import Any
@@ -47,9 +46,9 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
-from memberlens.errors import ConfigError
 from memberlens.i18n import Messages
 from memberlens.metrics._arith import money_sum, ratio
+from memberlens.parameters import check_number
 from memberlens.predict.rules import name_products, orders_before
 from memberlens.snapshot import tables_as_of
 
@@ -73,23 +72,28 @@ class AnomalyThresholds:
     spend_z: float = 3.5
 
     def __post_init__(self) -> None:
-        for item in fields(self):
-            value = getattr(self, item.name)
-            integer = item.type in ("int", int)
-            valid = (
-                isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0
-            )
-            if integer:
-                valid = valid and float(value).is_integer() and value >= 1
-            if not valid:
-                kind = "an int in the range [1, inf)" if integer else "a float in the range (0, inf)"
-                raise ConfigError(
-                    f"The '{item.name}' parameter of the anomaly flags must be {kind}. Got {value!r} instead.",
-                    f"e.g. --{item.name.replace('_', '-')} {item.default:g}",
-                )
+        check_thresholds(asdict(self), type(self).__name__)
 
     def to_dict(self) -> dict[str, float | int]:
         return asdict(self)
+
+
+def check_thresholds(values: dict[str, Any], owner: str) -> dict[str, float | int]:
+    """The anomaly thresholds ``values`` (by :class:`AnomalyThresholds` field), checked: counts
+    are ints from 1, ratios and cut-offs floats above 0."""
+    checked: dict[str, float | int] = {}
+    for item in fields(AnomalyThresholds):
+        integer = item.type in ("int", int)
+        checked[item.name] = check_number(
+            values[item.name],
+            item.name,
+            owner,
+            low=1 if integer else 0,
+            low_open=not integer,
+            integer=integer,
+            hint=f"e.g. --{item.name.replace('_', '-')} {item.default:g}",
+        )
+    return checked
 
 
 # -- orders ------------------------------------------------------------------------------------

@@ -50,10 +50,10 @@ from sklearn.frozen import FrozenEstimator
 
 from memberlens.errors import ConfigError
 from memberlens.i18n import said
+from memberlens.parameters import check_choice, check_number
 from memberlens.predict._churn_data import (
+    LABELS,
     SEASON_FEATURES,
-    check_label,
-    check_positive,
     first_order_day,
     sample_fraction_for,
     schedule_cutoffs,
@@ -165,7 +165,13 @@ class ChurnModel:
     def fit(self, tables: Mapping[str, ir.Table], *, end: date | str | None = None) -> ChurnModel:
         """Train on cut-offs before ``end`` (default: the day after the last order) and
         validate on the latest fully observed one; returns ``self``."""
-        check_label(self.label)
+        check_choice(
+            self.label,
+            "label",
+            "ChurnModel",
+            LABELS,
+            hint="--label orders (no order in the horizon) or --label unsubscribe (members.unsubscribed_at)",
+        )
         for name in (
             "horizon_days",
             "step_days",
@@ -174,7 +180,7 @@ class ChurnModel:
             "calibration_cutoffs",
             "max_training_customers",
         ):
-            check_positive(name, getattr(self, name))
+            check_number(getattr(self, name), name, "ChurnModel", low=1, integer=True)
         check_thresholds(self.high, self.medium)
         orders = tables["orders"]
         end_day = as_date(end) if end is not None else day_after_last_order(orders)

@@ -40,7 +40,7 @@ from sklearn.tree import DecisionTreeClassifier
 from memberlens.errors import ConfigError, InputError
 from memberlens.i18n import said
 from memberlens.metrics._arith import money_sum, ratio
-from memberlens.predict._churn_data import check_positive
+from memberlens.parameters import check_number
 from memberlens.predict._classifier_metrics import decile_table, feature_importances, probability_metrics
 from memberlens.predict._classifier_persistence import load_prediction_model, save_prediction_model
 from memberlens.predict.features import (
@@ -251,7 +251,7 @@ class ResponseModel:
             raise ConfigError(
                 "the response model needs the campaigns table", "memberlens ingest FILE --table campaigns"
             )
-        check_positive("response_days", self.response_days)
+        check_number(self.response_days, "response_days", "ResponseModel", low=1, integer=True)
         end_day = as_date(end) if end is not None else day_after_last_order(tables["orders"])
         chosen = self._chosen_campaigns(campaign_dates(tables["campaigns"]), end_day)
         frame = send_frame(tables, chosen)

@@ -43,6 +43,7 @@ from scipy import sparse
 
 from memberlens.errors import ConfigError, InputError
 from memberlens.io.files import write_text_atomic
+from memberlens.parameters import check_number
 from memberlens.predict._sample import in_seeded_sample
 from memberlens.snapshot import tables_as_of
 
@@ -227,7 +228,7 @@ def suggest_next_products(orders: ir.Table, rules: pd.DataFrame, top: int = 3) -
     Returns ``customer_id, rank, product_id, product_name, rule_id, because`` (the antecedent's
     names), ``confidence, lift``, ordered by customer and rank.
     """
-    _check_int("top", top, 1, 3)
+    check_number(top, "top", "suggest_next_products", low=1, integer=True, hint="e.g. --top 3")
     antecedents, sizes, consequents = _rule_tables(rules)
     kept = orders.filter(orders.customer_id.notnull() & orders.product_id.notnull())
     owned = kept.select("customer_id", "product_id").distinct()
@@ -309,26 +310,6 @@ def _rule_tables(rules: pd.DataFrame) -> tuple[ir.Table, ir.Table, ir.Table]:
 
 
 # -- the model ---------------------------------------------------------------------------------
-def _check_fraction(name: str, value: Any, *, open_low: bool) -> float:
-    low = "(0" if open_low else "[0"
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    if not ok or not ((value > 0) if open_low else (value >= 0)) or value > 1:
-        raise ConfigError(
-            f"The '{name}' parameter of AssociationRuleModel must be a float in the range {low}, 1]. Got {value!r} instead.",
-            f"e.g. --{name.replace('_', '-')} 0.01",
-        )
-    return float(value)
-
-
-def _check_int(name: str, value: Any, low: int, example: int) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < low:
-        raise ConfigError(
-            f"The '{name}' parameter must be an int in the range [{low}, inf). Got {value!r} instead.",
-            f"e.g. --{name.replace('_', '-')} {example}",
-        )
-    return value
-
-
 @dataclass
 class AssociationRuleModel:
     """Association rules over baskets (FP-growth), and next-product suggestions from them.
@@ -362,21 +343,20 @@ class AssociationRuleModel:
     model_name = "association-rules"
 
     def __post_init__(self) -> None:
-        self.min_support = _check_fraction("min_support", self.min_support, open_low=True)
-        self.min_confidence = _check_fraction("min_confidence", self.min_confidence, open_low=False)
-        if (
-            not isinstance(self.min_lift, (int, float))
-            or isinstance(self.min_lift, bool)
-            or not (math.isfinite(self.min_lift) and self.min_lift >= 0)
-        ):
-            raise ConfigError(
-                f"The 'min_lift' parameter of AssociationRuleModel must be a float in the range [0, inf). "
-                f"Got {self.min_lift!r} instead.",
-                "e.g. --min-lift 1.2 (1 = independence)",
-            )
-        self.min_lift = float(self.min_lift)
-        self.max_len = _check_int("max_len", self.max_len, 2, 3)
-        self.max_baskets = _check_int("max_baskets", self.max_baskets, 1, 2_000_000)
+        owner = type(self).__name__
+        self.min_support = check_number(
+            self.min_support, "min_support", owner, low=0, high=1, low_open=True, hint="e.g. --min-support 0.01"
+        )
+        self.min_confidence = check_number(
+            self.min_confidence, "min_confidence", owner, low=0, high=1, hint="e.g. --min-confidence 0.2"
+        )
+        self.min_lift = check_number(
+            self.min_lift, "min_lift", owner, low=0, hint="e.g. --min-lift 1.2 (1 = independence)"
+        )
+        self.max_len = check_number(self.max_len, "max_len", owner, low=2, integer=True, hint="e.g. --max-len 3")
+        self.max_baskets = check_number(
+            self.max_baskets, "max_baskets", owner, low=1, integer=True, hint="e.g. --max-baskets 2000000"
+        )
         self.rules_: pd.DataFrame | None = None
         self.n_baskets_: int = 0
         self.total_baskets_: int = 0
