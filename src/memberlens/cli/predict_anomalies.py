@@ -20,7 +20,7 @@ from memberlens.cli.predict_next_product import AsOfOption, FormatOption, LimitO
 from memberlens.errors import ConfigError
 from memberlens.i18n import LANGUAGES, Messages
 from memberlens.io.catalog import open_tables
-from memberlens.predict.anomalies import AnomalyThresholds, explain_members, explain_orders, find_anomalies
+from memberlens.predict.anomalies import AnomalyModel, explain_members, explain_orders
 from memberlens.reports.next_product import no_orders_sentence
 from memberlens.snapshot import snapshot_of
 
@@ -62,7 +62,7 @@ def anomalies_command(
     黄牛, bursts of orders, VIP spend), each with the reason it was flagged."""
     if lang not in LANGUAGES:
         raise ConfigError(f"--lang {lang!r} is not a language memberlens speaks", "use --lang en or --lang zh")
-    thresholds = AnomalyThresholds(
+    model = AnomalyModel(
         product_ratio=product_ratio,
         min_units=min_units,
         min_product_lines=min_product_lines,
@@ -75,17 +75,15 @@ def anomalies_command(
     cut_off = parse_as_of(as_of)
     with open_tables(engine, db) as workspace:
         snapshot = snapshot_of(workspace, cut_off)
-        found = find_anomalies(
-            snapshot.table("orders"), snapshot.tables.get("cancellations"), thresholds=thresholds, as_of=cut_off
-        )
+        model.fit(snapshot.table("orders"), snapshot.tables.get("cancellations"), as_of=cut_off)
         before = why_nothing_before(workspace.table("orders"), cut_off)
     t = Messages(lang)
     if kind is AnomalyKind.orders:
-        frame = explain_orders(found.orders, t)
+        frame = explain_orders(model.score("orders"), t)
         shown = ("order_id", "customer_id", "ordered_at", "units", "amount", "reasons")
-        none = no_orders_sentence(t, thresholds)
+        none = no_orders_sentence(t, model.thresholds_)
     else:
-        frame = explain_members(found.members, t)
+        frame = explain_members(model.score("members"), t)
         shown = ("customer_id", "kind", "orders", "spend", "reasons")
         none = t("anomalies.no_members")
     if frame.empty:

@@ -50,7 +50,8 @@ from sklearn.frozen import FrozenEstimator
 
 from memberlens.errors import ConfigError
 from memberlens.i18n import said
-from memberlens.parameters import check_choice, check_number
+from memberlens.parameters import check_choice
+from memberlens.predict._base import PredictionModel
 from memberlens.predict._churn_data import (
     LABELS,
     SEASON_FEATURES,
@@ -111,7 +112,7 @@ def check_both_labels(part: pd.DataFrame, horizon_days: int) -> None:
     raise said(ConfigError, key, "use more history or another --horizon-days", horizon=horizon_days)
 
 
-class ChurnModel:
+class ChurnModel(PredictionModel):
     """Churn probability over the next ``horizon_days`` from member features at a cut-off.
 
     Parameters
@@ -168,7 +169,7 @@ class ChurnModel:
         check_choice(
             self.label,
             "label",
-            "ChurnModel",
+            type(self).__name__,
             LABELS,
             hint="--label orders (no order in the horizon) or --label unsubscribe (members.unsubscribed_at)",
         )
@@ -180,7 +181,7 @@ class ChurnModel:
             "calibration_cutoffs",
             "max_training_customers",
         ):
-            check_number(getattr(self, name), name, "ChurnModel", low=1, integer=True)
+            self._check_param(name, low=1, integer=True)
         check_thresholds(self.high, self.medium)
         orders = tables["orders"]
         end_day = as_date(end) if end is not None else day_after_last_order(orders)
@@ -254,10 +255,6 @@ class ChurnModel:
         directions = ORDER_CHURN_DIRECTIONS if self.label == "orders" else {}
         return {name: sign for name, sign in directions.items() if name in self.features_}
 
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "estimator_"):
-            raise ConfigError("this churn model is not fitted yet", "call fit(tables) or ChurnModel.load(FILE)")
-
     # -- scoring --------------------------------------------------------------------------------
     def predict_frame(self, features: pd.DataFrame) -> np.ndarray:
         """Churn probabilities of a feature frame (with a ``cutoff`` column)."""
@@ -317,9 +314,11 @@ class ChurnModel:
             },
         }
 
-    def save(self, path: str | Path) -> None:
+    def save(self, path: str | Path) -> Path:
         """Write the model to ``path`` (skops, no pickle) with its summary."""
+        self._check_fitted()
         save_prediction_model(path, self.kind, self.estimator_, self.summary())
+        return Path(path)
 
     @classmethod
     def load(cls, path: str | Path) -> ChurnModel:

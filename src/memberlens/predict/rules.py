@@ -41,9 +41,10 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from memberlens.errors import ConfigError, InputError
+from memberlens.errors import InputError
 from memberlens.io.files import write_text_atomic
 from memberlens.parameters import check_number
+from memberlens.predict._base import PredictionModel
 from memberlens.predict._sample import in_seeded_sample
 from memberlens.snapshot import tables_as_of
 
@@ -310,8 +311,8 @@ def _rule_tables(rules: pd.DataFrame) -> tuple[ir.Table, ir.Table, ir.Table]:
 
 
 # -- the model ---------------------------------------------------------------------------------
-@dataclass
-class AssociationRuleModel:
+@dataclass(repr=False)
+class AssociationRuleModel(PredictionModel):
     """Association rules over baskets (FP-growth), and next-product suggestions from them.
 
     Parameters
@@ -340,33 +341,20 @@ class AssociationRuleModel:
     max_len: int = 3
     max_baskets: int = 2_000_000
 
-    model_name = "association-rules"
+    kind = "next-product"
+    model_name = "association-rules"  # in a saved file
 
-    def __post_init__(self) -> None:
-        owner = type(self).__name__
-        self.min_support = check_number(
-            self.min_support, "min_support", owner, low=0, high=1, low_open=True, hint="e.g. --min-support 0.01"
-        )
-        self.min_confidence = check_number(
-            self.min_confidence, "min_confidence", owner, low=0, high=1, hint="e.g. --min-confidence 0.2"
-        )
-        self.min_lift = check_number(
-            self.min_lift, "min_lift", owner, low=0, hint="e.g. --min-lift 1.2 (1 = independence)"
-        )
-        self.max_len = check_number(self.max_len, "max_len", owner, low=2, integer=True, hint="e.g. --max-len 3")
-        self.max_baskets = check_number(
-            self.max_baskets, "max_baskets", owner, low=1, integer=True, hint="e.g. --max-baskets 2000000"
-        )
-        self.rules_: pd.DataFrame | None = None
-        self.n_baskets_: int = 0
-        self.total_baskets_: int = 0
-        self.n_frequent_items_: int = 0
-        self.as_of_: date | None = None
-        self.trained_at_: datetime | None = None
+    def _check_params(self) -> None:
+        self._check_param("min_support", low=0, high=1, low_open=True, hint="e.g. --min-support 0.01")
+        self._check_param("min_confidence", low=0, high=1, hint="e.g. --min-confidence 0.2")
+        self._check_param("min_lift", low=0, hint="e.g. --min-lift 1.2 (1 = independence)")
+        self._check_param("max_len", low=2, integer=True, hint="e.g. --max-len 3")
+        self._check_param("max_baskets", low=1, integer=True, hint="e.g. --max-baskets 2000000")
 
     @property
     def sampled(self) -> bool:
         """True when the rules were mined from a sample of the baskets."""
+        self._check_fitted()
         return self.n_baskets_ < self.total_baskets_
 
     @property
@@ -380,7 +368,8 @@ class AssociationRuleModel:
 
     def fit(self, orders: ir.Table, *, as_of: date | None = None) -> AssociationRuleModel:
         """Mine the rules from the baskets of ``orders`` placed before ``as_of`` (from a seeded
-        sample of about ``max_baskets`` of them when there are more)."""
+        sample of about ``max_baskets`` of them when there are more); returns ``self``."""
+        self._check_params()
         known = orders_before(orders, as_of)
         self.total_baskets_ = count_baskets(known)
         fraction = 1.0 if self.total_baskets_ <= self.max_baskets else self.max_baskets / self.total_baskets_
@@ -408,9 +397,12 @@ class AssociationRuleModel:
         """Up to ``top`` next products per member (see :func:`suggest_next_products`)."""
         return suggest_next_products(orders_before(orders, as_of), self._fitted_rules(), top)
 
+    def score(self, orders: ir.Table, *, top: int = 3, as_of: date | None = None) -> ir.Table:
+        """The predictions of the contract (:mod:`memberlens.predict._base`): :meth:`suggest`."""
+        return self.suggest(orders, top=top, as_of=as_of)
+
     def _fitted_rules(self) -> pd.DataFrame:
-        if self.rules_ is None:
-            raise ConfigError("the association rules are not fitted yet", "call fit(orders) or load saved rules")
+        self._check_fitted()
         return self.rules_
 
     # -- saving: rules are data --------------------------------------------------------------
@@ -438,6 +430,7 @@ class AssociationRuleModel:
             )
         try:
             model = cls(**data["thresholds"], max_baskets=int(data.get("max_baskets", cls.max_baskets)))
+            model._check_params()
             frame = pd.DataFrame(data["rules"], columns=list(RULE_COLUMNS)) if data["rules"] else empty_rules()
             for column in ("antecedent_ids", "antecedent_names", "consequent_ids", "consequent_names"):
                 frame[column] = frame[column].map(lambda v: [str(x) for x in v])
