@@ -36,7 +36,7 @@ from memberlens.demo.generator import generate_demo_data
 from memberlens.ingest import ingest
 from memberlens.io.workspace import Workspace
 from memberlens.predict._churn_data import training_frame
-from memberlens.predict._churn_metrics import decile_table
+from memberlens.predict._classifier_metrics import decile_table
 from memberlens.predict.churn import ChurnModel
 
 TABLES = ("orders", "members", "events", "campaigns")

@@ -55,12 +55,14 @@ def test_the_check_sees_imports():
 LAYERS: tuple[tuple[str, ...], ...] = (
     # words and numbers as people read them, and the version. `format` (the report's number and
     # date formatting, moved down from reports/) is here because the segment explorer's findings
-    # print numbers too, and it needs nothing but the catalogues
-    ("errors", "i18n", "messages", "format", "_version"),
-    # the demo shop imports only `errors`, and is kept just above the bottom on purpose: it draws a
-    # shop's raw exports as the shop's own systems would, so it must never come to lean on the
-    # code that analyses them (data shaped by the analysis would test nothing). Only
-    # `memberlens demo` (cli/demo.py) and the tests use it
+    # print numbers too, and it needs nothing but the catalogues. `parameters` (the one check of
+    # a parameter, with one message) is here because models, predictions, referrals and the demo
+    # shop all check theirs with it, and it needs nothing but `errors`
+    ("errors", "i18n", "messages", "format", "_version", "parameters"),
+    # the demo shop imports only `errors` and `parameters`, and is kept just above the bottom on
+    # purpose: it draws a shop's raw exports as the shop's own systems would, so it must never
+    # come to lean on the code that analyses them (data shaped by the analysis would test
+    # nothing). Only `memberlens demo` (cli/demo.py) and the tests use it
     ("demo",),
     # below io, not above it as first drawn: the data contract and the ledger say what the tables
     # are; io (the workspace, the engines, the sources) is where they are kept and read, and it

@@ -16,7 +16,7 @@ import pytest
 from conftest import load
 
 from memberlens.errors import ConfigError, InputError
-from memberlens.predict.baskets import AssociationRuleModel, count_frequent_items, mine_rules, suggest_next_products
+from memberlens.predict.rules import AssociationRuleModel, count_frequent_items, mine_rules, suggest_next_products
 
 
 def random_orders(seed: int, n_orders: int = 300, n_products: int = 9) -> pd.DataFrame:
@@ -224,8 +224,9 @@ def test_damaged_or_foreign_files_are_input_errors(tmp_path):
     ],
 )
 def test_bad_thresholds_name_the_parameter(params):
+    model = AssociationRuleModel(**params)  # stored as given; checked when fitted, as scikit-learn's models do
     with pytest.raises(ConfigError, match=next(iter(params))):
-        AssociationRuleModel(**params)
+        model.fit(ibis.memtable(random_orders(1)))
 
 
 def test_no_frequent_pair_gives_no_rules():

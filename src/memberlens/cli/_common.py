@@ -199,6 +199,29 @@ def option_as_of() -> Any:
     return typer.Option("--as-of", help=AS_OF_HELP)
 
 
+def option_model_file(help: str) -> Any:
+    """``--model-file FILE``: a model saved earlier, as in ``clv predict`` (where ``--model`` is a
+    model's name)."""
+    return typer.Option("--model-file", help=help)
+
+
+def option_renamed(old: str) -> Any:
+    """The name ``old`` an option had before, hidden from the help but still read (see
+    :func:`renamed`), so that scripts written for it keep working."""
+    return typer.Option(old, hidden=True)
+
+
+def renamed(value: Any, old_value: Any, old: str, new: str) -> Any:
+    """The option ``new``'s value, or the one given under its old name ``old`` (with a warning on
+    stderr); both at once are refused."""
+    if old_value is None:
+        return value
+    if value is not None:
+        raise ConfigError(f"{old} and {new} are the same option (its old and new name)", f"give {new} only")
+    err.print(f"warning: {old} is now {new}; the old name will go", markup=False)
+    return old_value
+
+
 def parse_day(value: str, option: str) -> date:
     """A ``YYYY-MM-DD`` option as a date."""
     try:

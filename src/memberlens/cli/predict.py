@@ -5,8 +5,10 @@ from __future__ import annotations
 import typer
 
 from memberlens.cli._common import MemberlensGroup
-from memberlens.cli.predict_baskets import anomalies_command, next_product_command
-from memberlens.cli.predict_churn import churn_command, response_command
+from memberlens.cli.predict_anomalies import anomalies_command
+from memberlens.cli.predict_churn import churn_command
+from memberlens.cli.predict_next_product import next_product_command
+from memberlens.cli.predict_response import response_command
 
 predict_app = typer.Typer(
     name="predict",

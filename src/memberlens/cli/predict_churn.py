@@ -1,5 +1,6 @@
-"""``memberlens predict churn`` and ``memberlens predict response``: train (or load) the model on
-the workspace, print its validation metrics and each member's probability."""
+"""``memberlens predict churn``: train (or load) the churn model on the workspace, print its
+validation metrics and each customer's probability and risk band; the options, loading and
+output that ``memberlens predict response`` shares with it."""
 
 from __future__ import annotations
 
@@ -16,21 +17,21 @@ from memberlens.cli._common import (
     option_as_of,
     option_db,
     option_engine,
+    option_model_file,
     option_out_file,
+    option_renamed,
     out_format,
     parse_as_of,
     print_json,
     print_records,
+    renamed,
     say_nothing_to_show,
     why_nothing_before,
 )
-from memberlens.errors import ConfigError
-from memberlens.i18n import Messages
 from memberlens.io.catalog import open_tables
 from memberlens.io.files import write_table_atomic
 from memberlens.predict.churn import ChurnModel, training_sample
 from memberlens.predict.features import FEATURE_TABLES
-from memberlens.predict.response import ResponseModel, describe_conditions
 from memberlens.snapshot import Snapshot, snapshot_of
 
 
@@ -43,14 +44,6 @@ class Band(str, Enum):
     high = "high"
     medium = "medium"
     low = "low"
-
-
-class Audience(str, Enum):
-    all = "all"
-    marketable = "marketable"
-    churn_high = "churn-high"
-    churn_medium = "churn-medium"
-    churn_low = "churn-low"
 
 
 AsOfOption = Annotated[str | None, option_as_of()]
@@ -112,8 +105,9 @@ def churn_command(
         ),
     ] = 200_000,
     model_file: Annotated[
-        Path | None, typer.Option("--model", help="Score with a model saved by --save instead of training.")
+        Path | None, option_model_file("Score with a model saved by --save instead of training.")
     ] = None,
+    old_model_file: Annotated[Path | None, option_renamed("--model")] = None,
     save: Annotated[Path | None, typer.Option("--save", help="Save the trained model (skops file, no pickle).")] = None,
     out_file: OutOption = None,
     limit: LimitOption = 20,
@@ -123,6 +117,7 @@ def churn_command(
 ) -> None:
     """Churn probability and risk band per customer; the model's validation on a later cut-off."""
     day = parse_as_of(as_of)
+    model_file = renamed(model_file, old_model_file, "--model", "--model-file")
     with open_tables(engine, db) as workspace:
         snapshot = snapshot_of(workspace, day)
         before = why_nothing_before(workspace.table("orders"), day)
@@ -141,108 +136,6 @@ def churn_command(
         if scores.empty:
             say_nothing_to_show(f"no customer is in the {band.value} risk band")
     _emit(model.summary(), _plain(scores), fmt, out_file, limit, "churn")
-
-
-def response_command(
-    campaign: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--campaign", help="Campaign id to learn from (repeatable; default all). The latest is the check."
-        ),
-    ] = None,
-    audience: Annotated[
-        Audience,
-        typer.Option(
-            "--audience", help="Planned send: all, marketable, or a churn band (churn-high, churn-medium, churn-low)."
-        ),
-    ] = Audience.marketable,
-    as_of: AsOfOption = None,
-    response_days: Annotated[
-        int,
-        typer.Option(
-            "--response-days",
-            help="Days after a send in which a response counts; campaigns sent fewer days before --as-of are not learnt from.",
-        ),
-    ] = 14,
-    churn_model_file: Annotated[
-        Path | None, typer.Option("--churn-model", help="Churn model for a churn-band audience (default: train one).")
-    ] = None,
-    high: HighOption = 0.75,
-    medium: MediumOption = 0.5,
-    model_file: Annotated[
-        Path | None, typer.Option("--model", help="Score with a model saved by --save instead of training.")
-    ] = None,
-    save: Annotated[Path | None, typer.Option("--save", help="Save the trained model (skops file, no pickle).")] = None,
-    lang: Annotated[str, typer.Option("--lang", help="Language of the rules: en or zh.")] = "en",
-    out_file: OutOption = None,
-    limit: LimitOption = 20,
-    db: Annotated[str, option_db()] = "memberlens.duckdb",
-    engine: Annotated[str, option_engine()] = "duckdb",
-    fmt: FormatOption = OutputFormat.table,
-) -> None:
-    """Response probability per member from past campaigns; a planned send's expected responders,
-    conversion rate and revenue; the rules describing likely responders."""
-    day = parse_as_of(as_of)
-    t = Messages(lang)
-    with open_tables(engine, db) as workspace:
-        snapshot = snapshot_of(workspace, day)
-        before = why_nothing_before(workspace.table("orders"), day)
-        if before is not None:
-            say_nothing_to_show(before)
-            return
-        tables = model_tables(snapshot)
-        model = (
-            ResponseModel.load(model_file)
-            if model_file is not None
-            else ResponseModel(campaigns=campaign or None, response_days=response_days).fit(tables, end=snapshot.day)
-        )
-        scores = model.score(tables, snapshot.day)
-        if scores.empty:
-            say_nothing_to_show(why_nothing_before(workspace.table("orders"), day) or "no member to score")
-        members = _audience(scores, audience, snapshot, churn_model_file, high, medium)
-    if save is not None:
-        model.save(save)
-        err.print(f"saved the response model to {save}", markup=False)
-    plan = model.plan_send(scores, members)
-    summary = model.summary()
-    summary["plan"] = {"audience": audience.value, **vars(plan)}
-    summary["rule_sentences"] = [
-        t(
-            "churn_risk.response_rule",
-            conditions=describe_conditions(r, t),
-            rate=f"{r.response_rate:.1%}",
-            lift=f"{r.lift:.1f}×",
-            members=f"{r.members:,}",
-        )
-        for r in model.rules(min_lift=1.0)
-    ]
-    chosen = scores if members is None else scores[scores.customer_id.isin(set(members))].reset_index(drop=True)
-    _emit(summary, _plain(chosen), fmt, out_file, limit, "response")
-
-
-def _audience(
-    scores: pd.DataFrame,
-    audience: Audience,
-    snapshot: Snapshot,
-    churn_model_file: Path | None,
-    high: float,
-    medium: float,
-) -> list[str] | None:
-    """The customer ids of the planned send (None: everyone scored)."""
-    if audience is Audience.all:
-        return None
-    if audience is Audience.marketable:
-        if "marketable" not in scores.columns:
-            raise ConfigError(
-                "--audience marketable needs the members table (marketable)",
-                "memberlens ingest FILE --table members, or --audience all",
-            )
-        return scores.customer_id[scores.marketable.fillna(0) == 1].tolist()
-    churn = churn_model(snapshot, churn_model_file, 180, "orders", high, medium).score(
-        model_tables(snapshot), snapshot.day
-    )
-    wanted = audience.value.removeprefix("churn-")
-    return churn.customer_id[churn.risk_band == wanted].tolist()
 
 
 def _plain(frame: pd.DataFrame) -> pd.DataFrame:
@@ -291,4 +184,4 @@ def _emit(
     )
 
 
-__all__ = ["churn_command", "response_command"]
+__all__ = ["churn_command", "churn_model", "model_tables"]

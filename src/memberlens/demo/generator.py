@@ -116,6 +116,7 @@ from memberlens.demo._referrals import ReferralProgram
 from memberlens.demo._sinks import SinkSet
 from memberlens.demo._story import DAY, StoryParameters, build_calendar
 from memberlens.errors import ConfigError
+from memberlens.parameters import check_choice, check_number
 
 __all__ = ["generate_demo_data", "TABLES", "FORMATS"]
 
@@ -210,10 +211,6 @@ def generate_demo_data(
 # --------------------------------------------------------------------------------------------
 
 
-def _is_int(value: object) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
-
-
 def _bad(name: str, expected: str, got: object, hint: str | None = None) -> ConfigError:
     return ConfigError(
         f"The '{name}' parameter of generate_demo_data must be {expected}. Got {got!r} instead.",
@@ -223,19 +220,12 @@ def _bad(name: str, expected: str, got: object, hint: str | None = None) -> Conf
 
 def _validate(customers: object, years: object, seed: object, fmt: object, start: object, progress: object) -> dt.date:
     """Check the arguments; return the start day."""
-    if not _is_int(customers) or customers < _MIN_CUSTOMERS:
-        raise _bad(
-            "customers",
-            f"an int >= {_MIN_CUSTOMERS}",
-            customers,
-            "Use customers=2000 for a quick look, 20000 (the default) for a demo.",
-        )
-    if not _is_int(years) or not 1 <= years <= _MAX_YEARS:
-        raise _bad("years", f"an int in the range [1, {_MAX_YEARS}]", years)
-    if not _is_int(seed) or seed < 0:
-        raise _bad("seed", "a non-negative int", seed)
-    if fmt not in FORMATS:
-        raise _bad("fmt", "one of " + ", ".join(repr(f) for f in FORMATS), fmt)
+    owner = "generate_demo_data"
+    hint = "Use customers=2000 for a quick look, 20000 (the default) for a demo."
+    check_number(customers, "customers", owner, low=_MIN_CUSTOMERS, integer=True, hint=hint)
+    check_number(years, "years", owner, low=1, high=_MAX_YEARS, integer=True)
+    check_number(seed, "seed", owner, low=0, integer=True)
+    check_choice(fmt, "fmt", owner, FORMATS)
     if progress is not None and not callable(progress):
         raise _bad("progress", "a callable or None", progress)
     if isinstance(start, dt.datetime):

@@ -1,4 +1,4 @@
-"""What every model shares: argument validation, compression of the summary, the fit loop, the
+"""What every model shares: argument validation (:mod:`memberlens.parameters`), compression of the summary, the fit loop, the
 fitted attributes, and the per-member predictions joined back in the engine.
 
 The scikit-learn contract: ``__init__`` only stores its arguments; ``fit(summary)`` validates
@@ -31,6 +31,7 @@ from memberlens.models._fitting import (
     single_threaded_blas,
 )
 from memberlens.models._summary import SUMMARY_COLUMNS, WEIGHT, TimeUnit, compress_summary
+from memberlens.parameters import check_number
 
 # Above this many distinct combinations a fit starts from a fit on a thinned sample of members.
 WARM_START_COMBINATIONS = 50_000
@@ -38,42 +39,6 @@ WARM_START_MEMBERS = 50_000
 # A limit is taken when its log-likelihood is at least the stopping point's, within this relative
 # tolerance: far out, a full likelihood loses digits (ln Γ(q+px) - ln Γ(q) at q ~ 1e8).
 LIMIT_TOLERANCE = 1e-7
-
-
-# -- validation, in scikit-learn's message style --------------------------------------------------
-def check_number(
-    value: Any,
-    name: str,
-    owner: str,
-    *,
-    low: float = -math.inf,
-    high: float = math.inf,
-    low_open: bool = False,
-    integer: bool = False,
-) -> float:
-    """``value`` as a float within ``[low, high]`` (``(low, high]`` when ``low_open``), or ConfigError."""
-    kind = "an int" if integer else "a float"
-    interval = f"{'(' if low_open else '['}{_fmt(low)}, {_fmt(high)}{']' if math.isfinite(high) else ')'}"
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
-    if ok and integer:
-        ok = float(value).is_integer()
-    if ok:
-        v = float(value)
-        ok = math.isfinite(v) or (v == high == math.inf)
-        ok = ok and (v > low if low_open else v >= low) and v <= high
-    if not ok:
-        raise ConfigError(
-            f"The '{name}' parameter of {owner} must be {kind} in the range {interval}. Got {value!r} instead."
-        )
-    return float(value)
-
-
-def _fmt(x: float) -> str:
-    if x == math.inf:
-        return "inf"
-    if x == -math.inf:
-        return "-inf"
-    return f"{x:g}"
 
 
 def _finite_or_none(value: float) -> float | None:
@@ -558,7 +523,6 @@ __all__ = [
     "Combos",
     "PairIndex",
     "TransactionModel",
-    "check_number",
     "check_transaction_summary",
     "dot",
     "limit_aware",

@@ -21,9 +21,10 @@ import numpy as np
 import pandas as pd
 
 from memberlens.errors import InputError
-from memberlens.models._base import BaseModel, TransactionModel, check_number
+from memberlens.models._base import BaseModel, TransactionModel
 from memberlens.models._combinations import as_table
 from memberlens.models._summary import SUMMARY_COLUMNS, TimeUnit, parse_date
+from memberlens.parameters import check_number
 
 HOLDOUT_COLUMNS = ("frequency_holdout", "duration_holdout")
 

@@ -16,9 +16,10 @@ import numpy as np
 import pandas as pd
 
 from memberlens.errors import ConfigError
-from memberlens.models._base import BaseModel, TransactionModel, check_number
+from memberlens.models._base import BaseModel, TransactionModel
 from memberlens.models._combinations import as_table, combination_table, join_to_members
 from memberlens.models._summary import TimeUnit
+from memberlens.parameters import check_number
 
 DAYS_PER_YEAR = 365.25
 MAX_WAIT_DAYS = 36_525  # a next order expected more than 100 years out is reported as null

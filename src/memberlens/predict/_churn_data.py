@@ -29,21 +29,6 @@ LABELS = ("orders", "unsubscribe")
 SEASON_FEATURES = ("season_sin", "season_cos")
 
 
-def check_label(label: str) -> Label:
-    if label not in LABELS:
-        raise ConfigError(
-            f"The 'label' parameter must be 'orders' or 'unsubscribe'. Got {label!r} instead.",
-            "--label orders (no order in the horizon) or --label unsubscribe (members.unsubscribed_at)",
-        )
-    return label  # type: ignore[return-value]
-
-
-def check_positive(name: str, value: int) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ConfigError(f"The '{name}' parameter must be an int in the range [1, inf). Got {value!r} instead.")
-    return value
-
-
 def first_order_day(orders: ir.Table) -> date:
     return pd.Timestamp(orders.ordered_at.min().execute()).date()
 

@@ -38,25 +38,30 @@ the flagged orders and members come to Python, where :func:`explain_orders` and
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, fields
-from datetime import date
+from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 
 import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
-from memberlens.errors import ConfigError
+from memberlens.errors import InputError
 from memberlens.i18n import Messages
+from memberlens.io.files import write_text_atomic
+from memberlens.io.jsonable import json_ready, json_text
 from memberlens.metrics._arith import money_sum, ratio
-from memberlens.predict.baskets import name_products, orders_before
+from memberlens.parameters import check_choice, check_number
+from memberlens.predict._base import PredictionModel, read_json_model
+from memberlens.predict.rules import name_products, orders_before
 from memberlens.snapshot import tables_as_of
 
 ORDER_REASONS = ("product_quantity", "order_units", "order_amount", "customer_history", "cancelled")
 MEMBER_REASONS = ("bulk_orders", "orders_in_a_day", "extreme_spend")
 UNIT_REASONS = ("product_quantity", "order_units")
 MAD_TO_Z = 0.6745  # the 0.75 quantile of the standard normal: MAD / 0.6745 estimates sigma
+FORMAT_VERSION = 1  # of a saved AnomalyModel
 
 
 @dataclass(frozen=True)
@@ -73,23 +78,28 @@ class AnomalyThresholds:
     spend_z: float = 3.5
 
     def __post_init__(self) -> None:
-        for item in fields(self):
-            value = getattr(self, item.name)
-            integer = item.type in ("int", int)
-            valid = (
-                isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0
-            )
-            if integer:
-                valid = valid and float(value).is_integer() and value >= 1
-            if not valid:
-                kind = "an int in the range [1, inf)" if integer else "a float in the range (0, inf)"
-                raise ConfigError(
-                    f"The '{item.name}' parameter of the anomaly flags must be {kind}. Got {value!r} instead.",
-                    f"e.g. --{item.name.replace('_', '-')} {item.default:g}",
-                )
+        check_thresholds(asdict(self), type(self).__name__)
 
     def to_dict(self) -> dict[str, float | int]:
         return asdict(self)
+
+
+def check_thresholds(values: dict[str, Any], owner: str) -> dict[str, float | int]:
+    """The anomaly thresholds ``values`` (by :class:`AnomalyThresholds` field), checked: counts
+    are ints from 1, ratios and cut-offs floats above 0."""
+    checked: dict[str, float | int] = {}
+    for item in fields(AnomalyThresholds):
+        integer = item.type in ("int", int)
+        checked[item.name] = check_number(
+            values[item.name],
+            item.name,
+            owner,
+            low=1 if integer else 0,
+            low_open=not integer,
+            integer=integer,
+            hint=f"e.g. --{item.name.replace('_', '-')} {item.default:g}",
+        )
+    return checked
 
 
 # -- orders ------------------------------------------------------------------------------------
@@ -399,6 +409,125 @@ def select_bulk_orders(unusual_orders: pd.DataFrame) -> ir.Table:
     return ibis.memtable(frame, schema={"customer_id": "string", "units": "float64"})
 
 
+class AnomalyModel(PredictionModel):
+    """The unusual orders and members of a shop, behind the prediction models' contract
+    (:mod:`memberlens.predict._base`): ``fit`` flags them, ``score`` gives them, ``save`` keeps
+    them as JSON.
+
+    The flags are transductive, like scikit-learn's ``LocalOutlierFactor`` without novelty: an
+    order is unusual against the medians of the orders it is fitted on, so the model flags those
+    orders and no others; to flag another shop or another day, fit it there.
+
+    Parameters: the thresholds of :class:`AnomalyThresholds` (the module docstring).
+
+    Fitted attributes: ``orders_`` and ``members_`` (the flagged orders and members with their
+    evidence, :func:`find_anomalies`), ``thresholds_``, ``as_of_`` and ``fitted_at_``.
+    """
+
+    kind = "anomalies"
+    model_name = "anomalies"  # in a saved file
+
+    def __init__(
+        self,
+        *,
+        product_ratio: float = AnomalyThresholds.product_ratio,
+        min_units: float = AnomalyThresholds.min_units,
+        min_product_lines: int = AnomalyThresholds.min_product_lines,
+        order_ratio: float = AnomalyThresholds.order_ratio,
+        customer_ratio: float = AnomalyThresholds.customer_ratio,
+        min_customer_orders: int = AnomalyThresholds.min_customer_orders,
+        orders_per_day: int = AnomalyThresholds.orders_per_day,
+        spend_z: float = AnomalyThresholds.spend_z,
+    ) -> None:
+        self.product_ratio = product_ratio
+        self.min_units = min_units
+        self.min_product_lines = min_product_lines
+        self.order_ratio = order_ratio
+        self.customer_ratio = customer_ratio
+        self.min_customer_orders = min_customer_orders
+        self.orders_per_day = orders_per_day
+        self.spend_z = spend_z
+
+    def fit(
+        self, orders: ir.Table, cancellations: ir.Table | None = None, *, as_of: date | None = None
+    ) -> AnomalyModel:
+        """Flag the unusual orders and members among the orders (and cancellations) placed
+        before ``as_of``; returns ``self``."""
+        thresholds = self._thresholds()
+        found = find_anomalies(orders, cancellations, thresholds=thresholds, as_of=as_of)
+        self.orders_, self.members_ = found.orders, found.members
+        self.thresholds_, self.as_of_ = thresholds, as_of
+        self.fitted_at_ = datetime.now(UTC).replace(microsecond=0)
+        return self
+
+    def _thresholds(self) -> AnomalyThresholds:
+        return AnomalyThresholds(**check_thresholds(self.get_params(), type(self).__name__))
+
+    def score(self, kind: str = "orders") -> pd.DataFrame:
+        """The flagged ``orders`` (most unusual first) or ``members`` (by spend), language-free:
+        :func:`explain_orders` and :func:`explain_members` add the reasons in words."""
+        self._check_fitted()
+        check_choice(kind, "kind", f"{type(self).__name__}.score", ("orders", "members"))
+        return self.orders_ if kind == "orders" else self.members_
+
+    @property
+    def anomalies(self) -> Anomalies:
+        """The flags as :func:`find_anomalies` gives them."""
+        self._check_fitted()
+        return Anomalies(self.orders_, self.members_, self.thresholds_, self.as_of_)
+
+    def save(self, path: str | Path) -> Path:
+        """Write the thresholds, the cut-off and the flags as JSON (atomically)."""
+        self._check_fitted()
+        document = {
+            "model": self.model_name,
+            "format_version": FORMAT_VERSION,
+            "params": self.thresholds_.to_dict(),
+            "as_of": self.as_of_,
+            "fitted_at": self.fitted_at_,
+            "orders": _frame_document(self.orders_),
+            "members": _frame_document(self.members_),
+        }
+        return write_text_atomic(path, json_text(document, indent=1) + "\n")
+
+    @classmethod
+    def load(cls, path: str | Path) -> AnomalyModel:
+        """Flags saved by :meth:`save`."""
+        hint = "save them with AnomalyModel(...).fit(orders).save(FILE)"
+        data = read_json_model(path, "saved anomaly flags", hint)
+        if not isinstance(data, dict) or data.get("model") != cls.model_name:
+            raise InputError(f"{path}: not saved anomaly flags", hint)
+        if data.get("format_version") != FORMAT_VERSION:
+            raise InputError(f"{path}: anomaly flags version {data.get('format_version')!r} is not supported", hint)
+        try:
+            model = cls(**data["params"])
+            model.thresholds_ = model._thresholds()
+            model.as_of_ = date.fromisoformat(data["as_of"]) if data.get("as_of") else None
+            model.fitted_at_ = datetime.fromisoformat(data["fitted_at"])
+            model.orders_ = _document_frame(data["orders"])
+            model.members_ = _document_frame(data["members"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InputError(f"{path}: the saved anomaly flags are damaged ({exc})", hint) from exc
+        return model
+
+
+def _frame_document(frame: pd.DataFrame) -> dict[str, Any]:
+    """A frame as JSON-ready columns with their dtypes, to come back as the same frame."""
+    return {
+        "dtypes": {str(name): str(dtype) for name, dtype in frame.dtypes.items()},
+        "columns": json_ready(frame.to_dict(orient="list")),
+    }
+
+
+def _document_frame(document: dict[str, Any]) -> pd.DataFrame:
+    """The frame :func:`_frame_document` wrote."""
+    frame = pd.DataFrame(document["columns"], columns=list(document["dtypes"]))
+    for name, dtype in document["dtypes"].items():
+        column = pd.to_datetime(frame[name]) if dtype.startswith("datetime64") else frame[name]
+        frame[name] = column.astype(dtype)
+    return frame
+
+
 def reason_codes(row: Any, reasons: tuple[str, ...]) -> list[str]:
     """The reasons whose ``flag_*`` column is true in ``row`` (a mapping or a named tuple)."""
     get = row.get if isinstance(row, dict) else (lambda key: getattr(row, key))
@@ -518,6 +647,7 @@ def explain_members(frame: pd.DataFrame, t: Messages) -> pd.DataFrame:
 
 
 __all__ = [
+    "AnomalyModel",
     "AnomalyThresholds",
     "Anomalies",
     "MEMBER_REASONS",

@@ -50,18 +50,19 @@ from sklearn.frozen import FrozenEstimator
 
 from memberlens.errors import ConfigError
 from memberlens.i18n import said
+from memberlens.parameters import check_choice
+from memberlens.predict._base import PredictionModel
 from memberlens.predict._churn_data import (
+    LABELS,
     SEASON_FEATURES,
-    check_label,
-    check_positive,
     first_order_day,
     sample_fraction_for,
     schedule_cutoffs,
     training_frame,
     with_season,
 )
-from memberlens.predict._churn_metrics import decile_table, feature_importances, probability_metrics
-from memberlens.predict._churn_persistence import load_prediction_model, save_prediction_model
+from memberlens.predict._classifier_metrics import decile_table, feature_importances, probability_metrics
+from memberlens.predict._classifier_persistence import load_prediction_model, save_prediction_model
 from memberlens.predict.features import FEATURE_TABLES, feature_names, learnable_features, member_features
 from memberlens.snapshot import Snapshot, as_date, day_after_last_order
 
@@ -111,7 +112,7 @@ def check_both_labels(part: pd.DataFrame, horizon_days: int) -> None:
     raise said(ConfigError, key, "use more history or another --horizon-days", horizon=horizon_days)
 
 
-class ChurnModel:
+class ChurnModel(PredictionModel):
     """Churn probability over the next ``horizon_days`` from member features at a cut-off.
 
     Parameters
@@ -165,7 +166,13 @@ class ChurnModel:
     def fit(self, tables: Mapping[str, ir.Table], *, end: date | str | None = None) -> ChurnModel:
         """Train on cut-offs before ``end`` (default: the day after the last order) and
         validate on the latest fully observed one; returns ``self``."""
-        check_label(self.label)
+        check_choice(
+            self.label,
+            "label",
+            type(self).__name__,
+            LABELS,
+            hint="--label orders (no order in the horizon) or --label unsubscribe (members.unsubscribed_at)",
+        )
         for name in (
             "horizon_days",
             "step_days",
@@ -174,7 +181,7 @@ class ChurnModel:
             "calibration_cutoffs",
             "max_training_customers",
         ):
-            check_positive(name, getattr(self, name))
+            self._check_param(name, low=1, integer=True)
         check_thresholds(self.high, self.medium)
         orders = tables["orders"]
         end_day = as_date(end) if end is not None else day_after_last_order(orders)
@@ -248,10 +255,6 @@ class ChurnModel:
         directions = ORDER_CHURN_DIRECTIONS if self.label == "orders" else {}
         return {name: sign for name, sign in directions.items() if name in self.features_}
 
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "estimator_"):
-            raise ConfigError("this churn model is not fitted yet", "call fit(tables) or ChurnModel.load(FILE)")
-
     # -- scoring --------------------------------------------------------------------------------
     def predict_frame(self, features: pd.DataFrame) -> np.ndarray:
         """Churn probabilities of a feature frame (with a ``cutoff`` column)."""
@@ -311,9 +314,11 @@ class ChurnModel:
             },
         }
 
-    def save(self, path: str | Path) -> None:
+    def save(self, path: str | Path) -> Path:
         """Write the model to ``path`` (skops, no pickle) with its summary."""
+        self._check_fitted()
         save_prediction_model(path, self.kind, self.estimator_, self.summary())
+        return Path(path)
 
     @classmethod
     def load(cls, path: str | Path) -> ChurnModel:

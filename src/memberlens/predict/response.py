@@ -40,9 +40,9 @@ from sklearn.tree import DecisionTreeClassifier
 from memberlens.errors import ConfigError, InputError
 from memberlens.i18n import said
 from memberlens.metrics._arith import money_sum, ratio
-from memberlens.predict._churn_data import check_positive
-from memberlens.predict._churn_metrics import decile_table, feature_importances, probability_metrics
-from memberlens.predict._churn_persistence import load_prediction_model, save_prediction_model
+from memberlens.predict._base import PredictionModel
+from memberlens.predict._classifier_metrics import decile_table, feature_importances, probability_metrics
+from memberlens.predict._classifier_persistence import load_prediction_model, save_prediction_model
 from memberlens.predict.features import (
     EVENT_WINDOWS,
     ORDER_WINDOWS,
@@ -213,7 +213,7 @@ def calibration_folds(training: pd.DataFrame) -> list[tuple[np.ndarray, np.ndarr
     return list(StratifiedKFold(n_splits=3).split(training, training.responded))
 
 
-class ResponseModel:
+class ResponseModel(PredictionModel):
     """Per-member response probability learnt from past campaigns.
 
     Parameters
@@ -251,7 +251,8 @@ class ResponseModel:
             raise ConfigError(
                 "the response model needs the campaigns table", "memberlens ingest FILE --table campaigns"
             )
-        check_positive("response_days", self.response_days)
+        self._check_param("response_days", low=1, integer=True)
+        self._check_param("rule_depth", low=1, integer=True)
         end_day = as_date(end) if end is not None else day_after_last_order(tables["orders"])
         chosen = self._chosen_campaigns(campaign_dates(tables["campaigns"]), end_day)
         frame = send_frame(tables, chosen)
@@ -345,10 +346,6 @@ class ResponseModel:
             training[self.features_], training.responded
         )
 
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "estimator_"):
-            raise ConfigError("this response model is not fitted yet", "call fit(tables) or ResponseModel.load(FILE)")
-
     # -- using it -------------------------------------------------------------------------------
     def score(self, tables: Mapping[str, ir.Table], as_of: date | str | None = None) -> pd.DataFrame:
         """Every member registered (or buying) before ``as_of`` (default: the day after the last
@@ -424,8 +421,11 @@ class ResponseModel:
             },
         }
 
-    def save(self, path: str | Path) -> None:
+    def save(self, path: str | Path) -> Path:
+        """Write the model to ``path`` (skops, no pickle) with its summary."""
+        self._check_fitted()
         save_prediction_model(path, self.kind, self.estimator_, self.summary())
+        return Path(path)
 
     @classmethod
     def load(cls, path: str | Path) -> ResponseModel:

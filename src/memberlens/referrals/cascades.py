@@ -21,9 +21,9 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
-from memberlens.errors import ConfigError
 from memberlens.io.held import hold, let_go
 from memberlens.metrics._arith import micros, money
+from memberlens.parameters import check_number
 
 MAX_DEPTH = 50
 
@@ -71,10 +71,7 @@ def walk_cascades(links: ir.Table, *, max_depth: int = MAX_DEPTH) -> Cascades:
     """Walk the cascades of ``links`` — ``parent``, ``child`` (customer ids, or node numbers:
     integer joins are faster) and ``revenue_micros`` (what the child bought, null for none) —
     generation by generation in the engine. The results name members by the same keys."""
-    if max_depth < 1:
-        raise ConfigError(
-            f"The 'max_depth' parameter of compute_cascades must be an int >= 1 (--max-depth). Got {max_depth!r} instead."
-        )
+    check_number(max_depth, "max_depth", "walk_cascades", low=1, integer=True, hint="e.g. --max-depth 50")
     # each referral carries what the referred member bought: a generation needs no other join
     links = hold(links.select("parent", "child", "revenue_micros"))
     cached: list[ir.Table] = [links]

@@ -18,8 +18,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from memberlens.errors import ConfigError
 from memberlens.i18n import Messages
+from memberlens.parameters import check_number
 from memberlens.referrals.network import ReferralNetwork
 
 KEY_RATIO = 2.0
@@ -46,10 +46,7 @@ COLUMNS = (
 
 def select_key_referrers(network: ReferralNetwork, *, key_ratio: float = KEY_RATIO, lang: str = "en") -> pd.DataFrame:
     """The key referrers of ``network``, ranked, with the reason in ``lang`` (module docstring)."""
-    if not key_ratio >= 0:
-        raise ConfigError(
-            f"The 'key_ratio' parameter must be a float in the range [0, inf). Got {key_ratio!r} instead."
-        )
+    check_number(key_ratio, "key_ratio", "select_key_referrers", low=0, hint="e.g. --key-ratio 2")
     m = network.members
     value, own = m.referral_value.to_numpy(), m.own_revenue.to_numpy()
     key = (

@@ -23,8 +23,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from memberlens.errors import ConfigError
 from memberlens.metrics._arith import micros
+from memberlens.parameters import check_number
 from memberlens.referrals import influence
 from memberlens.referrals.cascades import MAX_DEPTH, Cascades, customer_values, walk_cascades
 from memberlens.referrals.graph import ReferralGraph, referral_graph
@@ -92,8 +92,7 @@ def analyse_referral_network(
     alpha: float = influence.DAMPING,
 ) -> ReferralNetwork:
     """Count the referrals, walk the cascades in the engine and score influence (module docstring)."""
-    if not 0.0 <= decay <= 1.0:
-        raise ConfigError(f"The 'decay' parameter must be a float in the range [0, 1]. Got {decay!r} instead.")
+    check_number(decay, "decay", "analyse_referral_network", low=0, high=1, hint="e.g. --decay 0.5")
     graph = referral_graph(referrals)
     values = customer_values(orders).cache()  # read twice: the network's members, and every buyer's average
     node_values = (

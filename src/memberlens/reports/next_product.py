@@ -18,7 +18,7 @@ from memberlens.predict.anomalies import (
     explain_order,
     explain_orders,
 )
-from memberlens.predict.baskets import AssociationRuleModel
+from memberlens.predict.rules import AssociationRuleModel
 from memberlens.reports import charts as c
 from memberlens.reports.base import Chart, ReportContext, SectionContent, TableBlock
 

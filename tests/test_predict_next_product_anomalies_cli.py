@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -93,8 +94,27 @@ def test_saved_rules_are_reused(run_cli, workspace, tmp_path):
     document = json.loads(saved.read_text(encoding="utf-8"))
     assert document["as_of"] == "2024-03-01" and document["thresholds"]["min_support"] == 0.05
     assert document["baskets"] == small_orders().query("ordered_at < '2024-03-01'").order_id.nunique()
-    reused = run_json(run_cli, "next-product", "--db", workspace, "--model", saved)
+    reused = run_json(run_cli, "next-product", "--db", workspace, "--model-file", saved)
     assert reused == fitted
+
+
+def test_the_old_name_of_model_file_still_reads_saved_rules(run_cli, workspace, tmp_path):
+    saved = tmp_path / "rules.json"
+    fitted = run_json(run_cli, "next-product", "--db", workspace, "--min-support", "0.05", "--save", saved)
+    old = run_cli("predict", "next-product", "--db", workspace, "--model", saved, "--format", "json")
+    assert old.exit_code == 0, old.stderr
+    assert strict_loads(old.stdout) == fitted and "--model is now --model-file" in old.stderr
+    both = run_cli("predict", "next-product", "--db", workspace, "--model", saved, "--model-file", saved)
+    assert both.exit_code == 2 and "same option" in both.stderr
+
+
+@pytest.mark.parametrize("command", [("predict", "churn"), ("predict", "response"), ("predict", "next-product")])
+def test_a_saved_model_is_read_with_model_file_as_in_clv(run_cli, command):
+    """``--model`` is a CLV model's name (``clv fit --model bg-nbd``); a file is ``--model-file``
+    in every command, the old ``--model FILE`` of ``predict`` hidden."""
+    shown = run_cli(*command, "--help").stdout
+    assert "--model-file" in shown and not re.search(r"--model(?![-\w])", shown)
+    assert "--model-file" in run_cli("clv", "predict", "--help").stdout
 
 
 def test_csv_has_the_same_rows_as_json(run_cli, workspace):
@@ -155,5 +175,7 @@ def test_bad_input_is_one_line_and_exit_2(run_cli, workspace, args, named):
 def test_missing_workspace_and_rules_file(run_cli, tmp_path):
     result = run_cli("predict", "anomalies", "--db", tmp_path / "none.duckdb")
     assert result.exit_code == 2 and "no such workspace" in result.stderr
-    result = run_cli("predict", "next-product", "--db", tmp_path / "none.duckdb", "--model", tmp_path / "none.json")
+    result = run_cli(
+        "predict", "next-product", "--db", tmp_path / "none.duckdb", "--model-file", tmp_path / "none.json"
+    )
     assert result.exit_code == 2 and "none.json" in result.stderr

@@ -1,9 +1,8 @@
-"""``memberlens predict next-product`` and ``memberlens predict anomalies``: association rules
-and next-product suggestions, and unusual orders and members with their reasons."""
+"""``memberlens predict next-product``: association rules over baskets and next-product
+suggestions per member."""
 
 from __future__ import annotations
 
-from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
@@ -17,20 +16,22 @@ from memberlens.cli._common import (
     option_as_of,
     option_db,
     option_engine,
+    option_model_file,
     option_out_file,
+    option_renamed,
     out_format,
     parse_as_of,
     print_records,
+    renamed,
     say_nothing_to_show,
     why_nothing_before,
 )
 from memberlens.errors import ConfigError
-from memberlens.i18n import LANGUAGES, Messages
+from memberlens.i18n import Messages
 from memberlens.io.catalog import open_tables
 from memberlens.io.files import write_table_atomic
-from memberlens.predict.anomalies import AnomalyThresholds, explain_members, explain_orders, find_anomalies
-from memberlens.predict.baskets import AssociationRuleModel
-from memberlens.reports.next_product import no_orders_sentence, no_rules_sentence
+from memberlens.predict.rules import AssociationRuleModel
+from memberlens.reports.next_product import no_rules_sentence
 from memberlens.snapshot import snapshot_of
 
 AsOfOption = Annotated[str | None, option_as_of()]
@@ -62,9 +63,8 @@ def next_product_command(
     save: Annotated[
         Path | None, typer.Option("--save", help="Save the rules (thresholds, cut-off, counts) as JSON.")
     ] = None,
-    model_file: Annotated[
-        Path | None, typer.Option("--model", help="Use rules saved with --save instead of mining them.")
-    ] = None,
+    model_file: Annotated[Path | None, option_model_file("Use rules saved with --save instead of mining them.")] = None,
+    old_model_file: Annotated[Path | None, option_renamed("--model")] = None,
     fmt: FormatOption = OutputFormat.table,
     out_file: OutOption = None,
     limit: LimitOption = 20,
@@ -73,6 +73,7 @@ def next_product_command(
 ) -> None:
     """Association rules over baskets (FP-growth) and the next product for each member."""
     cut_off = parse_as_of(as_of)
+    model_file = renamed(model_file, old_model_file, "--model", "--model-file")
     if top < 1:
         raise ConfigError(f"--top must be at least 1. Got {top} instead.", "e.g. --top 3")
     if model_file:
@@ -126,74 +127,6 @@ def _why_no_rules(model: AssociationRuleModel, members: bool) -> str:
     return no_rules_sentence(Messages("en"), model)
 
 
-class AnomalyKind(str, Enum):
-    orders = "orders"
-    members = "members"
-
-
-def anomalies_command(
-    kind: Annotated[AnomalyKind, typer.Option("--kind", help="orders or members.")] = AnomalyKind.orders,
-    as_of: AsOfOption = None,
-    product_ratio: Annotated[
-        float, typer.Option(help="Flag a line at this many times its product's median quantity.")
-    ] = 100.0,
-    min_units: Annotated[
-        float, typer.Option(help="...and at least this many units (also for --order-ratio on units).")
-    ] = 1000.0,
-    min_product_lines: Annotated[
-        int, typer.Option(help="Products with fewer lines have no median to compare with.")
-    ] = 5,
-    order_ratio: Annotated[
-        float, typer.Option(help="Flag an order at this many times the median order's units or amount.")
-    ] = 100.0,
-    customer_ratio: Annotated[
-        float, typer.Option(help="Flag an order at this many times the customer's own median order.")
-    ] = 20.0,
-    min_customer_orders: Annotated[int, typer.Option(help="...for customers with at least this many orders.")] = 3,
-    orders_per_day: Annotated[int, typer.Option(help="Flag a member with this many orders on one day.")] = 10,
-    spend_z: Annotated[float, typer.Option(help="Flag a member whose robust z-score of log spend reaches this.")] = 3.5,
-    lang: Annotated[str, typer.Option(help="Language of the reasons: en or zh.")] = "en",
-    fmt: FormatOption = OutputFormat.table,
-    out_file: OutOption = None,
-    limit: LimitOption = 20,
-    db: Annotated[str, option_db()] = "memberlens.duckdb",
-    engine: Annotated[str, option_engine()] = "duckdb",
-) -> None:
-    """Unusual orders (bulk super orders, beyond the customer's habit) or members (bulk resellers
-    黄牛, bursts of orders, VIP spend), each with the reason it was flagged."""
-    if lang not in LANGUAGES:
-        raise ConfigError(f"--lang {lang!r} is not a language memberlens speaks", "use --lang en or --lang zh")
-    thresholds = AnomalyThresholds(
-        product_ratio=product_ratio,
-        min_units=min_units,
-        min_product_lines=min_product_lines,
-        order_ratio=order_ratio,
-        customer_ratio=customer_ratio,
-        min_customer_orders=min_customer_orders,
-        orders_per_day=orders_per_day,
-        spend_z=spend_z,
-    )
-    cut_off = parse_as_of(as_of)
-    with open_tables(engine, db) as workspace:
-        snapshot = snapshot_of(workspace, cut_off)
-        found = find_anomalies(
-            snapshot.table("orders"), snapshot.tables.get("cancellations"), thresholds=thresholds, as_of=cut_off
-        )
-        before = why_nothing_before(workspace.table("orders"), cut_off)
-    t = Messages(lang)
-    if kind is AnomalyKind.orders:
-        frame = explain_orders(found.orders, t)
-        shown = ("order_id", "customer_id", "ordered_at", "units", "amount", "reasons")
-        none = no_orders_sentence(t, thresholds)
-    else:
-        frame = explain_members(found.members, t)
-        shown = ("customer_id", "kind", "orders", "spend", "reasons")
-        none = t("anomalies.no_members")
-    if frame.empty:
-        say_nothing_to_show(before or none)
-    _emit(frame, fmt, out_file, limit, f"{len(frame):,} unusual {kind.value}", shown=shown)
-
-
 def _emit(
     frame: pd.DataFrame,
     fmt: OutputFormat,
@@ -239,4 +172,4 @@ def _plain(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-__all__ = ["anomalies_command", "next_product_command"]
+__all__ = ["next_product_command"]

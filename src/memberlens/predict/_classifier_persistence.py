@@ -1,5 +1,5 @@
-"""Saving fitted prediction models without pickle: one ``skops`` file holding the scikit-learn
-estimator and a JSON text of everything else (training date, cut-offs, metrics, features).
+"""Saving the fitted classifiers (the churn and the response models) without pickle: one ``skops``
+file holding the scikit-learn estimator and a JSON text of everything else (training date, cut-offs, metrics, features).
 
 Loading lists the types the file would create that skops does not trust by default and refuses
 any outside an explicit allow-list of scikit-learn and numpy types, so a file from elsewhere

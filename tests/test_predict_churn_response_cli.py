@@ -61,7 +61,7 @@ def test_a_saved_churn_model_scores_a_band_to_csv(saved, run_cli, demo_workspace
         "churn",
         "--db",
         demo_workspace[0],
-        "--model",
+        "--model-file",
         folder / "churn.skops",
         "--band",
         "high",
@@ -90,7 +90,7 @@ def test_churn_as_of_an_earlier_date_writes_a_file(saved, run_cli, demo_workspac
         "churn",
         "--db",
         demo_workspace[0],
-        "--model",
+        "--model-file",
         folder / "churn.skops",
         "--as-of",
         "2024-06-01",
@@ -126,7 +126,7 @@ def test_response_with_a_saved_model_for_marketable_members(saved, run_cli, demo
         "response",
         "--db",
         demo_workspace[0],
-        "--model",
+        "--model-file",
         folder / "response.skops",
         "--format",
         "json",
@@ -158,5 +158,5 @@ def test_bad_input_is_one_line_and_exit_status_2(run_cli, demo_workspace, args, 
 def test_a_file_that_is_not_a_model(run_cli, demo_workspace, tmp_path):
     bad = tmp_path / "model.skops"
     bad.write_text("hello")
-    out = run_cli("predict", "churn", "--db", demo_workspace[0], "--model", bad)
+    out = run_cli("predict", "churn", "--db", demo_workspace[0], "--model-file", bad)
     assert out.exit_code == 2 and "not a memberlens model file" in out.stderr

@@ -41,8 +41,10 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from memberlens.errors import ConfigError, InputError
+from memberlens.errors import InputError
 from memberlens.io.files import write_text_atomic
+from memberlens.parameters import check_number
+from memberlens.predict._base import PredictionModel
 from memberlens.predict._sample import in_seeded_sample
 from memberlens.snapshot import tables_as_of
 
@@ -227,7 +229,7 @@ def suggest_next_products(orders: ir.Table, rules: pd.DataFrame, top: int = 3) -
     Returns ``customer_id, rank, product_id, product_name, rule_id, because`` (the antecedent's
     names), ``confidence, lift``, ordered by customer and rank.
     """
-    _check_int("top", top, 1, 3)
+    check_number(top, "top", "suggest_next_products", low=1, integer=True, hint="e.g. --top 3")
     antecedents, sizes, consequents = _rule_tables(rules)
     kept = orders.filter(orders.customer_id.notnull() & orders.product_id.notnull())
     owned = kept.select("customer_id", "product_id").distinct()
@@ -309,28 +311,8 @@ def _rule_tables(rules: pd.DataFrame) -> tuple[ir.Table, ir.Table, ir.Table]:
 
 
 # -- the model ---------------------------------------------------------------------------------
-def _check_fraction(name: str, value: Any, *, open_low: bool) -> float:
-    low = "(0" if open_low else "[0"
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    if not ok or not ((value > 0) if open_low else (value >= 0)) or value > 1:
-        raise ConfigError(
-            f"The '{name}' parameter of AssociationRuleModel must be a float in the range {low}, 1]. Got {value!r} instead.",
-            f"e.g. --{name.replace('_', '-')} 0.01",
-        )
-    return float(value)
-
-
-def _check_int(name: str, value: Any, low: int, example: int) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < low:
-        raise ConfigError(
-            f"The '{name}' parameter must be an int in the range [{low}, inf). Got {value!r} instead.",
-            f"e.g. --{name.replace('_', '-')} {example}",
-        )
-    return value
-
-
-@dataclass
-class AssociationRuleModel:
+@dataclass(repr=False)
+class AssociationRuleModel(PredictionModel):
     """Association rules over baskets (FP-growth), and next-product suggestions from them.
 
     Parameters
@@ -359,34 +341,20 @@ class AssociationRuleModel:
     max_len: int = 3
     max_baskets: int = 2_000_000
 
-    model_name = "association-rules"
+    kind = "next-product"
+    model_name = "association-rules"  # in a saved file
 
-    def __post_init__(self) -> None:
-        self.min_support = _check_fraction("min_support", self.min_support, open_low=True)
-        self.min_confidence = _check_fraction("min_confidence", self.min_confidence, open_low=False)
-        if (
-            not isinstance(self.min_lift, (int, float))
-            or isinstance(self.min_lift, bool)
-            or not (math.isfinite(self.min_lift) and self.min_lift >= 0)
-        ):
-            raise ConfigError(
-                f"The 'min_lift' parameter of AssociationRuleModel must be a float in the range [0, inf). "
-                f"Got {self.min_lift!r} instead.",
-                "e.g. --min-lift 1.2 (1 = independence)",
-            )
-        self.min_lift = float(self.min_lift)
-        self.max_len = _check_int("max_len", self.max_len, 2, 3)
-        self.max_baskets = _check_int("max_baskets", self.max_baskets, 1, 2_000_000)
-        self.rules_: pd.DataFrame | None = None
-        self.n_baskets_: int = 0
-        self.total_baskets_: int = 0
-        self.n_frequent_items_: int = 0
-        self.as_of_: date | None = None
-        self.trained_at_: datetime | None = None
+    def _check_params(self) -> None:
+        self._check_param("min_support", low=0, high=1, low_open=True, hint="e.g. --min-support 0.01")
+        self._check_param("min_confidence", low=0, high=1, hint="e.g. --min-confidence 0.2")
+        self._check_param("min_lift", low=0, hint="e.g. --min-lift 1.2 (1 = independence)")
+        self._check_param("max_len", low=2, integer=True, hint="e.g. --max-len 3")
+        self._check_param("max_baskets", low=1, integer=True, hint="e.g. --max-baskets 2000000")
 
     @property
     def sampled(self) -> bool:
         """True when the rules were mined from a sample of the baskets."""
+        self._check_fitted()
         return self.n_baskets_ < self.total_baskets_
 
     @property
@@ -400,7 +368,8 @@ class AssociationRuleModel:
 
     def fit(self, orders: ir.Table, *, as_of: date | None = None) -> AssociationRuleModel:
         """Mine the rules from the baskets of ``orders`` placed before ``as_of`` (from a seeded
-        sample of about ``max_baskets`` of them when there are more)."""
+        sample of about ``max_baskets`` of them when there are more); returns ``self``."""
+        self._check_params()
         known = orders_before(orders, as_of)
         self.total_baskets_ = count_baskets(known)
         fraction = 1.0 if self.total_baskets_ <= self.max_baskets else self.max_baskets / self.total_baskets_
@@ -428,9 +397,12 @@ class AssociationRuleModel:
         """Up to ``top`` next products per member (see :func:`suggest_next_products`)."""
         return suggest_next_products(orders_before(orders, as_of), self._fitted_rules(), top)
 
+    def score(self, orders: ir.Table, *, top: int = 3, as_of: date | None = None) -> ir.Table:
+        """The predictions of the contract (:mod:`memberlens.predict._base`): :meth:`suggest`."""
+        return self.suggest(orders, top=top, as_of=as_of)
+
     def _fitted_rules(self) -> pd.DataFrame:
-        if self.rules_ is None:
-            raise ConfigError("the association rules are not fitted yet", "call fit(orders) or load saved rules")
+        self._check_fitted()
         return self.rules_
 
     # -- saving: rules are data --------------------------------------------------------------
@@ -458,6 +430,7 @@ class AssociationRuleModel:
             )
         try:
             model = cls(**data["thresholds"], max_baskets=int(data.get("max_baskets", cls.max_baskets)))
+            model._check_params()
             frame = pd.DataFrame(data["rules"], columns=list(RULE_COLUMNS)) if data["rules"] else empty_rules()
             for column in ("antecedent_ids", "antecedent_names", "consequent_ids", "consequent_names"):
                 frame[column] = frame[column].map(lambda v: [str(x) for x in v])
