@@ -19,7 +19,7 @@ from memberlens.errors import InputError
 from memberlens.ingest import ingest
 from memberlens.io.workspace import Workspace
 from memberlens.models import fit_member_value
-from memberlens.predict.baskets import AssociationRuleModel
+from memberlens.predict.rules import AssociationRuleModel
 from memberlens.reports.base import ReportContext
 from memberlens.results import RESULTS, Result, Results, result_names
 

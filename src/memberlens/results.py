@@ -33,10 +33,10 @@ from memberlens.metrics.products import name_products
 from memberlens.migration import Migration, migrate, one_period_before
 from memberlens.monitor import DEFAULT_RULES, Watch, alerts_at, members_behind
 from memberlens.predict.anomalies import Anomalies, find_anomalies
-from memberlens.predict.baskets import AssociationRuleModel
 from memberlens.predict.churn import ChurnModel
 from memberlens.predict.features import FEATURE_TABLES
 from memberlens.predict.response import ResponseModel
+from memberlens.predict.rules import AssociationRuleModel
 from memberlens.referrals.key_referrers import select_key_referrers
 from memberlens.segments.profile import SegmentProfile, profile_segment, select_members
 from memberlens.segments.spec import FAST_HANDOVER_SLOW_SUPPORT, Support
