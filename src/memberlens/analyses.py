@@ -53,6 +53,12 @@ class AnalysisOptions:
     segment_table: str = "customer_360"
     segment_name: str | None = None
     min_count: int = 30  # the segment profile's smallest cell worth a finding
+    # the prediction models' parameters, as (name, value) pairs (none: the models' defaults)
+    churn_settings: tuple[tuple[str, Any], ...] = ()
+    response_settings: tuple[tuple[str, Any], ...] = ()
+    rules_settings: tuple[tuple[str, Any], ...] = ()  # the association rules' thresholds
+    anomaly_settings: tuple[tuple[str, Any], ...] = ()  # the unusual orders' and members' thresholds
+    suggestions: int = 3  # next products suggested per member
 
 
 @dataclass(frozen=True)

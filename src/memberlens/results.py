@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date
-from typing import Any
+from typing import Any, NamedTuple
 
 import ibis.expr.types as ir
 import pandas as pd
@@ -32,7 +32,7 @@ from memberlens.io.catalog import Tables
 from memberlens.metrics.products import name_products
 from memberlens.migration import Migration, migrate, one_period_before
 from memberlens.monitor import DEFAULT_RULES, Watch, alerts_at, members_behind
-from memberlens.predict.anomalies import Anomalies, find_anomalies
+from memberlens.predict.anomalies import AnomalyModel
 from memberlens.predict.churn import ChurnModel
 from memberlens.predict.features import FEATURE_TABLES
 from memberlens.predict.response import ResponseModel
@@ -41,8 +41,6 @@ from memberlens.referrals.key_referrers import select_key_referrers
 from memberlens.segments.profile import SegmentProfile, profile_segment, select_members
 from memberlens.segments.spec import FAST_HANDOVER_SLOW_SUPPORT, Support
 from memberlens.snapshot import Snapshot, snapshot_of
-
-SUGGESTIONS_PER_MEMBER = 3
 
 
 @dataclass(frozen=True)
@@ -82,8 +80,7 @@ def _source_tables(r: Results) -> dict[str, ir.Table]:
     return {name: r.snapshot.table(name) for name in FEATURE_TABLES if r.has(name)}
 
 
-@dataclass(frozen=True)
-class Scored:
+class Scored(NamedTuple):
     """A fitted classifier (churn or response) and its scores of every member at the date."""
 
     model: Any
@@ -92,19 +89,25 @@ class Scored:
 
 def _churn(r: Results, o: AnalysisOptions) -> Scored:
     tables = _source_tables(r)
-    model = ChurnModel().fit(tables, end=r.day)
+    model = ChurnModel(**dict(o.churn_settings)).fit(tables, end=r.day)
     return Scored(model, model.score(tables, r.day))
 
 
 def _response(r: Results, o: AnalysisOptions) -> Scored:
     tables = _source_tables(r)
-    model = ResponseModel().fit(tables, end=r.day)
+    model = ResponseModel(**dict(o.response_settings)).fit(tables, end=r.day)
     return Scored(model, model.score(tables, r.day))
 
 
-def _unusual(r: Results, o: AnalysisOptions) -> Anomalies:
+def scored_with(r: Results, model: Any) -> Scored:
+    """A churn or response model fitted earlier (e.g. loaded from a file) and its scores of
+    every member at these results' date."""
+    return Scored(model, model.score(_source_tables(r), r.day))
+
+
+def _unusual(r: Results, o: AnalysisOptions) -> AnomalyModel:
     cancellations = r.snapshot.table("cancellations") if r.has("cancellations") else None
-    return find_anomalies(r.snapshot.table("orders"), cancellations, as_of=r.day)
+    return AnomalyModel(**dict(o.anomaly_settings)).fit(r.snapshot.table("orders"), cancellations, as_of=r.day)
 
 
 def _order_totals(r: Results, o: AnalysisOptions) -> pd.DataFrame:
@@ -251,7 +254,7 @@ RESULTS: dict[str, Result] = {
         ),
         Result(
             "response-model",
-            ("orders", "campaigns"),
+            _ORDERS,  # without campaigns the model says what it needs
             "each marketable member's probability of responding to the next campaign (the response model)",
             _response,
             lambda scored: scored.scores,
@@ -260,16 +263,14 @@ RESULTS: dict[str, Result] = {
             "next-product-model",
             _ORDERS,
             "the association rules between products (FP-growth on each member's baskets)",
-            lambda r, o: AssociationRuleModel().fit(r.snapshot.table("orders"), as_of=r.day),
+            lambda r, o: AssociationRuleModel(**dict(o.rules_settings)).fit(r.snapshot.table("orders"), as_of=r.day),
             lambda model: model.rules_,
         ),
         Result(
             "next-product",
             _ORDERS,
             "each member's suggested next products from the association rules, strongest first",
-            lambda r, o: r.get("next-product-model", options=o).suggest(
-                r.snapshot.table("orders"), top=SUGGESTIONS_PER_MEMBER
-            ),
+            lambda r, o: r.get("next-product-model", options=o).suggest(r.snapshot.table("orders"), top=o.suggestions),
             _as_table,
         ),
         Result("unusual", _ORDERS, "unusual orders and members, with the thresholds", _unusual, None),
@@ -277,14 +278,14 @@ RESULTS: dict[str, Result] = {
             "unusual-orders",
             _ORDERS,
             "orders far above the product's or the member's usual, with why",
-            lambda r, o: r.get("unusual", options=o).orders,
+            lambda r, o: r.get("unusual", options=o).orders_,
             _as_table,
         ),
         Result(
             "unusual-members",
             _ORDERS,
             "members whose orders, returns or cancellations stand out, with why",
-            lambda r, o: r.get("unusual", options=o).members,
+            lambda r, o: r.get("unusual", options=o).members_,
             _as_table,
         ),
         Result(

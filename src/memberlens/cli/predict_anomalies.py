@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from memberlens.analyses import AnalysisOptions
 from memberlens.cli._common import (
     OutputFormat,
     option_db,
@@ -20,9 +21,9 @@ from memberlens.cli.predict_next_product import AsOfOption, FormatOption, LimitO
 from memberlens.errors import ConfigError
 from memberlens.i18n import LANGUAGES, Messages
 from memberlens.io.catalog import open_tables
-from memberlens.predict.anomalies import AnomalyModel, explain_members, explain_orders
+from memberlens.predict.anomalies import explain_members, explain_orders
 from memberlens.reports.next_product import no_orders_sentence
-from memberlens.snapshot import snapshot_of
+from memberlens.results import Results
 
 
 class AnomalyKind(str, Enum):
@@ -62,20 +63,20 @@ def anomalies_command(
     黄牛, bursts of orders, VIP spend), each with the reason it was flagged."""
     if lang not in LANGUAGES:
         raise ConfigError(f"--lang {lang!r} is not a language memberlens speaks", "use --lang en or --lang zh")
-    model = AnomalyModel(
-        product_ratio=product_ratio,
-        min_units=min_units,
-        min_product_lines=min_product_lines,
-        order_ratio=order_ratio,
-        customer_ratio=customer_ratio,
-        min_customer_orders=min_customer_orders,
-        orders_per_day=orders_per_day,
-        spend_z=spend_z,
-    )
+    settings = {
+        "product_ratio": product_ratio,
+        "min_units": min_units,
+        "min_product_lines": min_product_lines,
+        "order_ratio": order_ratio,
+        "customer_ratio": customer_ratio,
+        "min_customer_orders": min_customer_orders,
+        "orders_per_day": orders_per_day,
+        "spend_z": spend_z,
+    }
     cut_off = parse_as_of(as_of)
     with open_tables(engine, db) as workspace:
-        snapshot = snapshot_of(workspace, cut_off)
-        model.fit(snapshot.table("orders"), snapshot.tables.get("cancellations"), as_of=cut_off)
+        results = Results(workspace, options=AnalysisOptions(as_of=cut_off, anomaly_settings=tuple(settings.items())))
+        model = results.get("unusual")
         before = why_nothing_before(workspace.table("orders"), cut_off)
     t = Messages(lang)
     if kind is AnomalyKind.orders:

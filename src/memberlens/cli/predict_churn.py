@@ -11,6 +11,7 @@ from typing import Annotated, Any
 import pandas as pd
 import typer
 
+from memberlens.analyses import AnalysisOptions
 from memberlens.cli._common import (
     OutputFormat,
     err,
@@ -31,8 +32,7 @@ from memberlens.cli._common import (
 from memberlens.io.catalog import open_tables
 from memberlens.io.files import write_table_atomic
 from memberlens.predict.churn import ChurnModel, training_sample
-from memberlens.predict.features import FEATURE_TABLES
-from memberlens.snapshot import Snapshot, snapshot_of
+from memberlens.results import Results, Scored, scored_with
 
 
 class LabelName(str, Enum):
@@ -61,28 +61,12 @@ MediumOption = Annotated[
 ]
 
 
-def model_tables(snapshot: Snapshot) -> dict[str, Any]:
-    """The snapshot's tables the models read (orders required, the others when present)."""
-    snapshot.table("orders")  # a missing orders table: the usual error and hint
-    return {name: snapshot.tables[name] for name in FEATURE_TABLES if snapshot.has(name)}
-
-
-def churn_model(
-    snapshot: Snapshot,
-    model_file: Path | None,
-    horizon_days: int,
-    label: str,
-    high: float,
-    medium: float,
-    max_training_customers: int = 200_000,
-) -> ChurnModel:
-    """A churn model loaded from ``model_file`` (with these thresholds) or trained on the
-    snapshot (cut-offs before its day)."""
+def churn_scored(results: Results, model_file: Path | None, high: float, medium: float) -> Scored:
+    """The churn model loaded from ``model_file`` (with these thresholds) and its scores, or
+    the registry's, trained with the results' settings on cut-offs before their date."""
     if model_file is not None:
-        return ChurnModel.load(model_file).with_thresholds(high, medium)
-    return ChurnModel(
-        horizon_days=horizon_days, label=label, high=high, medium=medium, max_training_customers=max_training_customers
-    ).fit(model_tables(snapshot), end=snapshot.day)
+        return scored_with(results, ChurnModel.load(model_file).with_thresholds(high, medium))
+    return results.get("churn-model")
 
 
 def churn_command(
@@ -118,14 +102,20 @@ def churn_command(
     """Churn probability and risk band per customer; the model's validation on a later cut-off."""
     day = parse_as_of(as_of)
     model_file = renamed(model_file, old_model_file, "--model", "--model-file")
+    settings = {
+        "horizon_days": horizon_days,
+        "label": label.value,
+        "high": high,
+        "medium": medium,
+        "max_training_customers": max_training_customers,
+    }
     with open_tables(engine, db) as workspace:
-        snapshot = snapshot_of(workspace, day)
         before = why_nothing_before(workspace.table("orders"), day)
         if before is not None:  # no customer yet: nothing to learn from or score
             say_nothing_to_show(before)
             return
-        model = churn_model(snapshot, model_file, horizon_days, label.value, high, medium, max_training_customers)
-        scores = model.score(model_tables(snapshot), snapshot.day)
+        results = Results(workspace, options=AnalysisOptions(as_of=day, churn_settings=tuple(settings.items())))
+        model, scores = churn_scored(results, model_file, high, medium)
         if scores.empty:
             say_nothing_to_show(why_nothing_before(workspace.table("orders"), day) or "no customer to score")
     if save is not None:
@@ -184,4 +174,4 @@ def _emit(
     )
 
 
-__all__ = ["churn_command", "churn_model", "model_tables"]
+__all__ = ["churn_command", "churn_scored"]

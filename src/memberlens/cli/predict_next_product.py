@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import typer
 
+from memberlens.analyses import AnalysisOptions
 from memberlens.cli._common import (
     OutputFormat,
     err,
@@ -32,7 +33,7 @@ from memberlens.io.catalog import open_tables
 from memberlens.io.files import write_table_atomic
 from memberlens.predict.rules import AssociationRuleModel
 from memberlens.reports.next_product import no_rules_sentence
-from memberlens.snapshot import snapshot_of
+from memberlens.results import Results
 
 AsOfOption = Annotated[str | None, option_as_of()]
 FormatOption = Annotated[OutputFormat, typer.Option("--format", help="table, json or csv.")]
@@ -76,21 +77,21 @@ def next_product_command(
     model_file = renamed(model_file, old_model_file, "--model", "--model-file")
     if top < 1:
         raise ConfigError(f"--top must be at least 1. Got {top} instead.", "e.g. --top 3")
-    if model_file:
-        model = AssociationRuleModel.load(model_file)
-    else:
-        model = AssociationRuleModel(
-            min_support=min_support,
-            min_confidence=min_confidence,
-            min_lift=min_lift,
-            max_len=max_len,
-            max_baskets=max_baskets,
-        )
+    settings = {
+        "min_support": min_support,
+        "min_confidence": min_confidence,
+        "min_lift": min_lift,
+        "max_len": max_len,
+        "max_baskets": max_baskets,
+    }
+    options = AnalysisOptions(as_of=cut_off, rules_settings=tuple(settings.items()), suggestions=top)
+    saved = AssociationRuleModel.load(model_file) if model_file else None  # a bad file is named first
     with open_tables(engine, db) as workspace:
-        orders = snapshot_of(workspace, cut_off).table("orders")
-        if not model_file:
-            model.fit(orders, as_of=cut_off)
-        suggestions = model.suggest(orders, top=top).to_pandas() if members else None
+        results = Results(workspace, options=options)
+        if saved is not None:
+            results.provide("next-product-model", saved)
+        model = results.get("next-product-model")
+        suggestions = results.get("next-product") if members else None
         empty = suggestions.empty if members else not len(model.rules_)
         if empty:
             say_nothing_to_show(why_nothing_before(workspace.table("orders"), cut_off) or _why_no_rules(model, members))

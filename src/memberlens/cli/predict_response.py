@@ -11,6 +11,7 @@ from typing import Annotated
 import pandas as pd
 import typer
 
+from memberlens.analyses import AnalysisOptions
 from memberlens.cli._common import (
     OutputFormat,
     err,
@@ -32,14 +33,13 @@ from memberlens.cli.predict_churn import (
     OutOption,
     _emit,
     _plain,
-    churn_model,
-    model_tables,
+    churn_scored,
 )
 from memberlens.errors import ConfigError
 from memberlens.i18n import Messages
 from memberlens.io.catalog import open_tables
 from memberlens.predict.response import ResponseModel, describe_conditions
-from memberlens.snapshot import Snapshot, snapshot_of
+from memberlens.results import Results, scored_with
 
 
 class Audience(str, Enum):
@@ -96,22 +96,23 @@ def response_command(
     model_file = renamed(model_file, old_model_file, "--model", "--model-file")
     churn_model_file = renamed(churn_model_file, old_churn_model_file, "--churn-model", "--churn-model-file")
     t = Messages(lang)
+    settings = (("campaigns", tuple(campaign) if campaign else None), ("response_days", response_days))
+    churn_settings = (("high", high), ("medium", medium))
+    options = AnalysisOptions(as_of=day, response_settings=settings, churn_settings=churn_settings)
     with open_tables(engine, db) as workspace:
-        snapshot = snapshot_of(workspace, day)
         before = why_nothing_before(workspace.table("orders"), day)
         if before is not None:
             say_nothing_to_show(before)
             return
-        tables = model_tables(snapshot)
-        model = (
-            ResponseModel.load(model_file)
+        results = Results(workspace, options=options)
+        model, scores = (
+            scored_with(results, ResponseModel.load(model_file))
             if model_file is not None
-            else ResponseModel(campaigns=campaign or None, response_days=response_days).fit(tables, end=snapshot.day)
+            else results.get("response-model")
         )
-        scores = model.score(tables, snapshot.day)
         if scores.empty:
             say_nothing_to_show(why_nothing_before(workspace.table("orders"), day) or "no member to score")
-        members = _audience(scores, audience, snapshot, churn_model_file, high, medium)
+        members = _audience(scores, audience, results, churn_model_file, high, medium)
     if save is not None:
         model.save(save)
         err.print(f"saved the response model to {save}", markup=False)
@@ -135,7 +136,7 @@ def response_command(
 def _audience(
     scores: pd.DataFrame,
     audience: Audience,
-    snapshot: Snapshot,
+    results: Results,
     churn_model_file: Path | None,
     high: float,
     medium: float,
@@ -150,9 +151,7 @@ def _audience(
                 "memberlens ingest FILE --table members, or --audience all",
             )
         return scores.customer_id[scores.marketable.fillna(0) == 1].tolist()
-    churn = churn_model(snapshot, churn_model_file, 180, "orders", high, medium).score(
-        model_tables(snapshot), snapshot.day
-    )
+    _, churn = churn_scored(results, churn_model_file, high, medium)
     wanted = audience.value.removeprefix("churn-")
     return churn.customer_id[churn.risk_band == wanted].tolist()
 

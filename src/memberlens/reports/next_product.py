@@ -68,7 +68,7 @@ class NextProductSection:
         return ctx.results.get("next-product")
 
     def _anomalies(self, ctx: ReportContext) -> Anomalies:
-        return ctx.results.get("unusual")
+        return ctx.results.get("unusual").anomalies
 
     def _totals(self, ctx: ReportContext) -> _Totals:
         row = ctx.results.get("order-totals").iloc[0]
