@@ -59,6 +59,10 @@ class AnalysisOptions:
     rules_settings: tuple[tuple[str, Any], ...] = ()  # the association rules' thresholds
     anomaly_settings: tuple[tuple[str, Any], ...] = ()  # the unusual orders' and members' thresholds
     suggestions: int = 3  # next products suggested per member
+    # the CLV fit (model, time_unit, calibration_end, spend, penalizer, warn; default BG/NBD and
+    # Gamma-Gamma in weeks) and its predictions (discount_rate, clv_horizon)
+    clv_settings: tuple[tuple[str, Any], ...] = ()
+    clv_predictions: tuple[tuple[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -273,10 +277,12 @@ def _cluster_curve(s: Snapshot, o: AnalysisOptions) -> pd.DataFrame:
 
 
 def _member_value_fit(s: Snapshot, o: AnalysisOptions):
-    """BG/NBD and Gamma-Gamma in weeks on the snapshot's orders, observed to its last day."""
+    """The CLV models on the snapshot's orders, observed to its last day: BG/NBD and Gamma-Gamma
+    in weeks unless ``o.clv_settings`` say otherwise."""
     from memberlens.models import fit_member_value  # SciPy: +0.7 s of import that only the CLV analysis needs
 
-    return fit_member_value(_orders(s), time_unit="W", observation_end=s.last_day)
+    settings = {"time_unit": "W", **dict(o.clv_settings)}
+    return fit_member_value(_orders(s), observation_end=s.last_day, **settings)
 
 
 def referral_network(s: Snapshot, o: AnalysisOptions):

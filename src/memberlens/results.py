@@ -199,7 +199,7 @@ RESULTS: dict[str, Result] = {
             "clv",
             _ORDERS,
             ANALYSES["clv"].description,
-            lambda r, o: r.get("clv-model", options=o).predictions().order_by("customer_id"),
+            lambda r, o: r.get("clv-model", options=o).predictions(**dict(o.clv_predictions)).order_by("customer_id"),
             _as_table,
         ),
         Result(

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 import pandas as pd
 import typer
 
+from memberlens.analyses import AnalysisOptions
 from memberlens.cli._common import (
     MemberlensGroup,
     OutputFormat,
@@ -34,10 +35,8 @@ from memberlens.io.files import write_table_atomic
 from memberlens.models import (
     PURCHASE_MODELS,
     GammaGammaModel,
-    MemberValueFit,
     compare_models,
     evaluate_holdout,
-    fit_member_value,
     load_model,
     model_to_dict,
     predict_member_value,
@@ -47,7 +46,8 @@ from memberlens.models import (
     tracking_error,
 )
 from memberlens.models._base import BaseModel, TransactionModel
-from memberlens.snapshot import Snapshot, day_after_last_order, snapshot_of
+from memberlens.results import Results
+from memberlens.snapshot import Snapshot, day_after_last_order
 
 clv_app = typer.Typer(
     name="clv",
@@ -95,9 +95,9 @@ PenalizerOption = Annotated[
 ]
 
 
-def _snapshot(workspace: Tables, as_of: str | None, observation_end: str | None) -> Snapshot:
-    """The orders as they stood at the start of ``--as-of`` (or of the day after
-    ``--observation-end``): one convention with every other command."""
+def _day(as_of: str | None, observation_end: str | None) -> date | None:
+    """The morning the orders are taken at: ``--as-of``, or the day after ``--observation-end``
+    (one convention with every other command)."""
     day = parse_as_of(as_of)
     if observation_end is not None:
         after = parse_day(observation_end, "--observation-end") + timedelta(days=1)
@@ -107,7 +107,27 @@ def _snapshot(workspace: Tables, as_of: str | None, observation_end: str | None)
                 f"give one of them: --as-of {after} is the same as --observation-end {observation_end}",
             )
         day = after
-    return snapshot_of(workspace, day)
+    return day
+
+
+def _fit_results(
+    workspace: Tables,
+    as_of: str | None,
+    observation_end: str | None,
+    model: Enum,
+    time_unit: str,
+    calibration_end: str | None,
+    spend: bool,
+    penalizer: float,
+) -> Results:
+    settings = {"model": model.value, "time_unit": time_unit, "calibration_end": calibration_end}
+    settings |= {"spend": spend, "penalizer": penalizer, "warn": _warn}
+    options = AnalysisOptions(as_of=_day(as_of, observation_end), clv_settings=tuple(settings.items()))
+    return Results(workspace, options=options)
+
+
+def _warn(note: str) -> None:
+    err.print(f"warning: {note}", markup=False)
 
 
 def _why_no_members(
@@ -156,27 +176,13 @@ def _refuse_no_members(
 
 
 def _summary(snapshot: Snapshot, model_name: str, time_unit: str, calibration_end: str | None):
+    """The members' summary a saved model predicts from."""
     return summarise_for(
         snapshot.table("orders"),
         model_name,
         time_unit,
         calibration_end=calibration_end,
         observation_end=snapshot.last_day,
-    )
-
-
-def _fit(
-    snapshot: Snapshot, model_name: str, time_unit: str, calibration_end: str | None, spend: bool, penalizer: float
-) -> MemberValueFit:
-    return fit_member_value(
-        snapshot.table("orders"),
-        model=model_name,
-        time_unit=time_unit,
-        calibration_end=calibration_end,
-        observation_end=snapshot.last_day,
-        spend=spend,
-        penalizer=penalizer,
-        warn=lambda note: err.print(f"warning: {note}", markup=False),
     )
 
 
@@ -223,9 +229,9 @@ def fit_command(
 ) -> None:
     """Fit a purchase model (and Gamma-Gamma spend) on the orders; print the parameters."""
     with open_tables(engine, db) as workspace:
-        snapshot = _snapshot(workspace, as_of, observation_end)
+        results = _fit_results(workspace, as_of, observation_end, model, time_unit, calibration_end, spend, penalizer)
         _refuse_no_members(workspace, model.value, as_of, observation_end, calibration_end)
-        fit = _fit(snapshot, model.value, time_unit, calibration_end, spend, penalizer)
+        fit = results.get("clv-model")
     models = [m for m in (fit.purchases, fit.spend) if m is not None]
     if out_file:
         save_model(out_file, *models)
@@ -265,7 +271,7 @@ def predict_command(
 ) -> None:
     """Predicted value per member: P(alive), expected orders, next order, CLV (one row each)."""
     with open_tables(engine, db) as workspace:
-        snapshot = _snapshot(workspace, as_of, observation_end)
+        results = _fit_results(workspace, as_of, observation_end, model, time_unit, calibration_end, True, penalizer)
         if model_file:
             loaded = load_model(model_file)
             purchase = [m for m in loaded if isinstance(m, TransactionModel)]
@@ -280,15 +286,15 @@ def predict_command(
             if found is not None:  # a saved model, no member to predict for: as other predictions say it
                 say_nothing_to_show(found[1])
                 return
-            summary = _summary(snapshot, fitted.model_name, str(fitted.time_unit), calibration_end)
+            summary = _summary(results.snapshot, fitted.model_name, str(fitted.time_unit), calibration_end)
+            result = predict_member_value(
+                summary, fitted, spend_model, discount_rate=discount_rate, clv_horizon=clv_horizon
+            ).order_by("customer_id")
+            frame = result.execute()
         else:
             _refuse_no_members(workspace, model.value, as_of, observation_end, calibration_end)
-            fit = _fit(snapshot, model.value, time_unit, calibration_end, True, penalizer)
-            summary, fitted, spend_model = fit.summary, fit.purchases, fit.spend
-        result = predict_member_value(
-            summary, fitted, spend_model, discount_rate=discount_rate, clv_horizon=clv_horizon
-        ).order_by("customer_id")
-        frame = result.execute()
+            prediction = (("discount_rate", discount_rate), ("clv_horizon", clv_horizon))
+            frame = results.get("clv", clv_predictions=prediction)
     frame = _plain(frame)
     if out_file:
         write_table_atomic(frame, out_file, out_format(out_file, fmt))
@@ -336,9 +342,10 @@ def evaluate_command(
 ) -> None:
     """Fit on the calibration period; compare expected and actual holdout purchases."""
     with open_tables(engine, db) as workspace:
-        snapshot = _snapshot(workspace, as_of, observation_end)
+        results = _fit_results(workspace, as_of, observation_end, model, time_unit, calibration_end, False, penalizer)
         _refuse_no_members(workspace, model.value, as_of, observation_end, calibration_end, calibration_required=True)
-        fit = _fit(snapshot, model.value, time_unit, calibration_end, False, penalizer)
+        fit = results.get("clv-model")
+        snapshot = results.snapshot
         summary, fitted = fit.summary, fit.purchases
         holdout = evaluate_holdout(fitted, summary, max_frequency=max_frequency)
         tracking = None
