@@ -27,7 +27,7 @@ the value at stake.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 
 import numpy as np
@@ -37,6 +37,7 @@ from memberlens import metrics
 from memberlens.analyses import AnalysisOptions, cluster_result, member_value_fit, run_analysis
 from memberlens.errors import ConfigError, InputError, MemberlensError
 from memberlens.io.catalog import Tables
+from memberlens.predict.churn import churn_scores_at
 from memberlens.snapshot import Snapshot, snapshot_of
 
 APPEARED, LEFT = "(appeared)", "(left)"
@@ -121,7 +122,7 @@ def member_states(
         frame = _executed(run_analysis(snapshot, "growth-stage", options))[["customer_id", "stage"]]
         return frame.rename(columns={"stage": "state"})
     if by == "abc":
-        frame = _executed(run_analysis(snapshot, "abc", _with(options, by="customer")))[["customer_id", "abc_class"]]
+        frame = _executed(run_analysis(snapshot, "abc", replace(options, by="customer")))[["customer_id", "abc_class"]]
         return frame.rename(columns={"abc_class": "state"})
     if by == "cluster":  # in the clusters given (fitted at another date), else in those fitted here
         if clusters is None:
@@ -141,8 +142,6 @@ def member_states(
 
 def churn_bands(snapshot: Snapshot) -> pd.DataFrame:
     """``customer_id, state``: each customer's churn risk band, the model trained on the snapshot."""
-    from memberlens.predict.churn import churn_scores_at  # scikit-learn: +1 s of import that only --by churn-band needs
-
     return churn_scores_at(snapshot)[["customer_id", "risk_band"]].rename(columns={"risk_band": "state"})
 
 
@@ -271,12 +270,6 @@ def migration_paths(members: pd.DataFrame) -> pd.DataFrame:
 
 def _executed(result) -> pd.DataFrame:
     return (result if isinstance(result, pd.DataFrame) else result.to_pandas()).reset_index(drop=True)
-
-
-def _with(options: AnalysisOptions, **changes) -> AnalysisOptions:
-    from dataclasses import replace
-
-    return replace(options, **changes)
 
 
 __all__ = [

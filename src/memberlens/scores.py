@@ -15,6 +15,7 @@ before the history's first moves that anchor: rescore the history (``--every``) 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from datetime import date
 
 import pandas as pd
@@ -22,6 +23,7 @@ import pandas as pd
 from memberlens import metrics
 from memberlens.analyses import AnalysisOptions, cluster_result, member_value_fit, run_analysis
 from memberlens.errors import ConfigError, MemberlensError
+from memberlens.predict.churn import churn_scores_at
 from memberlens.snapshot import SCORES_TABLE, Snapshot, snapshot_of
 
 SCORE_COLUMNS = {
@@ -61,7 +63,7 @@ def score_members(
         ["customer_id", "recency", "frequency", "monetary", "r_score", "f_score", "m_score", "segment"]
     ].rename(columns={"segment": "rfm_segment"})
     stage = _frame(run_analysis(snapshot, "lifecycle-stage", options))[["customer_id", "stage"]]
-    abc = _frame(run_analysis(snapshot, "abc", _replaced(options, by="customer")))[["customer_id", "abc_class"]]
+    abc = _frame(run_analysis(snapshot, "abc", replace(options, by="customer")))[["customer_id", "abc_class"]]
     scores = rfm.merge(stage.rename(columns={"stage": "lifecycle_stage"}), on="customer_id", how="left")
     scores = scores.merge(abc, on="customer_id", how="left")
     scores = scores.merge(_clusters(snapshot, options, clusters, notes), on="customer_id", how="left")
@@ -114,8 +116,6 @@ def _member_value(snapshot: Snapshot, options: AnalysisOptions, notes) -> pd.Dat
 
 
 def _churn(snapshot: Snapshot, notes) -> pd.DataFrame:
-    from memberlens.predict.churn import churn_scores_at  # scikit-learn: +1 s of import, only when churn is scored
-
     try:
         scores = churn_scores_at(snapshot)
     except MemberlensError as exc:
@@ -172,12 +172,6 @@ def _first_scored(workspace) -> date | None:
 
 def _frame(result) -> pd.DataFrame:
     return (result if isinstance(result, pd.DataFrame) else result.to_pandas()).reset_index(drop=True)
-
-
-def _replaced(options: AnalysisOptions, **changes) -> AnalysisOptions:
-    from dataclasses import replace
-
-    return replace(options, **changes)
 
 
 def _say(notes, text: str) -> None:

@@ -6,12 +6,16 @@ lists (exports) from one run of the analyses.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import gc
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
@@ -97,10 +101,6 @@ def release_freed_memory() -> None:
     """Hand memory that a section's large transient frames freed back to the system: Arrow's
     pool and the C heap keep freed blocks for reuse, so on large data a long report's resident
     set would otherwise stay near the largest section's peak for every section after it."""
-    import gc
-
-    import pyarrow as pa
-
     gc.collect()
     pa.default_memory_pool().release_unused()
     if _LIBC is not None:
@@ -108,9 +108,6 @@ def release_freed_memory() -> None:
 
 
 def _glibc() -> Any:
-    import ctypes
-    import ctypes.util
-
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
         return libc if hasattr(libc, "malloc_trim") else None  # glibc only (not musl, macOS)
