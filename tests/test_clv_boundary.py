@@ -257,7 +257,7 @@ def test_clv_fit_command_says_which_limit_it_used(run_cli, tmp_path):
     import json
 
     assert run_cli("ingest", str(SMALL_SHOP)).exit_code == 0
-    result = run_cli("clv", "fit", "--format", "json", "--out", "model.json")
+    result = run_cli("clv", "fit", "--format", "json", "--save", "model.json")
     assert result.exit_code == 0, result.stderr
     assert "GammaGammaModel: the likelihood is highest at the edge of the parameter space" in result.stderr
     spend = json.loads(result.stdout, parse_constant=lambda c: pytest.fail(f"not strict JSON: {c}"))["models"][1]

@@ -44,7 +44,7 @@ def run(*args):
 def test_fit_prints_parameters_and_saves_the_model(db, tmp_path):
     out = tmp_path / "model.json"
     result = run(
-        "clv", "fit", "--db", db, "--model", "pareto-nbd", "--time-unit", "W", "--out", out, "--format", "json"
+        "clv", "fit", "--db", db, "--model", "pareto-nbd", "--time-unit", "W", "--save", out, "--format", "json"
     )
     assert result.exit_code == 0, result.output
     document = json.loads(result.stdout)
@@ -55,7 +55,9 @@ def test_fit_prints_parameters_and_saves_the_model(db, tmp_path):
 
 def test_predict_from_a_saved_model_writes_one_row_per_member(db, tmp_path):
     model = tmp_path / "model.json"
-    assert run("clv", "fit", "--db", db, "--out", model, "--format", "csv").exit_code == 0
+    # --out, the old name of --save, still saves (with a warning) so that scripts keep working
+    fitted = run("clv", "fit", "--db", db, "--out", model, "--format", "csv")
+    assert fitted.exit_code == 0 and "--out is now --save" in fitted.stderr and model.exists()
     result = run("clv", "predict", "--db", db, "--model-file", model, "--format", "csv")
     assert result.exit_code == 0, result.output
     rows = list(csv.DictReader(io.StringIO(result.stdout)))

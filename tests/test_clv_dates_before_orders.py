@@ -126,7 +126,7 @@ def test_a_calibration_end_after_the_first_order_still_fits(shop, run_cli):
 
 def test_a_saved_model_has_nothing_to_predict_before_the_first_order(shop, run_cli, tmp_path):
     model = tmp_path / "model.json"
-    assert run_cli("clv", "fit", "--out", model, "--format", "json").exit_code == 0
+    assert run_cli("clv", "fit", "--save", model, "--format", "json").exit_code == 0
     for option in ("--as-of", "--calibration-end"):
         result = run_cli("clv", "predict", "--model-file", model, option, "2000-01-01")
         assert result.exit_code == 0, result.stderr

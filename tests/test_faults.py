@@ -196,7 +196,7 @@ WRITERS = {
     "analyze": ["analyze", "rfm", "--out", "{ro}/rfm.csv"],
     "report": ["report", "--out", "{ro}/report"],
     "export-tables": ["export-tables", "--out", "{ro}/tables"],
-    "clv fit": ["clv", "fit", "--out", "{ro}/model.json"],
+    "clv fit": ["clv", "fit", "--save", "{ro}/model.json"],
     "clv predict": ["clv", "predict", "--out", "{ro}/clv.csv"],
     "predict churn": ["predict", "churn", "--out", "{ro}/churn.csv"],
     "migrate": ["migrate", "--from", AS_OF_BEFORE, "--to", AS_OF_AFTER, "--out", "{ro}/moves.csv"],

@@ -165,10 +165,10 @@ def why_nothing_before(
     return f"no order comes {words} {option} {as_of.isoformat()} (the first order is on {first_day.isoformat()})"
 
 
-def option_out_file(help: str) -> Any:
-    """``--out FILE``, tried before any work starts (a folder, a read-only place or a full disk
-    is refused at once, not after the analysis)."""
-    return typer.Option("--out", help=help, callback=lambda value: value and check_output_file(value))
+def option_out_file(help: str, name: str = "--out", *, hidden: bool = False) -> Any:
+    """``--out FILE`` (or ``name``, e.g. ``--save`` for a model), tried before any work starts
+    (a folder, a read-only place or a full disk is refused at once, not after the analysis)."""
+    return typer.Option(name, help=help, hidden=hidden, callback=lambda value: value and check_output_file(value))
 
 
 def option_out_folder(help: str) -> Any:

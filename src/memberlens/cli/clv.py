@@ -26,6 +26,7 @@ from memberlens.cli._common import (
     parse_day,
     print_json,
     print_records,
+    renamed,
     say_nothing_to_show,
     why_nothing_before,
 )
@@ -222,7 +223,11 @@ def fit_command(
         bool, typer.Option("--spend/--no-spend", help="Also fit Gamma-Gamma on the repeat buyers' spend.")
     ] = True,
     penalizer: PenalizerOption = 0.0,
-    out_file: Annotated[Path | None, option_out_file("Save the fitted model(s) as JSON.")] = None,
+    save: Annotated[
+        Path | None,
+        option_out_file("Save the fitted model(s) as JSON (clv predict --model-file reads them).", "--save"),
+    ] = None,
+    old_save: Annotated[Path | None, option_out_file("", "--out", hidden=True)] = None,
     db: Annotated[str, option_db()] = "memberlens.duckdb",
     engine: Annotated[str, option_engine()] = "duckdb",
     fmt: FormatOption = OutputFormat.table,
@@ -233,9 +238,10 @@ def fit_command(
         _refuse_no_members(workspace, model.value, as_of, observation_end, calibration_end)
         fit = results.get("clv-model")
     models = [m for m in (fit.purchases, fit.spend) if m is not None]
-    if out_file:
-        save_model(out_file, *models)
-        err.print(f"saved {', '.join(m.model_name for m in models)} to {out_file}", markup=False)
+    save = renamed(save, old_save, "--out", "--save")
+    if save:
+        save_model(save, *models)
+        err.print(f"saved {', '.join(m.model_name for m in models)} to {save}", markup=False)
     if fmt is OutputFormat.json:
         print_json({"models": [model_to_dict(m) for m in models]})
         return
