@@ -124,11 +124,12 @@ def test_sections_open_no_table(path):
     table, the engine or a model of its own."""
     reads = _attribute_reads(path)
     assert not reads & {"snapshot", "memo", "to_pandas", "aggregate", "fit"}, path.name
-    assert "table" not in {
-        node.func.attr
+    on_ctx = {
+        node.attr
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and _on(node.func, "ctx")
-    }, path.name
+        if isinstance(node, ast.Attribute) and _on(node, "ctx")
+    }
+    assert not on_ctx & {"table", "workspace", "snapshot"}, path.name
 
 
 def _on(attribute: ast.Attribute, name: str) -> bool:
@@ -139,6 +140,9 @@ def test_the_section_check_sees_a_section_that_opens_a_table(tmp_path):
     planted = tmp_path / "planted.py"
     planted.write_text("def build(ctx):\n    return ctx.table('orders').to_pandas()\n", encoding="utf-8")
     assert {"to_pandas"} <= _attribute_reads(planted)
+    with pytest.raises(AssertionError):
+        test_sections_open_no_table(planted)
+    planted.write_text("def build(ctx):\n    return ctx.workspace.ledgers()\n", encoding="utf-8")
     with pytest.raises(AssertionError):
         test_sections_open_no_table(planted)
 

@@ -180,6 +180,16 @@ def _clv_parameters(fit) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["part", "model", "parameter", "value"])
 
 
+def _ledgers(r: Results, o: AnalysisOptions) -> list:
+    """What each ingest read, used and set aside (the ledgers are not cut by date: they say
+    what the workspace holds)."""
+    return r.source.ledgers()
+
+
+def _ledger_table(ledgers: list) -> pd.DataFrame:
+    return pd.DataFrame([ledger.to_dict() for ledger in ledgers])
+
+
 _ORDERS = ("orders",)
 _REFERRALS = ("orders", "referrals")
 
@@ -187,6 +197,9 @@ RESULTS: dict[str, Result] = {
     result.name: result
     for result in [
         *(_analysis(name) for name in ANALYSES if name not in {"clv", "clusters", "cluster-curve"}),
+        Result(
+            "ledgers", (), "each source ingested: rows read, used and set aside, by reason", _ledgers, _ledger_table
+        ),
         # models fitted on the snapshot, and the tables drawn from them
         Result(
             "clv-model",

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from markupsafe import Markup
 
 from memberlens.i18n import Messages
-from memberlens.io.workspace import Workspace
+from memberlens.io.catalog import Tables
 from memberlens.reports.inert import embed_json
 from memberlens.results import Results
 from memberlens.schema.contract import UNLOCK_HINTS
@@ -95,7 +95,7 @@ class SectionContent:
 
 @dataclass(frozen=True)
 class ReportContext:
-    workspace: Workspace
+    workspace: Tables
     t: Messages
     results: Results | None = None
 

@@ -14,7 +14,7 @@ class DataQualitySection:
     def build(self, ctx: ReportContext) -> SectionContent:
         t = ctx.t
         sentences, rows = [], []
-        ledgers = ctx.workspace.ledgers()
+        ledgers = ctx.results.get("ledgers")
         for ledger in ledgers:
             read = ledger.rows_read or 1
             if ledger.set_aside:

@@ -12,8 +12,8 @@ import pandas as pd
 
 from memberlens.errors import ConfigError, MemberlensError
 from memberlens.i18n import Messages
+from memberlens.io.catalog import Tables
 from memberlens.io.files import write_table_atomic
-from memberlens.io.workspace import Workspace
 from memberlens.reports.base import ReportContext, Section, section_exports
 from memberlens.reports.sections import SECTIONS
 from memberlens.results import Results
@@ -36,7 +36,7 @@ def collect_exports(ctx: ReportContext, sections: Sequence[Section] | None = Non
 
 
 def write_exports(
-    workspace: Workspace,
+    workspace: Tables,
     out_dir: str | Path,
     fmt: str = "csv",
     *,

@@ -23,9 +23,9 @@ from memberlens._version import __version__
 from memberlens.analyses import AnalysisOptions
 from memberlens.errors import MemberlensError
 from memberlens.i18n import Messages
+from memberlens.io.catalog import Tables
 from memberlens.io.files import write_text_atomic
 from memberlens.io.together import files_together
-from memberlens.io.workspace import Workspace
 from memberlens.reports.base import ReportContext, Section
 from memberlens.reports.charts import plotly_js
 from memberlens.reports.exports import write_exports
@@ -50,7 +50,7 @@ def _locked_note(section: Section, missing: list[str], t: Messages) -> str:
 
 
 def render_report(
-    workspace: Workspace,
+    workspace: Tables,
     *,
     lang: str = "en",
     as_of: date | None = None,
@@ -123,7 +123,7 @@ def report_name(lang: str) -> str:
 
 
 def write_report(
-    workspace: Workspace,
+    workspace: Tables,
     out_dir: str | Path,
     *,
     lang: str = "en",
@@ -149,7 +149,7 @@ class ReportFiles:
 
 
 def write_reports(
-    workspace: Workspace,
+    workspace: Tables,
     out_dir: str | Path,
     *,
     langs: Sequence[str] = ("en", "zh"),
