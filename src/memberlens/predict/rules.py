@@ -44,7 +44,7 @@ from scipy import sparse
 from memberlens.errors import InputError
 from memberlens.io.files import write_text_atomic
 from memberlens.parameters import check_number
-from memberlens.predict._base import PredictionModel
+from memberlens.predict._base import PredictionModel, read_json_model
 from memberlens.predict._sample import in_seeded_sample
 from memberlens.snapshot import tables_as_of
 
@@ -455,16 +455,8 @@ class AssociationRuleModel(PredictionModel):
     @classmethod
     def load(cls, path: str | Path) -> AssociationRuleModel:
         """Rules saved by :meth:`save`."""
-        path = Path(path)
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError as exc:
-            raise InputError(
-                f"{path}: no such file", "save rules with: memberlens predict next-product --save FILE.json"
-            ) from exc
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise InputError(f"{path}: cannot read saved rules ({exc})", "pass a file written by --save") from exc
-        return cls.from_dict(data, str(path))
+        hint = "save rules with: memberlens predict next-product --save FILE.json"
+        return cls.from_dict(read_json_model(path, "saved rules", hint), str(path))
 
 
 def _plain_record(record: dict[str, Any]) -> dict[str, Any]:
