@@ -149,6 +149,12 @@ class Snapshot:
         return None if self.day is None else self.day - timedelta(days=1)
 
 
+def orders_before(orders: ir.Table, as_of: date | None) -> ir.Table:
+    """Order lines known at the start of ``as_of`` (all of them without a date): the snapshot's
+    cut (:mod:`memberlens.snapshot`) of the orders alone."""
+    return orders if as_of is None else tables_as_of({"orders": orders}, as_of)["orders"]
+
+
 def take_snapshot(
     tables: Mapping[str, ir.Table | None], as_of: date | str | None = None, *, location: str = "the workspace"
 ) -> Snapshot:

@@ -52,10 +52,10 @@ from memberlens.i18n import Messages
 from memberlens.io.files import write_text_atomic
 from memberlens.io.jsonable import json_ready, json_text
 from memberlens.metrics._arith import money_sum, ratio
+from memberlens.metrics.products import name_products
 from memberlens.parameters import check_choice, check_number
 from memberlens.predict._base import PredictionModel, read_json_model
-from memberlens.predict.rules import name_products, orders_before
-from memberlens.snapshot import tables_as_of
+from memberlens.snapshot import orders_before, tables_as_of
 
 ORDER_REASONS = ("product_quantity", "order_units", "order_amount", "customer_history", "cancelled")
 MEMBER_REASONS = ("bulk_orders", "orders_in_a_day", "extreme_spend")

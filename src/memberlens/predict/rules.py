@@ -46,7 +46,7 @@ from memberlens.io.files import write_text_atomic
 from memberlens.parameters import check_number
 from memberlens.predict._base import PredictionModel, read_json_model
 from memberlens.predict._sample import in_seeded_sample
-from memberlens.snapshot import tables_as_of
+from memberlens.snapshot import orders_before
 
 RULE_COLUMNS = (
     "rule_id",
@@ -65,12 +65,6 @@ RULE_COLUMNS = (
 )
 SUGGESTION_COLUMNS = ("customer_id", "rank", "product_id", "product_name", "rule_id", "because", "confidence", "lift")
 FORMAT_VERSION = 1
-
-
-def orders_before(orders: ir.Table, as_of: date | None) -> ir.Table:
-    """Order lines known at the start of ``as_of`` (all of them without a date): the snapshot's
-    cut (:mod:`memberlens.snapshot`) of the orders alone."""
-    return orders if as_of is None else tables_as_of({"orders": orders}, as_of)["orders"]
 
 
 def _basket_items(orders: ir.Table) -> ir.Table:
@@ -482,6 +476,5 @@ __all__ = [
     "empty_rules",
     "mine_rules",
     "name_products",
-    "orders_before",
     "suggest_next_products",
 ]
