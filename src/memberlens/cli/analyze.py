@@ -25,6 +25,7 @@ from memberlens.cli._common import (
 from memberlens.errors import ConfigError
 from memberlens.io.catalog import open_tables
 from memberlens.io.files import write_table_atomic
+from memberlens.io.jsonable import plain_records
 
 
 class TableFormat(str, Enum):
@@ -108,7 +109,7 @@ def analyze_command(
     if out is not None:
         write_table_atomic(frame, out, out_format(out, fmt))
         return
-    records = _records(frame)
+    records = plain_records(frame)
     print_records(records, OutputFormat(fmt.value), title=f"{name} ({len(records):,} rows)")
 
 
@@ -141,11 +142,3 @@ def _scheme(value: str):
             "a TOML file of [segment] tables, e.g. [champions] r = [5, 5] f = [4, 5]",
         ) from exc
     return {name: {k: tuple(v) for k, v in rule.items()} for name, rule in rules.items()}
-
-
-def _records(frame: pd.DataFrame) -> list[dict]:
-    clean = frame.astype(object).where(frame.notna(), None)
-    return [
-        {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in row.items()}
-        for row in clean.to_dict("records")
-    ]

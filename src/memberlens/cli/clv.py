@@ -8,7 +8,6 @@ from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
 
-import pandas as pd
 import typer
 
 from memberlens.cli._common import (
@@ -31,6 +30,7 @@ from memberlens.cli._common import (
 from memberlens.errors import ConfigError
 from memberlens.io.catalog import Tables, open_tables
 from memberlens.io.files import write_table_atomic
+from memberlens.io.jsonable import plain_frame, plain_records
 from memberlens.models import (
     PURCHASE_MODELS,
     GammaGammaModel,
@@ -289,7 +289,7 @@ def predict_command(
             summary, fitted, spend_model, discount_rate=discount_rate, clv_horizon=clv_horizon
         ).order_by("customer_id")
         frame = result.execute()
-    frame = _plain(frame)
+    frame = plain_frame(frame)
     if out_file:
         write_table_atomic(frame, out_file, out_format(out_file, fmt))
         err.print(f"wrote {len(frame)} members to {out_file}", markup=False)
@@ -306,15 +306,6 @@ def predict_command(
 
 
 TABLE_COLUMNS = ("customer_id", "probability_alive", "expected_orders_30d", "next_order_date", "predicted_clv")
-
-
-def _plain(frame: pd.DataFrame) -> pd.DataFrame:
-    """Dates as YYYY-MM-DD text, NaN as null: what CSV and JSON readers expect."""
-    frame = frame.copy()
-    for column in frame.columns:
-        if pd.api.types.is_datetime64_any_dtype(frame[column]):
-            frame[column] = frame[column].dt.strftime("%Y-%m-%d")
-    return frame.astype(object).where(frame.notna(), None)
 
 
 @clv_app.command("evaluate")
@@ -365,7 +356,7 @@ def evaluate_command(
     }
     if tracking is not None:
         result["tracking_error"] = tracking_error(tracking)
-        result["tracking"] = _plain(tracking).to_dict(orient="records")
+        result["tracking"] = plain_records(tracking)
     if comparison is not None:
         result["comparison"] = comparison.to_dict(orient="records")
     if fmt is OutputFormat.json:

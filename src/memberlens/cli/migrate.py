@@ -24,6 +24,7 @@ from memberlens.cli._common import (
 from memberlens.errors import ConfigError
 from memberlens.io.catalog import open_tables
 from memberlens.io.files import write_table_atomic
+from memberlens.io.jsonable import plain_records
 from memberlens.migration import BASES, migrate
 
 Basis = Enum("Basis", {name.replace("-", "_"): name for name in BASES}, type=str)
@@ -98,7 +99,7 @@ def migrate_command(
     if frame.empty:
         err.print(f"no {show.value} between {result.start} and {result.end}", markup=False)
     shown = frame.head(limit) if fmt is OutputFormat.table else frame
-    records = shown.astype(object).where(shown.notna(), None).to_dict("records")
+    records = plain_records(shown)
     print_records(
         records,
         fmt,

@@ -28,6 +28,7 @@ from memberlens.errors import ConfigError
 from memberlens.i18n import LANGUAGES, Messages
 from memberlens.io.catalog import open_tables
 from memberlens.io.files import write_table_atomic
+from memberlens.io.jsonable import plain_frame
 from memberlens.predict.anomalies import AnomalyThresholds, explain_members, explain_orders, find_anomalies
 from memberlens.predict.baskets import AssociationRuleModel
 from memberlens.reports.next_product import no_orders_sentence, no_rules_sentence
@@ -204,7 +205,7 @@ def _emit(
 ) -> None:
     """Write all of ``frame`` to ``out_file``, or print it (the ``shown`` columns of the first
     ``limit`` rows as a table)."""
-    frame = _plain(frame)
+    frame = plain_frame(frame)
     if out_file:
         file_fmt = out_format(out_file, fmt)
         write_table_atomic(frame if file_fmt in ("json", "parquet") else _joined(frame), out_file, file_fmt)
@@ -228,15 +229,6 @@ def _emit(
 def _joined(frame: pd.DataFrame) -> pd.DataFrame:
     """List cells (a rule's products) as ``a + b`` text, for tables, CSV and Excel."""
     return frame.map(lambda v: " + ".join(map(str, v)) if isinstance(v, (list, tuple, np.ndarray)) else v)
-
-
-def _plain(frame: pd.DataFrame) -> pd.DataFrame:
-    """Dates and times as ISO text (JSON's null for what is missing is :func:`json_text`'s)."""
-    frame = frame.copy()
-    for column in frame.columns:
-        if pd.api.types.is_datetime64_any_dtype(frame[column]):
-            frame[column] = frame[column].map(lambda v: None if pd.isna(v) else v.isoformat())
-    return frame
 
 
 __all__ = ["anomalies_command", "next_product_command"]

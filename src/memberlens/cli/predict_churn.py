@@ -28,6 +28,7 @@ from memberlens.errors import ConfigError
 from memberlens.i18n import Messages
 from memberlens.io.catalog import open_tables
 from memberlens.io.files import write_table_atomic
+from memberlens.io.jsonable import plain_frame
 from memberlens.predict.churn import ChurnModel, training_sample
 from memberlens.predict.features import FEATURE_TABLES
 from memberlens.predict.response import ResponseModel, describe_conditions
@@ -140,7 +141,7 @@ def churn_command(
         scores = scores[scores.risk_band == band.value].reset_index(drop=True)
         if scores.empty:
             say_nothing_to_show(f"no customer is in the {band.value} risk band")
-    _emit(model.summary(), _plain(scores), fmt, out_file, limit, "churn")
+    _emit(model.summary(), plain_frame(scores), fmt, out_file, limit, "churn")
 
 
 def response_command(
@@ -217,7 +218,7 @@ def response_command(
         for r in model.rules(min_lift=1.0)
     ]
     chosen = scores if members is None else scores[scores.customer_id.isin(set(members))].reset_index(drop=True)
-    _emit(summary, _plain(chosen), fmt, out_file, limit, "response")
+    _emit(summary, plain_frame(chosen), fmt, out_file, limit, "response")
 
 
 def _audience(
@@ -243,14 +244,6 @@ def _audience(
     )
     wanted = audience.value.removeprefix("churn-")
     return churn.customer_id[churn.risk_band == wanted].tolist()
-
-
-def _plain(frame: pd.DataFrame) -> pd.DataFrame:
-    """Dates as YYYY-MM-DD text and NaN as null, as CSV and JSON readers expect."""
-    frame = frame.copy()
-    if "as_of" in frame.columns:
-        frame["as_of"] = frame["as_of"].astype(str)
-    return frame.astype(object).where(frame.notna(), None)
 
 
 def _emit(

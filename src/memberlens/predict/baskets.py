@@ -43,6 +43,7 @@ from scipy import sparse
 
 from memberlens.errors import ConfigError, InputError
 from memberlens.io.files import write_text_atomic
+from memberlens.io.jsonable import plain_records
 from memberlens.predict._sample import in_seeded_sample
 from memberlens.snapshot import tables_as_of
 
@@ -446,7 +447,7 @@ class AssociationRuleModel:
             "total_baskets": self.total_baskets_,
             "max_baskets": self.max_baskets,
             "frequent_items": self.n_frequent_items_,
-            "rules": [_plain_record(r) for r in rules.to_dict(orient="records")],
+            "rules": plain_records(rules),
         }
 
     @classmethod
@@ -492,21 +493,6 @@ class AssociationRuleModel:
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise InputError(f"{path}: cannot read saved rules ({exc})", "pass a file written by --save") from exc
         return cls.from_dict(data, str(path))
-
-
-def _plain_record(record: dict[str, Any]) -> dict[str, Any]:
-    """A rule as JSON-ready values (lists of text, plain numbers, null for an infinite conviction)."""
-    out = {}
-    for key, value in record.items():
-        if isinstance(value, (list, tuple, np.ndarray)):
-            out[key] = [str(v) for v in value]
-        elif isinstance(value, np.generic):
-            out[key] = value.item()
-        elif isinstance(value, float) and not math.isfinite(value):
-            out[key] = None
-        else:
-            out[key] = value
-    return out
 
 
 __all__ = [

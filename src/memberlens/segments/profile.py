@@ -38,6 +38,7 @@ import pandas as pd
 
 from memberlens.errors import ConfigError
 from memberlens.i18n import Messages
+from memberlens.io.jsonable import plain_records
 from memberlens.segments.filters import CompiledFilter, columns_hint, compile_filter, visible_columns
 from memberlens.segments.observations import Finding, draw_findings, render_findings
 from memberlens.segments.spec import SegmentSpec, Support
@@ -87,7 +88,7 @@ class SegmentProfile:
 
     def to_dict(self, lang: str = "en") -> dict[str, Any]:
         tables = {
-            name: _records(frame)
+            name: plain_records(frame)
             for name, frame in (
                 ("numeric", self.numeric),
                 ("distributions", self.distributions),
@@ -114,25 +115,6 @@ class SegmentProfile:
 
     def to_json(self, lang: str = "en", indent: int | None = 2) -> str:
         return json.dumps(self.to_dict(lang), ensure_ascii=False, indent=indent, allow_nan=False)
-
-
-def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    out = []
-    for row in frame.to_dict("records"):
-        out.append({str(k): _plain(v) for k, v in row.items()})
-    return out
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, (np.generic,)):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if value is pd.NA or value is pd.NaT or value is None:
-        return None
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    return value
 
 
 # -- the public entry --------------------------------------------------------------------------
