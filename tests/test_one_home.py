@@ -19,6 +19,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "memberlens"
 GONE = {
     (None, "_plain"): "memberlens.io.jsonable.plain_frame",
     (None, "_plain_record"): "memberlens.io.jsonable.plain_records",
+    (None, "_plain_dates"): "memberlens.io.files.write_table_atomic",
+    (None, "write_member_list"): "memberlens.io.files.write_table_atomic",
     ("cli/analyze.py", "_records"): "memberlens.io.jsonable.plain_records",
     ("segments/profile.py", "_records"): "memberlens.io.jsonable.plain_records",
 }

@@ -16,15 +16,14 @@ from memberlens.cli._common import (
     option_db,
     option_engine,
     option_out_file,
-    out_format,
     parse_as_of,
     print_records,
     say_nothing_to_show,
     why_nothing_before,
+    write_frame,
 )
 from memberlens.errors import ConfigError
 from memberlens.io.catalog import open_tables
-from memberlens.io.files import write_table_atomic
 from memberlens.io.jsonable import plain_records
 
 
@@ -107,7 +106,7 @@ def analyze_command(
         if frame.empty:
             say_nothing_to_show(_why_empty(workspace, name, options))
     if out is not None:
-        write_table_atomic(frame, out, out_format(out, fmt))
+        write_frame(frame, out, fmt)
         return
     records = plain_records(frame)
     print_records(records, OutputFormat(fmt.value), title=f"{name} ({len(records):,} rows)")

@@ -19,18 +19,17 @@ from memberlens.cli._common import (
     option_engine,
     option_out_file,
     out,
-    out_format,
     parse_as_of,
     parse_day,
     print_json,
     print_records,
     say_nothing_to_show,
     why_nothing_before,
+    write_frame,
 )
 from memberlens.errors import ConfigError
 from memberlens.io.catalog import Tables, open_tables
-from memberlens.io.files import write_table_atomic
-from memberlens.io.jsonable import plain_frame, plain_records
+from memberlens.io.jsonable import plain_records
 from memberlens.models import (
     PURCHASE_MODELS,
     GammaGammaModel,
@@ -289,20 +288,18 @@ def predict_command(
             summary, fitted, spend_model, discount_rate=discount_rate, clv_horizon=clv_horizon
         ).order_by("customer_id")
         frame = result.execute()
-    frame = plain_frame(frame)
     if out_file:
-        write_table_atomic(frame, out_file, out_format(out_file, fmt))
-        err.print(f"wrote {len(frame)} members to {out_file}", markup=False)
+        write_frame(frame, out_file, fmt, noun="members")
         return
     if fmt is OutputFormat.table:
         shown = frame[[c for c in TABLE_COLUMNS if c in frame.columns]].head(limit)
         print_records(
-            shown.to_dict(orient="records"),
+            plain_records(shown),
             fmt,
             title=f"member value (first {len(shown)} of {len(frame)}; all columns with --format csv or json)",
         )
         return
-    print_records(frame.to_dict(orient="records"), fmt)
+    print_records(plain_records(frame), fmt)
 
 
 TABLE_COLUMNS = ("customer_id", "probability_alive", "expected_orders_30d", "next_order_date", "predicted_clv")

@@ -23,12 +23,12 @@ from memberlens.cli._common import (
     print_records,
     say_nothing_to_show,
     why_nothing_before,
+    write_frame,
 )
 from memberlens.errors import ConfigError
 from memberlens.i18n import LANGUAGES, Messages
 from memberlens.io.catalog import open_tables
-from memberlens.io.files import write_table_atomic
-from memberlens.io.jsonable import plain_frame
+from memberlens.io.jsonable import plain_records
 from memberlens.predict.anomalies import AnomalyThresholds, explain_members, explain_orders, find_anomalies
 from memberlens.predict.baskets import AssociationRuleModel
 from memberlens.reports.next_product import no_orders_sentence, no_rules_sentence
@@ -205,17 +205,14 @@ def _emit(
 ) -> None:
     """Write all of ``frame`` to ``out_file``, or print it (the ``shown`` columns of the first
     ``limit`` rows as a table)."""
-    frame = plain_frame(frame)
     if out_file:
-        file_fmt = out_format(out_file, fmt)
-        write_table_atomic(frame if file_fmt in ("json", "parquet") else _joined(frame), out_file, file_fmt)
-        err.print(f"wrote {len(frame):,} rows to {out_file}", markup=False)
+        write_frame(frame if out_format(out_file, fmt) in ("json", "parquet") else _joined(frame), out_file, fmt)
         return
     if fmt is OutputFormat.json:
-        print_records(frame.to_dict(orient="records"), fmt)  # a rule's products stay lists
+        print_records(plain_records(frame), fmt)  # a rule's products stay lists
         return
     printed = frame if fmt is OutputFormat.csv or shown is None else frame[list(shown)]
-    records = _joined(printed).to_dict(orient="records")
+    records = plain_records(_joined(printed))
     if fmt is OutputFormat.table:
         print_records(
             records[:limit],

@@ -17,18 +17,17 @@ from memberlens.cli._common import (
     option_db,
     option_engine,
     option_out_file,
-    out_format,
     parse_as_of,
     print_json,
     print_records,
     say_nothing_to_show,
     why_nothing_before,
+    write_frame,
 )
 from memberlens.errors import ConfigError
 from memberlens.i18n import Messages
 from memberlens.io.catalog import open_tables
-from memberlens.io.files import write_table_atomic
-from memberlens.io.jsonable import plain_frame
+from memberlens.io.jsonable import plain_records
 from memberlens.predict.churn import ChurnModel, training_sample
 from memberlens.predict.features import FEATURE_TABLES
 from memberlens.predict.response import ResponseModel, describe_conditions
@@ -141,7 +140,7 @@ def churn_command(
         scores = scores[scores.risk_band == band.value].reset_index(drop=True)
         if scores.empty:
             say_nothing_to_show(f"no customer is in the {band.value} risk band")
-    _emit(model.summary(), plain_frame(scores), fmt, out_file, limit, "churn")
+    _emit(model.summary(), scores, fmt, out_file, limit, "churn")
 
 
 def response_command(
@@ -218,7 +217,7 @@ def response_command(
         for r in model.rules(min_lift=1.0)
     ]
     chosen = scores if members is None else scores[scores.customer_id.isin(set(members))].reset_index(drop=True)
-    _emit(summary, plain_frame(chosen), fmt, out_file, limit, "response")
+    _emit(summary, chosen, fmt, out_file, limit, "response")
 
 
 def _audience(
@@ -249,10 +248,9 @@ def _audience(
 def _emit(
     summary: dict[str, Any], scores: pd.DataFrame, fmt: OutputFormat, out_file: Path | None, limit: int, kind: str
 ) -> None:
-    records = scores.to_dict(orient="records")
+    records = plain_records(scores)
     if out_file is not None:
-        write_table_atomic(scores, out_file, out_format(out_file, fmt))
-        err.print(f"wrote {len(scores):,} members to {out_file}", markup=False)
+        write_frame(scores, out_file, fmt, noun="members")
         if fmt is not OutputFormat.table:
             return
     if fmt is OutputFormat.json:
