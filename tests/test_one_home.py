@@ -1,5 +1,5 @@
-"""Each idea has one home: a table made plain (:mod:`memberlens.io.jsonable`), and the copies that
-once stood beside it do not come back under their old names."""
+"""Each idea has one home: a table made plain and JSON written (:mod:`memberlens.io.jsonable`),
+and the copies that once stood beside them do not come back under their old names."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ GONE = {
     (None, "_plain_record"): "memberlens.io.jsonable.plain_records",
     (None, "_plain_dates"): "memberlens.io.files.write_table_atomic",
     (None, "write_member_list"): "memberlens.io.files.write_table_atomic",
+    (None, "_stable_numbers"): "memberlens.io.jsonable.json_text(..., floats=memberlens.format.stable)",
     ("cli/analyze.py", "_records"): "memberlens.io.jsonable.plain_records",
     ("segments/profile.py", "_records"): "memberlens.io.jsonable.plain_records",
 }
@@ -85,6 +86,28 @@ def _plain(frame):
 """
     assert dates_as_text_beside_missing(copy) == ["_plain"]
     assert dates_as_text_beside_missing("def day(v):\n    return v.isoformat()\n") == []
+
+
+# the modules that call json.dumps themselves, and why they do not write JSON with json_text
+JSON_DUMPS = {
+    Path("io/jsonable.py"): "the home: json_text",
+    Path("segments/saved.py"): "TOML text: a JSON string is a TOML basic string",
+    Path("reports/segment_explorer.py"): "a cache key (sort_keys), not a document",
+    Path(
+        "predict/_churn_persistence.py"
+    ): "the churn model's metadata inside a skops file (reworked on another branch)",
+}
+
+
+def test_json_is_written_by_json_text():
+    found = [
+        f"{path.relative_to(PACKAGE)}:{number}"
+        for path in sorted(PACKAGE.rglob("*.py"))
+        if path.relative_to(PACKAGE) not in JSON_DUMPS
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if "json.dumps(" in line or "json.dump(" in line
+    ]
+    assert not found, "write JSON with memberlens.io.jsonable.json_text:\n" + "\n".join(found)
 
 
 def hand_built() -> pd.DataFrame:

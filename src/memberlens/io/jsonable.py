@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
 
@@ -17,14 +18,15 @@ import pandas as pd
 from memberlens.format import missing
 
 
-def json_ready(value: Any) -> Any:
-    """``value`` with every nested container, number and date in a form JSON can hold exactly."""
+def json_ready(value: Any, floats: Callable[[float], float] | None = None) -> Any:
+    """``value`` with every nested container, number and date in a form JSON can hold exactly;
+    ``floats``, when given, applied to every (finite) float, e.g. :func:`memberlens.format.stable`."""
     if isinstance(value, dict):
-        return {str(k): json_ready(v) for k, v in value.items()}
+        return {str(k): json_ready(v, floats) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [json_ready(v) for v in value]
+        return [json_ready(v, floats) for v in value]
     if isinstance(value, np.ndarray):
-        return [json_ready(v) for v in value.tolist()]
+        return [json_ready(v, floats) for v in value.tolist()]
     if isinstance(value, np.generic):
         value = value.item()
     if isinstance(value, float) and not math.isfinite(value):
@@ -33,14 +35,30 @@ def json_ready(value: Any) -> Any:
         return None
     if isinstance(value, (pd.Timestamp, datetime, date)):
         return value.isoformat()
+    if isinstance(value, float) and floats is not None:
+        return floats(value)
     if isinstance(value, (str, int, float, bool)):
         return value
     return None if missing(value) else value
 
 
-def json_text(data: Any, indent: int | None = 2) -> str:
-    """Strict JSON text of ``data`` (see :func:`json_ready`), non-ASCII kept as written."""
-    return json.dumps(json_ready(data), ensure_ascii=False, indent=indent, allow_nan=False, default=str)
+def json_text(
+    data: Any,
+    indent: int | None = 2,
+    *,
+    separators: tuple[str, str] | None = None,
+    floats: Callable[[float], float] | None = None,
+) -> str:
+    """Strict JSON text of ``data`` (see :func:`json_ready`), non-ASCII kept as written: the one
+    JSON writer (the commands' output, files, saved models and rules, the report's charts)."""
+    return json.dumps(
+        json_ready(data, floats),
+        ensure_ascii=False,
+        indent=indent,
+        separators=separators,
+        allow_nan=False,
+        default=str,
+    )
 
 
 def plain_frame(frame: pd.DataFrame) -> pd.DataFrame:

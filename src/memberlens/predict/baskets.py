@@ -43,7 +43,7 @@ from scipy import sparse
 
 from memberlens.errors import ConfigError, InputError
 from memberlens.io.files import write_text_atomic
-from memberlens.io.jsonable import plain_records
+from memberlens.io.jsonable import json_text, plain_records
 from memberlens.predict._sample import in_seeded_sample
 from memberlens.snapshot import tables_as_of
 
@@ -478,7 +478,7 @@ class AssociationRuleModel:
 
     def save(self, path: str | Path) -> Path:
         """Write the rules, thresholds, cut-off and counts as JSON (atomically)."""
-        return write_text_atomic(path, json.dumps(self.to_dict(), ensure_ascii=False, indent=1) + "\n")
+        return write_text_atomic(path, json_text(self.to_dict(), indent=1) + "\n")
 
     @classmethod
     def load(cls, path: str | Path) -> AssociationRuleModel:

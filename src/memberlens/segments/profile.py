@@ -26,7 +26,6 @@ than ``min_count`` cohort members are marked ``small`` (unreliable).
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,7 +37,7 @@ import pandas as pd
 
 from memberlens.errors import ConfigError
 from memberlens.i18n import Messages
-from memberlens.io.jsonable import plain_records
+from memberlens.io.jsonable import json_text, plain_records
 from memberlens.segments.filters import CompiledFilter, columns_hint, compile_filter, visible_columns
 from memberlens.segments.observations import Finding, draw_findings, render_findings
 from memberlens.segments.spec import SegmentSpec, Support
@@ -114,7 +113,7 @@ class SegmentProfile:
         }
 
     def to_json(self, lang: str = "en", indent: int | None = 2) -> str:
-        return json.dumps(self.to_dict(lang), ensure_ascii=False, indent=indent, allow_nan=False)
+        return json_text(self.to_dict(lang), indent=indent)
 
 
 # -- the public entry --------------------------------------------------------------------------
