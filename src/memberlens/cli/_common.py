@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import click
+import pandas as pd
 import typer
 from click.core import ParameterSource
 from rich.console import Console
@@ -22,7 +23,7 @@ from typer.core import TyperGroup
 from memberlens.errors import ConfigError, MemberlensError
 from memberlens.io.engines import engine_limit_error
 from memberlens.io.faults import check_output_file, check_output_folder, environment_error
-from memberlens.io.files import csv_writer, table_format, text_safe
+from memberlens.io.files import csv_writer, table_format, text_safe, write_table_atomic
 from memberlens.io.jsonable import json_ready, json_text
 
 out = Console(highlight=False, soft_wrap=True)
@@ -122,6 +123,15 @@ def out_format(out: Path, fmt: Enum) -> str:
     source = ctx.get_parameter_source("fmt") if ctx is not None else None
     given = source not in (None, ParameterSource.DEFAULT, ParameterSource.DEFAULT_MAP)
     return table_format(out, fmt.value if given else None)
+
+
+def write_frame(frame: pd.DataFrame, out: Path, fmt: Enum | None, *, noun: str = "rows") -> None:
+    """A command's table to ``--out FILE``, atomically, by the one table writer
+    (:func:`memberlens.io.files.write_table_atomic`) in the format :func:`out_format` says (by the
+    name alone when ``fmt`` is None: a second file, such as ``monitor --members``); then one line
+    on stderr saying so."""
+    write_table_atomic(frame, out, table_format(out) if fmt is None else out_format(out, fmt))
+    err.print(f"wrote {len(frame):,} {noun} to {out}", markup=False)
 
 
 def _numeric(records: list[dict[str, Any]], column: str) -> bool:

@@ -7,7 +7,6 @@ from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
-import pandas as pd
 import typer
 
 from memberlens.analyses import AnalysisOptions
@@ -17,15 +16,15 @@ from memberlens.cli._common import (
     option_db,
     option_engine,
     option_out_file,
-    out_format,
     parse_as_of,
     print_records,
     say_nothing_to_show,
     why_nothing_before,
+    write_frame,
 )
 from memberlens.errors import ConfigError
 from memberlens.io.catalog import open_tables
-from memberlens.io.files import write_table_atomic
+from memberlens.io.jsonable import plain_records
 from memberlens.results import Results, result_names
 
 
@@ -107,9 +106,9 @@ def analyze_command(
         if frame.empty:
             say_nothing_to_show(_why_empty(workspace, name, options))
     if out is not None:
-        write_table_atomic(frame, out, out_format(out, fmt))
+        write_frame(frame, out, fmt)
         return
-    records = _records(frame)
+    records = plain_records(frame)
     print_records(records, OutputFormat(fmt.value), title=f"{name} ({len(records):,} rows)")
 
 
@@ -133,11 +132,3 @@ def _scheme(value: str):
             "a TOML file of [segment] tables, e.g. [champions] r = [5, 5] f = [4, 5]",
         ) from exc
     return {name: {k: tuple(v) for k, v in rule.items()} for name, rule in rules.items()}
-
-
-def _records(frame: pd.DataFrame) -> list[dict]:
-    clean = frame.astype(object).where(frame.notna(), None)
-    return [
-        {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in row.items()}
-        for row in clean.to_dict("records")
-    ]

@@ -8,7 +8,6 @@ from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
 
-import pandas as pd
 import typer
 
 from memberlens.analyses import AnalysisOptions
@@ -21,7 +20,6 @@ from memberlens.cli._common import (
     option_engine,
     option_out_file,
     out,
-    out_format,
     parse_as_of,
     parse_day,
     print_json,
@@ -29,10 +27,11 @@ from memberlens.cli._common import (
     renamed,
     say_nothing_to_show,
     why_nothing_before,
+    write_frame,
 )
 from memberlens.errors import ConfigError
 from memberlens.io.catalog import Tables, open_tables
-from memberlens.io.files import write_table_atomic
+from memberlens.io.jsonable import plain_records
 from memberlens.models import (
     PURCHASE_MODELS,
     GammaGammaModel,
@@ -301,32 +300,21 @@ def predict_command(
             _refuse_no_members(workspace, model.value, as_of, observation_end, calibration_end)
             prediction = (("discount_rate", discount_rate), ("clv_horizon", clv_horizon))
             frame = results.get("clv", clv_predictions=prediction)
-    frame = _plain(frame)
     if out_file:
-        write_table_atomic(frame, out_file, out_format(out_file, fmt))
-        err.print(f"wrote {len(frame)} members to {out_file}", markup=False)
+        write_frame(frame, out_file, fmt, noun="members")
         return
     if fmt is OutputFormat.table:
         shown = frame[[c for c in TABLE_COLUMNS if c in frame.columns]].head(limit)
         print_records(
-            shown.to_dict(orient="records"),
+            plain_records(shown),
             fmt,
             title=f"member value (first {len(shown)} of {len(frame)}; all columns with --format csv or json)",
         )
         return
-    print_records(frame.to_dict(orient="records"), fmt)
+    print_records(plain_records(frame), fmt)
 
 
 TABLE_COLUMNS = ("customer_id", "probability_alive", "expected_orders_30d", "next_order_date", "predicted_clv")
-
-
-def _plain(frame: pd.DataFrame) -> pd.DataFrame:
-    """Dates as YYYY-MM-DD text, NaN as null: what CSV and JSON readers expect."""
-    frame = frame.copy()
-    for column in frame.columns:
-        if pd.api.types.is_datetime64_any_dtype(frame[column]):
-            frame[column] = frame[column].dt.strftime("%Y-%m-%d")
-    return frame.astype(object).where(frame.notna(), None)
 
 
 @clv_app.command("evaluate")
@@ -378,7 +366,7 @@ def evaluate_command(
     }
     if tracking is not None:
         result["tracking_error"] = tracking_error(tracking)
-        result["tracking"] = _plain(tracking).to_dict(orient="records")
+        result["tracking"] = plain_records(tracking)
     if comparison is not None:
         result["comparison"] = comparison.to_dict(orient="records")
     if fmt is OutputFormat.json:

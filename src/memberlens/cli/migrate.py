@@ -17,13 +17,13 @@ from memberlens.cli._common import (
     option_db,
     option_engine,
     option_out_file,
-    out_format,
     parse_day,
     print_records,
+    write_frame,
 )
 from memberlens.errors import ConfigError
 from memberlens.io.catalog import open_tables
-from memberlens.io.files import write_table_atomic
+from memberlens.io.jsonable import plain_records
 from memberlens.migration import BASES, migrate
 
 Basis = Enum("Basis", {name.replace("-", "_"): name for name in BASES}, type=str)
@@ -92,13 +92,12 @@ def migrate_command(
         err.print(f"note: {note}", markup=False)
     frame = {"paths": result.paths, "members": result.members, "downgrades": result.downgrades}[show.value]
     if out_file is not None:
-        write_table_atomic(frame, out_file, out_format(out_file, fmt))
-        err.print(f"wrote {len(frame):,} rows to {out_file}", markup=False)
+        write_frame(frame, out_file, fmt)
         return
     if frame.empty:
         err.print(f"no {show.value} between {result.start} and {result.end}", markup=False)
     shown = frame.head(limit) if fmt is OutputFormat.table else frame
-    records = shown.astype(object).where(shown.notna(), None).to_dict("records")
+    records = plain_records(shown)
     print_records(
         records,
         fmt,

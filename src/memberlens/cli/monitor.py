@@ -16,15 +16,14 @@ from memberlens.cli._common import (
     option_db,
     option_engine,
     option_out_file,
-    out_format,
     parse_as_of,
     print_records,
+    write_frame,
 )
 from memberlens.errors import ConfigError
 from memberlens.i18n import Messages
 from memberlens.io.catalog import open_tables
 from memberlens.io.faults import check_output_file
-from memberlens.io.files import table_format, write_table_atomic
 from memberlens.monitor import DEFAULT_RULES, METRICS, alerts_at, load_rules, members_behind
 from memberlens.monitor.series import PERIOD_LENGTH
 from memberlens.snapshot import snapshot_of
@@ -70,15 +69,13 @@ def monitor_command(
         watch = alerts_at(snapshot, rules, period, churn_days=churn_days)
         members = members_behind(snapshot, watch.alerts, period, churn_days) if members_file is not None else None
     if members is not None:
-        write_table_atomic(members, members_file, table_format(members_file))
-        err.print(f"wrote {len(members):,} customers behind the alerts to {members_file}", markup=False)
+        write_frame(members, members_file, None, noun="customers behind the alerts")
     for rule, (key, values) in watch.not_judged.items():
         err.print(f"note: rule {rule.label!r} not judged: {Messages('en')(key, **values)}", markup=False)
     records = [alert.record() for alert in watch.alerts]
     if out_file is not None:
         columns = ["rule", "metric", "kind", "period_start", "value", "low", "high", "periods_held"]
-        write_table_atomic(pd.DataFrame(records, columns=columns), out_file, out_format(out_file, fmt))
-        err.print(f"wrote {len(records):,} alerts to {out_file}", markup=False)
+        write_frame(pd.DataFrame(records, columns=columns), out_file, fmt, noun="alerts")
     elif records:
         print_records(records, fmt, title=f"alerts as of {watch.day}")
     if not records:

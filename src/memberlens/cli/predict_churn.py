@@ -21,16 +21,16 @@ from memberlens.cli._common import (
     option_model_file,
     option_out_file,
     option_renamed,
-    out_format,
     parse_as_of,
     print_json,
     print_records,
     renamed,
     say_nothing_to_show,
     why_nothing_before,
+    write_frame,
 )
 from memberlens.io.catalog import open_tables
-from memberlens.io.files import write_table_atomic
+from memberlens.io.jsonable import plain_records
 from memberlens.predict.churn import ChurnModel, training_sample
 from memberlens.results import Results, Scored, scored_with
 
@@ -125,24 +125,15 @@ def churn_command(
         scores = scores[scores.risk_band == band.value].reset_index(drop=True)
         if scores.empty:
             say_nothing_to_show(f"no customer is in the {band.value} risk band")
-    _emit(model.summary(), _plain(scores), fmt, out_file, limit, "churn")
-
-
-def _plain(frame: pd.DataFrame) -> pd.DataFrame:
-    """Dates as YYYY-MM-DD text and NaN as null, as CSV and JSON readers expect."""
-    frame = frame.copy()
-    if "as_of" in frame.columns:
-        frame["as_of"] = frame["as_of"].astype(str)
-    return frame.astype(object).where(frame.notna(), None)
+    _emit(model.summary(), scores, fmt, out_file, limit, "churn")
 
 
 def _emit(
     summary: dict[str, Any], scores: pd.DataFrame, fmt: OutputFormat, out_file: Path | None, limit: int, kind: str
 ) -> None:
-    records = scores.to_dict(orient="records")
+    records = plain_records(scores)
     if out_file is not None:
-        write_table_atomic(scores, out_file, out_format(out_file, fmt))
-        err.print(f"wrote {len(scores):,} members to {out_file}", markup=False)
+        write_frame(scores, out_file, fmt, noun="members")
         if fmt is not OutputFormat.table:
             return
     if fmt is OutputFormat.json:

@@ -26,11 +26,12 @@ from memberlens.cli._common import (
     renamed,
     say_nothing_to_show,
     why_nothing_before,
+    write_frame,
 )
 from memberlens.errors import ConfigError
 from memberlens.i18n import Messages
 from memberlens.io.catalog import open_tables
-from memberlens.io.files import write_table_atomic
+from memberlens.io.jsonable import plain_records
 from memberlens.predict.rules import AssociationRuleModel
 from memberlens.reports.next_product import no_rules_sentence
 from memberlens.results import Results
@@ -138,17 +139,14 @@ def _emit(
 ) -> None:
     """Write all of ``frame`` to ``out_file``, or print it (the ``shown`` columns of the first
     ``limit`` rows as a table)."""
-    frame = _plain(frame)
     if out_file:
-        file_fmt = out_format(out_file, fmt)
-        write_table_atomic(frame if file_fmt in ("json", "parquet") else _joined(frame), out_file, file_fmt)
-        err.print(f"wrote {len(frame):,} rows to {out_file}", markup=False)
+        write_frame(frame if out_format(out_file, fmt) in ("json", "parquet") else _joined(frame), out_file, fmt)
         return
     if fmt is OutputFormat.json:
-        print_records(frame.to_dict(orient="records"), fmt)  # a rule's products stay lists
+        print_records(plain_records(frame), fmt)  # a rule's products stay lists
         return
     printed = frame if fmt is OutputFormat.csv or shown is None else frame[list(shown)]
-    records = _joined(printed).to_dict(orient="records")
+    records = plain_records(_joined(printed))
     if fmt is OutputFormat.table:
         print_records(
             records[:limit],
@@ -162,15 +160,6 @@ def _emit(
 def _joined(frame: pd.DataFrame) -> pd.DataFrame:
     """List cells (a rule's products) as ``a + b`` text, for tables, CSV and Excel."""
     return frame.map(lambda v: " + ".join(map(str, v)) if isinstance(v, (list, tuple, np.ndarray)) else v)
-
-
-def _plain(frame: pd.DataFrame) -> pd.DataFrame:
-    """Dates and times as ISO text (JSON's null for what is missing is :func:`json_text`'s)."""
-    frame = frame.copy()
-    for column in frame.columns:
-        if pd.api.types.is_datetime64_any_dtype(frame[column]):
-            frame[column] = frame[column].map(lambda v: None if pd.isna(v) else v.isoformat())
-    return frame
 
 
 __all__ = ["next_product_command"]

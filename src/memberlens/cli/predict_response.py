@@ -32,7 +32,6 @@ from memberlens.cli.predict_churn import (
     MediumOption,
     OutOption,
     _emit,
-    _plain,
     churn_scored,
 )
 from memberlens.errors import ConfigError
@@ -130,7 +129,7 @@ def response_command(
         for r in model.rules(min_lift=1.0)
     ]
     chosen = scores if members is None else scores[scores.customer_id.isin(set(members))].reset_index(drop=True)
-    _emit(summary, _plain(chosen), fmt, out_file, limit, "response")
+    _emit(summary, chosen, fmt, out_file, limit, "response")
 
 
 def _audience(

@@ -24,8 +24,7 @@ from memberlens.cli._common import err, option_as_of, option_db, option_engine, 
 from memberlens.errors import ConfigError
 from memberlens.i18n import LANGUAGES, Messages
 from memberlens.io.catalog import open_tables
-from memberlens.io.files import TABLE_FORMATS, write_text_atomic
-from memberlens.reports.exports import write_member_list
+from memberlens.io.files import TABLE_FORMATS, write_table_atomic, write_text_atomic
 from memberlens.reports.render import render_report
 from memberlens.reports.segment_explorer import SegmentExplorerSection
 from memberlens.schema.contract import SOURCE_TABLES
@@ -111,7 +110,7 @@ def segment_command(
             err.print(f"saved segment {save!r} in {path}", markup=False)
         if export is not None:
             members = select_members(customers, spec.where).to_pandas()
-            write_member_list(members, export, TABLE_FORMATS[export.suffix.lower()])
+            write_table_atomic(members, export, TABLE_FORMATS[export.suffix.lower()])
             err.print(f"export:  {export} ({len(members):,} members)", markup=False)
         if fmt is SegmentFormat.html:
             section = SegmentExplorerSection(

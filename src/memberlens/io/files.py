@@ -2,7 +2,9 @@
 it, so a reader never sees half a file; and a table is written one way, whatever the command.
 
 Tables (member lists, analysis results, predictions) are written as CSV, JSON, Parquet or Excel
-by :func:`write_table_atomic`. What spreadsheets open stays text: a text cell that begins with
+by :func:`write_table_atomic`, whatever wrote them: CSV and JSON hold the plain values the commands
+print (:func:`memberlens.io.jsonable.plain_frame`: dates as ISO text, null for what is missing);
+Parquet and Excel keep the values' types, a column of whole days as dates. What spreadsheets open stays text: a text cell that begins with
 ``=``, ``+``, ``-``, ``@``, a tab or a carriage return would be read as a formula by Excel,
 LibreOffice or Google Sheets (OWASP's "CSV injection"), so in CSV it is written with a leading
 ``'`` and in Excel as a string cell; numbers, negative ones included, are written as numbers.
@@ -27,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from memberlens.errors import ConfigError, InputError
-from memberlens.io.jsonable import json_text
+from memberlens.io.jsonable import json_text, plain_frame, plain_records, whole_days
 
 TABLE_FORMATS = {".csv": "csv", ".json": "json", ".parquet": "parquet", ".xlsx": "xlsx"}
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -131,7 +133,9 @@ def table_format(path: str | Path, requested: str | None = None, *, option: str 
 
 
 def write_table_atomic(frame: pd.DataFrame, path: str | Path, fmt: str) -> Path:
-    """Write ``frame`` to ``path`` as ``fmt`` (csv, json, parquet or xlsx), atomically."""
+    """Write ``frame`` to ``path`` as ``fmt`` (csv, json, parquet or xlsx), atomically: every
+    command's ``--out``, ``segment --export`` and the report's member lists (values as the
+    module's docstring says)."""
     writers = {"csv": _write_csv, "json": _write_json, "parquet": _write_parquet, "xlsx": _write_xlsx}
     if fmt not in writers:
         raise ConfigError(f"{path}: unknown table format {fmt!r}", "write .csv, .json, .parquet or .xlsx")
@@ -177,21 +181,35 @@ class _LineFeedRows:
 
 
 def _write_csv(frame: pd.DataFrame, tmp: Path, target: Path) -> None:
-    safe = frame.copy()
+    safe = plain_frame(frame)
     safe.columns = [text_safe(str(c)) for c in frame.columns]
     for position, dtype in enumerate(frame.dtypes):
-        if _may_hold_text(dtype):
-            safe.isetitem(position, frame.iloc[:, position].map(text_safe))
+        if _may_hold_text(dtype):  # cell by cell: Series.map would make [1, None] floats
+            cells = [text_safe(v) for v in safe.iloc[:, position]]
+            safe.isetitem(position, pd.Series(cells, index=safe.index, dtype=object))
     with open(tmp, "w", encoding="utf-8", newline="") as stream:
         safe.to_csv(_LineFeedRows(stream), index=False, lineterminator="\r\n")
 
 
 def _write_json(frame: pd.DataFrame, tmp: Path, target: Path) -> None:
-    tmp.write_text(json_text(frame.to_dict(orient="records"), indent=1) + "\n", encoding="utf-8")
+    tmp.write_text(json_text(plain_records(frame), indent=1) + "\n", encoding="utf-8")
 
 
 def _write_parquet(frame: pd.DataFrame, tmp: Path, target: Path) -> None:
-    frame.to_parquet(tmp, index=False)
+    _days_as_dates(frame).to_parquet(tmp, index=False)
+
+
+def _days_as_dates(frame: pd.DataFrame) -> pd.DataFrame:
+    """For the typed formats: a datetime column of whole days (:func:`whole_days`) as dates, the
+    others as timestamps without a time zone (Excel has none)."""
+    out = frame.copy()
+    for position, dtype in enumerate(frame.dtypes):
+        if pd.api.types.is_datetime64_any_dtype(dtype):
+            values = frame.iloc[:, position]
+            if values.dt.tz is not None:
+                values = values.dt.tz_localize(None)
+            out.isetitem(position, values.dt.date if whole_days(values) else values)
+    return out
 
 
 def _write_xlsx(frame: pd.DataFrame, tmp: Path, target: Path) -> None:
@@ -200,6 +218,7 @@ def _write_xlsx(frame: pd.DataFrame, tmp: Path, target: Path) -> None:
     from openpyxl.cell import WriteOnlyCell
 
     _refuse_control_characters(frame, target)
+    frame = _days_as_dates(frame)
     book = Workbook(write_only=True)
     sheet = book.create_sheet(sheet_name(target.stem))
 

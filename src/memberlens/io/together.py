@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from memberlens.io.files import leftover_prefix, leftovers, remove_leftovers, write_text_atomic
+from memberlens.io.jsonable import json_text
 
 STAGING = "memberlens-output"
 COMPLETE = ".complete"  # in a staging folder: the names to move in, once all are written
@@ -37,7 +38,7 @@ def files_together(out_dir: str | Path) -> Iterator[Path]:
     try:
         yield staging
         names = sorted(os.listdir(staging))
-        write_text_atomic(staging / COMPLETE, json.dumps(names))
+        write_text_atomic(staging / COMPLETE, json_text(names, indent=None))
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

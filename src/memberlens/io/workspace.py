@@ -18,7 +18,6 @@ replacing is asked for.
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 from collections.abc import Iterator
@@ -35,6 +34,7 @@ from memberlens.errors import InputError, MissingTableError
 from memberlens.io.engines import duckdb_settings
 from memberlens.io.faults import environment_error
 from memberlens.io.files import leftover_prefix, remove_leftovers
+from memberlens.io.jsonable import json_text
 from memberlens.io.ledger_tables import LEDGER_TABLE, SOURCES_TABLE, ledgers_from
 from memberlens.io.sources import quote_identifier
 from memberlens.io.together import files_together
@@ -277,7 +277,7 @@ class Workspace:
                 ledger.table,
                 ledger.location,
                 ledger.rows_read,
-                json.dumps({**ledger.details, **metadata}, ensure_ascii=False),
+                json_text({**ledger.details, **metadata}, indent=None),
                 datetime.now(UTC).replace(tzinfo=None),
             ],
         )

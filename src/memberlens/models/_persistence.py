@@ -18,6 +18,7 @@ from typing import Any
 from memberlens._version import __version__
 from memberlens.errors import InputError
 from memberlens.io.files import write_text_atomic
+from memberlens.io.jsonable import json_text
 from memberlens.models._base import BaseModel
 from memberlens.models._fitting import Boundary
 from memberlens.models._limits import LimitModel, reachable_limits
@@ -116,7 +117,7 @@ def models_to_json(*models: BaseModel) -> str:
         "memberlens_version": __version__,
         "models": [model_to_dict(m) for m in models],
     }
-    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    return json_text(document, indent=2) + "\n"
 
 
 def models_from_json(text: str, *, where: str = "model file") -> list[BaseModel]:

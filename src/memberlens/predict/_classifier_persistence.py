@@ -14,6 +14,7 @@ from typing import Any
 
 from memberlens.errors import InputError
 from memberlens.io.files import atomic_path
+from memberlens.io.jsonable import json_text
 
 FORMAT = "memberlens-prediction"
 FORMAT_VERSION = 1
@@ -54,7 +55,7 @@ def save_prediction_model(path: str | Path, kind: str, estimator: Any, metadata:
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "kind": kind,
-        "metadata": json.dumps(metadata, ensure_ascii=False, default=str),
+        "metadata": json_text(metadata, indent=None),
         "estimator": estimator,
     }
     with atomic_path(Path(path)) as tmp:

@@ -27,7 +27,6 @@ and rules), never pickle.
 
 from __future__ import annotations
 
-import json
 import math
 import warnings
 from dataclasses import dataclass
@@ -43,6 +42,7 @@ from scipy import sparse
 
 from memberlens.errors import InputError
 from memberlens.io.files import write_text_atomic
+from memberlens.io.jsonable import json_text, plain_records
 from memberlens.parameters import check_number
 from memberlens.predict._base import PredictionModel, read_json_model
 from memberlens.predict._sample import in_seeded_sample
@@ -412,7 +412,7 @@ class AssociationRuleModel(PredictionModel):
             "total_baskets": self.total_baskets_,
             "max_baskets": self.max_baskets,
             "frequent_items": self.n_frequent_items_,
-            "rules": [_plain_record(r) for r in rules.to_dict(orient="records")],
+            "rules": plain_records(rules),
         }
 
     @classmethod
@@ -444,28 +444,13 @@ class AssociationRuleModel(PredictionModel):
 
     def save(self, path: str | Path) -> Path:
         """Write the rules, thresholds, cut-off and counts as JSON (atomically)."""
-        return write_text_atomic(path, json.dumps(self.to_dict(), ensure_ascii=False, indent=1) + "\n")
+        return write_text_atomic(path, json_text(self.to_dict(), indent=1) + "\n")
 
     @classmethod
     def load(cls, path: str | Path) -> AssociationRuleModel:
         """Rules saved by :meth:`save`."""
         hint = "save rules with: memberlens predict next-product --save FILE.json"
         return cls.from_dict(read_json_model(path, "saved rules", hint), str(path))
-
-
-def _plain_record(record: dict[str, Any]) -> dict[str, Any]:
-    """A rule as JSON-ready values (lists of text, plain numbers, null for an infinite conviction)."""
-    out = {}
-    for key, value in record.items():
-        if isinstance(value, (list, tuple, np.ndarray)):
-            out[key] = [str(v) for v in value]
-        elif isinstance(value, np.generic):
-            out[key] = value.item()
-        elif isinstance(value, float) and not math.isfinite(value):
-            out[key] = None
-        else:
-            out[key] = value
-    return out
 
 
 __all__ = [

@@ -1,7 +1,7 @@
 """Member lists beside the report, for marketing tools: one file per list (RFM segment, cluster,
 lifecycle stage, and whatever later sections contribute, e.g. churn risk band), as CSV, Parquet
 or Excel, each written atomically by :func:`memberlens.io.files.write_table_atomic` (where text that
-a spreadsheet would take for a formula stays text)."""
+a spreadsheet would take for a formula stays text, and a column of days holds dates)."""
 
 from __future__ import annotations
 
@@ -52,23 +52,6 @@ def write_exports(
     paths = []
     for name, frame in collect_exports(ctx, sections).items():
         target = Path(out_dir) / f"{name}{FORMATS[fmt]}"
-        write_member_list(frame, target, fmt)
+        write_table_atomic(frame, target, fmt)
         paths.append(target)
     return paths
-
-
-def write_member_list(frame: pd.DataFrame, target: Path, fmt: str) -> Path:
-    """One member list as ``fmt`` (csv, json, parquet or xlsx), dates as dates where they are."""
-    return write_table_atomic(_plain_dates(frame), target, fmt)
-
-
-def _plain_dates(frame: pd.DataFrame) -> pd.DataFrame:
-    """Timestamps at midnight become dates; others stay timestamps (Excel has no time zones)."""
-    out = frame.copy()
-    for column in out.columns:
-        if pd.api.types.is_datetime64_any_dtype(out[column]):
-            values = out[column]
-            if values.dt.tz is not None:
-                values = values.dt.tz_localize(None)
-            out[column] = values.dt.date if (values.dropna() == values.dropna().dt.normalize()).all() else values
-    return out

@@ -9,11 +9,10 @@ names, ids) from being read as markup:
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from memberlens import format as f
-from memberlens.io.jsonable import json_ready
+from memberlens.io.jsonable import json_text
 
 
 def plain(text: Any) -> str:
@@ -28,17 +27,7 @@ def embed_json(data: Any) -> str:
     """JSON safe inside a ``<script>`` element of an HTML page; numbers to 12 significant digits
     (:func:`memberlens.format.stable`), like every number the report prints, so a chart
     is the same whatever order an engine added its values in."""
-    text = json.dumps(_stable_numbers(json_ready(data)), ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    text = json_text(data, indent=None, separators=(",", ":"), floats=f.stable)
     for char, escaped in _JSON_ESCAPES.items():
         text = text.replace(char, escaped)
     return text
-
-
-def _stable_numbers(value: Any) -> Any:
-    if isinstance(value, float):
-        return f.stable(value)
-    if isinstance(value, dict):
-        return {k: _stable_numbers(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_stable_numbers(v) for v in value]
-    return value

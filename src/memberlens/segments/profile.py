@@ -26,7 +26,6 @@ than ``min_count`` cohort members are marked ``small`` (unreliable).
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,6 +37,7 @@ import pandas as pd
 
 from memberlens.errors import ConfigError
 from memberlens.i18n import Messages
+from memberlens.io.jsonable import json_text, plain_records
 from memberlens.segments.filters import CompiledFilter, columns_hint, compile_filter, visible_columns
 from memberlens.segments.observations import Finding, draw_findings, render_findings
 from memberlens.segments.spec import SegmentSpec, Support
@@ -87,7 +87,7 @@ class SegmentProfile:
 
     def to_dict(self, lang: str = "en") -> dict[str, Any]:
         tables = {
-            name: _records(frame)
+            name: plain_records(frame)
             for name, frame in (
                 ("numeric", self.numeric),
                 ("distributions", self.distributions),
@@ -113,26 +113,7 @@ class SegmentProfile:
         }
 
     def to_json(self, lang: str = "en", indent: int | None = 2) -> str:
-        return json.dumps(self.to_dict(lang), ensure_ascii=False, indent=indent, allow_nan=False)
-
-
-def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    out = []
-    for row in frame.to_dict("records"):
-        out.append({str(k): _plain(v) for k, v in row.items()})
-    return out
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, (np.generic,)):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if value is pd.NA or value is pd.NaT or value is None:
-        return None
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    return value
+        return json_text(self.to_dict(lang), indent=indent)
 
 
 # -- the public entry --------------------------------------------------------------------------
