@@ -409,9 +409,8 @@ class Results:
         result built on another passes its own ``options`` on, so both are read alike.
         """
         result = lookup(name)
-        options = options or self.options
-        options = replace(options, **changes) if changes else options
-        key = (name, repr(options))
+        name, text, options = self._key(name, options, changes)
+        key = (name, text)
         if key not in self._values:
             for table in result.needs:
                 self.snapshot.table(table)  # raises naming a missing table
@@ -437,8 +436,14 @@ class Results:
         """Use ``value`` as the result ``name`` instead of computing it (e.g. a model fitted
         and saved earlier, scored on this date)."""
         lookup(name)
-        options = replace(self.options, **changes) if changes else self.options
-        self._values[(name, repr(options))] = value
+        self._values[self._key(name, None, changes)[:2]] = value
+
+    def _key(self, name: str, options: AnalysisOptions | None, changes: dict[str, Any]) -> tuple:
+        """``(name, repr(options), options)``: the options a result is computed with (these
+        results' own, or ``options``, changed by ``changes``) and the key it is kept under."""
+        options = options or self.options
+        options = replace(options, **changes) if changes else options
+        return name, repr(options), options
 
     def table(self, name: str, **changes: Any) -> pd.DataFrame:
         """The table view of the result ``name`` (what ``memberlens analyze`` prints); date
@@ -450,8 +455,7 @@ class Results:
                 f"tables: {', '.join(result_names(tables_only=True))}",
             )
         frame = result.table(self.get(name, **changes))
-        options = replace(self.options, **changes) if changes else self.options
-        dates = [c for c in self._dates.get((name, repr(options)), []) if c in frame.columns]
+        dates = [c for c in self._dates.get(self._key(name, None, changes)[:2], []) if c in frame.columns]
         return frame.assign(**{c: pd.to_datetime(frame[c]).dt.date for c in dates}) if dates else frame
 
 
