@@ -75,8 +75,8 @@ def test_the_report_on_spark_equals_the_duckdb_report(demo_parquet, spark_backen
         duck_html, duck = _report(ws)
     with open_tables("spark", folder) as tables:
         spark_html, spark = _report(tables)
-    assert len(duck._frames) >= 15  # every registry analysis the report shows
-    _same_frames(duck._frames, spark._frames)
+    assert len(duck.computed_frames()) >= 15  # every registry analysis the report shows
+    _same_frames(duck.computed_frames(), spark.computed_frames())
     duck_words, spark_words = _visible_text(duck_html), _visible_text(spark_html)
     # the only difference allowed: where the data came from
     duck_words = duck_words.replace(path.name, "LOCATION")
@@ -113,7 +113,7 @@ def test_duckdb_reads_a_parquet_folder_in_place(demo_parquet):
         assert [x.to_dict() for x in tables.ledgers()] == [x.to_dict() for x in ws.ledgers()]
         _, from_folder = _report(tables)
         _, from_workspace = _report(ws)
-    _same_frames(from_workspace._frames, from_folder._frames)
+    _same_frames(from_workspace.computed_frames(), from_folder.computed_frames())
 
 
 def test_engine_errors_name_the_problem(tmp_path, demo_parquet):

@@ -438,6 +438,11 @@ class Results:
         lookup(name)
         self._values[self._key(name, None, changes)[:2]] = value
 
+    def computed_frames(self) -> dict[tuple[str, str], pd.DataFrame]:
+        """Every result computed so far that is a table, by its cache key (name, options): what
+        a run read, to compare two runs (e.g. on two engines)."""
+        return {key: value for key, value in self._values.items() if isinstance(value, pd.DataFrame)}
+
     def _key(self, name: str, options: AnalysisOptions | None, changes: dict[str, Any]) -> tuple:
         """``(name, repr(options), options)``: the options a result is computed with (these
         results' own, or ``options``, changed by ``changes``) and the key it is kept under."""
