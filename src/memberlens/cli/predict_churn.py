@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import pandas as pd
 import typer
 
+from memberlens import format as f
 from memberlens.cli._common import (
     OutputFormat,
     err,
@@ -210,9 +211,9 @@ def response_command(
         t(
             "churn_risk.response_rule",
             conditions=describe_conditions(r, t),
-            rate=f"{r.response_rate:.1%}",
-            lift=f"{r.lift:.1f}×",
-            members=f"{r.members:,}",
+            rate=f.pct(r.response_rate),
+            lift=f.times(r.lift),
+            members=f.num(r.members, 0),
         )
         for r in model.rules(min_lift=1.0)
     ]
@@ -267,7 +268,7 @@ def _emit(
     sample = training_sample(summary)
     if sample is not None:
         err.print(
-            f"trained and checked on a seeded sample of {sample['fraction']:.1%} of the "
+            f"trained and checked on a seeded sample of {f.pct(sample['fraction'])} of the "
             f"{sample['customers_before_validation']:,} customers; every customer is scored",
             markup=False,
         )
