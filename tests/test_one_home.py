@@ -1,9 +1,11 @@
 """Each idea has one home: a table made plain and JSON written (:mod:`memberlens.io.jsonable`),
-and the copies that once stood beside them do not come back under their old names."""
+numbers written for people (:mod:`memberlens.format`, 12 significant digits first), and the
+copies that once stood beside them do not come back under their old names."""
 
 from __future__ import annotations
 
 import ast
+import re
 from datetime import date, datetime
 from pathlib import Path
 
@@ -11,6 +13,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from memberlens import format as f
+from memberlens.i18n import Messages
 from memberlens.io.jsonable import json_text, plain_frame, plain_records
 
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "memberlens"
@@ -22,6 +26,9 @@ GONE = {
     (None, "_plain_dates"): "memberlens.io.files.write_table_atomic",
     (None, "write_member_list"): "memberlens.io.files.write_table_atomic",
     (None, "_stable_numbers"): "memberlens.io.jsonable.json_text(..., floats=memberlens.format.stable)",
+    ("segments/observations.py", "_format"): "str() of Num, Count and Pct, written by memberlens.format",
+    ("cli/_common.py", "_cell"): "memberlens.format.terminal_cell",
+    ("referrals/key_referrers.py", "_money"): "memberlens.format.num(value, 2)",
     ("cli/analyze.py", "_records"): "memberlens.io.jsonable.plain_records",
     ("segments/profile.py", "_records"): "memberlens.io.jsonable.plain_records",
 }
@@ -108,6 +115,64 @@ def test_json_is_written_by_json_text():
         if "json.dumps(" in line or "json.dump(" in line
     ]
     assert not found, "write JSON with memberlens.io.jsonable.json_text:\n" + "\n".join(found)
+
+
+# modules that write numbers with a precision of their own (f"{x:.2f}", f"{x:.1%}"), and why
+NUMBER_FORMATS = {
+    Path("format.py"): "the home",
+    Path("models"): "the fits' diagnostics in errors and warnings (parameters to 3-4 digits): the models' own",
+}
+
+
+def number_formats(source: str) -> list[tuple[int, str]]:
+    """``(line, spec)`` of every f-string field in ``source`` that writes a number to a precision
+    or as a percentage; ``{n:,}`` (a count) and ``{x:g}`` (a value echoed as given) are not."""
+    return [
+        (node.lineno, spec)
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.FormattedValue) and node.format_spec is not None
+        for spec in ["".join(str(v.value) for v in node.format_spec.values if isinstance(v, ast.Constant))]
+        if re.search(r"\.\d|[f%e]$", spec)
+    ]
+
+
+def test_numbers_are_written_by_format():
+    found = [
+        f"{path.relative_to(PACKAGE)}:{line}: {spec!r}"
+        for path in sorted(PACKAGE.rglob("*.py"))
+        if not any(path.relative_to(PACKAGE).is_relative_to(home) for home in NUMBER_FORMATS)
+        for line, spec in number_formats(path.read_text(encoding="utf-8"))
+    ]
+    assert not found, "write numbers with memberlens.format (num, pct, times, number):\n" + "\n".join(found)
+
+
+def test_the_number_check_sees_a_precision():
+    source = 'a = f"{x:,.2f} {y:.1%} {z:.1f}× {n:,} {v:g} {w:.{d}f}"\n'
+    assert [spec for _, spec in number_formats(source)] == [",.2f", ".1%", ".1f", ".f"]
+
+
+def test_messages_and_the_command_line_write_numbers_by_the_stable_rule():
+    """Engines add floats in different orders: 905.7499999999999 on one, 905.7500000000001 on
+    another; every number people read is rounded from 12 significant digits (README)."""
+    t = Messages("en")
+    low, high = 1.0049999999999999, 1.0050000000000001  # f"{x:.2f}": "1.00" and "1.01"
+    assert t.number(low) == t.number(high) == f.number(high) == "1.00"
+    assert f.terminal_cell(low) == f.terminal_cell(high) == "1.00"
+    low, high = 0.12349999999999999, 0.12350000000000001  # f"{x:.1%}": "12.3%" and "12.4%"
+    assert t.percent(low) == t.percent(high) == "12.3%"
+    assert t.number(2.9999999999999996) == "3" and t.number(1234.5) == "1,234.50"
+    assert t.percent(0.1234) == "12.3%" and t.number(float("nan")) == f.DASH
+    assert [f.terminal_cell(v) for v in (None, 12345, 1234.5, 12.345, 0.0123456, True, "x")] == [
+        "",
+        "12,345",
+        "1,234",
+        "12.35",
+        "0.01235",
+        "True",
+        "x",
+    ]
+    assert f.num(12345678901234567) == "12,345,678,901,234,567"  # an integer is written exactly
+    assert f.pct(0.1234, signed=True) == "+12.3%" and f.pct(-0.1, signed=True) == "-10.0%"
 
 
 def hand_built() -> pd.DataFrame:

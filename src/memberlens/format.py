@@ -1,17 +1,22 @@
 """Formatting numbers, dates and names for what people read: the report's sentences and tables,
-the segment explorer's findings."""
+the segment explorer's findings, the messages' numbers (:meth:`memberlens.i18n.Messages.number`)
+and the tables the command line prints. Every number goes through :func:`stable` first."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from datetime import date, datetime
+from numbers import Integral
 from typing import Any
 
 import pandas as pd
 
-from memberlens.i18n import Messages
-
 DASH = "–"
+
+#: a message catalogue: ``t("cluster.high_value")`` (:class:`memberlens.i18n.Messages`, which
+#: formats its numbers here, so this module names only the call)
+Catalogue = Callable[..., str]
 
 
 def missing(value: Any) -> bool:
@@ -30,9 +35,12 @@ def stable(value: float) -> float:
 
 
 def num(value: Any, digits: int | None = None) -> str:
-    """``1,234`` for whole numbers and large values, ``12.35`` otherwise; ``–`` when missing."""
+    """``1,234`` for whole numbers and large values, ``12.35`` otherwise; ``–`` when missing. An
+    integer with no decimals asked for is written exactly (no float has all of a long id's digits)."""
     if missing(value):
         return DASH
+    if _integer(value) and not digits:
+        return f"{int(value):,}"
     value = stable(float(value))
     if math.isinf(value):
         return "∞" if value > 0 else "-∞"
@@ -41,8 +49,20 @@ def num(value: Any, digits: int | None = None) -> str:
     return f"{value:,.{digits}f}"
 
 
-def pct(share: Any, digits: int = 1) -> str:
-    return DASH if missing(share) else f"{stable(float(share) * 100):.{digits}f}%"
+def number(value: Any) -> str:
+    """``1,234`` for a whole number, ``1,234.57`` otherwise: the numbers in messages' sentences and
+    in the report's table cells (:meth:`memberlens.i18n.Messages.number`)."""
+    if missing(value) or _integer(value):
+        return num(value, 0)
+    return num(value, 0 if stable(float(value)).is_integer() else 2)
+
+
+def pct(share: Any, digits: int = 1, *, signed: bool = False) -> str:
+    """``12.3%``; ``+12.3%`` when ``signed`` and above zero."""
+    if missing(share):
+        return DASH
+    text = f"{stable(float(share) * 100):.{digits}f}%"
+    return "+" + text if signed and float(share) > 0 else text
 
 
 def times(ratio: Any) -> str:
@@ -68,7 +88,7 @@ def period(value: Any, kind: str = "month") -> str:
     return ts.strftime("%Y-%m-%d")
 
 
-def label(t: Messages, group: str, name: Any) -> str:
+def label(t: Catalogue, group: str, name: Any) -> str:
     """The catalogue's label for a named thing (segment, stage, cluster...), or the name itself
     (a user-defined segment, a product): never an error."""
     text = str(name)
@@ -80,7 +100,7 @@ def label(t: Messages, group: str, name: Any) -> str:
         return text
 
 
-def cluster_label(t: Messages, name: str) -> str:
+def cluster_label(t: Catalogue, name: str) -> str:
     """Clusters are named by value rank: ``high value``, ``developing [n]``, ``low value``."""
     parts = name.split()
     try:
@@ -89,6 +109,26 @@ def cluster_label(t: Messages, name: str) -> str:
         return t("cluster." + "_".join(parts))
     except (KeyError, ValueError, IndexError):
         return name
+
+
+def terminal_cell(value: Any) -> str:
+    """A cell of a table the command line prints: integers and values from 1,000 as ``1,234``,
+    from 1 as ``12.35``, smaller ones to four significant digits (``0.01234``); empty when
+    missing; text as it is."""
+    if missing(value):
+        return ""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return str(value)
+    if isinstance(value, int):
+        return num(value, 0)
+    value = stable(value)
+    if math.isinf(value) or abs(value) >= 1000:
+        return num(value, 0)
+    return num(value, 2) if abs(value) >= 1 else f"{value:.4g}"
+
+
+def _integer(value: Any) -> bool:
+    return isinstance(value, Integral) and not isinstance(value, bool)
 
 
 def cell(value: Any) -> Any:
@@ -102,5 +142,5 @@ def cell(value: Any) -> Any:
     if hasattr(value, "item"):  # numpy scalars
         value = value.item()
     if isinstance(value, float) and not value.is_integer():
-        return round(value, 4)
+        return round(stable(value), 4)
     return value

@@ -13,6 +13,7 @@ from functools import cache
 from importlib import resources
 from typing import Any, TypeVar
 
+from memberlens import format as f
 from memberlens.errors import ConfigError, MemberlensError
 
 LANGUAGES = ("en", "zh")
@@ -66,10 +67,12 @@ class Messages:
             return reason
 
     def number(self, value: float | int) -> str:
-        return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}"
+        """``1,234`` or ``1,234.57`` (:func:`memberlens.format.number`), the same in every language."""
+        return f.number(value)
 
     def percent(self, share: float) -> str:
-        return f"{share:.1%}"
+        """``12.3%`` (:func:`memberlens.format.pct`)."""
+        return f.pct(share)
 
 
 def said(error: type[E], key: str, hint: str | None = None, **values: Any) -> E:

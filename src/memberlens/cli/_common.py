@@ -20,6 +20,7 @@ from rich.table import Table
 from rich.text import Text
 from typer.core import TyperGroup
 
+from memberlens import format as f
 from memberlens.errors import ConfigError, MemberlensError
 from memberlens.io.engines import engine_limit_error
 from memberlens.io.faults import check_output_file, check_output_folder, environment_error
@@ -95,7 +96,7 @@ def print_records(records: list[dict[str, Any]], fmt: OutputFormat, *, title: st
         for column in columns:
             table.add_column(Text(column), justify="right" if _numeric(records, column) else "left")
         for record in records:
-            table.add_row(*(Text(_cell(record.get(c))) for c in columns))  # never markup
+            table.add_row(*(Text(f.terminal_cell(record.get(c))) for c in columns))  # never markup
         out.print(table)
 
 
@@ -136,20 +137,6 @@ def write_frame(frame: pd.DataFrame, out: Path, fmt: Enum | None, *, noun: str =
 
 def _numeric(records: list[dict[str, Any]], column: str) -> bool:
     return all(isinstance(r.get(column), (int, float)) for r in records if r.get(column) is not None)
-
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return f"{value:,}"
-    if isinstance(value, float):
-        if value != value:
-            return ""
-        if abs(value) >= 1000:
-            return f"{value:,.0f}"
-        return f"{value:,.2f}" if abs(value) >= 1 else f"{value:.4g}"
-    return str(value)
 
 
 def say_nothing_to_show(why: str) -> None:

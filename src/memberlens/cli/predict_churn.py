@@ -11,6 +11,7 @@ from typing import Annotated, Any
 import pandas as pd
 import typer
 
+from memberlens import format as f
 from memberlens.analyses import AnalysisOptions
 from memberlens.cli._common import (
     OutputFormat,
@@ -150,7 +151,7 @@ def _emit(
     sample = training_sample(summary)
     if sample is not None:
         err.print(
-            f"trained and checked on a seeded sample of {sample['fraction']:.1%} of the "
+            f"trained and checked on a seeded sample of {f.pct(sample['fraction'])} of the "
             f"{sample['customers_before_validation']:,} customers; every customer is scored",
             markup=False,
         )

@@ -11,6 +11,7 @@ from typing import Annotated
 import pandas as pd
 import typer
 
+from memberlens import format as f
 from memberlens.analyses import AnalysisOptions
 from memberlens.cli._common import (
     OutputFormat,
@@ -122,9 +123,9 @@ def response_command(
         t(
             "churn_risk.response_rule",
             conditions=describe_conditions(r, t),
-            rate=f"{r.response_rate:.1%}",
-            lift=f"{r.lift:.1f}×",
-            members=f"{r.members:,}",
+            rate=f.pct(r.response_rate),
+            lift=f.times(r.lift),
+            members=f.num(r.members, 0),
         )
         for r in model.rules(min_lift=1.0)
     ]

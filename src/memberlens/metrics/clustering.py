@@ -20,6 +20,7 @@ from sklearn.metrics import silhouette_score
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
+from memberlens import format as f
 from memberlens.errors import ConfigError, InputError
 from memberlens.i18n import said
 
@@ -146,7 +147,8 @@ def _silhouette_words(curve: pd.DataFrame, chosen: int) -> str:
     if curve.silhouette.isna().all():  # every k put the (few, alike) customers in one group
         return "no k separates the customers (no silhouette)"
     best = int(curve.loc[curve.silhouette.idxmax(), "k"])
-    return f"silhouette {curve.set_index('k').silhouette[chosen]:.2f} (highest: k={best}, {curve.silhouette.max():.2f})"
+    chosen_silhouette, highest = curve.set_index("k").silhouette[chosen], curve.silhouette.max()
+    return f"silhouette {f.num(chosen_silhouette, 2)} (highest: k={best}, {f.num(highest, 2)})"
 
 
 def _profiles(frame: pd.DataFrame) -> pd.DataFrame:

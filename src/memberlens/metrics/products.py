@@ -17,4 +17,6 @@ def name_products(orders: ir.Table, product_ids: Sequence | None = None) -> ir.T
         rows = rows.filter(rows.product_id.isin(list(product_ids)))
     counts = rows.group_by(["product_id", "product_name"]).aggregate(lines=ibis._.count())
     rank = ibis.row_number().over(group_by="product_id", order_by=[ibis.desc("lines"), "product_name"])
-    return counts.mutate(_rank=rank).filter(ibis._._rank == 0).select("product_id", "product_name").order_by("product_id")
+    return (
+        counts.mutate(_rank=rank).filter(ibis._._rank == 0).select("product_id", "product_name").order_by("product_id")
+    )

@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from memberlens import format as f
 from memberlens.errors import ConfigError
 
 KINDS = ("threshold", "change", "auto")
@@ -77,9 +78,7 @@ class Rule:
         if self.kind == "threshold":
             return f"{self.watched} {'below' if self.direction == 'down' else 'above'} {self.limit:g}"
         if self.kind == "change":
-            return (
-                f"{self.watched} {'down' if self.direction == 'down' else 'up'} {self.limit:.0%} on its {self.baseline}"
-            )
+            return f"{self.watched} {'down' if self.direction == 'down' else 'up'} {f.pct(self.limit, 0)} on its {self.baseline}"
         return f"{self.watched} off its seasonal range ({self.direction})"
 
 

@@ -47,6 +47,7 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
+from memberlens import format as f
 from memberlens.errors import InputError
 from memberlens.i18n import Messages
 from memberlens.io.files import write_text_atomic
@@ -536,7 +537,7 @@ def reason_codes(row: Any, reasons: tuple[str, ...]) -> list[str]:
 
 def _times(value: float) -> str:
     """``6,185`` for large ratios, ``21.3`` below 100: the "×" comes from the message."""
-    return f"{value:,.0f}" if value >= 100 else f"{value:,.1f}"
+    return f.num(value, 0 if value >= 100 else 1)
 
 
 def explain_order(row: Any, t: Messages) -> list[str]:
@@ -622,7 +623,7 @@ def explain_member(row: Any, t: Messages) -> list[str]:
                     spend=t.number(row.spend),
                     ratio=_times(row.spend_ratio),
                     median=t.number(row.median_spend),
-                    z=f"{row.spend_z:.1f}",
+                    z=f.num(row.spend_z, 1),
                 )
             )
     return out

@@ -37,6 +37,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.model_selection import GroupKFold, StratifiedKFold
 from sklearn.tree import DecisionTreeClassifier
 
+from memberlens import format as f
 from memberlens.errors import ConfigError, InputError
 from memberlens.i18n import said
 from memberlens.metrics._arith import money_sum, ratio
@@ -196,11 +197,11 @@ def describe_conditions(rule: Rule, t: Callable[..., str]) -> str:
     for c in rule.conditions:
         feature = t(f"churn_feature.{c.feature}")
         if c.feature in MONEY_FEATURES:
-            parts.append(t(f"response_rule.{c.op}", feature=feature, value=f"{c.value:,.0f}"))
+            parts.append(t(f"response_rule.{c.op}", feature=feature, value=f.num(c.value, 0)))
         elif c.op == "gt":
-            parts.append(t("response_rule.at_least", feature=feature, value=f"{math.floor(c.value) + 1:,}"))
+            parts.append(t("response_rule.at_least", feature=feature, value=f.num(math.floor(c.value) + 1, 0)))
         else:
-            parts.append(t("response_rule.le", feature=feature, value=f"{math.floor(c.value):,}"))
+            parts.append(t("response_rule.le", feature=feature, value=f.num(math.floor(c.value), 0)))
     return t("response_rule.and").join(parts) if parts else t("response_rule.everyone")
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from memberlens import format as f
 from memberlens.i18n import Messages
 from memberlens.parameters import check_number
 from memberlens.referrals.network import ReferralNetwork
@@ -70,10 +71,6 @@ def select_key_referrers(network: ReferralNetwork, *, key_ratio: float = KEY_RAT
     return chosen.loc[:, list(COLUMNS)].reset_index(drop=True)
 
 
-def _money(t: Messages, value: float) -> str:
-    return f"{float(f'{value:.12g}'):,.2f}"  # 12 significant digits first: the same text on every engine
-
-
 def describe_key_referrer(row, t: Messages, *, network_size: int, decay: float) -> str:
     """Why a member is a key referrer, in words, from the numbers of its row."""
     parts = [
@@ -85,8 +82,8 @@ def describe_key_referrer(row, t: Messages, *, network_size: int, decay: float) 
         ),
         t(
             "referrals.reason_value",
-            revenue=_money(t, row.cascade_revenue),
-            value=_money(t, row.referral_value),
+            revenue=f.num(row.cascade_revenue, 2),
+            value=f.num(row.referral_value, 2),
             decay=f"{decay:g}",
         ),
     ]
@@ -94,8 +91,8 @@ def describe_key_referrer(row, t: Messages, *, network_size: int, decay: float) 
         parts.append(
             t(
                 "referrals.reason_ratio",
-                ratio=f"{row.referral_value / row.own_revenue:,.1f}",
-                own=_money(t, row.own_revenue),
+                ratio=f.num(row.referral_value / row.own_revenue, 1),
+                own=f.num(row.own_revenue, 2),
             )
         )
     else:

@@ -24,21 +24,31 @@ TOP_LIFTS = 3  # numeric columns named per direction
 
 
 # -- numbers with their format (the same in every language) ------------------------------------
+# each written by memberlens.format when a sentence is rendered (str(value))
 @dataclass(frozen=True)
 class Num:
     value: float | None
     digits: int | None = None
+
+    def __str__(self) -> str:
+        return f.num(self.value, self.digits)
 
 
 @dataclass(frozen=True)
 class Count:
     value: int
 
+    def __str__(self) -> str:
+        return f.num(self.value, 0)
+
 
 @dataclass(frozen=True)
 class Pct:
     value: float | None
     signed: bool = False
+
+    def __str__(self) -> str:
+        return f.pct(self.value, signed=self.signed)
 
 
 @dataclass(frozen=True)
@@ -51,19 +61,6 @@ class Finding:
     action: bool = False
 
 
-def _format(value: Any) -> str:
-    if isinstance(value, Count):
-        return f.num(value.value, 0)
-    if isinstance(value, Num):
-        return f.num(value.value, value.digits)
-    if isinstance(value, Pct):
-        if value.value is None or (isinstance(value.value, float) and math.isnan(value.value)):
-            return f.DASH
-        text = f.pct(value.value)
-        return ("+" + text) if value.signed and value.value > 0 else text
-    return str(value)
-
-
 def render_findings(findings: list[Finding], t: Messages) -> dict[str, list[str]]:
     """The findings as sentences: ``{"observations": [...], "recommendations": [...]}``."""
     out: dict[str, list[str]] = {"observations": [], "recommendations": []}
@@ -73,7 +70,7 @@ def render_findings(findings: list[Finding], t: Messages) -> dict[str, list[str]
 
 
 def render(finding: Finding, t: Messages) -> str:
-    return t(f"explorer.{finding.key}", **{k: _format(v) for k, v in finding.values.items()})
+    return t(f"explorer.{finding.key}", **{k: str(v) for k, v in finding.values.items()})
 
 
 # -- drawing findings from a profile ------------------------------------------------------------
