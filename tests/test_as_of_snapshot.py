@@ -32,6 +32,7 @@ from memberlens.ingest import ingest
 from memberlens.io.catalog import open_tables
 from memberlens.io.workspace import Workspace
 from memberlens.reports.render import write_reports
+from memberlens.results import Results
 
 pytestmark = pytest.mark.slow  # builds four demo workspaces and runs every analysis on two
 
@@ -157,14 +158,20 @@ def _frame(result) -> pd.DataFrame:
     return frame.reset_index(drop=True)
 
 
+# the tables of the models fitted on the snapshot, beside the descriptive analyses
+MODEL_TABLES = ("clv", "clusters", "cluster-curve", "referral-cascades", "key-referrers")
+
+
 def _analyses(tables) -> dict[str, pd.DataFrame]:
     options = AnalysisOptions(as_of=D)
     # every analysis of the source tables (score-history reads what memberlens score stored)
-    return {
+    frames = {
         name: _frame(run_analysis(tables, name, options))
         for name, analysis in ANALYSES.items()
         if "member_scores" not in analysis.needs
     }
+    results = Results(tables, options=options)
+    return frames | {name: results.get(name) for name in MODEL_TABLES}
 
 
 @pytest.fixture(scope="module")
@@ -305,7 +312,6 @@ def test_on_spark_the_report_at_as_of_ignores_later_rows(shops, spark_backend, t
     """The report of the shop with absurd later rows, on Spark, says and draws what the DuckDB
     report of the shop as it stood says and draws (but for the ingest ledger's section)."""
     from memberlens.reports.render import render_report
-    from memberlens.results import Results
 
     options = AnalysisOptions(as_of=D)
     with Workspace(shops["cut"], read_only=True) as ws:

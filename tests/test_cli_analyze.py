@@ -11,6 +11,7 @@ import pytest
 
 from memberlens import Workspace, ingest
 from memberlens.analyses import ANALYSES, AnalysisOptions, run_analysis
+from memberlens.results import Results
 
 ORDERS = pd.DataFrame(
     {
@@ -86,7 +87,7 @@ def test_clv_from_the_cli_is_the_analysis(run_cli, demo_workspace):
     assert result.exit_code == 0, result.stderr
     printed = pd.DataFrame(json.loads(result.stdout))
     with Workspace(path, read_only=True) as ws:
-        expected = run_analysis(ws, "clv", AnalysisOptions(as_of=pd.Timestamp("2024-07-01").date())).to_pandas()
+        expected = Results(ws, as_of=pd.Timestamp("2024-07-01").date()).get("clv")
     assert printed.customer_id.tolist() == expected.customer_id.tolist()
     assert pd.to_datetime(printed.last_order_date).max() < pd.Timestamp("2024-07-01")
     assert (printed.probability_alive - expected.probability_alive).abs().max() < 1e-9

@@ -16,6 +16,7 @@ from conftest import build_demo_orders
 from memberlens.analyses import AnalysisOptions, cluster_result, run_analysis
 from memberlens.io.workspace import Workspace
 from memberlens.migration import APPEARED, LEFT, clv_bands, migrate
+from memberlens.results import Results
 from memberlens.snapshot import snapshot_of
 
 START, END = date(2023, 10, 1), date(2024, 4, 1)
@@ -96,7 +97,7 @@ def test_members_carry_their_value_at_the_second_date(demo_workspace):
     path, _ = demo_workspace
     with Workspace(path, read_only=True) as ws:
         result = migrate(ws, "rfm-segment", START, END)
-        clv = run_analysis(ws, "clv", AnalysisOptions(as_of=END)).to_pandas().set_index("customer_id").predicted_clv
+        clv = Results(ws, as_of=END).get("clv").set_index("customer_id").predicted_clv
     members = result.members.set_index("customer_id")
     assert np.allclose(members.value_at_end, clv.reindex(members.index), rtol=1e-12, equal_nan=True)
     per_path = result.paths.set_index(["from_state", "to_state"]).value_at_end
@@ -222,7 +223,6 @@ def test_online_retail_from_june_to_december(shared_data, tmp_path, run_cli):
     from memberlens.i18n import Messages
     from memberlens.reports.base import ReportContext
     from memberlens.reports.migration import MigrationSection
-    from memberlens.results import Results
 
     db = tmp_path / "uci.duckdb"
     assert (

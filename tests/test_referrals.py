@@ -23,7 +23,7 @@ from conftest import load
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from memberlens.analyses import AnalysisOptions, run_analysis
+from memberlens.analyses import AnalysisOptions, referral_cascades, referral_network
 from memberlens.referrals.cascades import compute_cascades
 from memberlens.referrals.graph import referral_graph
 from memberlens.referrals.key_referrers import select_key_referrers
@@ -486,9 +486,11 @@ def test_as_of_leaves_later_referrals_out():
     referrals = chain(6)  # c00 -> c01 at hour 0, ... c05 -> c06 at hour 5
     tables = {"referrals": load(con, "r", referrals), "orders": load(con, "o", revenues(referrals))}
     snapshot = take_snapshot(tables, date(2024, 1, 1))
-    assert run_analysis(snapshot, "referral-cascades", AnalysisOptions()).empty
+    assert referral_cascades(referral_network(snapshot, AnalysisOptions())).empty
     later = take_snapshot(tables, date(2024, 1, 2))
     assert (
-        run_analysis(later, "referral-cascades", AnalysisOptions()).set_index("customer_id").loc["c00", "cascade_size"]
+        referral_cascades(referral_network(later, AnalysisOptions()))
+        .set_index("customer_id")
+        .loc["c00", "cascade_size"]
         == 6
     )

@@ -8,12 +8,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from memberlens.analyses import AnalysisOptions, run_analysis
 from memberlens.i18n import Messages
 from memberlens.ingest import ingest
 from memberlens.io.workspace import Workspace
 from memberlens.reports.base import ReportContext
 from memberlens.reports.clv import ClvSection
+from memberlens.results import Results
 
 
 def _number(text: str) -> float:
@@ -27,7 +27,7 @@ def clv_view(demo_workspace):
         ctx = ReportContext(ws, Messages("en"))
         content = ClvSection().build(ctx)
         exports = ClvSection().exports(ctx)
-        members = run_analysis(ws, "clv", AnalysisOptions()).to_pandas()
+        members = Results(ws).get("clv")
     return content, exports, members
 
 

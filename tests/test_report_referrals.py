@@ -15,6 +15,7 @@ from memberlens.analyses import AnalysisOptions, run_analysis
 from memberlens.reports.exports import write_exports
 from memberlens.reports.referrals import ReferralsSection
 from memberlens.reports.render import render_report
+from memberlens.results import Results
 
 pytestmark = pytest.mark.slow  # a demo shop and its report section
 
@@ -37,9 +38,10 @@ def test_the_section_shows_the_analyses_numbers_in_both_languages(shop, tmp_path
         en = render_report(ws, sections=[ReferralsSection()])
         zh = render_report(ws, lang="zh", sections=[ReferralsSection()])
         program = run_analysis(ws, "referrals", AnalysisOptions()).set_index("group")
-        key = run_analysis(ws, "key-referrers", AnalysisOptions())
-        key_zh = run_analysis(ws, "key-referrers", AnalysisOptions(lang="zh"))
-        cascades = run_analysis(ws, "referral-cascades", AnalysisOptions())
+        results = Results(ws)
+        key = results.get("key-referrers")
+        key_zh = results.get("key-referrers", lang="zh")
+        cascades = results.get("referral-cascades")
         paths = write_exports(ws, tmp_path / "exports", "csv", sections=[ReferralsSection()])
     specs = chart_specs(en)
     assert set(specs) == {"referrals-cascades", "referrals-groups", "referrals-tree"}

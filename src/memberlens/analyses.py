@@ -1,9 +1,11 @@
-"""The named analyses of ``memberlens analyze NAME`` and of the report: one registry.
+"""The descriptive analyses (trends, RFM, cohorts, KPIs ...) and the model fits they share.
 
-Each analysis names the workspace tables it needs and turns them (plus options) into a table —
-an Ibis expression for everything computed in the engine, a pandas frame for clustering. Every
-analysis reads one :class:`memberlens.snapshot.Snapshot`: the tables as they stood at the start
-of ``--as-of`` (or of the day after the last order); none filters by date itself.
+Each analysis of :data:`ANALYSES` names the workspace tables it needs and turns them (plus
+options) into a table — an Ibis expression computed in the engine (the referral program's
+counts, which come from the graph, as a pandas frame). The fits at the end — CLV, clusters, the
+referral network — are what :mod:`memberlens.results` builds its model results on. Everything
+reads one :class:`memberlens.snapshot.Snapshot`: the tables as they stood at the start of
+``--as-of`` (or of the day after the last order); none filters by date itself.
 """
 
 from __future__ import annotations
@@ -21,7 +23,6 @@ from memberlens import metrics
 from memberlens.errors import ConfigError
 from memberlens.io.catalog import Tables
 from memberlens.referrals.graph import referral_graph
-from memberlens.referrals.key_referrers import select_key_referrers
 from memberlens.referrals.network import analyse_referral_network
 from memberlens.referrals.program import summarise_referral_program
 from memberlens.snapshot import Snapshot, snapshot_of
@@ -188,18 +189,6 @@ ANALYSES: dict[str, Analysis] = {
             lambda t, o: metrics.summarise_abc(metrics.classify_abc(_orders(t), o.by)),
         ),
         Analysis(
-            "clusters",
-            ("orders",),
-            "k-means cluster profiles on log RFM (--k to fix k)",
-            lambda t, o: _clusters(t, o).profiles,
-        ),
-        Analysis(
-            "cluster-curve",
-            ("orders",),
-            "inertia and silhouette for k = 2..10 and the chosen k",
-            lambda t, o: _cluster_curve(t, o),
-        ),
-        Analysis(
             "kpis",
             ("members", "orders"),
             "member-operations KPIs per period",
@@ -210,12 +199,6 @@ ANALYSES: dict[str, Analysis] = {
                 marketing_costs=t.tables.get("marketing_costs"),
                 period=o.period,
             ),
-        ),
-        Analysis(
-            "clv",
-            ("orders",),
-            "per member P(alive), expected orders, next order and predicted CLV (BG/NBD + Gamma-Gamma)",
-            lambda t, o: _member_value_fit(t, o).predictions().order_by("customer_id"),
         ),
         Analysis(
             "score-history",
@@ -236,20 +219,6 @@ ANALYSES: dict[str, Analysis] = {
             "per referred buyer, referrals not counted",
             lambda t, o: _referral_program(t),
         ),
-        Analysis(
-            "referral-cascades",
-            ("orders", "referrals"),
-            "per member of the referral network: direct referrals, the whole cascade below (--max-depth), "
-            "generations, referred revenue",
-            lambda t, o: _referral_cascades(t, o),
-        ),
-        Analysis(
-            "key-referrers",
-            ("orders", "referrals"),
-            "members whose referral value (--decay per generation) is --key-ratio times their own, with PageRank "
-            "and the reason (--lang)",
-            lambda t, o: _key_referrers(t, o),
-        ),
     ]
 }
 
@@ -269,11 +238,6 @@ def _active_users(s: Snapshot, o: AnalysisOptions) -> ir.Table:
 def _clusters(s: Snapshot, o: AnalysisOptions) -> metrics.ClusterResult:
     rfm = metrics.compute_rfm(_orders(s), as_of=s.day, lookback_days=o.lookback_days)
     return metrics.cluster_customers(rfm, k=o.k)
-
-
-def _cluster_curve(s: Snapshot, o: AnalysisOptions) -> pd.DataFrame:
-    result = _clusters(s, o)
-    return result.curve.assign(chosen=result.curve.k == result.chosen_k, reason=result.reason)
 
 
 def _member_value_fit(s: Snapshot, o: AnalysisOptions):
@@ -334,27 +298,14 @@ def referral_cascades(network) -> pd.DataFrame:
     )
 
 
-def _referral_cascades(s: Snapshot, o: AnalysisOptions) -> pd.DataFrame:
-    return referral_cascades(referral_network(s, o))
-
-
-def _key_referrers(s: Snapshot, o: AnalysisOptions) -> pd.DataFrame:
-    return select_key_referrers(referral_network(s, o), key_ratio=o.key_ratio, lang=o.lang)
-
-
 def snapshot_for(source: Tables | Snapshot, options: AnalysisOptions) -> Snapshot:
     """The snapshot an analysis reads: ``source`` itself, or the workspace at ``options.as_of``."""
     return source if isinstance(source, Snapshot) else snapshot_of(source, options.as_of)
 
 
 def member_value_fit(source: Tables | Snapshot, options: AnalysisOptions):
-    """The fitted CLV models whose predictions the ``clv`` analysis returns (for the report,
-    which also shows the parameters)."""
+    """The fitted CLV models: the ``clv-model`` result, whose predictions are the ``clv`` table."""
     return _member_value_fit(snapshot_for(source, options), options)
-
-
-def analysis_names() -> list[str]:
-    return list(ANALYSES)
 
 
 def run_analysis(source: Tables | Snapshot, name: str, options: AnalysisOptions) -> ir.Table | pd.DataFrame:
@@ -370,8 +321,8 @@ def run_analysis(source: Tables | Snapshot, name: str, options: AnalysisOptions)
 
 
 def cluster_result(source: Tables | Snapshot, options: AnalysisOptions) -> metrics.ClusterResult:
-    """The whole clustering — per-customer assignments, profiles and the k curve — fitted once;
-    the ``clusters`` and ``cluster-curve`` analyses show parts of it."""
+    """The whole clustering — per-customer assignments, profiles and the k curve — fitted once:
+    the ``cluster-model`` result; the ``clusters`` and ``cluster-curve`` tables show parts of it."""
     return _clusters(snapshot_for(source, options), options)
 
 

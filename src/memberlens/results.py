@@ -170,7 +170,10 @@ def _referral_cascades(r: Results, o: AnalysisOptions) -> pd.DataFrame:
 
 
 def _key_referrers(r: Results, o: AnalysisOptions) -> pd.DataFrame:
-    return select_key_referrers(r.get("referral-network", options=o), key_ratio=o.key_ratio, lang=o.lang)
+    """The key referrers, their reasons in ``o.lang``: from the network of these results' own
+    language, which the words do not change (the report's two languages share one network)."""
+    network = r.get("referral-network", options=replace(o, lang=r.options.lang))
+    return select_key_referrers(network, key_ratio=o.key_ratio, lang=o.lang)
 
 
 def _clv_parameters(fit) -> pd.DataFrame:
@@ -196,7 +199,7 @@ _REFERRALS = ("orders", "referrals")
 RESULTS: dict[str, Result] = {
     result.name: result
     for result in [
-        *(_analysis(name) for name in ANALYSES if name not in {"clv", "clusters", "cluster-curve"}),
+        *(_analysis(name) for name in ANALYSES),
         Result(
             "ledgers", (), "each source ingested: rows read, used and set aside, by reason", _ledgers, _ledger_table
         ),
@@ -211,7 +214,7 @@ RESULTS: dict[str, Result] = {
         Result(
             "clv",
             _ORDERS,
-            ANALYSES["clv"].description,
+            "per member P(alive), expected orders, next order and predicted CLV (BG/NBD + Gamma-Gamma)",
             lambda r, o: r.get("clv-model", options=o).predictions(**dict(o.clv_predictions)).order_by("customer_id"),
             _as_table,
         ),
@@ -246,14 +249,14 @@ RESULTS: dict[str, Result] = {
         Result(
             "clusters",
             _ORDERS,
-            ANALYSES["clusters"].description,
+            "k-means cluster profiles on log RFM (--k to fix k)",
             lambda r, o: r.get("cluster-model", options=o).profiles,
             _as_table,
         ),
         Result(
             "cluster-curve",
             _ORDERS,
-            ANALYSES["cluster-curve"].description,
+            "inertia and silhouette for k = 2..10 and the chosen k",
             lambda r, o: _curve(r.get("cluster-model", options=o)),
             _as_table,
         ),
@@ -341,11 +344,19 @@ RESULTS: dict[str, Result] = {
         Result(
             "referral-cascades",
             _REFERRALS,
-            ANALYSES["referral-cascades"].description,
+            "per member of the referral network: direct referrals, the whole cascade below (--max-depth), "
+            "generations, referred revenue",
             _referral_cascades,
             _as_table,
         ),
-        Result("key-referrers", _REFERRALS, ANALYSES["key-referrers"].description, _key_referrers, _as_table),
+        Result(
+            "key-referrers",
+            _REFERRALS,
+            "members whose referral value (--decay per generation) is --key-ratio times their own, with PageRank "
+            "and the reason (--lang)",
+            _key_referrers,
+            _as_table,
+        ),
     ]
 }
 

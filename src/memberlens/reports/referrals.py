@@ -15,10 +15,8 @@ from collections import deque
 import numpy as np
 import pandas as pd
 
-from memberlens import analyses
 from memberlens import format as f
 from memberlens.errors import MemberlensError
-from memberlens.referrals.key_referrers import select_key_referrers
 from memberlens.referrals.network import ReferralNetwork
 from memberlens.referrals.program import REPEAT_DAYS
 from memberlens.reports import charts as c
@@ -36,8 +34,8 @@ def referral_network(ctx: ReportContext) -> ReferralNetwork:
 
 
 def key_referrers(ctx: ReportContext) -> pd.DataFrame:
-    """The ``key-referrers`` analysis from the report's network, reasons in the report's language."""
-    return select_key_referrers(referral_network(ctx), key_ratio=ctx.results.options.key_ratio, lang=ctx.t.lang)
+    """The ``key-referrers`` result, reasons in the report's language."""
+    return ctx.results.get("key-referrers", lang=ctx.t.lang)
 
 
 def bucket_label(low: int, high: int | None) -> str:
@@ -88,7 +86,7 @@ class ReferralsSection:
         program = ctx.results.get("referrals").set_index("group")
         network = referral_network(ctx)
         referred, organic = program.loc["referred"], program.loc["organic"]
-        cascades = analyses.referral_cascades(network)
+        cascades = ctx.results.get("referral-cascades")
         key = key_referrers(ctx)
         sentences = [self._intro(ctx, program, network)]
         notes = []
