@@ -9,9 +9,10 @@ import traceback
 from datetime import date, datetime
 from enum import Enum
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import click
+import numpy as np
 import pandas as pd
 import typer
 from click.core import ParameterSource
@@ -25,7 +26,7 @@ from memberlens.errors import ConfigError, MemberlensError
 from memberlens.io.engines import engine_limit_error
 from memberlens.io.faults import check_output_file, check_output_folder, environment_error
 from memberlens.io.files import csv_writer, table_format, text_safe, write_table_atomic
-from memberlens.io.jsonable import json_ready, json_text
+from memberlens.io.jsonable import json_ready, json_text, plain_records
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -135,6 +136,39 @@ def write_frame(frame: pd.DataFrame, out: Path, fmt: Enum | None, *, noun: str =
     err.print(f"wrote {len(frame):,} {noun} to {out}", markup=False)
 
 
+def emit_rows(
+    frame: pd.DataFrame,
+    fmt: OutputFormat,
+    out_file: Path | None,
+    limit: int,
+    title: str,
+    shown: tuple[str, ...] | None = None,
+) -> None:
+    """Write all of ``frame`` to ``out_file``, or print it (the ``shown`` columns of the first
+    ``limit`` rows as a table)."""
+    if out_file:
+        write_frame(frame if out_format(out_file, fmt) in ("json", "parquet") else joined_lists(frame), out_file, fmt)
+        return
+    if fmt is OutputFormat.json:
+        print_records(plain_records(frame), fmt)  # a rule's products stay lists
+        return
+    printed = frame if fmt is OutputFormat.csv or shown is None else frame[list(shown)]
+    records = plain_records(joined_lists(printed))
+    if fmt is OutputFormat.table:
+        print_records(
+            records[:limit],
+            fmt,
+            title=title + (f" (first {limit}; all with --format csv or json)" if len(records) > limit else ""),
+        )
+        return
+    print_records(records, fmt)
+
+
+def joined_lists(frame: pd.DataFrame) -> pd.DataFrame:
+    """List cells (a rule's products) as ``a + b`` text, for tables, CSV and Excel."""
+    return frame.map(lambda v: " + ".join(map(str, v)) if isinstance(v, (list, tuple, np.ndarray)) else v)
+
+
 def _numeric(records: list[dict[str, Any]], column: str) -> bool:
     return all(isinstance(r.get(column), (int, float)) for r in records if r.get(column) is not None)
 
@@ -194,6 +228,11 @@ AS_OF_HELP = (
 
 def option_as_of() -> Any:
     return typer.Option("--as-of", help=AS_OF_HELP)
+
+
+# the options every command that reads data at a date, or prints a table, takes alike
+AsOfOption = Annotated[str | None, option_as_of()]
+FormatOption = Annotated[OutputFormat, typer.Option("--format", help="table, json or csv.")]
 
 
 def option_model_file(help: str) -> Any:

@@ -11,8 +11,8 @@ import typer
 
 from memberlens.analyses import AnalysisOptions
 from memberlens.cli._common import (
+    AsOfOption,
     OutputFormat,
-    option_as_of,
     option_db,
     option_engine,
     option_out_file,
@@ -39,7 +39,7 @@ def analyze_command(
     name: Annotated[str, typer.Argument(help="Analysis or model result: " + ", ".join(result_names(tables_only=True)))],
     db: Annotated[str, option_db()] = "memberlens.duckdb",
     engine: Annotated[str, option_engine()] = "duckdb",
-    as_of: Annotated[str | None, option_as_of()] = None,
+    as_of: AsOfOption = None,
     period: Annotated[str, typer.Option(help="day, week, month or quarter.")] = "month",
     fmt: Annotated[TableFormat, typer.Option("--format", help="table, csv, json or parquet.")] = TableFormat.table,
     out: Annotated[

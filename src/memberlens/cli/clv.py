@@ -12,10 +12,11 @@ import typer
 
 from memberlens.analyses import AnalysisOptions
 from memberlens.cli._common import (
+    AsOfOption,
+    FormatOption,
     MemberlensGroup,
     OutputFormat,
     err,
-    option_as_of,
     option_db,
     option_engine,
     option_out_file,
@@ -77,7 +78,6 @@ CALIBRATION_HELP = (
     "next day on are the holdout."
 )
 CalibrationOption = Annotated[str | None, typer.Option("--calibration-end", help=CALIBRATION_HELP)]
-AsOfOption = Annotated[str | None, option_as_of()]
 ObservationOption = Annotated[
     str | None,
     typer.Option(
@@ -85,7 +85,6 @@ ObservationOption = Annotated[
         help="Last day observed YYYY-MM-DD, orders on it counted: the same as --as-of the next day.",
     ),
 ]
-FormatOption = Annotated[OutputFormat, typer.Option("--format", help="table, json or csv.")]
 PenalizerOption = Annotated[
     float,
     typer.Option(

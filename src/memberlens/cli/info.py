@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-import typer
-
-from memberlens.cli._common import OutputFormat, option_db, option_engine, out, print_json, print_records
+from memberlens.cli._common import FormatOption, OutputFormat, option_db, option_engine, out, print_json, print_records
 from memberlens.i18n import describe_reason
 from memberlens.io.catalog import open_tables
 from memberlens.schema.ledger import batches_summed
@@ -15,7 +13,7 @@ from memberlens.schema.ledger import batches_summed
 def info_command(
     db: Annotated[str, option_db()] = "memberlens.duckdb",
     engine: Annotated[str, option_engine()] = "duckdb",
-    fmt: Annotated[OutputFormat, typer.Option("--format", help="table, json or csv.")] = OutputFormat.table,
+    fmt: FormatOption = OutputFormat.table,
 ) -> None:
     """Show the workspace's tables and the data-quality ledger (rows read = used + set aside)."""
     with open_tables(engine, db) as workspace:

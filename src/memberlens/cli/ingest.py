@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.text import Text
 
-from memberlens.cli._common import OutputFormat, err, option_db, print_json, print_records
+from memberlens.cli._common import FormatOption, OutputFormat, err, option_db, print_json, print_records
 from memberlens.errors import ConfigError
 from memberlens.i18n import describe_reason
 from memberlens.ingest import IngestResult, ingest
@@ -78,7 +78,7 @@ def ingest_command(
             "--latest-date", help="Rows with a date after this day (YYYY-MM-DD) are set aside as implausible_date."
         ),
     ] = LATEST_DATE.isoformat(),
-    fmt: Annotated[OutputFormat, typer.Option("--format", help="table, json or csv.")] = OutputFormat.table,
+    fmt: FormatOption = OutputFormat.table,
 ) -> None:
     """Ingest files into the workspace, cleaning them and recording a ledger of every row.
 

@@ -12,6 +12,7 @@ import typer
 
 from memberlens.analyses import AnalysisOptions
 from memberlens.cli._common import (
+    FormatOption,
     OutputFormat,
     err,
     option_db,
@@ -63,7 +64,7 @@ def migrate_command(
         bool,
         typer.Option("--value/--no-value", help="Carry each member's predicted value at --to (fits the CLV models)."),
     ] = True,
-    fmt: Annotated[OutputFormat, typer.Option("--format", help="table, json or csv.")] = OutputFormat.table,
+    fmt: FormatOption = OutputFormat.table,
     out_file: Annotated[
         Path | None,
         option_out_file("Write the rows to this file (.csv, .json, .parquet or .xlsx by its name; else --format)."),

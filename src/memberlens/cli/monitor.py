@@ -10,9 +10,10 @@ import pandas as pd
 import typer
 
 from memberlens.cli._common import (
+    AsOfOption,
+    FormatOption,
     OutputFormat,
     err,
-    option_as_of,
     option_db,
     option_engine,
     option_out_file,
@@ -32,13 +33,13 @@ ALERTS_FIRED = 3
 
 
 def monitor_command(
-    as_of: Annotated[str | None, option_as_of()] = None,
+    as_of: AsOfOption = None,
     rules_file: Annotated[
         Path | None,
         typer.Option("--rules", help="A TOML file of [[rule]] tables (default: the built-in rules; see the README)."),
     ] = None,
     period: Annotated[str, typer.Option(help="The KPI series' period: day, week, month or quarter.")] = "month",
-    fmt: Annotated[OutputFormat, typer.Option("--format", help="table, json or csv.")] = OutputFormat.table,
+    fmt: FormatOption = OutputFormat.table,
     out_file: Annotated[
         Path | None,
         option_out_file("Write the alerts to this file (.csv, .json, .parquet or .xlsx by its name; else --format)."),

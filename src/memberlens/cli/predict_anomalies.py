@@ -4,26 +4,36 @@ flagged."""
 from __future__ import annotations
 
 from enum import Enum
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from memberlens.analyses import AnalysisOptions
 from memberlens.cli._common import (
+    AsOfOption,
+    FormatOption,
     OutputFormat,
+    emit_rows,
     option_db,
     option_engine,
+    option_out_file,
     parse_as_of,
     say_nothing_to_show,
     why_nothing_before,
 )
-from memberlens.cli.predict_next_product import AsOfOption, FormatOption, LimitOption, OutOption, _emit
 from memberlens.errors import ConfigError
 from memberlens.i18n import LANGUAGES, Messages
 from memberlens.io.catalog import open_tables
 from memberlens.predict.anomalies import explain_members, explain_orders
 from memberlens.reports.next_product import no_orders_sentence
 from memberlens.results import Results
+
+LimitOption = Annotated[int, typer.Option(help="Rows shown with --format table.")]
+OutOption = Annotated[
+    Path | None,
+    option_out_file("Write all rows to this file (.csv, .json, .parquet or .xlsx by its name; else --format)."),
+]
 
 
 class AnomalyKind(str, Enum):
@@ -89,7 +99,7 @@ def anomalies_command(
         none = t("anomalies.no_members")
     if frame.empty:
         say_nothing_to_show(before or none)
-    _emit(frame, fmt, out_file, limit, f"{len(frame):,} unusual {kind.value}", shown=shown)
+    emit_rows(frame, fmt, out_file, limit, f"{len(frame):,} unusual {kind.value}", shown=shown)
 
 
 __all__ = ["anomalies_command"]

@@ -14,9 +14,10 @@ import typer
 from memberlens import format as f
 from memberlens.analyses import AnalysisOptions
 from memberlens.cli._common import (
+    AsOfOption,
+    FormatOption,
     OutputFormat,
     err,
-    option_as_of,
     option_db,
     option_engine,
     option_model_file,
@@ -47,8 +48,6 @@ class Band(str, Enum):
     low = "low"
 
 
-AsOfOption = Annotated[str | None, option_as_of()]
-FormatOption = Annotated[OutputFormat, typer.Option("--format", help="table, json or csv.")]
 OutOption = Annotated[
     Path | None,
     option_out_file(
@@ -126,10 +125,10 @@ def churn_command(
         scores = scores[scores.risk_band == band.value].reset_index(drop=True)
         if scores.empty:
             say_nothing_to_show(f"no customer is in the {band.value} risk band")
-    _emit(model.summary(), scores, fmt, out_file, limit, "churn")
+    emit_scores(model.summary(), scores, fmt, out_file, limit, "churn")
 
 
-def _emit(
+def emit_scores(
     summary: dict[str, Any], scores: pd.DataFrame, fmt: OutputFormat, out_file: Path | None, limit: int, kind: str
 ) -> None:
     records = plain_records(scores)
@@ -166,4 +165,4 @@ def _emit(
     )
 
 
-__all__ = ["churn_command", "churn_scored"]
+__all__ = ["churn_command", "churn_scored", "emit_scores"]

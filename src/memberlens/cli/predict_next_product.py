@@ -6,38 +6,32 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-import numpy as np
-import pandas as pd
 import typer
 
 from memberlens.analyses import AnalysisOptions
 from memberlens.cli._common import (
+    AsOfOption,
+    FormatOption,
     OutputFormat,
+    emit_rows,
     err,
-    option_as_of,
     option_db,
     option_engine,
     option_model_file,
     option_out_file,
     option_renamed,
-    out_format,
     parse_as_of,
-    print_records,
     renamed,
     say_nothing_to_show,
     why_nothing_before,
-    write_frame,
 )
 from memberlens.errors import ConfigError
 from memberlens.i18n import Messages
 from memberlens.io.catalog import open_tables
-from memberlens.io.jsonable import plain_records
 from memberlens.predict.rules import AssociationRuleModel
 from memberlens.reports.next_product import no_rules_sentence
 from memberlens.results import Results
 
-AsOfOption = Annotated[str | None, option_as_of()]
-FormatOption = Annotated[OutputFormat, typer.Option("--format", help="table, json or csv.")]
 OutOption = Annotated[
     Path | None,
     option_out_file("Write all rows to this file (.csv, .json, .parquet or .xlsx by its name; else --format)."),
@@ -100,7 +94,7 @@ def next_product_command(
         model.save(save)
         err.print(f"saved {len(model.rules_)} rules to {save}", markup=False)
     if members:
-        _emit(
+        emit_rows(
             suggestions,
             fmt,
             out_file,
@@ -117,7 +111,7 @@ def next_product_command(
         title = f"{len(rules):,} rules from {mined} baskets, {model.n_frequent_items_:,} frequent products" + (
             f", as of {model.as_of_}" if model.as_of_ else ""
         )
-        _emit(rules, fmt, out_file, limit, title, shown=RULE_COLUMNS)
+        emit_rows(rules, fmt, out_file, limit, title, shown=RULE_COLUMNS)
 
 
 RULE_COLUMNS = ("rule_id", "antecedent_names", "consequent_names", "support", "confidence", "lift", "baskets")
@@ -127,39 +121,6 @@ def _why_no_rules(model: AssociationRuleModel, members: bool) -> str:
     if len(model.rules_):  # rules, but every member already bought what they suggest
         return Messages("en")("next_product.no_suggestions")
     return no_rules_sentence(Messages("en"), model)
-
-
-def _emit(
-    frame: pd.DataFrame,
-    fmt: OutputFormat,
-    out_file: Path | None,
-    limit: int,
-    title: str,
-    shown: tuple[str, ...] | None = None,
-) -> None:
-    """Write all of ``frame`` to ``out_file``, or print it (the ``shown`` columns of the first
-    ``limit`` rows as a table)."""
-    if out_file:
-        write_frame(frame if out_format(out_file, fmt) in ("json", "parquet") else _joined(frame), out_file, fmt)
-        return
-    if fmt is OutputFormat.json:
-        print_records(plain_records(frame), fmt)  # a rule's products stay lists
-        return
-    printed = frame if fmt is OutputFormat.csv or shown is None else frame[list(shown)]
-    records = plain_records(_joined(printed))
-    if fmt is OutputFormat.table:
-        print_records(
-            records[:limit],
-            fmt,
-            title=title + (f" (first {limit}; all with --format csv or json)" if len(records) > limit else ""),
-        )
-        return
-    print_records(records, fmt)
-
-
-def _joined(frame: pd.DataFrame) -> pd.DataFrame:
-    """List cells (a rule's products) as ``a + b`` text, for tables, CSV and Excel."""
-    return frame.map(lambda v: " + ".join(map(str, v)) if isinstance(v, (list, tuple, np.ndarray)) else v)
 
 
 __all__ = ["next_product_command"]

@@ -14,6 +14,8 @@ import typer
 from memberlens import format as f
 from memberlens.analyses import AnalysisOptions
 from memberlens.cli._common import (
+    AsOfOption,
+    FormatOption,
     OutputFormat,
     err,
     option_db,
@@ -26,14 +28,12 @@ from memberlens.cli._common import (
     why_nothing_before,
 )
 from memberlens.cli.predict_churn import (
-    AsOfOption,
-    FormatOption,
     HighOption,
     LimitOption,
     MediumOption,
     OutOption,
-    _emit,
     churn_scored,
+    emit_scores,
 )
 from memberlens.errors import ConfigError
 from memberlens.i18n import Messages
@@ -130,7 +130,7 @@ def response_command(
         for r in model.rules(min_lift=1.0)
     ]
     chosen = scores if members is None else scores[scores.customer_id.isin(set(members))].reset_index(drop=True)
-    _emit(summary, chosen, fmt, out_file, limit, "response")
+    emit_scores(summary, chosen, fmt, out_file, limit, "response")
 
 
 def _audience(

@@ -13,8 +13,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from memberlens.analyses import AnalysisOptions
 from memberlens.cli._common import (
+    AsOfOption,
     err,
-    option_as_of,
     option_db,
     option_engine,
     option_out_folder,
@@ -46,7 +46,7 @@ def report_command(
     db: Annotated[str, option_db()] = "memberlens.duckdb",
     engine: Annotated[str, option_engine()] = "duckdb",
     preset: Annotated[str | None, typer.Option(help="Mapping preset for the sources, e.g. online-retail.")] = None,
-    as_of: Annotated[str | None, option_as_of()] = None,
+    as_of: AsOfOption = None,
     compare_from: Annotated[
         str | None,
         typer.Option(

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from memberlens.analyses import AnalysisOptions
-from memberlens.cli._common import err, option_as_of, option_db, out, parse_as_of, parse_day
+from memberlens.cli._common import AsOfOption, err, option_db, out, parse_as_of, parse_day
 from memberlens.errors import ConfigError
 from memberlens.io.workspace import Workspace
 from memberlens.scores import record_scores, score_dates
@@ -16,7 +16,7 @@ from memberlens.snapshot import snapshot_of
 
 
 def score_command(
-    as_of: Annotated[str | None, option_as_of()] = None,
+    as_of: AsOfOption = None,
     every: Annotated[
         str | None,
         typer.Option("--every", help="Score a series of dates: week, month or quarter, from --from to --as-of."),

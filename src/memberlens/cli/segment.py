@@ -20,7 +20,7 @@ from typing import Annotated
 
 import typer
 
-from memberlens.cli._common import err, option_as_of, option_db, option_engine, option_out_file, parse_as_of
+from memberlens.cli._common import AsOfOption, err, option_db, option_engine, option_out_file, parse_as_of
 from memberlens.errors import ConfigError
 from memberlens.i18n import LANGUAGES, Messages
 from memberlens.io.catalog import open_tables
@@ -79,7 +79,7 @@ def segment_command(
     min_count: Annotated[
         int, typer.Option("--min-count", help="Fewest cohort members behind a difference or cell.")
     ] = 30,
-    as_of: Annotated[str | None, option_as_of()] = None,
+    as_of: AsOfOption = None,
     db: Annotated[str, option_db()] = "memberlens.duckdb",
     engine: Annotated[str, option_engine()] = "duckdb",
 ) -> None:
