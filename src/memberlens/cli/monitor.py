@@ -9,6 +9,7 @@ from typing import Annotated
 import pandas as pd
 import typer
 
+from memberlens.analyses import AnalysisOptions
 from memberlens.cli._common import (
     AsOfOption,
     FormatOption,
@@ -17,17 +18,19 @@ from memberlens.cli._common import (
     option_db,
     option_engine,
     option_out_file,
+    option_renamed,
     parse_as_of,
     print_records,
+    renamed,
     write_frame,
 )
 from memberlens.errors import ConfigError
 from memberlens.i18n import Messages
 from memberlens.io.catalog import open_tables
 from memberlens.io.faults import check_output_file
-from memberlens.monitor import DEFAULT_RULES, METRICS, alerts_at, load_rules, members_behind
+from memberlens.monitor import DEFAULT_RULES, METRICS, load_rules
 from memberlens.monitor.series import PERIOD_LENGTH
-from memberlens.snapshot import snapshot_of
+from memberlens.results import Results
 
 ALERTS_FIRED = 3
 
@@ -46,12 +49,13 @@ def monitor_command(
     ] = None,
     members_file: Annotated[
         Path | None,
-        typer.Option(
-            "--members",
-            help="Write the customers behind the alerts (who churned, who came new) to this file (.csv, .json, .parquet or .xlsx).",
-            callback=lambda value: value and check_output_file(value, "--members"),
+        option_out_file(
+            "Write the customers behind the alerts (who churned, who came new) to this file (.csv, .json, .parquet "
+            "or .xlsx).",
+            "--members-out",
         ),
     ] = None,
+    old_members_file: Annotated[Path | None, option_renamed("--members")] = None,
     churn_days: Annotated[
         int, typer.Option("--churn-days", help="Days without an order after which a customer counts as churned.")
     ] = 90,
@@ -60,15 +64,19 @@ def monitor_command(
 ) -> None:
     """The alerts the monitoring rules raise on the last complete period before the date. Exit
     status 0: no alert; 3: alerts fired (for a scheduler); 2: bad input."""
+    members_file = renamed(members_file, old_members_file, "--members", "--members-out")
+    if old_members_file is not None:
+        check_output_file(old_members_file, "--members")
     if period not in PERIOD_LENGTH:
         raise ConfigError(f"--period {period!r} is not day, week, month or quarter", "e.g. --period week")
     rules = load_rules(rules_file, set(METRICS)) if rules_file is not None else list(DEFAULT_RULES)
     if churn_days < 1:
         raise ConfigError(f"--churn-days {churn_days} is not a number of days", "e.g. --churn-days 90")
+    options = AnalysisOptions(as_of=parse_as_of(as_of), period=period, churn_days=churn_days, rules=tuple(rules))
     with open_tables(engine, db) as workspace:
-        snapshot = snapshot_of(workspace, parse_as_of(as_of))
-        watch = alerts_at(snapshot, rules, period, churn_days=churn_days)
-        members = members_behind(snapshot, watch.alerts, period, churn_days) if members_file is not None else None
+        results = Results(workspace, options=options)
+        watch = results.get("alerts")
+        members = results.get("alert-members") if members_file is not None else None
     if members is not None:
         write_frame(members, members_file, None, noun="customers behind the alerts")
     for rule, (key, values) in watch.not_judged.items():
