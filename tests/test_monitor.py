@@ -303,7 +303,17 @@ def test_the_customers_behind_a_churn_alert_are_who_churned_in_its_month(run_cli
     rules = tmp_path / "rules.toml"
     rules.write_text('[[rule]]\nmetric = "newly_churned"\nabove = 0\n', encoding="utf-8")
     result = run_cli(
-        "monitor", "--db", shop, "--as-of", "2024-06-15", "--rules", rules, "--members-out", "who.csv", "--format", "json"
+        "monitor",
+        "--db",
+        shop,
+        "--as-of",
+        "2024-06-15",
+        "--rules",
+        rules,
+        "--members-out",
+        "who.csv",
+        "--format",
+        "json",
     )
     assert result.exit_code == 3, result.stderr
     listed = pd.read_csv(tmp_path / "who.csv", dtype={"customer_id": str})

@@ -47,17 +47,17 @@ def test_values_in_range_come_back_as_their_kind():
         check_choice("c", "label", "Thing", ("a", "b"))
 
 
-# cli/ and metrics/ check their options and parameters by hand still: another change gives them
-# this check
-NOT_YET = ("cli", "metrics")
-HAND_WRITTEN = re.compile(r"must be an? (int|float)\b.*(in the range|>=)|\ban? (int|float) in the range")
+HAND_WRITTEN = re.compile(
+    r"must be an? (int|float)\b.*(in the range|>=)|\ban? (int|float) in the range|must be at least \d|"
+    r"is not a number of days"
+)
 
 
 def test_no_range_check_is_written_by_hand():
     found = [
         f"{path.relative_to(PACKAGE)}:{number}"
         for path in sorted(PACKAGE.rglob("*.py"))
-        if path.name != "parameters.py" and path.relative_to(PACKAGE).parts[0] not in NOT_YET
+        if path.name != "parameters.py"
         for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
         if HAND_WRITTEN.search(line)
     ]
@@ -69,5 +69,44 @@ def test_the_copy_check_sees_the_old_spellings():
         "f\"The '{name}' parameter must be an int in the range [1, inf). Got {value!r} instead.\"",
         "f\"The 'max_depth' parameter of compute_cascades must be an int >= 1 (--max-depth).\"",
         'kind = "an int in the range [1, inf)" if integer else "a float in the range (0, inf)"',
+        'raise ConfigError(f"--top must be at least 1. Got {top} instead.", "e.g. --top 3")',
+        'raise ConfigError(f"--churn-days {churn_days} is not a number of days", "e.g. --churn-days 90")',
     ):
         assert HAND_WRITTEN.search(line), line
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ("predict", "next-product", "--top", "0"),
+            "The '--top' parameter of predict next-product must be an int in the range [1, inf). Got 0 instead.",
+        ),
+        (
+            ("monitor", "--churn-days", "0"),
+            "The '--churn-days' parameter of monitor must be an int in the range [1, inf). Got 0 instead.",
+        ),
+        (
+            ("segment", "--min-count", "0"),
+            "The '--min-count' parameter of segment must be an int in the range [1, inf). Got 0 instead.",
+        ),
+        (
+            ("analyze", "super-orders", "--top", "0"),
+            "The 'top' parameter of rank_largest_orders must be an int in the range [1, inf). Got 0 instead.",
+        ),
+        (
+            ("analyze", "rfm", "--lookback-days", "0"),
+            "The 'lookback_days' parameter of the RFM scores must be an int in the range [1, inf). Got 0 instead.",
+        ),
+        (
+            ("analyze", "churn", "--churn-days", "0"),
+            "The 'churn_days' parameter of the churn analysis must be an int in the range [1, inf). Got 0 instead.",
+        ),
+    ],
+)
+def test_commands_refuse_a_count_below_one_in_the_one_message(run_cli, demo_workspace, args, message):
+    path, _ = demo_workspace
+    result = run_cli(*args, "--db", path)
+    assert result.exit_code == 2, result.stderr
+    assert result.stderr.splitlines()[0] == f"error: {message}"
+    assert "Traceback" not in result.stderr

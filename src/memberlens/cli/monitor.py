@@ -30,6 +30,7 @@ from memberlens.io.catalog import open_tables
 from memberlens.io.faults import check_output_file
 from memberlens.monitor import DEFAULT_RULES, METRICS, load_rules
 from memberlens.monitor.series import PERIOD_LENGTH
+from memberlens.parameters import check_number
 from memberlens.results import Results
 
 ALERTS_FIRED = 3
@@ -70,8 +71,7 @@ def monitor_command(
     if period not in PERIOD_LENGTH:
         raise ConfigError(f"--period {period!r} is not day, week, month or quarter", "e.g. --period week")
     rules = load_rules(rules_file, set(METRICS)) if rules_file is not None else list(DEFAULT_RULES)
-    if churn_days < 1:
-        raise ConfigError(f"--churn-days {churn_days} is not a number of days", "e.g. --churn-days 90")
+    check_number(churn_days, "--churn-days", "monitor", low=1, integer=True, hint="e.g. --churn-days 90")
     options = AnalysisOptions(as_of=parse_as_of(as_of), period=period, churn_days=churn_days, rules=tuple(rules))
     with open_tables(engine, db) as workspace:
         results = Results(workspace, options=options)

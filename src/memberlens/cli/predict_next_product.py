@@ -25,9 +25,9 @@ from memberlens.cli._common import (
     say_nothing_to_show,
     why_nothing_before,
 )
-from memberlens.errors import ConfigError
 from memberlens.i18n import Messages
 from memberlens.io.catalog import open_tables
+from memberlens.parameters import check_number
 from memberlens.predict.rules import AssociationRuleModel
 from memberlens.reports.next_product import no_rules_sentence
 from memberlens.results import Results
@@ -70,8 +70,7 @@ def next_product_command(
     """Association rules over baskets (FP-growth) and the next product for each member."""
     cut_off = parse_as_of(as_of)
     model_file = renamed(model_file, old_model_file, "--model", "--model-file")
-    if top < 1:
-        raise ConfigError(f"--top must be at least 1. Got {top} instead.", "e.g. --top 3")
+    check_number(top, "--top", "predict next-product", low=1, integer=True, hint="e.g. --top 3")
     settings = {
         "min_support": min_support,
         "min_confidence": min_confidence,

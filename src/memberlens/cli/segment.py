@@ -25,6 +25,7 @@ from memberlens.errors import ConfigError
 from memberlens.i18n import LANGUAGES, Messages
 from memberlens.io.catalog import open_tables
 from memberlens.io.files import TABLE_FORMATS, write_table_atomic, write_text_atomic
+from memberlens.parameters import check_number
 from memberlens.reports.render import render_report
 from memberlens.reports.segment_explorer import SegmentExplorerSection
 from memberlens.schema.contract import SOURCE_TABLES
@@ -88,8 +89,7 @@ def segment_command(
         raise ConfigError(f"--lang {lang!r} is not a language of memberlens", "use --lang en or --lang zh")
     if fmt is SegmentFormat.html and out_file is None:
         raise ConfigError("--format html needs --out FILE", "e.g. --format html --out segment.html")
-    if min_count < 1:
-        raise ConfigError(f"--min-count {min_count}: must be at least 1")
+    check_number(min_count, "--min-count", "segment", low=1, integer=True, hint="e.g. --min-count 30")
     if export is not None and export.suffix.lower() not in TABLE_FORMATS:
         raise ConfigError(
             f"--export {export}: unknown file type {export.suffix or '(none)'}",

@@ -16,9 +16,9 @@ from __future__ import annotations
 import ibis
 import ibis.expr.types as ir
 
-from memberlens.errors import ConfigError
 from memberlens.metrics._arith import ratio
 from memberlens.metrics._periods import Period, check_period, day_number, period_index, period_spine, period_start
+from memberlens.parameters import check_number
 
 
 def compute_churn(orders: ir.Table, period: Period = "month", *, churn_days: int = 90) -> ir.Table:
@@ -63,10 +63,7 @@ def new_buyer_members(orders: ir.Table, period: Period = "month") -> ir.Table:
 def _churn_parts(orders: ir.Table, period: Period, churn_days: int) -> tuple[ir.Table, ir.Table, ir.Table, ir.Table]:
     """The period spine, each customer's first period, the (customer, period) pairs active at the
     period's cut-off, and the (customer, period) pairs of churning."""
-    if not isinstance(churn_days, int) or churn_days < 1:
-        raise ConfigError(
-            f"The 'churn_days' parameter must be an int in the range [1, inf). Got {churn_days!r} instead."
-        )
+    check_number(churn_days, "churn_days", "the churn analysis", low=1, integer=True, hint="e.g. --churn-days 90")
     days = orders.select(
         customer_id=orders.customer_id,
         day=day_number(orders.ordered_at),

@@ -24,6 +24,7 @@ import ibis.expr.types as ir
 
 from memberlens.errors import ConfigError
 from memberlens.metrics._arith import micros, money_sum, ratio
+from memberlens.parameters import check_number
 from memberlens.snapshot import as_date, known_rows, start_of
 
 Bins = Literal[3, 4, 5]
@@ -43,9 +44,9 @@ def _day_after_last(table: ir.Table, time_column: str) -> ir.Table:
 def _in_window(table: ir.Table, time_column: str, as_of: date | str | None, lookback_days: int | None) -> ir.Table:
     """Rows known at the start of ``as_of`` (the snapshot's cut, :mod:`memberlens.snapshot`) and,
     with ``lookback_days``, no older than that many days before it."""
-    if lookback_days is not None and (not isinstance(lookback_days, int) or lookback_days < 1):
-        raise ConfigError(
-            f"The 'lookback_days' parameter must be an int in the range [1, inf). Got {lookback_days!r} instead."
+    if lookback_days is not None:
+        check_number(
+            lookback_days, "lookback_days", "the RFM scores", low=1, integer=True, hint="e.g. --lookback-days 365"
         )
     if as_of is not None:
         day = as_date(as_of)

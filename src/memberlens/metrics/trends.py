@@ -10,6 +10,7 @@ import ibis.expr.types as ir
 from memberlens.errors import ConfigError
 from memberlens.metrics._arith import micros, money, money_sum, ratio
 from memberlens.metrics._periods import Period, check_period, period_index, period_spine, period_start
+from memberlens.parameters import check_number
 
 
 def _with_period(orders: ir.Table, period: Period) -> ir.Table:
@@ -73,8 +74,7 @@ def rank_largest_orders(orders: ir.Table, period: Period = "month", top: int = 3
     two orders of 80,995 and 74,215 units lift December and January). Ties are broken by order id.
     """
     period = check_period(period)
-    if top < 1:
-        raise ConfigError(f"The 'top' parameter must be an int in the range [1, inf). Got {top!r} instead.")
+    check_number(top, "top", "rank_largest_orders", low=1, integer=True, hint="e.g. --top 3")
     totals = order_totals(orders)
     totals = totals.mutate(period=period_index(totals.ordered_at, period))
     ranked = totals.mutate(

@@ -38,6 +38,7 @@ import pandas as pd
 from memberlens.errors import ConfigError
 from memberlens.i18n import Messages
 from memberlens.io.jsonable import json_text, plain_records
+from memberlens.parameters import check_number
 from memberlens.segments.filters import CompiledFilter, columns_hint, compile_filter, visible_columns
 from memberlens.segments.observations import Finding, draw_findings, render_findings
 from memberlens.segments.spec import SegmentSpec, Support
@@ -158,8 +159,8 @@ def profile_segment(
 ) -> SegmentProfile:
     """The :class:`SegmentProfile` of ``spec`` on ``table`` (see :func:`explore_segment`)."""
     support = support or Support()
-    if bins < 1 or top < 1:
-        raise ConfigError(f"segment: bins and top must be at least 1 (got bins={bins}, top={top})")
+    check_number(bins, "bins", "profile_segment", low=1, integer=True)
+    check_number(top, "top", "profile_segment", low=1, integer=True)
     roles = _column_roles(table, spec, id_column)
     compiled = compile_filter(table, spec.where)
     marked = mark_cohort(table, compiled)
