@@ -270,3 +270,28 @@ def test_plain_frame_of_an_empty_or_one_row_frame(rows):
     frame = hand_built().head(rows)
     assert len(plain_records(frame)) == rows
     assert plain_records(pd.DataFrame()) == []
+
+
+MODEL_NAME = re.compile(r"""["'](bg-nbd|mbg-nbd|pareto-nbd|bg-bb|BG/NBD|MBG/NBD|Pareto/NBD|BG/BB)["']""")
+
+
+def test_the_clv_models_are_listed_only_by_their_registry():
+    """The CLI's --model choices, the comparison and the report's model titles come from
+    models/_registry.py and each model's class; no list of the models is written elsewhere."""
+    found = [
+        f"{path.relative_to(PACKAGE)}:{number}"
+        for path in sorted(PACKAGE.rglob("*.py"))
+        if path.relative_to(PACKAGE).parts[0] != "models"
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if MODEL_NAME.search(line)
+    ]
+    assert not found, "a CLV model named outside models/ (read it from PURCHASE_MODELS):\n" + "\n".join(found)
+    assert MODEL_NAME.search('for n in ("bg-nbd", "mbg-nbd", "pareto-nbd")')
+
+
+def test_the_clv_command_offers_every_purchase_model():
+    from memberlens.cli.clv import ModelName
+    from memberlens.models import PURCHASE_MODELS
+
+    assert [m.value for m in ModelName] == list(PURCHASE_MODELS) == ["bg-nbd", "mbg-nbd", "pareto-nbd", "bg-bb"]
+    assert {cls.title for cls in PURCHASE_MODELS.values()} == {"BG/NBD", "MBG/NBD", "Pareto/NBD", "BG/BB"}

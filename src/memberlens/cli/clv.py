@@ -60,16 +60,12 @@ clv_app = typer.Typer(
 )
 
 
-class ModelName(str, Enum):
-    bg_nbd = "bg-nbd"
-    mbg_nbd = "mbg-nbd"
-    pareto_nbd = "pareto-nbd"
-    bg_bb = "bg-bb"
-
-
-ModelOption = Annotated[
-    ModelName, typer.Option("--model", help="bg-nbd, mbg-nbd, pareto-nbd or bg-bb (discrete periods).")
-]
+# the --model choices: the purchase models of the registry, by their CLI name
+ModelName = Enum("ModelName", {name.replace("-", "_"): name for name in PURCHASE_MODELS}, type=str)
+MODEL_HELP = "The purchase model: " + ", ".join(
+    name + (" (discrete periods)" if cls.discrete else "") for name, cls in PURCHASE_MODELS.items()
+)
+ModelOption = Annotated[ModelName, typer.Option("--model", help=MODEL_HELP)]
 TimeUnitOption = Annotated[
     str, typer.Option("--time-unit", help="Unit of recency and T: D, W, M, Q, Y or a multiple such as 2W.")
 ]
@@ -353,9 +349,9 @@ def evaluate_command(
         comparison = None
         if compare and not fitted.discrete:
             others = [
-                PURCHASE_MODELS[n](time_unit=time_unit, penalizer=penalizer)
-                for n in ("bg-nbd", "mbg-nbd", "pareto-nbd")
-                if n != model.value
+                cls(time_unit=time_unit, penalizer=penalizer)
+                for name, cls in PURCHASE_MODELS.items()
+                if not cls.discrete and name != model.value
             ]
             comparison = compare_models(summary, [fitted, *others])
     result: dict[str, Any] = {

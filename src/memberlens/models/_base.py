@@ -148,6 +148,7 @@ class BaseModel:
 
     param_names: ClassVar[tuple[str, ...]] = ()
     model_name: ClassVar[str] = ""  # the CLI / JSON name, e.g. "bg-nbd"
+    title: ClassVar[str] = ""  # the name people read, e.g. "BG/NBD"
     paper: ClassVar[str] = ""
     columns: ClassVar[tuple[str, ...]] = SUMMARY_COLUMNS
     discrete: ClassVar[bool] = False

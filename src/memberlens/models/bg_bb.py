@@ -58,6 +58,7 @@ class BetaGeoBetaBinomModel(TransactionModel):
 
     param_names = ("alpha", "beta", "gamma", "delta")
     model_name = "bg-bb"
+    title = "BG/BB"
     paper = "Fader, Hardie & Shang (2010), Marketing Science 29(6)"
     discrete = True
     fit_hint = "BG/BB needs several periods per member"

@@ -70,6 +70,7 @@ class BetaGeoModel(TransactionModel):
 
     param_names = ("r", "alpha", "a", "b")
     model_name = "bg-nbd"
+    title = "BG/NBD"
     paper = "Fader, Hardie & Lee (2005), Counting Your Customers the Easy Way, Marketing Science 24(2)"
     fit_hint = "BG/NBD needs repeat buyers and members of different ages"
     # no dropout (p -> 0 as b -> infinity or a -> 0), or one dropout probability for all (a, b -> infinity)

@@ -71,6 +71,7 @@ class GammaGammaModel(BaseModel):
 
     param_names = ("p", "q", "gamma")
     model_name = "gamma-gamma"
+    title = "Gamma-Gamma"
     paper = "Fader, Hardie & Lee (2005), RFM and CLV, Journal of Marketing Research 42(4)"
     columns = ("frequency", "monetary_value")
     fit_hint = "the spends may be too uniform or too few repeat buyers"

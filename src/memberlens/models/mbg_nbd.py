@@ -33,6 +33,7 @@ class ModifiedBetaGeoModel(BetaGeoModel):
     """
 
     model_name = "mbg-nbd"
+    title = "MBG/NBD"
     paper = "Batislam, Denizel & Filiztekin (2007), Int. J. of Research in Marketing 24(3)"
     fit_hint = "MBG/NBD needs repeat buyers and members of different ages"
     _modified = True

@@ -145,6 +145,7 @@ class ParetoNBDModel(TransactionModel):
 
     param_names = ("r", "alpha", "s", "beta")
     model_name = "pareto-nbd"
+    title = "Pareto/NBD"
     paper = "Schmittlein, Morrison & Colombo (1987), Management Science 33(1); Fader & Hardie (2005) note"
     fit_hint = "when few members show signs of dropout, s and beta grow together: a longer calibration period helps"
     # no dropout (mu -> 0 as s -> 0 or beta -> infinity), or one purchase rate for all (r, alpha -> infinity)

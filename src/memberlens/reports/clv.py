@@ -12,7 +12,6 @@ from memberlens.models import GammaGammaModel, TransactionModel
 from memberlens.reports import charts as c
 from memberlens.reports.base import Chart, ReportContext, SectionContent
 
-MODEL_TITLES = {"bg-nbd": "BG/NBD", "mbg-nbd": "MBG/NBD", "pareto-nbd": "Pareto/NBD", "bg-bb": "BG/BB"}
 EXPORT_COLUMNS = (
     "customer_id",
     "probability_alive",
@@ -86,7 +85,7 @@ class ClvSection:
             ("limit_same_dropout", {"p": f.pct(limit.params.get("p")), "r": q.get("r"), "alpha": q.get("alpha")}),
         )
         what = t(f"clv.{key}", **values)
-        return t("clv.fitted_limit", model=MODEL_TITLES.get(model.model_name, model.model_name), **size, limit=what)
+        return t("clv.fitted_limit", model=model.title or model.model_name, **size, limit=what)
 
     @staticmethod
     def _spend_sentence(ctx: ReportContext, spend: GammaGammaModel) -> str:
