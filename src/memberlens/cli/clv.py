@@ -34,6 +34,7 @@ from memberlens.errors import ConfigError
 from memberlens.io.catalog import Tables, open_tables
 from memberlens.io.jsonable import plain_records
 from memberlens.models import (
+    DEFAULT_LEVEL,
     PURCHASE_MODELS,
     GammaGammaModel,
     compare_models,
@@ -45,8 +46,10 @@ from memberlens.models import (
     summarise_for,
     track_cumulative_purchases,
     tracking_error,
+    why_no_intervals,
 )
 from memberlens.models._base import BaseModel, TransactionModel
+from memberlens.models._intervals import check_level
 from memberlens.results import Results
 from memberlens.snapshot import Snapshot, day_after_last_order
 
@@ -249,7 +252,7 @@ def fit_command(
 def predict_command(
     model: ModelOption = ModelName.bg_nbd,
     model_file: Annotated[
-        Path | None, typer.Option("--model-file", help="Use models saved by 'clv fit --out' instead of fitting.")
+        Path | None, typer.Option("--model-file", help="Use models saved by 'clv fit --save' instead of fitting.")
     ] = None,
     time_unit: TimeUnitOption = "W",
     as_of: AsOfOption = None,
@@ -257,6 +260,14 @@ def predict_command(
     calibration_end: CalibrationOption = None,
     discount_rate: Annotated[float, typer.Option(help="Yearly discount rate of the residual CLV.")] = 0.10,
     clv_horizon: Annotated[float, typer.Option("--clv-horizon", help="Days of the residual CLV.")] = 365.0,
+    interval: Annotated[
+        float,
+        typer.Option(
+            "--interval",
+            help="Level of the per-member intervals (predicted orders, P(alive), CLV from the parameters' "
+            "uncertainty; the range of the member's own orders in 365 days); 0 for none.",
+        ),
+    ] = DEFAULT_LEVEL,
     penalizer: PenalizerOption = 0.0,
     out_file: Annotated[
         Path | None,
@@ -269,7 +280,9 @@ def predict_command(
     engine: Annotated[str, option_engine()] = "duckdb",
     fmt: FormatOption = OutputFormat.csv,
 ) -> None:
-    """Predicted value per member: P(alive), expected orders, next order, CLV (one row each)."""
+    """Predicted value per member: P(alive), expected orders, next order, CLV (one row each), with
+    intervals."""
+    level = None if interval == 0 else check_level(interval, "clv predict")
     with open_tables(engine, db) as workspace:
         results = _fit_results(workspace, as_of, observation_end, model, time_unit, calibration_end, True, penalizer)
         if model_file:
@@ -287,13 +300,16 @@ def predict_command(
                 say_nothing_to_show(found[1])
                 return
             summary = _summary(results.snapshot, fitted.model_name, str(fitted.time_unit), calibration_end)
+            level = _interval_level(level, fitted, spend_model)
             result = predict_member_value(
-                summary, fitted, spend_model, discount_rate=discount_rate, clv_horizon=clv_horizon
+                summary, fitted, spend_model, discount_rate=discount_rate, clv_horizon=clv_horizon, interval=level
             ).order_by("customer_id")
             frame = result.execute()
         else:
             _refuse_no_members(workspace, model.value, as_of, observation_end, calibration_end)
-            prediction = (("discount_rate", discount_rate), ("clv_horizon", clv_horizon))
+            fit = results.get("clv-model")
+            level = _interval_level(level, fit.purchases, fit.spend)
+            prediction = (("discount_rate", discount_rate), ("clv_horizon", clv_horizon), ("interval", level))
             frame = results.get("clv", clv_predictions=prediction)
     if out_file:
         write_frame(frame, out_file, fmt, noun="members")
@@ -309,7 +325,27 @@ def predict_command(
     print_records(plain_records(frame), fmt)
 
 
-TABLE_COLUMNS = ("customer_id", "probability_alive", "expected_orders_30d", "next_order_date", "predicted_clv")
+TABLE_COLUMNS = (
+    "customer_id",
+    "probability_alive",
+    "expected_orders_30d",
+    "next_order_date",
+    "predicted_clv",
+    "predicted_clv_low",
+    "predicted_clv_high",
+)
+
+
+def _interval_level(level: float | None, purchases: TransactionModel, spend: BaseModel | None) -> float | None:
+    """The intervals' level, or None (said on stderr) when a fitted model cannot give them."""
+    if level is None:
+        return None
+    for model in (purchases, spend):
+        why = why_no_intervals(model) if model is not None else None
+        if why is not None:
+            err.print(f"note: no intervals: {why}", markup=False)
+            return None
+    return level
 
 
 @clv_app.command("evaluate")

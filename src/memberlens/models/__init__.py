@@ -32,6 +32,7 @@ from memberlens.models._evaluate import (
     tracking_error,
 )
 from memberlens.models._fitting import ConvergenceError
+from memberlens.models._intervals import DEFAULT_LEVEL, order_range, why_no_intervals
 from memberlens.models._persistence import load_model, model_from_dict, model_to_dict, save_model
 from memberlens.models._predict import predict_member_value
 from memberlens.models._registry import PURCHASE_MODELS
@@ -51,6 +52,7 @@ from memberlens.models.mbg_nbd import ModifiedBetaGeoModel
 from memberlens.models.pareto_nbd import ParetoNBDModel
 
 __all__ = [
+    "DEFAULT_LEVEL",
     "PURCHASE_MODELS",
     "BetaGeoBetaBinomModel",
     "BetaGeoModel",
@@ -69,6 +71,7 @@ __all__ = [
     "load_model",
     "model_from_dict",
     "model_to_dict",
+    "order_range",
     "predict_member_value",
     "save_model",
     "simulate_bg_bb",
@@ -80,4 +83,5 @@ __all__ = [
     "summarise_purchases",
     "track_cumulative_purchases",
     "tracking_error",
+    "why_no_intervals",
 ]

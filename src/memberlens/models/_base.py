@@ -41,6 +41,13 @@ WARM_START_MEMBERS = 50_000
 LIMIT_TOLERANCE = 1e-7
 
 
+def _covariance_or_none(covariance: np.ndarray | None) -> list[list[float]] | None:
+    """The parameters' covariance as nested lists, or None when there is none to save."""
+    if covariance is None or not np.all(np.isfinite(covariance)):
+        return None
+    return [[float(v) for v in row] for row in covariance]
+
+
 def _finite_or_none(value: float) -> float | None:
     return float(value) if math.isfinite(value) else None
 
@@ -276,6 +283,7 @@ class BaseModel:
         self._set_fitted(outcome, frame)
         self.params_ = {name: float(shared.get(name, math.nan)) for name in self.param_names}
         self.standard_errors_ = {name: errors.get(name, math.nan) for name in self.param_names}
+        self.covariance_ = None  # the limit has other parameters: no intervals from this fit
         self.limit_, self.boundary_ = limit, boundary
 
     @property
@@ -347,6 +355,7 @@ class BaseModel:
     def _set_fitted(self, outcome: FitOutcome, frame: pd.DataFrame) -> None:
         self.params_ = dict(zip(self.param_names, (float(v) for v in outcome.params), strict=False))
         self.standard_errors_ = dict(zip(self.param_names, (float(v) for v in outcome.standard_errors), strict=False))
+        self.covariance_ = outcome.covariance
         self.log_likelihood_ = float(outcome.log_likelihood)
         self.n_members_ = int(round(float(frame[WEIGHT].sum())))
         self.n_combinations_ = int(len(frame))
@@ -441,6 +450,7 @@ class BaseModel:
             "settings": {"penalizer": self.penalizer, "max_iter": self.max_iter},
             "params": {k: _finite_or_none(v) for k, v in self.params_.items()},
             "standard_errors": {k: _finite_or_none(v) for k, v in self.standard_errors_.items()},
+            "covariance": _covariance_or_none(getattr(self, "covariance_", None)),
             "log_likelihood": self.log_likelihood_,
             "n_members": self.n_members_,
             "n_combinations": self.n_combinations_,

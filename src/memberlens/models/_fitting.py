@@ -91,6 +91,7 @@ class FitOutcome:
     standard_errors: np.ndarray
     n_iter: int
     gradient_norm: float
+    covariance: np.ndarray | None = None  # of the parameters (the inverse observed information)
 
 
 def maximise_log_likelihood(
@@ -155,7 +156,8 @@ def maximise_log_likelihood(
     if information is None:
         return FitOutcome(theta, float(ll), np.full(len(names), np.nan), n_iter, grad_norm)
     _check_identified(model, names, phi, theta, information, grad_norm, n_iter, hint, ll)
-    return FitOutcome(theta, float(ll), _standard_errors(information), n_iter, grad_norm)
+    covariance = np.linalg.inv(information)
+    return FitOutcome(theta, float(ll), np.sqrt(np.diag(covariance)), n_iter, grad_norm, covariance)
 
 
 def _gradient_norm(theta: np.ndarray, grad: np.ndarray, scale: float, penalizer: float) -> float:
@@ -300,10 +302,6 @@ def _check_identified(
         log_likelihood=float(ll) if math.isfinite(ll) else None,
         model=model,
     )
-
-
-def _standard_errors(information: np.ndarray) -> np.ndarray:
-    return np.sqrt(np.diag(np.linalg.inv(information)))
 
 
 def _raise_non_finite(

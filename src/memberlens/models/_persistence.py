@@ -15,6 +15,8 @@ import math
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from memberlens._version import __version__
 from memberlens.errors import InputError
 from memberlens.io.files import write_text_atomic
@@ -72,6 +74,7 @@ def model_from_dict(data: dict[str, Any], *, where: str = "model") -> BaseModel:
     model.params_ = values
     errors = data.get("standard_errors") or {}
     model.standard_errors_ = {k: float(errors[k]) if errors.get(k) is not None else math.inf for k in cls.param_names}
+    model.covariance_ = _covariance_from(data.get("covariance"), len(cls.param_names))
     model.log_likelihood_ = float(data.get("log_likelihood", math.nan))
     model.n_members_ = int(data.get("n_members", 0))
     model.n_combinations_ = int(data.get("n_combinations", 0))
@@ -81,6 +84,18 @@ def model_from_dict(data: dict[str, Any], *, where: str = "model") -> BaseModel:
     if "frequency_spend_correlation" in data:
         model.frequency_spend_correlation_ = float(data["frequency_spend_correlation"])
     return model
+
+
+def _covariance_from(value: Any, k: int) -> np.ndarray | None:
+    """A saved covariance of ``k`` parameters (None when absent or not a finite k x k matrix: a
+    model saved before intervals existed predicts without them)."""
+    try:
+        covariance = np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        return None
+    if covariance.shape != (k, k) or not np.all(np.isfinite(covariance)):
+        return None
+    return covariance
 
 
 def _limit_from_dict(data: Any, cls: type[BaseModel], *, where: str) -> tuple[LimitModel | None, Boundary | None]:

@@ -18,6 +18,15 @@ import pandas as pd
 from memberlens.errors import ConfigError
 from memberlens.models._base import BaseModel, TransactionModel
 from memberlens.models._combinations import as_table, combination_table, join_to_members
+from memberlens.models._intervals import (
+    check_level,
+    expected_orders_interval,
+    log_parameter_covariance,
+    order_range,
+    probability_alive_interval,
+    spend_log_standard_error,
+    z_score,
+)
 from memberlens.models._summary import TimeUnit
 from memberlens.parameters import check_number
 
@@ -38,6 +47,7 @@ def predict_member_value(
     probability_horizon: float = 30,
     clv_horizon: float = 365,
     discount_rate: float = 0.10,
+    interval: float | None = None,
 ) -> ir.Table | pd.DataFrame:
     """Predicted member value, one row per member.
 
@@ -56,6 +66,11 @@ def predict_member_value(
     clv_horizon, discount_rate
         Residual CLV: expected spend over ``clv_horizon`` days, month by month, discounted at
         ``discount_rate`` a year.
+    interval
+        With a level (e.g. 0.9), per-member intervals (:mod:`memberlens.models._intervals`):
+        ``predicted_orders``, ``probability_alive`` and ``predicted_clv`` each get ``_low`` and
+        ``_high`` from the parameters' uncertainty, and ``orders_range_low`` / ``_high`` say
+        where the member's own number of orders in the next 365 days should fall.
 
     Returns
     -------
@@ -76,6 +91,8 @@ def predict_member_value(
     ``expected_order_value``, ``predicted_clv``, ``total_clv``, ``residual_clv``
         With a spend model: the next order's expected value, predicted spend over 365 days
         (undiscounted), historic + predicted, and the discounted residual CLV.
+    ``predicted_orders_low`` ... ``orders_range_high``
+        With ``interval``: the intervals above.
     """
     model._check_fitted()
     if not isinstance(model, TransactionModel):
@@ -91,6 +108,11 @@ def predict_member_value(
     )
     clv_horizon = check_number(clv_horizon, "clv_horizon", "predict_member_value", low=0.0, low_open=True)
     discount_rate = check_number(discount_rate, "discount_rate", "predict_member_value", low=0.0)
+    if interval is not None:
+        interval = check_level(interval, "predict_member_value")
+        log_parameter_covariance(model)  # refuses, before any work, a fit without a covariance
+        if spend_model is not None:
+            log_parameter_covariance(spend_model)
     unit = TimeUnit.parse(model.time_unit)
     table, was_pandas = as_table(summary)
     columns = model.columns
@@ -104,7 +126,15 @@ def predict_member_value(
         out[f"probability_order_{_label(probability_horizon)}"] = 1.0 - model.probability_of_purchases(
             0, probability_horizon / unit.days, x, t_x, T
         )
-        out["predicted_orders"] = model.expected_purchases(365.0 / unit.days, x, t_x, T)
+        year = 365.0 / unit.days
+        out["predicted_orders"] = model.expected_purchases(year, x, t_x, T)
+        if interval is not None:
+            low, high, out["_orders_log_se"] = expected_orders_interval(model, year, x, t_x, T, interval)
+            out["predicted_orders_low"], out["predicted_orders_high"] = low, high
+            out["probability_alive_low"], out["probability_alive_high"] = probability_alive_interval(
+                model, x, t_x, T, interval
+            )
+            out["orders_range_low"], out["orders_range_high"] = order_range(model, year, x, t_x, T, interval)
         out["discounted_orders"] = _discounted_orders(model, x, t_x, T, unit, clv_horizon, discount_rate)
         wait_days = model.median_wait_alive(x, t_x, T) * unit.days
         with np.errstate(invalid="ignore"):
@@ -142,8 +172,13 @@ def predict_member_value(
         extra = {"predicted_clv": predicted, "residual_clv": result.discounted_orders * value}
         if "total_spend" in table.columns:
             extra["total_clv"] = result.total_spend + predicted
+        if interval is not None:  # orders and spend per order estimated apart: their log errors add
+            log_se = (result._orders_log_se**2 + spend_log_standard_error(spend_model, result) ** 2).sqrt()
+            spread = (z_score(interval) * log_se).exp()
+            extra["predicted_clv_low"] = predicted / spread
+            extra["predicted_clv_high"] = predicted * spread
         result = result.mutate(**extra)
-    result = result.drop("discounted_orders")
+    result = result.drop("discounted_orders", *(["_orders_log_se"] if interval is not None else []))
     return result.execute() if was_pandas else result
 
 
