@@ -220,3 +220,26 @@ def _orders(lines: pd.DataFrame):
     import ibis
 
     return ibis.duckdb.connect().create_table("orders", lines)
+
+
+def test_predictions_carry_no_order_probability_and_next_order_dates():
+    lines = simulate_orders(3_000, seed=4)
+    fit = fit_member_value(_orders(lines), time_unit="W")
+    frame = fit.predictions(interval=LEVEL, no_order_horizon=60).order_by("customer_id").execute()
+    x, t_x, T = (frame[c].to_numpy(float) for c in ("frequency", "recency", "T"))
+    expected = fit.purchases.probability_of_purchases(0, 60 / 7, x, t_x, T)
+    assert np.allclose(frame.probability_no_order_60d, expected, rtol=1e-12)
+    dated = frame.dropna(subset=["next_order_date_low", "next_order_date", "next_order_date_high"])
+    assert len(dated) > 0.5 * len(frame)  # a 95 % wait of over 100 years is left empty, as next_order_date is
+    assert (dated.next_order_date_low <= dated.next_order_date).all()
+    assert (dated.next_order_date <= dated.next_order_date_high).all()
+    assert (dated.next_order_date_low < dated.next_order_date_high).mean() > 0.99
+
+
+def test_bg_bb_predictions_say_who_is_alive_at_the_next_opportunity():
+    summary, _ = bg_bb_future(5_000, 1.204, 0.750, 0.657, 2.783, 6, 0, seed=6)
+    model = BetaGeoBetaBinomModel(time_unit="Y").fit(summary)
+    frame = predict_member_value(summary.assign(customer_id=[f"m{i}" for i in range(len(summary))]), model)
+    assert (frame.probability_alive_next_period < frame.probability_alive).all()
+    x, t_x, n = (frame[c].to_numpy(float) for c in ("frequency", "recency", "T"))
+    assert np.allclose(frame.probability_alive_next_period, model.probability_alive_next_period(x, t_x, n))

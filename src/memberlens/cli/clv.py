@@ -260,6 +260,10 @@ def predict_command(
     calibration_end: CalibrationOption = None,
     discount_rate: Annotated[float, typer.Option(help="Yearly discount rate of the residual CLV.")] = 0.10,
     clv_horizon: Annotated[float, typer.Option("--clv-horizon", help="Days of the residual CLV.")] = 365.0,
+    no_order_days: Annotated[
+        float,
+        typer.Option("--no-order-days", help="Days of probability_no_order_<days>d: P(no order at all in them)."),
+    ] = 90.0,
     interval: Annotated[
         float,
         typer.Option(
@@ -302,14 +306,25 @@ def predict_command(
             summary = _summary(results.snapshot, fitted.model_name, str(fitted.time_unit), calibration_end)
             level = _interval_level(level, fitted, spend_model)
             result = predict_member_value(
-                summary, fitted, spend_model, discount_rate=discount_rate, clv_horizon=clv_horizon, interval=level
+                summary,
+                fitted,
+                spend_model,
+                discount_rate=discount_rate,
+                clv_horizon=clv_horizon,
+                no_order_horizon=no_order_days,
+                interval=level,
             ).order_by("customer_id")
             frame = result.execute()
         else:
             _refuse_no_members(workspace, model.value, as_of, observation_end, calibration_end)
             fit = results.get("clv-model")
             level = _interval_level(level, fit.purchases, fit.spend)
-            prediction = (("discount_rate", discount_rate), ("clv_horizon", clv_horizon), ("interval", level))
+            prediction = (
+                ("discount_rate", discount_rate),
+                ("clv_horizon", clv_horizon),
+                ("no_order_horizon", no_order_days),
+                ("interval", level),
+            )
             frame = results.get("clv", clv_predictions=prediction)
     if out_file:
         write_frame(frame, out_file, fmt, noun="members")

@@ -481,10 +481,14 @@ class TransactionModel(BaseModel):
         """P(exactly ``n`` purchases in ``(T, T + t]``) given the history."""
         raise NotImplementedError
 
-    def median_wait_alive(self, frequency: Any, recency: Any, T: Any) -> np.ndarray:
-        """Time until the next purchase is as likely as not to have happened, for a member who
-        stays alive (NaN where the model has no continuous clock)."""
+    def wait_alive(self, share: float, frequency: Any, recency: Any, T: Any) -> np.ndarray:
+        """For a member who stays alive, the wait by which the next purchase has happened with
+        probability ``share`` (NaN where the model has no continuous clock)."""
         return np.full(np.broadcast(np.asarray(frequency), np.asarray(T)).shape, np.nan)
+
+    def median_wait_alive(self, frequency: Any, recency: Any, T: Any) -> np.ndarray:
+        """The wait after which the next purchase is as likely as not to have happened."""
+        return self.wait_alive(0.5, frequency, recency, T)
 
     def _predict_frame(self, frame: pd.DataFrame, *, t: float = 1.0) -> pd.DataFrame:
         t = check_number(t, "t", type(self).__name__, low=0.0)

@@ -114,9 +114,9 @@ class NoDropout(LimitModel):
         r_post, a_post = self._posterior(frequency, T)
         return nbinom.pmf(n, r_post, a_post / (a_post + np.asarray(t, dtype=float)))
 
-    def median_wait_alive(self, frequency: Any, recency: Any, T: Any) -> np.ndarray:
+    def wait_alive(self, share: float, frequency: Any, recency: Any, T: Any) -> np.ndarray:
         r_post, a_post = self._posterior(frequency, T)
-        return median_poisson_gamma_wait(r_post, a_post)
+        return poisson_gamma_wait(share, r_post, a_post)
 
 
 class SameRateNoDropout(LimitModel):
@@ -156,8 +156,8 @@ class SameRateNoDropout(LimitModel):
         mean = np.broadcast_to(self.params["lambda"] * np.asarray(t, dtype=float), self._shape(frequency, T))
         return poisson.pmf(n, mean)
 
-    def median_wait_alive(self, frequency: Any, recency: Any, T: Any) -> np.ndarray:
-        return np.full(self._shape(frequency, T), np.log(2.0) / self.params["lambda"])
+    def wait_alive(self, share: float, frequency: Any, recency: Any, T: Any) -> np.ndarray:
+        return np.full(self._shape(frequency, T), -np.log1p(-share) / self.params["lambda"])
 
 
 NoDropout.limit_model = SameRateNoDropout
@@ -253,9 +253,9 @@ class SameDropout(LimitModel):
         drop = p * (1.0 - p) ** (n - 1) * betainc(float(n), r_post, 1.0 - q)
         return alive * (stay + drop)
 
-    def median_wait_alive(self, frequency: Any, recency: Any, T: Any) -> np.ndarray:
+    def wait_alive(self, share: float, frequency: Any, recency: Any, T: Any) -> np.ndarray:
         x, _, T = self._arrays(frequency, recency, T)
-        return median_poisson_gamma_wait(self.params["r"] + x, self.params["alpha"] + T)
+        return poisson_gamma_wait(share, self.params["r"] + x, self.params["alpha"] + T)
 
 
 class SameDropoutModified(SameDropout):
@@ -366,9 +366,9 @@ class ParetoSameRate(LimitModel):
         value = alive * (stay + gone) + ((1.0 - alive) if n == 0 else 0.0)
         return value.reshape(shape)
 
-    def median_wait_alive(self, frequency: Any, recency: Any, T: Any) -> np.ndarray:
+    def wait_alive(self, share: float, frequency: Any, recency: Any, T: Any) -> np.ndarray:
         shape = np.broadcast(*(np.asarray(v, dtype=float) for v in (frequency, recency, T))).shape
-        return np.full(shape, np.log(2.0) / self.params["lambda"])
+        return np.full(shape, -np.log1p(-share) / self.params["lambda"])
 
 
 class PoissonExponential(LimitModel):
@@ -441,9 +441,9 @@ class PoissonExponential(LimitModel):
         given_alive = np.exp(-mu * t) * poisson.pmf(n, lam * t) + mu / k * (lam / k) ** n * gammainc(n + 1.0, k * t)
         return alive * given_alive + ((1.0 - alive) if n == 0 else 0.0)
 
-    def median_wait_alive(self, frequency: Any, recency: Any, T: Any) -> np.ndarray:
+    def wait_alive(self, share: float, frequency: Any, recency: Any, T: Any) -> np.ndarray:
         shape = np.broadcast(*(np.asarray(v, dtype=float) for v in (frequency, recency, T))).shape
-        return np.full(shape, np.log(2.0) / self.params["lambda"])
+        return np.full(shape, -np.log1p(-share) / self.params["lambda"])
 
 
 ParetoSameRate.limit_model = PoissonExponential
@@ -507,10 +507,11 @@ def reachable_limits(model_cls: Any) -> list[type[LimitModel]]:
     return found
 
 
-def median_poisson_gamma_wait(r: Any, alpha: Any) -> np.ndarray:
-    """For a member alive throughout with ``λ ~ Gamma(r, α)``, the wait after which P(no purchase
-    yet) = 1/2: ``α (2^(1/r) - 1)``."""
-    return np.asarray(alpha, dtype=float) * np.expm1(np.log(2.0) / np.asarray(r, dtype=float))
+def poisson_gamma_wait(share: float, r: Any, alpha: Any) -> np.ndarray:
+    """For a member alive throughout with ``λ ~ Gamma(r, α)``, the wait by which a purchase has
+    happened with probability ``share``: P(none by w) = (α/(α+w))^r, so ``α ((1-share)^(-1/r) - 1)``
+    (the median: ``α (2^(1/r) - 1)``)."""
+    return np.asarray(alpha, dtype=float) * np.expm1(-np.log1p(-share) / np.asarray(r, dtype=float))
 
 
 __all__ = [
@@ -524,5 +525,5 @@ __all__ = [
     "SameDropoutModified",
     "SameRateNoDropout",
     "SameSpendRate",
-    "median_poisson_gamma_wait",
+    "poisson_gamma_wait",
 ]

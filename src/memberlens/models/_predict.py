@@ -45,6 +45,7 @@ def predict_member_value(
     *,
     horizons: Sequence[float] = (7, 30, 90, 365),
     probability_horizon: float = 30,
+    no_order_horizon: float = 90,
     clv_horizon: float = 365,
     discount_rate: float = 0.10,
     interval: float | None = None,
@@ -63,6 +64,9 @@ def predict_member_value(
         Days for ``expected_orders_<h>d`` (a discrete-period model counts whole periods).
     probability_horizon
         Days for ``probability_order_<h>d``, P(at least one order).
+    no_order_horizon
+        Days for ``probability_no_order_<h>d``, P(no order at all): churn defined as "no purchase
+        in the next h days".
     clv_horizon, discount_rate
         Residual CLV: expected spend over ``clv_horizon`` days, month by month, discounted at
         ``discount_rate`` a year.
@@ -78,8 +82,10 @@ def predict_member_value(
 
     ``probability_alive``, ``churn_probability``
         P(still a customer) at the end of the period, and 1 minus it.
-    ``expected_orders_<h>d``, ``probability_order_<h>d``
-        Expected purchase occasions in the next h days; P(at least one).
+    ``expected_orders_<h>d``, ``probability_order_<h>d``, ``probability_no_order_<h>d``
+        Expected purchase occasions in the next h days; P(at least one); P(none).
+    ``probability_alive_next_period``
+        Discrete-period models (BG/BB): P(still a customer at the next opportunity).
     ``predicted_orders``
         Expected orders in the next 365 days (Klaviyo's "predicted number of orders").
     ``next_order_date``
@@ -91,8 +97,9 @@ def predict_member_value(
     ``expected_order_value``, ``predicted_clv``, ``total_clv``, ``residual_clv``
         With a spend model: the next order's expected value, predicted spend over 365 days
         (undiscounted), historic + predicted, and the discounted residual CLV.
-    ``predicted_orders_low`` ... ``orders_range_high``
-        With ``interval``: the intervals above.
+    ``predicted_orders_low`` ... ``orders_range_high``, ``next_order_date_low`` / ``_high``
+        With ``interval``: the intervals above, and the days between which the next order of a
+        member who stays active falls with that probability.
     """
     model._check_fitted()
     if not isinstance(model, TransactionModel):
@@ -105,6 +112,9 @@ def predict_member_value(
     horizons = [check_number(h, "horizons", "predict_member_value", low=0.0, low_open=True) for h in horizons]
     probability_horizon = check_number(
         probability_horizon, "probability_horizon", "predict_member_value", low=0.0, low_open=True
+    )
+    no_order_horizon = check_number(
+        no_order_horizon, "no_order_horizon", "predict_member_value", low=0.0, low_open=True
     )
     clv_horizon = check_number(clv_horizon, "clv_horizon", "predict_member_value", low=0.0, low_open=True)
     discount_rate = check_number(discount_rate, "discount_rate", "predict_member_value", low=0.0)
@@ -126,6 +136,11 @@ def predict_member_value(
         out[f"probability_order_{_label(probability_horizon)}"] = 1.0 - model.probability_of_purchases(
             0, probability_horizon / unit.days, x, t_x, T
         )
+        out[f"probability_no_order_{_label(no_order_horizon)}"] = model.probability_of_purchases(
+            0, no_order_horizon / unit.days, x, t_x, T
+        )
+        if model.discrete:
+            out["probability_alive_next_period"] = model.probability_alive_next_period(x, t_x, T)
         year = 365.0 / unit.days
         out["predicted_orders"] = model.expected_purchases(year, x, t_x, T)
         if interval is not None:
@@ -136,23 +151,31 @@ def predict_member_value(
             )
             out["orders_range_low"], out["orders_range_high"] = order_range(model, year, x, t_x, T, interval)
         out["discounted_orders"] = _discounted_orders(model, x, t_x, T, unit, clv_horizon, discount_rate)
-        wait_days = model.median_wait_alive(x, t_x, T) * unit.days
-        with np.errstate(invalid="ignore"):
-            out["_wait_days"] = np.where(np.isfinite(wait_days) & (wait_days <= MAX_WAIT_DAYS), wait_days, np.nan)
+        waits = {"_wait_days": 0.5}
+        if interval is not None:
+            waits |= {"_wait_days_low": (1.0 - interval) / 2.0, "_wait_days_high": (1.0 + interval) / 2.0}
+        for column, share in waits.items():
+            wait_days = model.wait_alive(share, x, t_x, T) * unit.days
+            with np.errstate(invalid="ignore"):
+                out[column] = np.where(np.isfinite(wait_days) & (wait_days <= MAX_WAIT_DAYS), wait_days, np.nan)
         return pd.DataFrame(out)
 
     result = join_to_members(table, combination_table(table, columns, purchases), columns)
-    wait = result["_wait_days"]
+    wait_columns = {"next_order_date": "_wait_days"}
+    if interval is not None:
+        wait_columns |= {"next_order_date_low": "_wait_days_low", "next_order_date_high": "_wait_days_high"}
     extra: dict[str, ir.Value] = {}
-    if "first_order_date" in table.columns and not model.discrete:
-        days_ahead = (result["T"] * unit.days + wait).round().cast("int64")
-        extra["next_order_date"] = ibis.ifelse(
-            wait.isnull() | wait.isnan(),
-            ibis.null("date"),
-            (result.first_order_date + days_ahead.as_interval("D")).cast("date"),
-        )
-    else:
-        extra["next_order_date"] = ibis.null("date")
+    for name, column in wait_columns.items():
+        wait = result[column]
+        if "first_order_date" in table.columns and not model.discrete:
+            days_ahead = (result["T"] * unit.days + wait).round().cast("int64")
+            extra[name] = ibis.ifelse(
+                wait.isnull() | wait.isnan(),
+                ibis.null("date"),
+                (result.first_order_date + days_ahead.as_interval("D")).cast("date"),
+            )
+        else:
+            extra[name] = ibis.null("date")
     frequency = result["frequency"]
     extra["historic_orders"] = (frequency + 1).cast("int64")
     if "total_spend" in table.columns:
@@ -161,7 +184,7 @@ def predict_member_value(
     extra["average_days_between_orders"] = ibis.ifelse(
         frequency > 0, result["recency"] * unit.days / frequency.cast("float64"), ibis.null("float64")
     )
-    result = result.mutate(**extra).drop("_wait_days")
+    result = result.mutate(**extra).drop(*wait_columns.values())
 
     if spend_model is not None:
         # closed form, so computed in the engine row by row (mean spend is a float sum, which an

@@ -143,6 +143,15 @@ class BetaGeoBetaBinomModel(TransactionModel):
         alive, total = self._log_likelihood_terms(x, t_x, n)
         return np.exp(alive - total)
 
+    def probability_alive_next_period(self, frequency: Any, recency: Any, T: Any) -> np.ndarray:
+        """P(still alive at the next opportunity, n + 1 | x, t_x, n): alive after n, and then not
+        dropping out, with ``θ ~ Beta(γ, δ+n)`` for a member alive after n:
+        ``P(alive after n) · B(γ, δ+n+1) / B(γ, δ+n)``."""
+        x, t_x, n = self._arrays(frequency, recency, T)
+        p = self.params_
+        stay = np.exp(betaln(p["gamma"], p["delta"] + n + 1.0) - betaln(p["gamma"], p["delta"] + n))
+        return self.probability_alive(x, t_x, n) * stay
+
     def expected_purchases(self, t: Any, frequency: Any = 0, recency: Any = 0, T: Any = 0) -> np.ndarray:
         """E[purchases in the next ``floor(t)`` opportunities | x, t_x, n] (eq. 13).
 

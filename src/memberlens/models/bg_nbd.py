@@ -27,7 +27,7 @@ import pandas as pd
 from scipy.special import betainc, betaincinv, betaln, digamma, expit, gammaln, hyp2f1, roots_legendre
 
 from memberlens.models._base import Combos, TransactionModel, check_count, dot, limit_aware
-from memberlens.models._limits import NoDropout, SameDropout, median_poisson_gamma_wait
+from memberlens.models._limits import NoDropout, SameDropout, poisson_gamma_wait
 
 
 @dataclass(frozen=True)
@@ -199,11 +199,11 @@ class BetaGeoModel(TransactionModel):
         return alive * (stay + drop)
 
     @limit_aware
-    def median_wait_alive(self, frequency: Any, recency: Any, T: Any) -> np.ndarray:
-        """For a member alive at T, the wait after which P(no purchase yet) = 1/2: with
-        ``λ ~ Gamma(r+x, α+T)``, ``(α+T)(2^(1/(r+x)) - 1)``."""
+    def wait_alive(self, share: float, frequency: Any, recency: Any, T: Any) -> np.ndarray:
+        """For a member alive at T, the wait by which a purchase has happened with probability
+        ``share``: with ``λ ~ Gamma(r+x, α+T)``, ``(α+T)((1-share)^(-1/(r+x)) - 1)``."""
         x, t_x, T = self._arrays(frequency, recency, T)
-        return median_poisson_gamma_wait(self.params_["r"] + x, self.params_["alpha"] + T)
+        return poisson_gamma_wait(share, self.params_["r"] + x, self.params_["alpha"] + T)
 
 
 def _bgnbd_expected(t: Any, r: Any, alpha: Any, a: float, b: Any) -> np.ndarray:

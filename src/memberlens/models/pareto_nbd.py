@@ -33,7 +33,7 @@ from scipy.special import digamma, expit, gammaln, hyp2f1, roots_legendre
 from scipy.stats import nbinom
 
 from memberlens.models._base import Combos, TransactionModel, check_count, dot, limit_aware, matvec
-from memberlens.models._limits import NoDropout, ParetoSameRate, median_poisson_gamma_wait
+from memberlens.models._limits import NoDropout, ParetoSameRate, poisson_gamma_wait
 
 _SERIES_MAX_TERMS = 200_000
 
@@ -272,10 +272,11 @@ class ParetoNBDModel(TransactionModel):
         return alive * (stay + gone)
 
     @limit_aware
-    def median_wait_alive(self, frequency: Any, recency: Any, T: Any) -> np.ndarray:
-        """For a member alive at T who stays alive, the wait after which P(no purchase yet) = 1/2."""
+    def wait_alive(self, share: float, frequency: Any, recency: Any, T: Any) -> np.ndarray:
+        """For a member alive at T who stays alive, the wait by which a purchase has happened
+        with probability ``share`` (``λ ~ Gamma(r+x, α+T)``)."""
         x, t_x, T = self._arrays(frequency, recency, T)
-        return median_poisson_gamma_wait(self.params_["r"] + x, self.params_["alpha"] + T)
+        return poisson_gamma_wait(share, self.params_["r"] + x, self.params_["alpha"] + T)
 
 
 def _digamma_diff(r: float, x: np.ndarray) -> np.ndarray:
