@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
+from memberlens import format as f
 from memberlens.analyses import AnalysisOptions
 from memberlens.cli._common import (
     AsOfOption,
@@ -34,10 +35,13 @@ from memberlens.errors import ConfigError
 from memberlens.io.catalog import Tables, open_tables
 from memberlens.io.jsonable import plain_records
 from memberlens.models import (
+    BASELINES,
     DEFAULT_LEVEL,
     PURCHASE_MODELS,
+    BaselineComparison,
     GammaGammaModel,
     compare_models,
+    compare_with_baselines,
     evaluate_holdout,
     load_model,
     model_to_dict,
@@ -340,6 +344,22 @@ def predict_command(
     print_records(plain_records(frame), fmt)
 
 
+def baseline_verdict(comparison: BaselineComparison) -> list[str]:
+    """Which predictor wins on this data, per measure, in a sentence."""
+    sentences = []
+    for measure, best in comparison.best.items():
+        part = comparison.errors[comparison.errors.measure == measure].set_index("predictor")
+        others = ", ".join(f"{f.num(part.mae[p], 2)} ({p})" for p in part.index if p != best)
+        what = "holdout orders" if measure == "orders" else "holdout spend"
+        beaten = best not in BASELINES
+        verdict = "the model beats both baselines" if beaten else "a naive baseline beats the model"
+        sentences.append(
+            f"On this data {best} predicts members' {what} best: {verdict} (mean absolute error per member "
+            f"{f.num(part.mae[best], 2)}, against {others})."
+        )
+    return sentences
+
+
 TABLE_COLUMNS = (
     "customer_id",
     "probability_alive",
@@ -375,6 +395,14 @@ def evaluate_command(
         typer.Option("--compare/--no-compare", help="Also fit the other continuous-time models and compare by BIC."),
     ] = True,
     max_frequency: Annotated[int, typer.Option(help="Last frequency bin (and above).")] = 7,
+    tracking_age: Annotated[
+        str,
+        typer.Option(
+            "--tracking-age",
+            help="Member age at a tracking period's end: memberlens (7j-1-f days) or btyd (7j-f, as BTYD, "
+            "lifetimes and pymc-marketing count; slightly higher expected curves).",
+        ),
+    ] = "memberlens",
     penalizer: PenalizerOption = 0.0,
     db: Annotated[str, option_db()] = "memberlens.duckdb",
     engine: Annotated[str, option_engine()] = "duckdb",
@@ -382,12 +410,13 @@ def evaluate_command(
 ) -> None:
     """Fit on the calibration period; compare expected and actual holdout purchases."""
     with open_tables(engine, db) as workspace:
-        results = _fit_results(workspace, as_of, observation_end, model, time_unit, calibration_end, False, penalizer)
+        results = _fit_results(workspace, as_of, observation_end, model, time_unit, calibration_end, True, penalizer)
         _refuse_no_members(workspace, model.value, as_of, observation_end, calibration_end, calibration_required=True)
         fit = results.get("clv-model")
         snapshot = results.snapshot
         summary, fitted = fit.summary, fit.purchases
         holdout = evaluate_holdout(fitted, summary, max_frequency=max_frequency)
+        baselines = compare_with_baselines(fitted, summary, fit.spend)
         tracking = None
         if not fitted.discrete:
             tracking = track_cumulative_purchases(
@@ -396,6 +425,7 @@ def evaluate_command(
                 calibration_end=calibration_end,
                 observation_end=snapshot.last_day,
                 step="W",
+                convention=tracking_age,
             )
         comparison = None
         if compare and not fitted.discrete:
@@ -409,6 +439,8 @@ def evaluate_command(
         "model": model_to_dict(fitted),
         "by_frequency": holdout.by_frequency.to_dict(orient="records"),
         "error": holdout.error,
+        "baselines": baselines.to_dict(),
+        "verdict": baseline_verdict(baselines),
     }
     if tracking is not None:
         result["tracking_error"] = tracking_error(tracking)
@@ -423,6 +455,12 @@ def evaluate_command(
         return
     print_records(result["by_frequency"], fmt, title="holdout purchases per member, by calibration frequency")
     print_records([{"measure": k, "value": v} for k, v in holdout.error.items()], fmt, title="holdout error")
+    print_records(plain_records(baselines.errors), fmt, title="per-member holdout error, beside two naive baselines")
+    print_records(
+        plain_records(baselines.deciles), fmt, title="mean holdout orders per tenth of the prediction (1 = highest)"
+    )
+    for sentence in result["verdict"]:
+        out.print(sentence, markup=False)
     if tracking is not None:
         print_records([{"measure": k, "value": v} for k, v in result["tracking_error"].items()], fmt, title="tracking")
     if comparison is not None:

@@ -25,8 +25,11 @@ from __future__ import annotations
 
 from memberlens.models._base import TransactionModel
 from memberlens.models._evaluate import (
+    BASELINES,
+    BaselineComparison,
     HoldoutEvaluation,
     compare_models,
+    compare_with_baselines,
     evaluate_holdout,
     track_cumulative_purchases,
     tracking_error,
@@ -52,6 +55,8 @@ from memberlens.models.mbg_nbd import ModifiedBetaGeoModel
 from memberlens.models.pareto_nbd import ParetoNBDModel
 
 __all__ = [
+    "BASELINES",
+    "BaselineComparison",
     "DEFAULT_LEVEL",
     "PURCHASE_MODELS",
     "BetaGeoBetaBinomModel",
@@ -65,6 +70,7 @@ __all__ = [
     "TimeUnit",
     "TransactionModel",
     "compare_models",
+    "compare_with_baselines",
     "compress_summary",
     "evaluate_holdout",
     "fit_member_value",
