@@ -322,7 +322,13 @@ def _dropout_integral(n: int, t: np.ndarray, r_post, a_post, s: float, b_post) -
     tau = fractions[:, None] * t[None, :]  # (nodes, members)
     b_post, a_post, r_post = (np.broadcast_to(v, t.shape)[None, :] for v in (b_post, a_post, r_post))
     log_density = np.log(s) + s * np.log(b_post) - (s + 1.0) * np.log(b_post + tau)
-    values = np.exp(log_density + nbinom.logpmf(n, r_post, a_post / (a_post + tau)))
+    # log NB(n; r', α'/(α'+τ)) written out: SciPy's nbinom.logpmf costs 5x as much here
+    log_a_tau = np.log(a_post + tau)
+    log_nb = gammaln(r_post + n) - gammaln(r_post) - gammaln(n + 1.0) + r_post * (np.log(a_post) - log_a_tau)
+    if n:
+        with np.errstate(divide="ignore"):  # τ = 0 (t = 0): no purchase can have happened
+            log_nb = log_nb + n * (np.log(tau) - log_a_tau)
+    values = np.exp(log_density + log_nb)
     return (weights[:, None] * values).sum(axis=0) * t
 
 
