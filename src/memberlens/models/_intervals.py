@@ -33,7 +33,7 @@ from memberlens.models._base import BaseModel, TransactionModel
 from memberlens.parameters import check_number
 
 DEFAULT_LEVEL = 0.9
-STEP = 1e-4  # central differences in the log-parameters
+STEP = 1e-4  # forward differences in the log-parameters
 MAX_RANGE_ORDERS = 100_000  # a count range is not searched beyond this many orders
 
 
@@ -77,23 +77,20 @@ def with_params(model: BaseModel, theta: np.ndarray) -> BaseModel:
 
 
 def delta_standard_error(
-    model: TransactionModel,
-    predict: Callable[[TransactionModel], np.ndarray],
-    scale: Callable[[np.ndarray], np.ndarray],
+    model: TransactionModel, predict: Callable[[TransactionModel], np.ndarray], scale: Callable[[np.ndarray], np.ndarray]
 ) -> np.ndarray:
     """The standard error of ``scale(predict(model))`` from the parameters' uncertainty: its
-    gradient in the log-parameters (central differences) through their covariance."""
+    gradient in the log-parameters (forward differences of 1e-4: an error of that order in an
+    interval's width) through their covariance."""
     sigma = log_parameter_covariance(model)
     theta = np.array([model.params_[n] for n in model.param_names], dtype=float)
-    gradient = []
-    for j in range(len(theta)):
-        up, down = theta.copy(), theta.copy()
-        up[j] *= np.exp(STEP)
-        down[j] *= np.exp(-STEP)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            gradient.append(
-                (scale(predict(with_params(model, up))) - scale(predict(with_params(model, down)))) / (2 * STEP)
-            )
+    with np.errstate(divide="ignore", invalid="ignore"):
+        base = scale(predict(model))
+        gradient = []
+        for j in range(len(theta)):
+            moved = theta.copy()
+            moved[j] *= np.exp(STEP)
+            gradient.append((scale(predict(with_params(model, moved))) - base) / STEP)
     g = np.stack(gradient, axis=-1)
     with np.errstate(invalid="ignore"):
         return np.sqrt(np.maximum(np.einsum("...i,ij,...j->...", g, sigma, g), 0.0))
