@@ -67,6 +67,21 @@ def test_fitted_parameters_and_exports(clv_view):
     assert np.allclose(merged.predicted_clv, merged.predicted_clv_analysis)
 
 
+def test_the_top_members_and_the_export_carry_the_value_intervals(clv_view):
+    content, exports, members = clv_view
+    frame = exports["clv"]
+    assert (frame.predicted_clv_low <= frame.predicted_clv).all()
+    assert (frame.predicted_clv <= frame.predicted_clv_high).all()
+    assert (frame.predicted_clv_low < frame.predicted_clv_high).mean() > 0.99
+    chart = next(ch for ch in content.charts if ch.key == "clv-top")
+    column = chart.table.columns.index("90% interval of the predicted value")
+    by_id = members.set_index("customer_id")
+    for row in chart.table.rows:
+        low, high = (_number(part) for part in row[column].split(" – "))
+        assert low == pytest.approx(by_id.predicted_clv_low[row[0]], rel=1e-3, abs=0.01)
+        assert high == pytest.approx(by_id.predicted_clv_high[row[0]], rel=1e-3, abs=0.01)
+
+
 def test_a_model_that_cannot_be_fitted_is_a_note_saying_why(tmp_path):
     """Nobody bought twice: BG/NBD has nothing to learn a purchase rate from; the section says so."""
     orders = pd.DataFrame(

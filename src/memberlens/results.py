@@ -31,6 +31,7 @@ from memberlens.errors import ConfigError, MemberlensError
 from memberlens.io.catalog import Tables
 from memberlens.metrics.products import name_products
 from memberlens.migration import Migration, migrate, one_period_before
+from memberlens.models import DEFAULT_LEVEL, why_no_intervals
 from memberlens.monitor import DEFAULT_RULES, Watch, alerts_at, members_behind
 from memberlens.predict.anomalies import AnomalyModel
 from memberlens.predict.churn import ChurnModel
@@ -176,6 +177,16 @@ def _key_referrers(r: Results, o: AnalysisOptions) -> pd.DataFrame:
     return select_key_referrers(network, key_ratio=o.key_ratio, lang=o.lang)
 
 
+def _clv_predictions(r: Results, o: AnalysisOptions) -> ir.Table:
+    """The fitted CLV models' predictions (``o.clv_predictions``), with 90 % intervals unless
+    ``interval`` is set (None: none) or the fit cannot give them (a limit, no covariance)."""
+    fit = r.get("clv-model", options=o)
+    settings = {"interval": DEFAULT_LEVEL, **dict(o.clv_predictions)}
+    if any(why_no_intervals(m) for m in (fit.purchases, fit.spend) if m is not None):
+        settings["interval"] = None
+    return fit.predictions(**settings)
+
+
 def _clv_parameters(fit) -> pd.DataFrame:
     rows = [("purchases", type(fit.purchases).__name__, k, float(v)) for k, v in fit.purchases.params_.items()]
     if fit.spend is not None:
@@ -215,7 +226,7 @@ RESULTS: dict[str, Result] = {
             "clv",
             _ORDERS,
             "per member P(alive), expected orders, next order and predicted CLV (BG/NBD + Gamma-Gamma)",
-            lambda r, o: r.get("clv-model", options=o).predictions(**dict(o.clv_predictions)).order_by("customer_id"),
+            lambda r, o: _clv_predictions(r, o).order_by("customer_id"),
             _as_table,
         ),
         Result(
@@ -229,7 +240,7 @@ RESULTS: dict[str, Result] = {
             "clv-top-members",
             _ORDERS,
             "the members with the highest predicted 365-day value",
-            lambda r, o: analyses.top_members(r.get("clv-model", options=o).predictions()),
+            lambda r, o: analyses.top_members(_clv_predictions(r, o)),
             _as_table,
         ),
         Result(

@@ -34,7 +34,7 @@ import ibis
 import ibis.expr.types as ir
 
 from memberlens.errors import ConfigError, InputError, MissingTableError
-from memberlens.io.engines import ENGINES, connect
+from memberlens.io.engines import ENGINES, connect, disconnect, release_cached_tables
 from memberlens.io.ledger_tables import LEDGER_TABLE, SOURCES_TABLE, ledgers_from
 from memberlens.io.paths import literal_for
 from memberlens.io.workspace import Workspace
@@ -98,7 +98,9 @@ class EngineTables:
 
     def close(self) -> None:
         if self.owns_backend:
-            self.con.disconnect()
+            disconnect(self.con)
+        else:  # a session shared with others: only what this work cached goes
+            release_cached_tables(self.con)
 
 
 def parquet_tables(backend: ibis.BaseBackend, folder: Path) -> EngineTables:

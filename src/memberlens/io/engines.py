@@ -46,6 +46,20 @@ DUCKDB_SETTINGS = {
 }
 
 
+def release_cached_tables(backend: ibis.BaseBackend) -> None:
+    """Drop the tables Ibis keeps for ``Table.cache()`` (the CLV summary, computed once) while the
+    connection is still open: left to their finalizers, they are dropped after it closed, and
+    each prints a traceback. (Ibis has no public call for all of a backend's cached tables.)"""
+    for name in list(getattr(backend, "_cache_name_to_entry", {})):
+        backend._finalize_cached_table(name)
+
+
+def disconnect(backend: ibis.BaseBackend) -> None:
+    """Close a connection this process opened, its cached tables first."""
+    release_cached_tables(backend)
+    backend.disconnect()
+
+
 def engine_limit_error(exc: BaseException) -> ConfigError | None:
     """DuckDB running out of memory, as an error the user can act on (None for anything else)."""
     import duckdb

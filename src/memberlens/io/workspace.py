@@ -31,7 +31,7 @@ import ibis
 import ibis.expr.types as ir
 
 from memberlens.errors import InputError, MissingTableError
-from memberlens.io.engines import duckdb_settings
+from memberlens.io.engines import disconnect, duckdb_settings
 from memberlens.io.faults import environment_error
 from memberlens.io.files import leftover_prefix, remove_leftovers
 from memberlens.io.jsonable import json_text
@@ -287,7 +287,7 @@ class Workspace:
 
     # -- lifecycle -----------------------------------------------------------------------------
     def close(self) -> None:
-        self.con.disconnect()
+        disconnect(self.con)
 
     def __enter__(self) -> Workspace:
         return self

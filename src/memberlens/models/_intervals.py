@@ -77,7 +77,9 @@ def with_params(model: BaseModel, theta: np.ndarray) -> BaseModel:
 
 
 def delta_standard_error(
-    model: TransactionModel, predict: Callable[[TransactionModel], np.ndarray], scale: Callable[[np.ndarray], np.ndarray]
+    model: TransactionModel,
+    predict: Callable[[TransactionModel], np.ndarray],
+    scale: Callable[[np.ndarray], np.ndarray],
 ) -> np.ndarray:
     """The standard error of ``scale(predict(model))`` from the parameters' uncertainty: its
     gradient in the log-parameters (forward differences of 1e-4: an error of that order in an

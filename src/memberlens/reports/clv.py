@@ -24,6 +24,8 @@ EXPORT_COLUMNS = (
     "average_order_value",
     "expected_order_value",
     "predicted_clv",
+    "predicted_clv_low",
+    "predicted_clv_high",
     "residual_clv",
 )
 
@@ -148,6 +150,13 @@ class ClvSection:
             x_category=False,
         )
         layout["yaxis"]["type"] = "category"
+        intervals = "predicted_clv_low" in top.columns
+        if intervals:
+            top = top.assign(
+                clv_interval=[
+                    f"{f.num(low)} – {f.num(high)}" for low, high in zip(top.predicted_clv_low, top.predicted_clv_high)
+                ]
+            )
         table = c.table(
             top,
             [
@@ -158,6 +167,7 @@ class ClvSection:
                 ("expected_orders_30d", t("clv.label_expected_orders_30d"), "num"),
                 ("expected_order_value", t("clv.label_expected_order_value"), "num"),
                 ("predicted_clv", t("clv.label_predicted_clv"), "num"),
+                *([("clv_interval", t("clv.label_clv_interval"), "text")] if intervals else []),
                 ("next_order_date", t("clv.label_next_order_date"), "day"),
             ],
         )
