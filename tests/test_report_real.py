@@ -14,8 +14,9 @@ import pandas as pd
 import pytest
 
 from memberlens import Workspace, ingest
-from memberlens.analyses import AnalysisOptions, run_analysis
+from memberlens.analyses import AnalysisOptions
 from memberlens.reports.render import write_reports
+from memberlens.results import Results
 
 pytestmark = [pytest.mark.shared_data, pytest.mark.slow]
 CHART = re.compile(r'<script type="application/json" data-chart="chart-([^"]+)">(.*?)</script>', re.S)
@@ -39,8 +40,7 @@ def uci(shared_data, tmp_path_factory):
         """The analysis run by itself, apart from the report (each once per module)."""
         key = (name, tuple(sorted(options.items())))
         if key not in done:
-            result = run_analysis(ws, name, AnalysisOptions(**options))
-            done[key] = result if isinstance(result, pd.DataFrame) else result.to_pandas()
+            done[key] = Results(ws, options=AnalysisOptions(**options)).get(name)
         return done[key]
 
     yield {
