@@ -99,3 +99,32 @@ def test_a_model_that_cannot_be_fitted_is_a_note_saying_why(tmp_path):
     assert content.notes and content.notes[0].startswith("无法拟合 CLV 模型") and "40 位会员" in content.notes[0]
     assert "再次购买" in content.notes[0]
     assert content.charts == []
+
+
+def test_the_holdout_check_shows_the_model_beside_two_simple_rules(clv_view, demo_workspace):
+    """The chart's errors are those of the model refitted without the last 91 days (here by
+    hand: the summary, BG/NBD and Gamma-Gamma), and the sentence names the winner."""
+    from datetime import timedelta
+
+    from memberlens.models import BetaGeoModel, GammaGammaModel, compare_with_baselines, summarise_purchases
+    from memberlens.results import HOLDOUT_DAYS
+
+    content, _, _ = clv_view
+    chart = next(ch for ch in content.charts if ch.key == "clv-holdout")
+    path, _ = demo_workspace
+    with Workspace(path, read_only=True) as ws:
+        orders = ws.table("orders")
+        end = pd.Timestamp(orders.ordered_at.max().execute()).date()
+        summary = summarise_purchases(
+            orders, time_unit="W", calibration_end=end - timedelta(days=HOLDOUT_DAYS), observation_end=end
+        )
+        model = BetaGeoModel().fit(summary)
+        spend = GammaGammaModel().fit(summary.filter((summary.frequency > 0) & (summary.monetary_value > 0)))
+        expected = compare_with_baselines(model, summary, spend)
+    maes = [_number(row[2]) for row in chart.table.rows]
+    assert maes == pytest.approx(expected.errors.mae.tolist(), rel=1e-3, abs=0.006)  # shown to 2 decimals
+    assert len(chart.table.rows) == 6
+    winner = expected.best["orders"]
+    assert winner == "BG/NBD"  # on the demo shop the model beats both rules
+    assert "predicts each member's orders better than both simple rules" in chart.sentences[0]
+    assert f"{expected.errors.mae.iloc[0]:.2f}" in chart.sentences[0]

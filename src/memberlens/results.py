@@ -19,7 +19,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import date, timedelta
 from typing import Any, NamedTuple
 
 import ibis.expr.types as ir
@@ -31,7 +31,7 @@ from memberlens.errors import ConfigError, MemberlensError
 from memberlens.io.catalog import Tables
 from memberlens.metrics.products import name_products
 from memberlens.migration import Migration, migrate, one_period_before
-from memberlens.models import DEFAULT_LEVEL, why_no_intervals
+from memberlens.models import DEFAULT_LEVEL, BaselineComparison, compare_with_baselines, why_no_intervals
 from memberlens.monitor import DEFAULT_RULES, Watch, alerts_at, members_behind
 from memberlens.predict.anomalies import AnomalyModel
 from memberlens.predict.churn import ChurnModel
@@ -187,6 +187,23 @@ def _clv_predictions(r: Results, o: AnalysisOptions) -> ir.Table:
     return fit.predictions(**settings)
 
 
+HOLDOUT_DAYS = 91  # the report's check of the CLV model: the last 13 weeks held out
+
+
+def _clv_holdout(r: Results, o: AnalysisOptions) -> BaselineComparison | None:
+    """The CLV model fitted on the data up to ``HOLDOUT_DAYS`` before the last day, checked on
+    those days beside the two naive baselines; None when the history before them is shorter
+    than twice the holdout (too little to fit on)."""
+    end = r.snapshot.last_day
+    cut = end - timedelta(days=HOLDOUT_DAYS)
+    first = r.get("member-value", options=o).first_order_at.min()
+    if pd.isna(first) or (cut - pd.Timestamp(first).date()).days < 2 * HOLDOUT_DAYS:
+        return None
+    settings = {**dict(o.clv_settings), "calibration_end": cut, "warn": None}
+    fit = r.get("clv-model", options=replace(o, clv_settings=tuple(settings.items())))
+    return compare_with_baselines(fit.purchases, fit.summary, fit.spend)
+
+
 def _clv_parameters(fit) -> pd.DataFrame:
     rows = [("purchases", type(fit.purchases).__name__, k, float(v)) for k, v in fit.purchases.params_.items()]
     if fit.spend is not None:
@@ -249,6 +266,14 @@ RESULTS: dict[str, Result] = {
             "the share of the predicted value held by the top tenth of members",
             lambda r, o: analyses.value_concentration(r.get("clv-model", options=o).predictions()),
             _as_table,
+        ),
+        Result(
+            "clv-holdout",
+            _ORDERS,
+            "the CLV model fitted without the last 13 weeks and checked on them, beside two naive baselines: "
+            "per-member error of predicted orders and spend",
+            _clv_holdout,
+            lambda comparison: comparison.errors if comparison is not None else pd.DataFrame(),
         ),
         Result(
             "cluster-model",

@@ -180,7 +180,11 @@ def compare_with_baselines(
     rate = ibis.ifelse(members["T"] > 0, x / members["T"].cast("float64"), 0.0)
     mean_spend = ibis.ifelse(members.frequency > 0, members.monetary_value.cast("float64"), 0.0)
     name = model.title or model.model_name
-    orders = {name: members._model_orders, BASELINES[0]: rate * members.duration_holdout, BASELINES[1]: x}
+    orders = {
+        name: members._model_orders,
+        BASELINES[0]: rate * members.duration_holdout.cast("float64"),
+        BASELINES[1]: x,
+    }
     actual_orders = members.frequency_holdout.cast("float64")
     actual_spend = members.spend_holdout.cast("float64")
     spend: dict[str, ir.FloatingValue] = {}

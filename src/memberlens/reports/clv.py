@@ -8,9 +8,10 @@ import pandas as pd
 
 from memberlens import format as f
 from memberlens.errors import MemberlensError
-from memberlens.models import GammaGammaModel, TransactionModel
+from memberlens.models import BASELINES, BaselineComparison, GammaGammaModel, TransactionModel
 from memberlens.reports import charts as c
 from memberlens.reports.base import Chart, ReportContext, SectionContent
+from memberlens.results import HOLDOUT_DAYS
 
 EXPORT_COLUMNS = (
     "customer_id",
@@ -56,6 +57,13 @@ class ClvSection:
         if fit.spend is not None:
             top, concentration = ctx.results.get("clv-top-members"), ctx.results.get("clv-concentration")
             charts.append(self._top_chart(ctx, top, concentration))
+        try:
+            holdout = ctx.results.get("clv-holdout")
+        except MemberlensError as exc:  # the fit without the last weeks failed: say so, show the rest
+            notes.append(t("clv.holdout_failed", reason=t.error(exc)))
+            holdout = None
+        if holdout is not None:
+            charts.append(self._holdout_chart(ctx, holdout))
         return SectionContent(self.key, t(self.title_key), sentences=sentences, charts=charts, notes=notes)
 
     @staticmethod
@@ -184,6 +192,52 @@ class ClvSection:
                 )
             )
         return Chart("clv-top", t("clv.top_title", n=len(top)), c.figure(data, layout), sentences, table, "clv")
+
+    def _holdout_chart(self, ctx: ReportContext, holdout: BaselineComparison) -> Chart:
+        """The model checked on the last weeks: mean actual and predicted orders per tenth of the
+        prediction, each predictor's error, and which wins."""
+        t = ctx.t
+        names = {BASELINES[0]: t("clv.baseline_rate"), BASELINES[1]: t("clv.baseline_frequency")}
+        deciles = holdout.deciles
+        labels = [str(int(d)) for d in deciles.decile]
+        predictors = [c for c in deciles.columns if c not in ("decile", "members", "actual")]
+        data = [c.bar(t("clv.label_actual_orders"), labels, deciles.actual, key="actual")]
+        data += [c.line(names.get(p, p), labels, deciles[p], key=p) for p in predictors]
+        layout = c.layout(x_title=t("clv.label_decile"), y_title=t("clv.label_holdout_orders"))
+        errors = holdout.errors.assign(
+            predictor=[names.get(p, p) for p in holdout.errors.predictor],
+            measure=[t(f"clv.measure_{m}") for m in holdout.errors.measure],
+        )
+        table = c.table(
+            errors,
+            [
+                ("measure", t("clv.label_measure"), "text"),
+                ("predictor", t("clv.label_predictor"), "text"),
+                ("mae", t("clv.label_mae"), "num"),
+                ("rmse", t("clv.label_rmse"), "num"),
+                ("bias", t("clv.label_bias"), "num"),
+            ],
+        )
+        orders = holdout.errors[holdout.errors.measure == "orders"].set_index("predictor").mae
+        model = next(p for p in orders.index if p not in BASELINES)
+        best = holdout.best["orders"]
+        common = {
+            "days": f.num(HOLDOUT_DAYS),
+            "model": model,
+            "mae": f.num(orders[model], 2),
+            "rate": f.num(orders[BASELINES[0]], 2),
+            "frequency": f.num(orders[BASELINES[1]], 2),
+        }
+        key = "clv.holdout_model_wins" if best == model else "clv.holdout_baseline_wins"
+        sentences = [t(key, best=names.get(best, best), **common)]
+        return Chart(
+            "clv-holdout",
+            t("clv.holdout_title", days=f.num(HOLDOUT_DAYS)),
+            c.figure(data, layout),
+            sentences,
+            table,
+            "clv",
+        )
 
     def exports(self, ctx: ReportContext) -> dict[str, pd.DataFrame]:
         """Every member's prediction from the section's fit."""
