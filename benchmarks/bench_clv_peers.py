@@ -98,8 +98,10 @@ import pandas as pd
 from clvkit import CLV, CustomerBase
 path, end = sys.argv[1], sys.argv[2]
 lines = pd.read_parquet(path)
+# clvkit wants the moment the data was pulled: the end of the last day
+pulled = pd.Timestamp(end) + pd.Timedelta(days=1) - pd.Timedelta(seconds=1)
 cb = CustomerBase.from_transactions(lines, datetime_col="ordered_at", time_unit="W", collapse="D",
-    observation_period_end=end)
+    observation_period_end=pulled)
 clv = CLV().fit(cb).predict(horizon=52).to_pandas()["clv"]
 seconds = time.perf_counter() - start
 print(json.dumps({"seconds": seconds, "peak_mb": peak_mb(), "members": len(clv), "total_clv": float(clv.sum())}))
