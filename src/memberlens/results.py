@@ -182,7 +182,7 @@ def _clv_predictions(r: Results, o: AnalysisOptions) -> ir.Table:
     ``interval`` is set (None: none) or the fit cannot give them (a limit, no covariance)."""
     fit = r.get("clv-model", options=o)
     settings = {"interval": DEFAULT_LEVEL, **dict(o.clv_predictions)}
-    if any(why_no_intervals(m) for m in (fit.purchases, fit.spend) if m is not None):
+    if why_no_intervals(fit.purchases, fit.spend):
         settings["interval"] = None
     return fit.predictions(**settings)
 

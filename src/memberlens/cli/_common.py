@@ -233,6 +233,12 @@ def option_as_of() -> Any:
 # the options every command that reads data at a date, or prints a table, takes alike
 AsOfOption = Annotated[str | None, option_as_of()]
 FormatOption = Annotated[OutputFormat, typer.Option("--format", help="table, json or csv.")]
+# the options of a command printing rows with emit_rows
+RowsOutOption = Annotated[
+    Path | None,
+    option_out_file("Write all rows to this file (.csv, .json, .parquet or .xlsx by its name; else --format)."),
+]
+RowsLimitOption = Annotated[int, typer.Option(help="Rows shown with --format table.")]
 
 
 def option_model_file(help: str) -> Any:

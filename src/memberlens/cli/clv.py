@@ -373,13 +373,10 @@ TABLE_COLUMNS = (
 
 def _interval_level(level: float | None, purchases: TransactionModel, spend: BaseModel | None) -> float | None:
     """The intervals' level, or None (said on stderr) when a fitted model cannot give them."""
-    if level is None:
+    why = why_no_intervals(purchases, spend) if level is not None else None
+    if why is not None:
+        err.print(f"note: no intervals: {why}", markup=False)
         return None
-    for model in (purchases, spend):
-        why = why_no_intervals(model) if model is not None else None
-        if why is not None:
-            err.print(f"note: no intervals: {why}", markup=False)
-            return None
     return level
 
 

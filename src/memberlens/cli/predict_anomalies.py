@@ -4,7 +4,6 @@ flagged."""
 from __future__ import annotations
 
 from enum import Enum
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -14,10 +13,11 @@ from memberlens.cli._common import (
     AsOfOption,
     FormatOption,
     OutputFormat,
+    RowsLimitOption,
+    RowsOutOption,
     emit_rows,
     option_db,
     option_engine,
-    option_out_file,
     parse_as_of,
     say_nothing_to_show,
     why_nothing_before,
@@ -28,12 +28,6 @@ from memberlens.io.catalog import open_tables
 from memberlens.predict.anomalies import explain_members, explain_orders
 from memberlens.reports.next_product import no_orders_sentence
 from memberlens.results import Results
-
-LimitOption = Annotated[int, typer.Option(help="Rows shown with --format table.")]
-OutOption = Annotated[
-    Path | None,
-    option_out_file("Write all rows to this file (.csv, .json, .parquet or .xlsx by its name; else --format)."),
-]
 
 
 class AnomalyKind(str, Enum):
@@ -64,8 +58,8 @@ def anomalies_command(
     spend_z: Annotated[float, typer.Option(help="Flag a member whose robust z-score of log spend reaches this.")] = 3.5,
     lang: Annotated[str, typer.Option(help="Language of the reasons: en or zh.")] = "en",
     fmt: FormatOption = OutputFormat.table,
-    out_file: OutOption = None,
-    limit: LimitOption = 20,
+    out_file: RowsOutOption = None,
+    limit: RowsLimitOption = 20,
     db: Annotated[str, option_db()] = "memberlens.duckdb",
     engine: Annotated[str, option_engine()] = "duckdb",
 ) -> None:

@@ -13,12 +13,13 @@ from memberlens.cli._common import (
     AsOfOption,
     FormatOption,
     OutputFormat,
+    RowsLimitOption,
+    RowsOutOption,
     emit_rows,
     err,
     option_db,
     option_engine,
     option_model_file,
-    option_out_file,
     option_renamed,
     parse_as_of,
     renamed,
@@ -31,12 +32,6 @@ from memberlens.parameters import check_number
 from memberlens.predict.rules import AssociationRuleModel
 from memberlens.reports.next_product import no_rules_sentence
 from memberlens.results import Results
-
-OutOption = Annotated[
-    Path | None,
-    option_out_file("Write all rows to this file (.csv, .json, .parquet or .xlsx by its name; else --format)."),
-]
-LimitOption = Annotated[int, typer.Option(help="Rows shown with --format table.")]
 
 
 def next_product_command(
@@ -62,8 +57,8 @@ def next_product_command(
     model_file: Annotated[Path | None, option_model_file("Use rules saved with --save instead of mining them.")] = None,
     old_model_file: Annotated[Path | None, option_renamed("--model")] = None,
     fmt: FormatOption = OutputFormat.table,
-    out_file: OutOption = None,
-    limit: LimitOption = 20,
+    out_file: RowsOutOption = None,
+    limit: RowsLimitOption = 20,
     db: Annotated[str, option_db()] = "memberlens.duckdb",
     engine: Annotated[str, option_engine()] = "duckdb",
 ) -> None:

@@ -195,9 +195,9 @@ def compare_with_baselines(
             BASELINES[0]: orders[BASELINES[0]] * mean_spend,
             BASELINES[1]: x * mean_spend,
         }
-    rows = [_errors(members, "orders", label, value, actual_orders) for label, value in orders.items()]
-    rows += [_errors(members, "spend", label, value, actual_spend) for label, value in spend.items()]
-    errors = pd.DataFrame(rows)
+    predictors = [("orders", label, value, actual_orders) for label, value in orders.items()]
+    predictors += [("spend", label, value, actual_spend) for label, value in spend.items()]
+    errors = _errors(members, predictors)
     best = {
         measure: str(part.sort_values(["mae", "predictor"], kind="stable").predictor.iloc[0])
         for measure, part in errors.groupby("measure", sort=True)
@@ -205,34 +205,36 @@ def compare_with_baselines(
     return BaselineComparison(errors, _deciles(members, orders, actual_orders, deciles), best)
 
 
-def _errors(members: ir.Table, measure: str, predictor: str, value: ir.FloatingValue, actual: ir.FloatingValue) -> dict:
-    """Per-member error measures of one predictor, aggregated in the engine."""
-    gap = value - actual
-    row = (
-        members.mutate(_gap=gap, _value=value, _actual=actual)
-        .aggregate(
-            members=ibis._.count(),
-            mae=ibis._._gap.abs().mean(),
-            mse=(ibis._._gap * ibis._._gap).mean(),
-            bias=ibis._._gap.mean(),
-            predicted=ibis._._value.sum(),
-            actual=ibis._._actual.sum(),
+def _errors(members: ir.Table, predictors: list[tuple[str, str, ir.FloatingValue, ir.FloatingValue]]) -> pd.DataFrame:
+    """Per-member error measures of each ``(measure, predictor, value, actual)``, aggregated in
+    the engine in one pass over the members."""
+    sums: dict[str, ir.Scalar] = {"members": members.count()}
+    for k, (_, _, value, actual) in enumerate(predictors):
+        gap = value - actual
+        sums |= {
+            f"mae{k}": gap.abs().mean(),
+            f"mse{k}": (gap * gap).mean(),
+            f"bias{k}": gap.mean(),
+            f"predicted{k}": value.sum(),
+            f"actual{k}": actual.sum(),
+        }
+    row = members.aggregate(**sums).execute().iloc[0]
+    rows = []
+    for k, (measure, predictor, _, _) in enumerate(predictors):
+        actual_total = float(row[f"actual{k}"])
+        predicted = float(row[f"predicted{k}"])
+        rows.append(
+            {
+                "measure": measure,
+                "predictor": predictor,
+                "members": int(row.members),
+                "mae": float(row[f"mae{k}"]),
+                "rmse": float(np.sqrt(max(float(row[f"mse{k}"]), 0.0))),
+                "bias": float(row[f"bias{k}"]),
+                "total_error_pct": 100.0 * (predicted - actual_total) / actual_total if actual_total else float("nan"),
+            }
         )
-        .execute()
-        .iloc[0]
-    )
-    actual_total = float(row.actual)
-    return {
-        "measure": measure,
-        "predictor": predictor,
-        "members": int(row.members),
-        "mae": float(row.mae),
-        "rmse": float(np.sqrt(max(float(row.mse), 0.0))),
-        "bias": float(row.bias),
-        "total_error_pct": 100.0 * (float(row.predicted) - actual_total) / actual_total
-        if actual_total
-        else float("nan"),
-    }
+    return pd.DataFrame(rows)
 
 
 def _deciles(

@@ -46,16 +46,21 @@ def z_score(level: float) -> float:
     return float(norm.ppf(0.5 + level / 2.0))
 
 
-def why_no_intervals(model: BaseModel) -> str | None:
-    """Why a fitted model cannot give parameter intervals, or None when it can."""
-    if getattr(model, "limit_", None) is not None:
-        return f"the {model.title or type(model).__name__} fit ended at its limit ({model.fit_note_})"
-    covariance = getattr(model, "covariance_", None)
-    if covariance is None or not np.all(np.isfinite(covariance)):
-        return (
-            f"the {model.title or type(model).__name__} fit has no parameter covariance (a model saved "
-            "before intervals existed, or one whose standard errors could not be computed)"
-        )
+def why_no_intervals(*models: BaseModel | None) -> str | None:
+    """Why the fitted ``models`` (None: absent, e.g. no spend model) cannot give parameter
+    intervals — the first reason — or None when they all can."""
+    for model in models:
+        if model is None:
+            continue
+        name = model.title or type(model).__name__
+        if getattr(model, "limit_", None) is not None:
+            return f"the {name} fit ended at its limit ({model.fit_note_})"
+        covariance = getattr(model, "covariance_", None)
+        if covariance is None or not np.all(np.isfinite(covariance)):
+            return (
+                f"the {name} fit has no parameter covariance (a model saved before intervals existed, or "
+                "one whose standard errors could not be computed)"
+            )
     return None
 
 
@@ -79,15 +84,16 @@ def with_params(model: BaseModel, theta: np.ndarray) -> BaseModel:
 def delta_standard_error(
     model: TransactionModel,
     predict: Callable[[TransactionModel], np.ndarray],
+    value: np.ndarray,
     scale: Callable[[np.ndarray], np.ndarray],
 ) -> np.ndarray:
-    """The standard error of ``scale(predict(model))`` from the parameters' uncertainty: its
-    gradient in the log-parameters (forward differences of 1e-4: an error of that order in an
-    interval's width) through their covariance."""
+    """The standard error of ``scale(predict(model))`` (``value``: that prediction, which the
+    caller has) from the parameters' uncertainty: its gradient in the log-parameters (forward
+    differences of 1e-4: an error of that order in an interval's width) through their covariance."""
     sigma = log_parameter_covariance(model)
     theta = np.array([model.params_[n] for n in model.param_names], dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
-        base = scale(predict(model))
+        base = scale(value)
         gradient = []
         for j in range(len(theta)):
             moved = theta.copy()
@@ -127,21 +133,26 @@ def probability_interval(value: np.ndarray, logit_se: np.ndarray, level: float) 
 
 
 def expected_orders_interval(
-    model: TransactionModel, t: float, x: np.ndarray, t_x: np.ndarray, T: np.ndarray, level: float
+    model: TransactionModel,
+    value: np.ndarray,
+    t: float,
+    x: np.ndarray,
+    t_x: np.ndarray,
+    T: np.ndarray,
+    level: float,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The parameter interval of the expected orders in ``t`` periods, with the standard error
-    of their log (which a CLV interval builds on)."""
-    value = model.expected_purchases(t, x, t_x, T)
-    se = delta_standard_error(model, lambda m: m.expected_purchases(t, x, t_x, T), _safe_log)
+    """The parameter interval of ``value``, the expected orders in ``t`` periods, with the
+    standard error of their log (which a CLV interval builds on)."""
+    se = delta_standard_error(model, lambda m: m.expected_purchases(t, x, t_x, T), value, _safe_log)
     low, high = log_interval(value, se, level)
     return low, high, np.where(np.isfinite(se), se, 0.0)
 
 
 def probability_alive_interval(
-    model: TransactionModel, x: np.ndarray, t_x: np.ndarray, T: np.ndarray, level: float
+    model: TransactionModel, value: np.ndarray, x: np.ndarray, t_x: np.ndarray, T: np.ndarray, level: float
 ) -> tuple[np.ndarray, np.ndarray]:
-    value = model.probability_alive(x, t_x, T)
-    se = delta_standard_error(model, lambda m: m.probability_alive(x, t_x, T), _safe_logit)
+    """The parameter interval of ``value``, P(alive)."""
+    se = delta_standard_error(model, lambda m: m.probability_alive(x, t_x, T), value, _safe_logit)
     return probability_interval(value, se, level)
 
 

@@ -144,10 +144,12 @@ def predict_member_value(
         year = 365.0 / unit.days
         out["predicted_orders"] = model.expected_purchases(year, x, t_x, T)
         if interval is not None:
-            low, high, out["_orders_log_se"] = expected_orders_interval(model, year, x, t_x, T, interval)
+            low, high, out["_orders_log_se"] = expected_orders_interval(
+                model, out["predicted_orders"], year, x, t_x, T, interval
+            )
             out["predicted_orders_low"], out["predicted_orders_high"] = low, high
             out["probability_alive_low"], out["probability_alive_high"] = probability_alive_interval(
-                model, x, t_x, T, interval
+                model, alive, x, t_x, T, interval
             )
             out["orders_range_low"], out["orders_range_high"] = order_range(model, year, x, t_x, T, interval)
         out["discounted_orders"] = _discounted_orders(model, x, t_x, T, unit, clv_horizon, discount_rate)
