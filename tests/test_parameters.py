@@ -102,6 +102,15 @@ def test_the_copy_check_sees_the_old_spellings():
             ("analyze", "churn", "--churn-days", "0"),
             "The 'churn_days' parameter of the churn analysis must be an int in the range [1, inf). Got 0 instead.",
         ),
+        (
+            ("clv", "predict", "--no-order-days", "0"),
+            "The '--no-order-days' parameter of clv predict must be a float in the range (0, inf). Got 0.0 instead.",
+        ),
+        (
+            ("clv", "evaluate", "--calibration-end", "2023-12-31", "--tracking-age", "lifetimes"),
+            "The '--tracking-age' parameter of clv evaluate must be a str among 'memberlens', 'btyd'. "
+            "Got 'lifetimes' instead.",
+        ),
     ],
 )
 def test_commands_refuse_a_count_below_one_in_the_one_message(run_cli, demo_workspace, args, message):

@@ -53,7 +53,9 @@ from memberlens.models import (
     why_no_intervals,
 )
 from memberlens.models._base import BaseModel, TransactionModel
+from memberlens.models._evaluate import TRACKING_CONVENTIONS
 from memberlens.models._intervals import check_level
+from memberlens.parameters import check_choice, check_number
 from memberlens.results import Results
 from memberlens.snapshot import Snapshot, day_after_last_order
 
@@ -291,6 +293,9 @@ def predict_command(
     """Predicted value per member: P(alive), expected orders, next order, CLV (one row each), with
     intervals."""
     level = None if interval == 0 else check_level(interval, "clv predict")
+    check_number(
+        no_order_days, "--no-order-days", "clv predict", low=0.0, low_open=True, hint="e.g. --no-order-days 90"
+    )
     with open_tables(engine, db) as workspace:
         results = _fit_results(workspace, as_of, observation_end, model, time_unit, calibration_end, True, penalizer)
         if model_file:
@@ -406,6 +411,7 @@ def evaluate_command(
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
     """Fit on the calibration period; compare expected and actual holdout purchases."""
+    check_choice(tracking_age, "--tracking-age", "clv evaluate", TRACKING_CONVENTIONS, hint="e.g. --tracking-age btyd")
     with open_tables(engine, db) as workspace:
         results = _fit_results(workspace, as_of, observation_end, model, time_unit, calibration_end, True, penalizer)
         _refuse_no_members(workspace, model.value, as_of, observation_end, calibration_end, calibration_required=True)
