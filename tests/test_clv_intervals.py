@@ -26,6 +26,7 @@ from memberlens.models import (
     simulate_orders,
     why_no_intervals,
 )
+from memberlens.models._histories import Histories
 from memberlens.models._intervals import expected_orders_interval
 
 LEVEL = 0.9
@@ -158,7 +159,7 @@ def test_intervals_of_expected_orders_hold_the_true_expectation_in_refits():
         summary, _ = bg_nbd_future(3_000, 0.243, 4.414, 0.793, 2.426, 0.0, seed=100 + seed)
         fitted = BetaGeoModel().fit(summary)
         low, high, _ = expected_orders_interval(
-            fitted, fitted.expected_purchases(YEAR, x, t_x, T), YEAR, x, t_x, T, LEVEL
+            fitted, Histories.from_arrays(x, t_x, T), fitted.expected_purchases(YEAR, x, t_x, T), YEAR, LEVEL
         )
         held.append((low <= expected) & (expected <= high))
     coverage = np.mean(held, axis=0)

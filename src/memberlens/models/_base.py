@@ -93,7 +93,7 @@ class Combos:
         weight = np.ones(len(x)) if weight is None else np.asarray(weight, dtype=float).ravel()
         x_code, x_values = pd.factorize(x, sort=True)
         weight_x = np.bincount(x_code, weight, len(x_values))
-        return cls(x, t_x, T, weight, x_values.astype(float), x_code, _pairs(x_code, T), _pairs(x_code, t_x), weight_x)
+        return cls(x, t_x, T, weight, x_values.astype(float), x_code, pair_index(x_code, T), pair_index(x_code, t_x), weight_x)
 
     @property
     def n_members(self) -> float:
@@ -109,7 +109,8 @@ def matvec(m: np.ndarray, v: np.ndarray) -> np.ndarray:
     return np.einsum("ij,j->i", m, v)
 
 
-def _pairs(x_code: np.ndarray, y: np.ndarray) -> PairIndex:
+def pair_index(x_code: np.ndarray, y: np.ndarray) -> PairIndex:
+    """The distinct ``(frequency, y)`` pairs of rows with frequency codes ``x_code``."""
     y_code, y_values = pd.factorize(y, sort=False)
     key = x_code.astype(np.int64) * max(len(y_values), 1) + y_code
     code, keys = pd.factorize(key, sort=False)
@@ -202,7 +203,10 @@ class BaseModel:
         self
         """
         self._validate_params()
-        frame = self._compress(summary)
+        return self._fit_frame(self._compress(summary))
+
+    def _fit_frame(self, frame: pd.DataFrame) -> BaseModel:
+        """:meth:`fit` on the compressed summary ``frame``."""
         self._check_frame(frame)
         with single_threaded_blas():
             data = self._prepare(frame)
@@ -466,25 +470,70 @@ class BaseModel:
         return out
 
 
-class TransactionModel(BaseModel):
-    """A buy-till-you-die purchase model: P(alive), expected purchases, P(n purchases)."""
+class PurchasePredictions:
+    """A buy-till-you-die model's predictions, from two parts: P(alive at T | history), and what
+    a member who is alive at T does next. The second depends on the history only through
+    frequency and T (the purchase and dropout processes forget when the purchases were), so it is
+    computed once per distinct (frequency, T) pair — a million members hold tens of thousands —
+    while only P(alive) is needed per (frequency, recency, T) history
+    (:class:`memberlens.models._histories.Histories`). The full models and their limits
+    (:mod:`memberlens.models._limits`) implement the parts; the predictions below combine them."""
 
     def probability_alive(self, frequency: Any, recency: Any, T: Any) -> np.ndarray:
         """P(the member is still alive at ``T``) given their history."""
         raise NotImplementedError
 
-    def expected_purchases(self, t: Any, frequency: Any = 0, recency: Any = 0, T: Any = 0) -> np.ndarray:
-        """Expected purchases in ``(T, T + t]`` given the history (a new member: all zero)."""
+    def expected_purchases_alive(self, t: Any, frequency: Any, T: Any) -> np.ndarray:
+        """Expected purchases in ``(T, T + t]`` of a member alive at ``T``."""
         raise NotImplementedError
 
-    def probability_of_purchases(self, n: int, t: Any, frequency: Any = 0, recency: Any = 0, T: Any = 0) -> np.ndarray:
-        """P(exactly ``n`` purchases in ``(T, T + t]``) given the history."""
+    def probability_of_purchases_alive(self, n: int, t: Any, frequency: Any, T: Any) -> np.ndarray:
+        """P(exactly ``n`` purchases in ``(T, T + t]``) for a member alive at ``T``."""
         raise NotImplementedError
+
+    def count_steps_alive(self, t: Any, frequency: Any, T: Any) -> CountSteps:
+        """P(N = 0), P(N = 1), ... in ``(T, T + t]`` for members alive at ``T``, one count at a
+        time (:class:`CountSteps`; a model with a recurrence in n steps faster)."""
+        return CountSteps(self, t, frequency, T)
 
     def wait_alive(self, share: float, frequency: Any, recency: Any, T: Any) -> np.ndarray:
         """For a member who stays alive, the wait by which the next purchase has happened with
         probability ``share`` (NaN where the model has no continuous clock)."""
         return np.full(np.broadcast(np.asarray(frequency), np.asarray(T)).shape, np.nan)
+
+    def expected_purchases(self, t: Any, frequency: Any = 0, recency: Any = 0, T: Any = 0) -> np.ndarray:
+        """Expected purchases in ``(T, T + t]`` given the history (a new member: all zero)."""
+        return self.probability_alive(frequency, recency, T) * self.expected_purchases_alive(t, frequency, T)
+
+    def probability_of_purchases(self, n: int, t: Any, frequency: Any = 0, recency: Any = 0, T: Any = 0) -> np.ndarray:
+        """P(exactly ``n`` purchases in ``(T, T + t]``) given the history: a member who has
+        dropped out buys nothing."""
+        n = check_count(n, type(self).__name__)
+        alive = self.probability_alive(frequency, recency, T)
+        given_alive = alive * self.probability_of_purchases_alive(n, t, frequency, T)
+        return given_alive + (1.0 - alive) if n == 0 else given_alive
+
+
+class CountSteps:
+    """The count distribution of members alive at T, one n at a time: each :meth:`next` gives
+    P(N = n) for the rows asked (a subset that only shrinks) and moves on to n + 1. This one
+    evaluates :meth:`PurchasePredictions.probability_of_purchases_alive` afresh for each n."""
+
+    def __init__(self, model: PurchasePredictions, t: Any, frequency: Any, T: Any) -> None:
+        self.model, self.t = model, t
+        self.x, self.T = np.broadcast_arrays(
+            np.atleast_1d(np.asarray(frequency, dtype=float)), np.atleast_1d(np.asarray(T, dtype=float))
+        )
+        self.n = 0
+
+    def next(self, rows: np.ndarray) -> np.ndarray:
+        value = self.model.probability_of_purchases_alive(self.n, self.t, self.x[rows], self.T[rows])
+        self.n += 1
+        return value
+
+
+class TransactionModel(PurchasePredictions, BaseModel):
+    """A buy-till-you-die purchase model: P(alive), expected purchases, P(n purchases)."""
 
     def median_wait_alive(self, frequency: Any, recency: Any, T: Any) -> np.ndarray:
         """The wait after which the next purchase is as likely as not to have happened."""
@@ -508,6 +557,11 @@ class TransactionModel(BaseModel):
             np.asarray(frequency, dtype=float), np.asarray(recency, dtype=float), np.asarray(T, dtype=float)
         )
         return x, t_x, T
+
+    def _pair_arrays(self, frequency: Any, T: Any) -> tuple[np.ndarray, np.ndarray]:
+        self._check_fitted()
+        x, T = np.broadcast_arrays(np.asarray(frequency, dtype=float), np.asarray(T, dtype=float))
+        return x, T
 
 
 def limit_aware(method):
@@ -536,10 +590,13 @@ def as_sequence(values: float | Sequence[float]) -> list[float]:
 __all__ = [
     "BaseModel",
     "Combos",
+    "CountSteps",
     "PairIndex",
+    "PurchasePredictions",
     "TransactionModel",
     "check_transaction_summary",
     "dot",
     "limit_aware",
     "matvec",
+    "pair_index",
 ]

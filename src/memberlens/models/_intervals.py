@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
+from typing import Any
 
 import ibis
 import ibis.expr.types as ir
@@ -30,6 +31,7 @@ from scipy.stats import norm
 
 from memberlens.errors import ConfigError
 from memberlens.models._base import BaseModel, TransactionModel
+from memberlens.models._histories import Histories
 from memberlens.parameters import check_number
 
 DEFAULT_LEVEL = 0.9
@@ -133,71 +135,118 @@ def probability_interval(value: np.ndarray, logit_se: np.ndarray, level: float) 
 
 
 def expected_orders_interval(
-    model: TransactionModel,
-    value: np.ndarray,
-    t: float,
-    x: np.ndarray,
-    t_x: np.ndarray,
-    T: np.ndarray,
-    level: float,
+    model: TransactionModel, histories: Histories, value: np.ndarray, t: float, level: float
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The parameter interval of ``value``, the expected orders in ``t`` periods, with the
-    standard error of their log (which a CLV interval builds on)."""
-    se = delta_standard_error(model, lambda m: m.expected_purchases(t, x, t_x, T), value, _safe_log)
+    """The parameter interval of ``value``, the ``histories``' expected orders in ``t`` periods,
+    with the standard error of their log (which a CLV interval builds on)."""
+
+    def expected(m: TransactionModel) -> np.ndarray:
+        return histories.expected_purchases(m, t, histories.probability_alive(m))
+
+    se = delta_standard_error(model, expected, value, _safe_log)
     low, high = log_interval(value, se, level)
     return low, high, np.where(np.isfinite(se), se, 0.0)
 
 
 def probability_alive_interval(
-    model: TransactionModel, value: np.ndarray, x: np.ndarray, t_x: np.ndarray, T: np.ndarray, level: float
+    model: TransactionModel, histories: Histories, value: np.ndarray, level: float
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The parameter interval of ``value``, P(alive)."""
-    se = delta_standard_error(model, lambda m: m.probability_alive(x, t_x, T), value, _safe_logit)
+    """The parameter interval of ``value``, the ``histories``' P(alive)."""
+    se = delta_standard_error(model, histories.probability_alive, value, _safe_logit)
     return probability_interval(value, se, level)
 
 
 def order_range(
-    model: TransactionModel, t: float, x: np.ndarray, t_x: np.ndarray, T: np.ndarray, level: float
+    model: TransactionModel, t: float, frequency: Any, recency: Any, T: Any, level: float
 ) -> tuple[np.ndarray, np.ndarray]:
     """The range of a member's own number of orders in the next ``t`` periods (see the module
     docstring): from the count below which ``(1 - level) / 2`` of the probability lies, to the
-    count where the probability held is nearest ``level``. One pass over n = 0, 1, 2 ... for the
-    members still open, so the work is the members' counts, not a fixed grid."""
-    x, t_x, T = np.broadcast_arrays(*(np.atleast_1d(np.asarray(v, dtype=float)) for v in (x, t_x, T)))
-    size = x.shape[0]
+    count where the probability held is nearest ``level``."""
+    histories = Histories.from_arrays(frequency, recency, T)
+    return order_range_of(model, histories, histories.probability_alive(model), t, level)
+
+
+def order_range_of(
+    model: TransactionModel, histories: Histories, alive: np.ndarray, t: float, level: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`order_range` of ``histories`` whose P(alive) is ``alive``.
+
+    A history's count distribution is ``P(N <= n) = 1 - alive + alive · G(n)``, with ``G`` that of
+    a member alive at T, which depends on (frequency, T) alone. So ``G`` is computed once per
+    pair, over n = 0, 1, 2 ... until it is far enough for every history of the pair (a range
+    ends before ``P(N <= n)`` reaches ``(1 + level) / 2``), and each history's two ends are then
+    found by bisection in its pair's ``G``."""
     tail = (1.0 - level) / 2.0
-    low = np.full(size, -1, dtype=np.int64)
-    high = np.full(size, -1, dtype=np.int64)
-    below_low = np.zeros(size)  # P(N < low) once low is found
-    cdf = np.zeros(size)
+    pair = histories.pair
+    most_alive = np.zeros(histories.n_pairs)
+    np.maximum.at(most_alive, pair, alive)
+    with np.errstate(divide="ignore"):
+        enough = 1.0 - tail / most_alive  # G there: P(N <= n) >= (1 + level) / 2 for all the pair's histories
+    starts, lengths, flat = _cumulative_by_pair(model, histories, t, enough)
+    start, length = starts[pair], lengths[pair]
+
+    def at(rows: np.ndarray, k: np.ndarray) -> np.ndarray:
+        """P(N <= k) of the histories ``rows``."""
+        return (1.0 - alive[rows]) + alive[rows] * flat[start[rows] + k]
+
+    every = np.arange(len(alive))
+    low = _first_reaching(at, length, tail)
+    low = np.where(low < length, low, 0)
+    below_low = np.where(low > 0, at(every, np.maximum(low - 1, 0)), 0.0)
+    target = below_low + level
+    high = _first_reaching(at, length, target)
+    found = high < length
+    last = length - 1
+    # the count before holds less than the level; take whichever is nearer (not below low)
+    at_high, before_high = at(every, np.minimum(high, last)), at(every, np.clip(high - 1, 0, last))
+    nearer_before = found & (high - 1 >= low) & (np.abs(before_high - target) < np.abs(at_high - target))
+    high = np.where(found, np.where(nearer_before, high - 1, high), last)
+    return low.astype(np.int64), high.astype(np.int64)
+
+
+def _cumulative_by_pair(
+    model: TransactionModel, histories: Histories, t: float, enough: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per (frequency, T) pair, ``G(n) = P(N <= n)`` of a member alive at T for n = 0, 1, ...
+    until ``G`` reaches ``enough`` (or is numerically complete, or n passes MAX_RANGE_ORDERS):
+    one flat array, each pair's values from ``starts[pair]``, ``lengths[pair]`` of them."""
+    size = histories.n_pairs
+    cumulative = np.zeros(size)
+    lengths = np.zeros(size, dtype=np.int64)
+    steps = []
     open_ = np.arange(size)
+    counts = model.count_steps_alive(t, histories.pair_x, histories.pair_T)
     n = 0
     while len(open_) and n <= MAX_RANGE_ORDERS:
-        previous = cdf[open_]
-        current = previous + model.probability_of_purchases(n, t, x[open_], t_x[open_], T[open_])
-        cdf[open_] = current
-        starts = (low[open_] < 0) & (current >= tail)
-        low[open_[starts]] = n
-        below_low[open_[starts]] = previous[starts]
-        target = below_low[open_] + level
-        found = (low[open_] >= 0) & (current >= target)
-        if found.any():
-            rows = open_[found]
-            # the count before n holds less than the level; take whichever is nearer (not below low)
-            before = (n - 1 >= low[rows]) & (
-                np.abs(previous[found] - target[found]) < np.abs(current[found] - target[found])
-            )
-            high[rows] = np.where(before, n - 1, n)
-        # a distribution whose mass stops growing (numerically complete) ends here
-        done = found | (current >= 1.0 - 1e-12)
-        rest = open_[done & (high[open_] < 0)]
-        high[rest] = n
-        low[rest] = np.where(low[rest] < 0, 0, low[rest])
+        cumulative[open_] += counts.next(open_)
+        steps.append((open_, cumulative[open_]))
+        lengths[open_] += 1
+        done = (cumulative[open_] >= enough[open_]) | (cumulative[open_] >= 1.0 - 1e-12)
         open_ = open_[~done]
         n += 1
-    high[open_] = n - 1
-    low[open_] = np.where(low[open_] < 0, 0, low[open_])
-    return low, high
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    flat = np.empty(int(lengths.sum()))
+    for k, (rows, values) in enumerate(steps):
+        flat[starts[rows] + k] = values
+    return starts, lengths, flat
+
+
+def _first_reaching(
+    at: Callable[[np.ndarray, np.ndarray], np.ndarray], length: np.ndarray, target: np.ndarray
+) -> np.ndarray:
+    """Per history, the first k < ``length`` with ``at(rows, k) >= target`` (``at`` nondecreasing
+    in k), or ``length`` when there is none: bisection, all histories at once."""
+    target = np.broadcast_to(target, length.shape)
+    low = np.zeros_like(length)
+    high = length.copy()
+    rows = np.flatnonzero(low < high)
+    while len(rows):
+        middle = (low[rows] + high[rows]) // 2
+        reached = at(rows, middle) >= target[rows]
+        high[rows[reached]] = middle[reached]
+        low[rows[~reached]] = middle[~reached] + 1
+        rows = rows[low[rows] < high[rows]]
+    return low
 
 
 def spend_log_standard_error(spend_model: BaseModel, summary: ir.Table) -> ir.FloatingValue:
@@ -223,6 +272,7 @@ __all__ = [
     "expected_orders_interval",
     "log_interval",
     "order_range",
+    "order_range_of",
     "probability_alive_interval",
     "spend_log_standard_error",
     "why_no_intervals",

@@ -24,7 +24,7 @@ import numpy as np
 from scipy.special import betainc, digamma, expit, gammainc, gammaln, logsumexp, roots_legendre
 from scipy.stats import nbinom, poisson
 
-from memberlens.models._base import Combos, check_count, dot
+from memberlens.models._base import Combos, PurchasePredictions, check_count, dot
 
 
 class LimitModel:
@@ -63,7 +63,7 @@ class LimitModel:
         return ", ".join(f"{k}={v:.4g}" for k, v in self.params.items())
 
 
-class NoDropout(LimitModel):
+class NoDropout(PurchasePredictions, LimitModel):
     """NBD: Poisson purchases with ``λ ~ Gamma(r, α)``, and every member stays a customer."""
 
     name = "nbd"
@@ -103,12 +103,12 @@ class NoDropout(LimitModel):
         x, t_x, T = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (frequency, recency, T)))
         return np.ones(x.shape)
 
-    def expected_purchases(self, t: Any, frequency: Any = 0, recency: Any = 0, T: Any = 0) -> np.ndarray:
+    def expected_purchases_alive(self, t: Any, frequency: Any, T: Any) -> np.ndarray:
         """``(r+x) t / (α+T)``: the posterior mean rate times the horizon."""
         r_post, a_post = self._posterior(frequency, T)
         return r_post * np.asarray(t, dtype=float) / a_post
 
-    def probability_of_purchases(self, n: int, t: Any, frequency: Any = 0, recency: Any = 0, T: Any = 0) -> np.ndarray:
+    def probability_of_purchases_alive(self, n: int, t: Any, frequency: Any, T: Any) -> np.ndarray:
         """Negative binomial: ``NB(n; r+x, (α+T)/(α+T+t))``."""
         n = check_count(n, "NoDropout")
         r_post, a_post = self._posterior(frequency, T)
@@ -119,7 +119,7 @@ class NoDropout(LimitModel):
         return poisson_gamma_wait(share, r_post, a_post)
 
 
-class SameRateNoDropout(LimitModel):
+class SameRateNoDropout(PurchasePredictions, LimitModel):
     """Poisson purchases at one rate ``λ`` for every member, nobody leaving: the NBD's limit as
     ``r, α → ∞`` with ``r/α → λ`` (purchase counts less dispersed than a Gamma mixture allows).
     Its maximum is closed-form, ``λ = Σx / ΣT``."""
@@ -148,10 +148,10 @@ class SameRateNoDropout(LimitModel):
     def probability_alive(self, frequency: Any, recency: Any, T: Any) -> np.ndarray:
         return np.ones(np.broadcast(*(np.asarray(v, dtype=float) for v in (frequency, recency, T))).shape)
 
-    def expected_purchases(self, t: Any, frequency: Any = 0, recency: Any = 0, T: Any = 0) -> np.ndarray:
+    def expected_purchases_alive(self, t: Any, frequency: Any, T: Any) -> np.ndarray:
         return np.broadcast_to(self.params["lambda"] * np.asarray(t, dtype=float), self._shape(frequency, T)).copy()
 
-    def probability_of_purchases(self, n: int, t: Any, frequency: Any = 0, recency: Any = 0, T: Any = 0) -> np.ndarray:
+    def probability_of_purchases_alive(self, n: int, t: Any, frequency: Any, T: Any) -> np.ndarray:
         n = check_count(n, "SameRateNoDropout")
         mean = np.broadcast_to(self.params["lambda"] * np.asarray(t, dtype=float), self._shape(frequency, T))
         return poisson.pmf(n, mean)
@@ -163,7 +163,7 @@ class SameRateNoDropout(LimitModel):
 NoDropout.limit_model = SameRateNoDropout
 
 
-class SameDropout(LimitModel):
+class SameDropout(PurchasePredictions, LimitModel):
     """BG/NBD with one dropout probability ``p`` for every member: the limit as ``a, b → ∞``
     with ``a/(a+b) → p`` (members alike in how likely they are to leave after a purchase)::
 
@@ -231,27 +231,24 @@ class SameDropout(LimitModel):
     def probability_alive(self, frequency: Any, recency: Any, T: Any) -> np.ndarray:
         return expit(-self._log_odds_dead(*self._arrays(frequency, recency, T)))
 
-    def expected_purchases(self, t: Any, frequency: Any = 0, recency: Any = 0, T: Any = 0) -> np.ndarray:
-        """P(alive) · (1 - ((α+T)/(α+T+pt))^(r+x)) / p: given λ, purchases before dropout are
-        geometric and ``E[X(t) | λ] = (1 - e^(-λpt)) / p``, averaged over ``λ ~ Gamma(r+x, α+T)``."""
-        x, t_x, T = self._arrays(frequency, recency, T)
+    def expected_purchases_alive(self, t: Any, frequency: Any, T: Any) -> np.ndarray:
+        """(1 - ((α+T)/(α+T+pt))^(r+x)) / p: given λ, purchases before dropout are geometric and
+        ``E[X(t) | λ] = (1 - e^(-λpt)) / p``, averaged over ``λ ~ Gamma(r+x, α+T)``."""
+        x, T = np.broadcast_arrays(np.asarray(frequency, dtype=float), np.asarray(T, dtype=float))
         r, alpha, p = self.params["r"], self.params["alpha"], self.params["p"]
         t = np.asarray(t, dtype=float)
-        alive = expit(-self._log_odds_dead(x, t_x, T))
-        return alive * -np.expm1(-(r + x) * np.log1p(p * t / (alpha + T))) / p
+        return -np.expm1(-(r + x) * np.log1p(p * t / (alpha + T))) / p
 
-    def probability_of_purchases(self, n: int, t: Any, frequency: Any = 0, recency: Any = 0, T: Any = 0) -> np.ndarray:
+    def probability_of_purchases_alive(self, n: int, t: Any, frequency: Any, T: Any) -> np.ndarray:
         n = check_count(n, "SameDropout")
-        x, t_x, T = self._arrays(frequency, recency, T)
+        x, T = np.broadcast_arrays(np.asarray(frequency, dtype=float), np.asarray(T, dtype=float))
         r, alpha, p = self.params["r"], self.params["alpha"], self.params["p"]
         r_post, a_post = r + x, alpha + T
-        alive = expit(-self._log_odds_dead(x, t_x, T))
         q = a_post / (a_post + np.asarray(t, dtype=float))
         stay = (1.0 - p) ** n * nbinom.pmf(n, r_post, q)
         if n == 0:
-            return (1.0 - alive) + alive * stay
-        drop = p * (1.0 - p) ** (n - 1) * betainc(float(n), r_post, 1.0 - q)
-        return alive * (stay + drop)
+            return stay
+        return stay + p * (1.0 - p) ** (n - 1) * betainc(float(n), r_post, 1.0 - q)
 
     def wait_alive(self, share: float, frequency: Any, recency: Any, T: Any) -> np.ndarray:
         x, _, T = self._arrays(frequency, recency, T)
@@ -283,7 +280,7 @@ def _log_integral(lo: np.ndarray, hi: np.ndarray, log_f) -> tuple[np.ndarray, np
     return log_value, u, np.nan_to_num(share)
 
 
-class ParetoSameRate(LimitModel):
+class ParetoSameRate(PurchasePredictions, LimitModel):
     """Pareto/NBD with one purchase rate ``λ`` for every member and exponential lifetimes with
     ``μ ~ Gamma(s, β)``: the limit as ``r, α → ∞`` with ``r/α → λ`` (purchase counts less
     dispersed than a Gamma mixture allows, while members do leave)::
@@ -343,35 +340,34 @@ class ParetoSameRate(LimitModel):
         alive, shape = self._alive(frequency, recency, T)
         return alive.reshape(shape)
 
-    def expected_purchases(self, t: Any, frequency: Any = 0, recency: Any = 0, T: Any = 0) -> np.ndarray:
-        """P(alive) · λ (β+T)/(s-1) · [1 - ((β+T)/(β+T+t))^(s-1)] (λ (β+T) ln(1 + t/(β+T)) at s = 1)."""
-        alive, shape = self._alive(frequency, recency, T)
+    def expected_purchases_alive(self, t: Any, frequency: Any, T: Any) -> np.ndarray:
+        """λ (β+T)/(s-1) · [1 - ((β+T)/(β+T+t))^(s-1)] (λ (β+T) ln(1 + t/(β+T)) at s = 1)."""
         lam, s, beta = self.params["lambda"], self.params["s"], self.params["beta"]
-        b_post = beta + np.broadcast_to(np.asarray(T, dtype=float), shape).ravel()
-        L = np.log1p(np.broadcast_to(np.asarray(t, dtype=float), shape).ravel() / b_post)
+        _, T, t = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (frequency, T, t)))
+        b_post = beta + T
+        L = np.log1p(t / b_post)
         growth = -np.expm1(-(s - 1.0) * L) / (s - 1.0) if abs(s - 1.0) > 1e-9 else L
-        return (alive * lam * b_post * growth).reshape(shape)
+        return lam * b_post * growth
 
-    def probability_of_purchases(self, n: int, t: Any, frequency: Any = 0, recency: Any = 0, T: Any = 0) -> np.ndarray:
-        """Alive at T: ``(β'/(β'+t))^s Pois(n; λt) + ∫_0^t s β'^s (β'+τ)^-(s+1) Pois(n; λτ) dτ``."""
+    def probability_of_purchases_alive(self, n: int, t: Any, frequency: Any, T: Any) -> np.ndarray:
+        """``(β'/(β'+t))^s Pois(n; λt) + ∫_0^t s β'^s (β'+τ)^-(s+1) Pois(n; λτ) dτ``."""
         n = check_count(n, "ParetoSameRate")
-        alive, shape = self._alive(frequency, recency, T)
         lam, s, beta = self.params["lambda"], self.params["s"], self.params["beta"]
-        b_post = beta + np.broadcast_to(np.asarray(T, dtype=float), shape).ravel()
-        t = np.broadcast_to(np.asarray(t, dtype=float), shape).ravel()
+        _, T, t = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (frequency, T, t)))
+        shape = T.shape
+        b_post, t = beta + T.ravel(), t.ravel()
         stay = np.exp(s * (np.log(b_post) - np.log(b_post + t))) * poisson.pmf(n, lam * t)
         log_gone, u, share = _log_integral(np.zeros_like(t), t, lambda v: -(s + 1.0) * np.log(b_post[:, None] + v))
         gone = np.exp(np.log(s) + s * np.log(b_post) + log_gone) * (share * poisson.pmf(n, lam * u)).sum(axis=1)
         gone = np.where(t > 0, gone, 0.0)
-        value = alive * (stay + gone) + ((1.0 - alive) if n == 0 else 0.0)
-        return value.reshape(shape)
+        return (stay + gone).reshape(shape)
 
     def wait_alive(self, share: float, frequency: Any, recency: Any, T: Any) -> np.ndarray:
         shape = np.broadcast(*(np.asarray(v, dtype=float) for v in (frequency, recency, T))).shape
         return np.full(shape, -np.log1p(-share) / self.params["lambda"])
 
 
-class PoissonExponential(LimitModel):
+class PoissonExponential(PurchasePredictions, LimitModel):
     """Poisson purchases at one rate ``λ`` and exponential lifetimes at one rate ``μ`` for every
     member: Pareto/NBD's limit when both Gamma mixtures collapse (``r, α → ∞`` with ``r/α → λ``,
     ``s, β → ∞`` with ``s/β → μ``). With ``k = λ + μ``::
@@ -425,21 +421,20 @@ class PoissonExponential(LimitModel):
     def probability_alive(self, frequency: Any, recency: Any, T: Any) -> np.ndarray:
         return self._alive(frequency, recency, T)
 
-    def expected_purchases(self, t: Any, frequency: Any = 0, recency: Any = 0, T: Any = 0) -> np.ndarray:
-        """P(alive) · λ/μ · (1 - e^(-μt))."""
+    def expected_purchases_alive(self, t: Any, frequency: Any, T: Any) -> np.ndarray:
+        """λ/μ · (1 - e^(-μt))."""
         lam, mu = self.params["lambda"], self.params["mu"]
-        return self._alive(frequency, recency, T) * lam / mu * -np.expm1(-mu * np.asarray(t, dtype=float))
+        _, _, t = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (frequency, T, t)))
+        return lam / mu * -np.expm1(-mu * t)
 
-    def probability_of_purchases(self, n: int, t: Any, frequency: Any = 0, recency: Any = 0, T: Any = 0) -> np.ndarray:
-        """Alive at T: ``e^(-μt) Pois(n; λt) + μ/k (λ/k)^n P(n+1, kt)`` (a dropout at τ < t after n
-        purchases; P the regularised lower incomplete gamma function)."""
+    def probability_of_purchases_alive(self, n: int, t: Any, frequency: Any, T: Any) -> np.ndarray:
+        """``e^(-μt) Pois(n; λt) + μ/k (λ/k)^n P(n+1, kt)`` (a dropout at τ < t after n purchases;
+        P the regularised lower incomplete gamma function)."""
         n = check_count(n, "PoissonExponential")
         lam, mu = self.params["lambda"], self.params["mu"]
         k = lam + mu
-        t = np.asarray(t, dtype=float)
-        alive = self._alive(frequency, recency, T)
-        given_alive = np.exp(-mu * t) * poisson.pmf(n, lam * t) + mu / k * (lam / k) ** n * gammainc(n + 1.0, k * t)
-        return alive * given_alive + ((1.0 - alive) if n == 0 else 0.0)
+        _, _, t = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (frequency, T, t)))
+        return np.exp(-mu * t) * poisson.pmf(n, lam * t) + mu / k * (lam / k) ** n * gammainc(n + 1.0, k * t)
 
     def wait_alive(self, share: float, frequency: Any, recency: Any, T: Any) -> np.ndarray:
         shape = np.broadcast(*(np.asarray(v, dtype=float) for v in (frequency, recency, T))).shape

@@ -18,11 +18,12 @@ import pandas as pd
 from memberlens.errors import ConfigError
 from memberlens.models._base import BaseModel, TransactionModel
 from memberlens.models._combinations import as_table, combination_table, join_to_members
+from memberlens.models._histories import Histories
 from memberlens.models._intervals import (
     check_level,
     expected_orders_interval,
     log_parameter_covariance,
-    order_range,
+    order_range_of,
     probability_alive_interval,
     spend_log_standard_error,
     z_score,
@@ -128,36 +129,38 @@ def predict_member_value(
     columns = model.columns
 
     def purchases(frame: pd.DataFrame) -> pd.DataFrame:
-        x, t_x, T = (frame[c].to_numpy(dtype=float) for c in columns)
-        alive = model.probability_alive(x, t_x, T)
+        histories = Histories.from_arrays(*(frame[c].to_numpy(dtype=float) for c in columns))
+        alive = histories.probability_alive(model)
         out: dict[str, Any] = {"probability_alive": alive, "churn_probability": 1.0 - alive}
         for h in horizons:
-            out[f"expected_orders_{_label(h)}"] = model.expected_purchases(h / unit.days, x, t_x, T)
-        out[f"probability_order_{_label(probability_horizon)}"] = 1.0 - model.probability_of_purchases(
-            0, probability_horizon / unit.days, x, t_x, T
+            out[f"expected_orders_{_label(h)}"] = histories.expected_purchases(model, h / unit.days, alive)
+        out[f"probability_order_{_label(probability_horizon)}"] = 1.0 - histories.probability_of_purchases(
+            model, 0, probability_horizon / unit.days, alive
         )
-        out[f"probability_no_order_{_label(no_order_horizon)}"] = model.probability_of_purchases(
-            0, no_order_horizon / unit.days, x, t_x, T
+        out[f"probability_no_order_{_label(no_order_horizon)}"] = histories.probability_of_purchases(
+            model, 0, no_order_horizon / unit.days, alive
         )
         if model.discrete:
-            out["probability_alive_next_period"] = model.probability_alive_next_period(x, t_x, T)
+            out["probability_alive_next_period"] = model.probability_alive_next_period(
+                histories.x, histories.t_x, histories.T
+            )
         year = 365.0 / unit.days
-        out["predicted_orders"] = model.expected_purchases(year, x, t_x, T)
+        out["predicted_orders"] = histories.expected_purchases(model, year, alive)
         if interval is not None:
             low, high, out["_orders_log_se"] = expected_orders_interval(
-                model, out["predicted_orders"], year, x, t_x, T, interval
+                model, histories, out["predicted_orders"], year, interval
             )
             out["predicted_orders_low"], out["predicted_orders_high"] = low, high
             out["probability_alive_low"], out["probability_alive_high"] = probability_alive_interval(
-                model, alive, x, t_x, T, interval
+                model, histories, alive, interval
             )
-            out["orders_range_low"], out["orders_range_high"] = order_range(model, year, x, t_x, T, interval)
-        out["discounted_orders"] = _discounted_orders(model, x, t_x, T, unit, clv_horizon, discount_rate)
+            out["orders_range_low"], out["orders_range_high"] = order_range_of(model, histories, alive, year, interval)
+        out["discounted_orders"] = alive * _discounted_orders_alive(model, histories, unit, clv_horizon, discount_rate)
         waits = {"_wait_days": 0.5}
         if interval is not None:
             waits |= {"_wait_days_low": (1.0 - interval) / 2.0, "_wait_days_high": (1.0 + interval) / 2.0}
         for column, share in waits.items():
-            wait_days = model.wait_alive(share, x, t_x, T) * unit.days
+            wait_days = histories.wait_alive(model, share) * unit.days
             with np.errstate(invalid="ignore"):
                 out[column] = np.where(np.isfinite(wait_days) & (wait_days <= MAX_WAIT_DAYS), wait_days, np.nan)
         return pd.DataFrame(out)
@@ -207,25 +210,21 @@ def predict_member_value(
     return result.execute() if was_pandas else result
 
 
-def _discounted_orders(
-    model: TransactionModel,
-    x: np.ndarray,
-    t_x: np.ndarray,
-    T: np.ndarray,
-    unit: TimeUnit,
-    horizon_days: float,
-    annual_rate: float,
+def _discounted_orders_alive(
+    model: TransactionModel, histories: Histories, unit: TimeUnit, horizon_days: float, annual_rate: float
 ) -> np.ndarray:
-    """Σ over months of the expected orders in the month, discounted to today."""
+    """For a member alive today, Σ over months of the expected orders in the month, discounted
+    to today (per history: computed per (frequency, T) pair)."""
     months = max(1, math.ceil(horizon_days / (DAYS_PER_YEAR / 12) - 1e-9))
     ends = np.minimum(np.arange(1, months + 1) * (DAYS_PER_YEAR / 12), horizon_days)
+    x, T = histories.pair_x, histories.pair_T
     previous = np.zeros_like(x)
     total = np.zeros_like(x)
     for end in ends:
-        cumulative = model.expected_purchases(end / unit.days, x, t_x, T)
+        cumulative = model.expected_purchases_alive(end / unit.days, x, T)
         total += (cumulative - previous) / (1.0 + annual_rate) ** (end / DAYS_PER_YEAR)
         previous = cumulative
-    return total
+    return total[histories.pair]
 
 
 __all__ = ["predict_member_value"]

@@ -152,36 +152,31 @@ class BetaGeoBetaBinomModel(TransactionModel):
         stay = np.exp(betaln(p["gamma"], p["delta"] + n + 1.0) - betaln(p["gamma"], p["delta"] + n))
         return self.probability_alive(x, t_x, n) * stay
 
-    def expected_purchases(self, t: Any, frequency: Any = 0, recency: Any = 0, T: Any = 0) -> np.ndarray:
-        """E[purchases in the next ``floor(t)`` opportunities | x, t_x, n] (eq. 13).
-
-        A member alive after opportunity n has ``p ~ Beta(α+x, β+n-x)`` and
-        ``θ ~ Beta(γ, δ+n)``; summed over the future opportunities ``k``:
-        ``E[p] · Σ_k E[(1-θ)^k]``.
+    def expected_purchases_alive(self, t: Any, frequency: Any, T: Any) -> np.ndarray:
+        """E[purchases in the next ``floor(t)`` opportunities] of a member alive after opportunity
+        n (eq. 13 without its P(alive)): with ``p ~ Beta(α+x, β+n-x)`` and ``θ ~ Beta(γ, δ+n)``,
+        summed over the future opportunities ``k``: ``E[p] · Σ_k E[(1-θ)^k]``.
         """
-        x, t_x, n = self._arrays(frequency, recency, T)
+        x, n = self._pair_arrays(frequency, T)
         steps = np.floor(np.asarray(t, dtype=float) + 1e-9)
         p = self.params_
         al, be, ga, de = p["alpha"], p["beta"], p["gamma"], p["delta"]
-        alive = self.probability_alive(x, t_x, n)
         mean_p = (al + x) / (al + be + n)
         survive = np.zeros(np.broadcast(x, steps).shape)
         for k in range(1, int(np.max(steps)) + 1 if np.size(steps) else 1):
             survive = survive + np.where(k <= steps, np.exp(betaln(ga, de + n + k) - betaln(ga, de + n)), 0.0)
-        return alive * mean_p * survive
+        return mean_p * survive
 
-    def probability_of_purchases(self, n: int, t: Any, frequency: Any = 0, recency: Any = 0, T: Any = 0) -> np.ndarray:
-        """P(exactly n purchases in the next ``floor(t)`` opportunities | x, t_x, periods).
-
-        A member alive after the last observed opportunity lives ``K`` more opportunities with
-        ``P(K = k) = E[(1-θ)^k θ]`` (``k < t``) or ``E[(1-θ)^t]``, and buys ``Binomial(K, p)``.
+    def probability_of_purchases_alive(self, n: int, t: Any, frequency: Any, T: Any) -> np.ndarray:
+        """P(exactly n purchases in the next ``floor(t)`` opportunities) of a member alive after
+        the last observed one, who lives ``K`` more opportunities with ``P(K = k) = E[(1-θ)^k θ]``
+        (``k < t``) or ``E[(1-θ)^t]``, and buys ``Binomial(K, p)``.
         """
         j = check_count(n, type(self).__name__)
-        x, t_x, periods = self._arrays(frequency, recency, T)
+        x, periods = self._pair_arrays(frequency, T)
         steps = int(np.floor(float(np.max(t)) + 1e-9))
         p = self.params_
         al, be, ga, de = p["alpha"], p["beta"], p["gamma"], p["delta"]
-        alive = self.probability_alive(x, t_x, periods)
         a_post, b_post = al + x, be + periods - x
         d_post = de + periods
         total = np.zeros(x.shape)
@@ -198,7 +193,7 @@ class BetaGeoBetaBinomModel(TransactionModel):
                 - betaln(a_post, b_post)
             )
             total = total + np.exp(log_k + log_buy)
-        return alive * total + (1.0 - alive) * (j == 0)
+        return total
 
 
 __all__ = ["BetaGeoBetaBinomModel"]

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import betainc, betaincinv, betaln, digamma, expit, gammaln, hyp2f1, roots_legendre
 
-from memberlens.models._base import Combos, TransactionModel, check_count, dot, limit_aware
+from memberlens.models._base import Combos, CountSteps, TransactionModel, check_count, dot, limit_aware
 from memberlens.models._limits import NoDropout, SameDropout, poisson_gamma_wait
 
 
@@ -154,35 +154,28 @@ class BetaGeoModel(TransactionModel):
         return self.params_["b"] + x + (1.0 if self._modified else 0.0)
 
     @limit_aware
-    def expected_purchases(self, t: Any, frequency: Any = 0, recency: Any = 0, T: Any = 0) -> np.ndarray:
-        """E[purchases in (T, T+t] | x, t_x, T] (Fader, Hardie & Lee 2005, eq. 10).
+    def expected_purchases_alive(self, t: Any, frequency: Any, T: Any) -> np.ndarray:
+        """E[purchases in (T, T+t]] of a member alive at T (Fader, Hardie & Lee 2005, eq. 10
+        without its P(alive)): a new BG/NBD process with ``λ ~ Gamma(r+x, α+T)`` and
+        ``p ~ Beta(a, b')``.
 
-        With the default zero history this is E[X(t)] for a new member (eq. 9). The Gaussian
-        hypergeometric term is used in its Euler-transformed form
+        The Gaussian hypergeometric term is used in its Euler-transformed form
         ``(1-z)^(r+x) 2F1(r+x, b'; a+b'-1; z) = (1-z)^(a-1) 2F1(a+b'-1-r-x, a-1; a+b'-1; z)``,
         whose parameters stay small at any frequency, so nothing overflows.
         """
-        x, t_x, T = self._arrays(frequency, recency, T)
-        t = np.asarray(t, dtype=float)
+        x, T = self._pair_arrays(frequency, T)
         p = self.params_
-        r, alpha, a = p["r"], p["alpha"], p["a"]
-        b_post = self._posterior_b(x)
-        alive = expit(-self._log_odds_dead(x, t_x, T))
-        return alive * _bgnbd_expected(t, r + x, alpha + T, a, b_post)
+        return _bgnbd_expected(np.asarray(t, dtype=float), p["r"] + x, p["alpha"] + T, p["a"], self._posterior_b(x))
 
     @limit_aware
-    def probability_of_purchases(self, n: int, t: Any, frequency: Any = 0, recency: Any = 0, T: Any = 0) -> np.ndarray:
-        """P(exactly n purchases in (T, T+t] | x, t_x, T).
-
-        A member alive at T has ``λ ~ Gamma(r+x, α+T)`` and ``p ~ Beta(a, b')`` and starts a new
-        BG/NBD process (Fader, Hardie & Lee 2005, eq. 8); a dead member buys nothing.
-        """
+    def probability_of_purchases_alive(self, n: int, t: Any, frequency: Any, T: Any) -> np.ndarray:
+        """P(exactly n purchases in (T, T+t]) of a member alive at T, who has ``λ ~ Gamma(r+x, α+T)``
+        and ``p ~ Beta(a, b')`` and starts a new BG/NBD process (Fader, Hardie & Lee 2005, eq. 8)."""
         n = check_count(n, type(self).__name__)
-        x, t_x, T = self._arrays(frequency, recency, T)
+        x, T = self._pair_arrays(frequency, T)
         t = np.asarray(t, dtype=float)
         p = self.params_
         r_post, alpha_post, a, b_post = p["r"] + x, p["alpha"] + T, p["a"], self._posterior_b(x)
-        alive = expit(-self._log_odds_dead(x, t_x, T))
         q = alpha_post / (alpha_post + t)  # NB "success" probability of the purchase count
         log_nb = (
             gammaln(r_post + n)
@@ -193,10 +186,17 @@ class BetaGeoModel(TransactionModel):
         )
         stay = np.exp(betaln(a, b_post + n) - betaln(a, b_post) + log_nb)
         if n == 0:
-            return (1.0 - alive) + alive * stay
+            return stay
         tail = betainc(float(n), r_post, 1.0 - q)  # P(at least n purchases of the Poisson part)
         drop = np.exp(betaln(a + 1.0, b_post + n - 1.0) - betaln(a, b_post)) * tail
-        return alive * (stay + drop)
+        return stay + drop
+
+    @limit_aware
+    def count_steps_alive(self, t: Any, frequency: Any, T: Any) -> CountSteps:
+        """P(N = 0), P(N = 1), ... of members alive at T by recurrences in n (each step a few
+        multiplications instead of the log-gamma, log-beta and incomplete-beta functions)."""
+        x, T = self._pair_arrays(np.atleast_1d(frequency), np.atleast_1d(T))
+        return _CountRecurrence(self, float(t), x, T)
 
     @limit_aware
     def wait_alive(self, share: float, frequency: Any, recency: Any, T: Any) -> np.ndarray:
@@ -204,6 +204,41 @@ class BetaGeoModel(TransactionModel):
         ``share``: with ``λ ~ Gamma(r+x, α+T)``, ``(α+T)((1-share)^(-1/(r+x)) - 1)``."""
         x, t_x, T = self._arrays(frequency, recency, T)
         return poisson_gamma_wait(share, self.params_["r"] + x, self.params_["alpha"] + T)
+
+
+class _CountRecurrence(CountSteps):
+    """BG/NBD's P(N = n | alive) = S_n NB_n + D_n P(NB >= n), stepped in n:
+    ``NB_n = NB_(n-1) (r'+n-1)/n (1-q)`` (in logs, so large frequencies do not underflow),
+    ``S_n = B(a, b'+n)/B(a, b') = S_(n-1) (b'+n-1)/(a+b'+n-1)``,
+    ``D_n = B(a+1, b'+n-1)/B(a, b') = D_(n-1) (b'+n-2)/(a+b'+n-1)`` from ``D_1 = a/(a+b')``, and
+    ``P(NB >= n) = P(NB >= n-1) - NB_(n-1)``."""
+
+    def __init__(self, model: BetaGeoModel, t: float, x: np.ndarray, T: np.ndarray) -> None:
+        super().__init__(model, t, x, T)
+        p = model.params_
+        self.a, self.r_post, self.b_post = p["a"], p["r"] + self.x, model._posterior_b(self.x)
+        alpha_post = p["alpha"] + self.T
+        self.log_1mq = np.log(t) - np.log(alpha_post + t)  # log(1 - q)
+        self.log_nb = self.r_post * (np.log(alpha_post) - np.log(alpha_post + t))  # log NB_0 = r' log q
+        self.stay = np.ones_like(self.x)  # S_n
+        self.drop = self.a / (self.a + self.b_post)  # D_1
+        self.tail = np.ones_like(self.x)  # P(NB >= n)
+
+    def next(self, rows: np.ndarray) -> np.ndarray:
+        n, a = self.n, self.a
+        b = self.b_post[rows]
+        nb = np.exp(self.log_nb[rows])
+        if n == 0:
+            value = nb
+        else:
+            self.stay[rows] *= (b + n - 1.0) / (a + b + n - 1.0)
+            if n > 1:
+                self.drop[rows] *= (b + n - 2.0) / (a + b + n - 1.0)
+            value = self.stay[rows] * nb + self.drop[rows] * self.tail[rows]
+        self.tail[rows] = np.maximum(self.tail[rows] - nb, 0.0)
+        self.log_nb[rows] += np.log((self.r_post[rows] + n) / (n + 1.0)) + self.log_1mq[rows]
+        self.n += 1
+        return value
 
 
 def _bgnbd_expected(t: Any, r: Any, alpha: Any, a: float, b: Any) -> np.ndarray:

@@ -28,7 +28,7 @@ import pandas as pd
 from scipy.special import digamma, gammaln
 
 from memberlens.errors import InputError
-from memberlens.models._base import BaseModel, limit_aware
+from memberlens.models._base import BaseModel, dot, limit_aware
 from memberlens.models._limits import SameSpendRate
 from memberlens.models._summary import WEIGHT, compress_summary
 
@@ -37,9 +37,34 @@ CORRELATION_WARNING = 0.3
 
 @dataclass(frozen=True)
 class _Data:
+    """The members' (frequency, mean spend, weight), and what the likelihood needs of them that
+    does not change with the parameters: per distinct frequency, its members; over all members,
+    the weighted sums of ln z̄, x ln z̄ and x ln x. Only ``ln(γ + x z̄)`` is left per member."""
+
     x: np.ndarray
     m: np.ndarray
     w: np.ndarray
+    x_values: np.ndarray
+    weight_x: np.ndarray
+    xm: np.ndarray  # x z̄
+    wx: np.ndarray  # w x
+    sum_w: float
+    sum_log_m: float  # Σ w ln z̄
+    sum_x_log_m: float  # Σ w x ln z̄
+    sum_x_log_x: float  # Σ w x ln x
+
+    @classmethod
+    def from_arrays(cls, x: np.ndarray, m: np.ndarray, w: np.ndarray) -> _Data:
+        x_code, x_values = pd.factorize(x, sort=True)
+        weight_x = np.bincount(x_code, w, len(x_values))
+        x_values = np.asarray(x_values, dtype=float)
+        log_m = np.log(m)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            x_log_x = np.where(x_values > 0, x_values * np.log(x_values), 0.0)
+        return cls(
+            x, m, w, x_values, weight_x, x * m, w * x, float(w.sum()), dot(w, log_m), dot(w * x, log_m),
+            dot(weight_x, x_log_x),
+        )
 
 
 class GammaGammaModel(BaseModel):
@@ -104,7 +129,7 @@ class GammaGammaModel(BaseModel):
             raise InputError("GammaGammaModel: needs at least two repeat buyers", "use a longer calibration period")
 
     def _prepare(self, frame: pd.DataFrame) -> _Data:
-        return _Data(
+        return _Data.from_arrays(
             frame["frequency"].to_numpy(dtype=float),
             frame["monetary_value"].to_numpy(dtype=float),
             frame[WEIGHT].to_numpy(dtype=float),
@@ -115,28 +140,36 @@ class GammaGammaModel(BaseModel):
         return np.array([1.0, 2.0, mean])
 
     def _loglik(self, theta: np.ndarray, data: _Data) -> tuple[float, np.ndarray]:
+        """``Σ w [ln Γ(px+q) - ln Γ(px) - ln Γ(q) + q ln γ + (px-1) ln z̄ + px ln x - (px+q) ln(γ+xz̄)]``
+        and its gradient: the log-gamma terms once per distinct frequency, the z̄ and x terms
+        from the sums in ``data``; only ``ln(γ + x z̄)`` and its derivative per member."""
         p, q, g = (float(v) for v in theta)
-        x, m, w = data.x, data.m, data.w
-        px = p * x
-        log_xm = np.log(g + x * m)
+        d = data
+        px = p * d.x_values
+        ll_x = dot(d.weight_x, gammaln(px + q) - gammaln(px)) - d.sum_w * gammaln(q)
+        log_xm = np.log(g + d.xm)
+        sum_log_xm, sum_x_log_xm = dot(d.w, log_xm), dot(d.wx, log_xm)
         ll = (
-            gammaln(px + q)
-            - gammaln(px)
-            - gammaln(q)
-            + q * np.log(g)
-            + (px - 1.0) * np.log(m)
-            + px * np.log(x)
-            - (px + q) * log_xm
+            ll_x
+            + q * np.log(g) * d.sum_w
+            + p * d.sum_x_log_m
+            - d.sum_log_m
+            + p * d.sum_x_log_x
+            - p * sum_x_log_xm
+            - q * sum_log_xm
         )
-        d_p = x * (digamma(px + q) - digamma(px) + np.log(m) + np.log(x) - log_xm)
-        d_q = digamma(px + q) - digamma(q) + np.log(g) - log_xm
-        d_g = q / g - (px + q) / (g + x * m)
-        return float(w @ ll), np.array([w @ d_p, w @ d_q, w @ d_g])
+        psi = digamma(px + q)
+        d_p = dot(d.weight_x * d.x_values, psi - digamma(px)) + d.sum_x_log_m + d.sum_x_log_x - sum_x_log_xm
+        d_q = dot(d.weight_x, psi) - d.sum_w * digamma(q) + d.sum_w * np.log(g) - sum_log_xm
+        inverse = 1.0 / (g + d.xm)
+        d_g = q * d.sum_w / g - p * dot(d.wx, inverse) - q * dot(d.w, inverse)
+        return float(ll), np.array([d_p, d_q, d_g])
 
     def fit(self, summary: ir.Table | pd.DataFrame) -> GammaGammaModel:
         """Fit on the repeat buyers' ``(frequency, monetary_value)``; see :meth:`BaseModel.fit`."""
-        super().fit(summary)
+        self._validate_params()
         frame = self._compress(summary)
+        self._fit_frame(frame)
         x = frame["frequency"].to_numpy(dtype=float)
         m = frame["monetary_value"].to_numpy(dtype=float)
         w = frame[WEIGHT].to_numpy(dtype=float)

@@ -220,42 +220,38 @@ class ParetoNBDModel(TransactionModel):
         return expit(la - ld)
 
     @limit_aware
-    def expected_purchases(self, t: Any, frequency: Any = 0, recency: Any = 0, T: Any = 0) -> np.ndarray:
-        """E[purchases in (T, T+t] | x, t_x, T] (Fader & Hardie 2005 note, eq. 21)::
+    def expected_purchases_alive(self, t: Any, frequency: Any, T: Any) -> np.ndarray:
+        """E[purchases in (T, T+t]] of a member alive at T (Fader & Hardie 2005 note, eq. 21
+        without its P(alive))::
 
-            P(alive) · (r+x)(β+T) / ((α+T)(s-1)) · [1 - ((β+T)/(β+T+t))^(s-1)]
+            (r+x)(β+T) / ((α+T)(s-1)) · [1 - ((β+T)/(β+T+t))^(s-1)]
 
         (the limit ``(r+x)(β+T)/(α+T) · log(1 + t/(β+T))`` at ``s = 1``).
         """
-        x, t_x, T = self._arrays(frequency, recency, T)
+        x, T = self._pair_arrays(frequency, T)
         t = np.asarray(t, dtype=float)
         p = self.params_
         r, alpha, s, beta = p["r"], p["alpha"], p["s"], p["beta"]
-        alive = self.probability_alive(x, t_x, T)
         L = np.log1p(t / (beta + T))
-        if abs(s - 1.0) > 1e-9:
-            growth = -np.expm1(-(s - 1.0) * L) / (s - 1.0)
-        else:
-            growth = L
-        return alive * (r + x) * (beta + T) / (alpha + T) * growth
+        growth = -np.expm1(-(s - 1.0) * L) / (s - 1.0) if abs(s - 1.0) > 1e-9 else L
+        return (r + x) * (beta + T) / (alpha + T) * growth
 
     @limit_aware
-    def probability_of_purchases(self, n: int, t: Any, frequency: Any = 0, recency: Any = 0, T: Any = 0) -> np.ndarray:
-        """P(exactly n purchases in (T, T+t] | x, t_x, T).
+    def probability_of_purchases_alive(self, n: int, t: Any, frequency: Any, T: Any) -> np.ndarray:
+        """P(exactly n purchases in (T, T+t]) of a member alive at T, who has independent
+        ``λ ~ Gamma(r+x, α+T)`` and ``μ ~ Gamma(s, β+T)``.
 
-        A member alive at T has independent ``λ ~ Gamma(r+x, α+T)`` and ``μ ~ Gamma(s, β+T)``.
         ``P(0)`` is closed-form (through ``H``); for ``n >= 1`` the integral over the dropout
         time ``∫_0^t s (β')^s (β'+τ)^-(s+1) NB(n; r+x, α'/(α'+τ)) dτ`` is evaluated with
         Gauss-Legendre nodes on a geometric grid of sub-intervals.
         """
         n = check_count(n, type(self).__name__)
-        x, t_x, T = self._arrays(frequency, recency, T)
-        x, t_x, T, t = np.broadcast_arrays(x, t_x, T, np.asarray(t, dtype=float))
+        x, T = self._pair_arrays(frequency, T)
+        x, T, t = np.broadcast_arrays(x, T, np.asarray(t, dtype=float))
         if x.ndim == 0:  # scalars in, a scalar out
-            return self.probability_of_purchases(n, t[None], x[None], t_x[None], T[None])[0]
+            return self.probability_of_purchases_alive(n, t[None], x[None], T[None])[0]
         p = self.params_
         r, alpha, s, beta = p["r"], p["alpha"], p["s"], p["beta"]
-        alive = self.probability_alive(x, t_x, T)
         r_post, a_post, b_post = r + x, alpha + T, beta + T
         # alive throughout (T, T+t]
         survive = np.exp(s * (np.log(b_post) - np.log(b_post + t)))
@@ -267,9 +263,8 @@ class ParetoNBDModel(TransactionModel):
             scale = r_post * np.log(a_post) + s * np.log(b_post) + np.log(s)
             with np.errstate(divide="ignore", invalid="ignore"):
                 gone = np.exp(scale + h0 + np.log1p(-np.minimum(np.exp(ht - h0), 1.0)))
-            return (1.0 - alive) + alive * (stay + np.nan_to_num(gone))
-        gone = _dropout_integral(n, t, r_post, a_post, s, b_post)
-        return alive * (stay + gone)
+            return stay + np.nan_to_num(gone)
+        return stay + _dropout_integral(n, t, r_post, a_post, s, b_post)
 
     @limit_aware
     def wait_alive(self, share: float, frequency: Any, recency: Any, T: Any) -> np.ndarray:
