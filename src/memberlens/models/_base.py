@@ -93,7 +93,9 @@ class Combos:
         weight = np.ones(len(x)) if weight is None else np.asarray(weight, dtype=float).ravel()
         x_code, x_values = pd.factorize(x, sort=True)
         weight_x = np.bincount(x_code, weight, len(x_values))
-        return cls(x, t_x, T, weight, x_values.astype(float), x_code, pair_index(x_code, T), pair_index(x_code, t_x), weight_x)
+        return cls(
+            x, t_x, T, weight, x_values.astype(float), x_code, pair_index(x_code, T), pair_index(x_code, t_x), weight_x
+        )
 
     @property
     def n_members(self) -> float:

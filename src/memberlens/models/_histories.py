@@ -31,7 +31,9 @@ class Histories:
 
     @classmethod
     def from_arrays(cls, frequency: Any, recency: Any, T: Any) -> Histories:
-        x, t_x, T = np.broadcast_arrays(*(np.atleast_1d(np.asarray(v, dtype=float)).ravel() for v in (frequency, recency, T)))
+        x, t_x, T = np.broadcast_arrays(
+            *(np.atleast_1d(np.asarray(v, dtype=float)).ravel() for v in (frequency, recency, T))
+        )
         x_code, x_values = pd.factorize(x, sort=True)
         pairs = pair_index(x_code, T)
         return cls(x, t_x, T, pairs.code, np.asarray(x_values, dtype=float)[pairs.x_code], pairs.y)

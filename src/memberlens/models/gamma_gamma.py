@@ -62,7 +62,16 @@ class _Data:
         with np.errstate(divide="ignore", invalid="ignore"):
             x_log_x = np.where(x_values > 0, x_values * np.log(x_values), 0.0)
         return cls(
-            x, m, w, x_values, weight_x, x * m, w * x, float(w.sum()), dot(w, log_m), dot(w * x, log_m),
+            x,
+            m,
+            w,
+            x_values,
+            weight_x,
+            x * m,
+            w * x,
+            float(w.sum()),
+            dot(w, log_m),
+            dot(w * x, log_m),
             dot(weight_x, x_log_x),
         )
 
