@@ -26,8 +26,7 @@ from typing import Any
 import ibis
 import ibis.expr.types as ir
 import numpy as np
-from scipy.special import expit, logit
-from scipy.stats import norm
+from scipy.special import expit, logit, ndtri
 
 from memberlens.errors import ConfigError
 from memberlens.models._base import BaseModel, TransactionModel
@@ -45,7 +44,7 @@ def check_level(level: float, owner: str) -> float:
 
 def z_score(level: float) -> float:
     """The standard normal quantile of a two-sided interval holding ``level``."""
-    return float(norm.ppf(0.5 + level / 2.0))
+    return float(ndtri(0.5 + level / 2.0))
 
 
 def why_no_intervals(*models: BaseModel | None) -> str | None:

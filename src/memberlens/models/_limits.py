@@ -22,9 +22,9 @@ import ibis
 import ibis.expr.types as ir
 import numpy as np
 from scipy.special import betainc, digamma, expit, gammainc, gammaln, logsumexp, roots_legendre
-from scipy.stats import nbinom, poisson
 
 from memberlens.models._base import Combos, PurchasePredictions, check_count, dot
+from memberlens.models._counts import nbinom_pmf, poisson_pmf
 
 
 class LimitModel:
@@ -112,7 +112,7 @@ class NoDropout(PurchasePredictions, LimitModel):
         """Negative binomial: ``NB(n; r+x, (α+T)/(α+T+t))``."""
         n = check_count(n, "NoDropout")
         r_post, a_post = self._posterior(frequency, T)
-        return nbinom.pmf(n, r_post, a_post / (a_post + np.asarray(t, dtype=float)))
+        return nbinom_pmf(n, r_post, a_post / (a_post + np.asarray(t, dtype=float)))
 
     def wait_alive(self, share: float, frequency: Any, recency: Any, T: Any) -> np.ndarray:
         r_post, a_post = self._posterior(frequency, T)
@@ -154,7 +154,7 @@ class SameRateNoDropout(PurchasePredictions, LimitModel):
     def probability_of_purchases_alive(self, n: int, t: Any, frequency: Any, T: Any) -> np.ndarray:
         n = check_count(n, "SameRateNoDropout")
         mean = np.broadcast_to(self.params["lambda"] * np.asarray(t, dtype=float), self._shape(frequency, T))
-        return poisson.pmf(n, mean)
+        return poisson_pmf(n, mean)
 
     def wait_alive(self, share: float, frequency: Any, recency: Any, T: Any) -> np.ndarray:
         return np.full(self._shape(frequency, T), -np.log1p(-share) / self.params["lambda"])
@@ -245,7 +245,7 @@ class SameDropout(PurchasePredictions, LimitModel):
         r, alpha, p = self.params["r"], self.params["alpha"], self.params["p"]
         r_post, a_post = r + x, alpha + T
         q = a_post / (a_post + np.asarray(t, dtype=float))
-        stay = (1.0 - p) ** n * nbinom.pmf(n, r_post, q)
+        stay = (1.0 - p) ** n * nbinom_pmf(n, r_post, q)
         if n == 0:
             return stay
         return stay + p * (1.0 - p) ** (n - 1) * betainc(float(n), r_post, 1.0 - q)
@@ -356,9 +356,9 @@ class ParetoSameRate(PurchasePredictions, LimitModel):
         _, T, t = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (frequency, T, t)))
         shape = T.shape
         b_post, t = beta + T.ravel(), t.ravel()
-        stay = np.exp(s * (np.log(b_post) - np.log(b_post + t))) * poisson.pmf(n, lam * t)
+        stay = np.exp(s * (np.log(b_post) - np.log(b_post + t))) * poisson_pmf(n, lam * t)
         log_gone, u, share = _log_integral(np.zeros_like(t), t, lambda v: -(s + 1.0) * np.log(b_post[:, None] + v))
-        gone = np.exp(np.log(s) + s * np.log(b_post) + log_gone) * (share * poisson.pmf(n, lam * u)).sum(axis=1)
+        gone = np.exp(np.log(s) + s * np.log(b_post) + log_gone) * (share * poisson_pmf(n, lam * u)).sum(axis=1)
         gone = np.where(t > 0, gone, 0.0)
         return (stay + gone).reshape(shape)
 
@@ -434,7 +434,7 @@ class PoissonExponential(PurchasePredictions, LimitModel):
         lam, mu = self.params["lambda"], self.params["mu"]
         k = lam + mu
         _, _, t = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (frequency, T, t)))
-        return np.exp(-mu * t) * poisson.pmf(n, lam * t) + mu / k * (lam / k) ** n * gammainc(n + 1.0, k * t)
+        return np.exp(-mu * t) * poisson_pmf(n, lam * t) + mu / k * (lam / k) ** n * gammainc(n + 1.0, k * t)
 
     def wait_alive(self, share: float, frequency: Any, recency: Any, T: Any) -> np.ndarray:
         shape = np.broadcast(*(np.asarray(v, dtype=float) for v in (frequency, recency, T))).shape

@@ -37,7 +37,7 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from memberlens.errors import ConfigError, InputError
-from memberlens.metrics._arith import money_sum
+from memberlens.metrics._arith import micros, money
 
 _UNIT_DAYS = {"D": 1.0, "W": 7.0, "M": 365.25 / 12, "Q": 365.25 / 4, "Y": 365.25}
 _UNIT_PATTERN = re.compile(r"^\s*(\d+(?:\.\d+)?)?\s*([DWMQY])\s*$", re.IGNORECASE)
@@ -155,18 +155,19 @@ def summarise_purchases(
     known = orders.customer_id.notnull()
     if not observed_to_last_order:  # with the default end every order is observed: no filter needed
         known = known & (day <= ibis.literal(end))
+    # spend stays in whole millionths (exact integers) until the per-member sums are made
     daily = (
         orders.filter(known)
         .group_by(customer_id=orders.customer_id, day=day)
-        .aggregate(spend=money_sum(orders.amount).fill_null(0.0))
+        .aggregate(spend=micros(orders.amount).sum().fill_null(0))
     )
     cal = daily.filter(daily.day <= ibis.literal(period_end)) if cal_end is not None else daily
     per = cal.group_by("customer_id").aggregate(
         first_order_date=cal.day.min(),
         last_order_date=cal.day.max(),
         days=cal.count(),
-        total_spend=money_sum(cal.spend),
-        first_spend=_value_at_min(cal.spend, cal.day, _backend_name(orders)),
+        total_spend=money(cal.spend.sum()),
+        first_spend=money(_value_at_min(cal.spend, cal.day, _backend_name(orders))),
     )
     age_days = ibis.literal(period_end).delta(per.first_order_date, unit="day")
     span_days = per.last_order_date.delta(per.first_order_date, unit="day")
@@ -189,7 +190,7 @@ def summarise_purchases(
     if cal_end is None:
         return summary
     hold = daily.filter(daily.day > ibis.literal(cal_end))
-    hold = hold.group_by("customer_id").aggregate(frequency_holdout=hold.count(), spend_holdout=money_sum(hold.spend))
+    hold = hold.group_by("customer_id").aggregate(frequency_holdout=hold.count(), spend_holdout=money(hold.spend.sum()))
     joined = summary.left_join(hold, "customer_id")
     n_hold = joined.frequency_holdout.fill_null(0).cast("int64")
     spend_hold = joined.spend_holdout.fill_null(0.0)
@@ -223,7 +224,7 @@ def _value_at_min(value: ir.Column, key: ir.Column, backend: str | None) -> ir.S
         return value.argmin(key)
 
     @ibis.udf.agg.builtin(name=name)
-    def value_at_min(value: float, key: _dt.date) -> float:  # type: ignore[empty-body]
+    def value_at_min(value: int, key: _dt.date) -> int:  # type: ignore[empty-body]
         ...
 
     return value_at_min(value, key)
@@ -235,12 +236,12 @@ def _discrete_summary(cal: ir.Table, per: ir.Table, unit: TimeUnit, age_days: ir
     joined = cal.join(per.select("customer_id", "first_order_date"), "customer_id")
     offset = joined.day.delta(joined.first_order_date, unit="day").cast("float64")
     periods = joined.select("customer_id", "spend", period=(offset / unit.days).floor().cast("int64"))
-    periods = periods.group_by("customer_id", "period").aggregate(spend=money_sum(periods.spend))
+    periods = periods.group_by("customer_id", "period").aggregate(spend=periods.spend.sum())
     later = periods.period > 0
     counts = periods.group_by("customer_id").aggregate(
         frequency=later.cast("int64").sum(),
         recency=periods.period.max(),
-        repeat_spend=periods.spend.sum(where=later),
+        repeat_spend=money(periods.spend.sum(where=later)),
     )
     out = per.join(counts, "customer_id")
     frequency = out.frequency.cast("int64")
@@ -287,11 +288,10 @@ def compress_summary(
     _require_columns(summary, columns, "the purchase summary")
     table = summary.filter(where) if where is not None else summary
     weight = table[WEIGHT].sum() if WEIGHT in table.columns else table.count()
-    # A parallel engine returns the combinations in any order; sorted here (there are far fewer
-    # combinations than members, so this is cheap) the likelihood is summed in one order and a
-    # fit takes the same path on every run and engine.
-    frame = table.group_by(columns).aggregate(**{WEIGHT: weight}).execute()
-    return frame.sort_values(columns, kind="mergesort", ignore_index=True)
+    # A parallel engine returns the combinations in any order; sorted (the combinations are
+    # distinct, so the order is total) the likelihood is summed in one order and a fit takes the
+    # same path on every run and engine.
+    return table.group_by(columns).aggregate(**{WEIGHT: weight}).order_by(columns).execute()
 
 
 def _require_frame_columns(frame: pd.DataFrame, columns: Sequence[str]) -> None:

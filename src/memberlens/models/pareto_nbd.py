@@ -30,9 +30,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from scipy.special import digamma, expit, gammaln, hyp2f1, roots_legendre
-from scipy.stats import nbinom
 
 from memberlens.models._base import Combos, TransactionModel, check_count, dot, limit_aware, matvec
+from memberlens.models._counts import nbinom_pmf
 from memberlens.models._limits import NoDropout, ParetoSameRate, poisson_gamma_wait
 
 _SERIES_MAX_TERMS = 200_000
@@ -255,7 +255,7 @@ class ParetoNBDModel(TransactionModel):
         r_post, a_post, b_post = r + x, alpha + T, beta + T
         # alive throughout (T, T+t]
         survive = np.exp(s * (np.log(b_post) - np.log(b_post + t)))
-        stay = survive * nbinom.pmf(n, r_post, a_post / (a_post + t))
+        stay = survive * nbinom_pmf(n, r_post, a_post / (a_post + t))
         if n == 0:
             # drop out at τ in (0, t] before any purchase: s α'^r' β'^s ∫_0^t (α'+τ)^-r' (β'+τ)^-(s+1) dτ
             h0 = _log_h_elementwise(np.zeros_like(x), r_post, a_post, s, b_post)
