@@ -108,10 +108,18 @@ def test_pareto_nbd_order_ranges_hold_the_simulated_future_at_their_level():
     assert 0.86 <= coverage <= 0.94, coverage
 
 
+def test_bg_bb_order_ranges_hold_the_simulated_future_at_their_level():
+    """Ten periods observed and ten ahead, members who leave less often than the donors: 91.6 %."""
+    summary, future = bg_bb_future(20_000, 1.2, 0.75, 0.3, 3.0, 10, 10, seed=4)
+    coverage, _, _ = _covered(BetaGeoBetaBinomModel().fit(summary), summary, future, 10.0)
+    assert 0.86 <= coverage <= 0.94, coverage
+
+
 def test_bg_bb_order_ranges_hold_what_the_model_says_they_hold():
     """BG/BB counts are few whole numbers (0..5 in five periods), and many members are almost
-    surely gone: their range {0} alone holds more than 90 %. So the coverage sits above the level
-    (94.3 % here); what must hold is that it is the probability the model puts in the ranges."""
+    surely gone: their range {0} alone holds more than 90 %. So the coverage can sit above the
+    level (94.0 % here, at the edge of the band); what must hold is that it is the probability
+    the model puts in the ranges."""
     summary, future = bg_bb_future(20_000, 1.204, 0.750, 0.657, 2.783, 6, 5, seed=4)  # the donations' fit
     model = BetaGeoBetaBinomModel().fit(summary)
     coverage, low, high = _covered(model, summary, future, 5.0)
