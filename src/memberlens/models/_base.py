@@ -204,11 +204,13 @@ class BaseModel:
         -------
         self
         """
-        self._validate_params()
-        return self._fit_frame(self._compress(summary))
+        return self.fit_distinct(self._compress(summary))
 
-    def _fit_frame(self, frame: pd.DataFrame) -> BaseModel:
-        """:meth:`fit` on the compressed summary ``frame``."""
+    def fit_distinct(self, frame: pd.DataFrame) -> BaseModel:
+        """:meth:`fit` on ``frame`` as :func:`compress_summary` gives it (the distinct
+        combinations of the model's columns with ``weight``, sorted), without grouping it again:
+        for a caller who needs the combinations for more than the fit."""
+        self._validate_params()
         self._check_frame(frame)
         with single_threaded_blas():
             data = self._prepare(frame)

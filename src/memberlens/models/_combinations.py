@@ -16,7 +16,7 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from memberlens.errors import InputError
-from memberlens.models._summary import WEIGHT, compress_summary
+from memberlens.models._summary import compress_summary
 
 
 def as_table(summary: ir.Table | pd.DataFrame) -> tuple[ir.Table, bool]:
@@ -31,9 +31,18 @@ def as_table(summary: ir.Table | pd.DataFrame) -> tuple[ir.Table, bool]:
     )
 
 
-def combination_table(table: ir.Table, columns: Sequence[str], fn: Callable[[pd.DataFrame], pd.DataFrame]) -> ir.Table:
-    """``fn``'s predictions for each distinct combination of ``columns``, beside it, as a memtable."""
-    combos = compress_summary(table, columns).drop(columns=[WEIGHT])
+def combination_table(
+    table: ir.Table,
+    columns: Sequence[str],
+    fn: Callable[[pd.DataFrame], pd.DataFrame],
+    combinations: pd.DataFrame | None = None,
+) -> ir.Table:
+    """``fn``'s predictions for each distinct combination of ``columns`` (``combinations``: those
+    of ``table`` as :func:`compress_summary` gives them, when the caller has them), beside it, as
+    a memtable."""
+    if combinations is None:
+        combinations = compress_summary(table, columns)
+    combos = combinations[list(columns)]
     predictions = fn(combos)
     frame = pd.concat([combos.reset_index(drop=True), predictions.reset_index(drop=True)], axis=1)
     return ibis.memtable(frame)

@@ -239,6 +239,8 @@ def _first_reaching(
     low = np.zeros_like(length)
     high = length.copy()
     rows = np.flatnonzero(low < high)
+    high[rows[at(rows, low[rows]) >= target[rows]]] = 0  # most ranges start, many end, at 0
+    rows = rows[high[rows] > 0]
     while len(rows):
         middle = (low[rows] + high[rows]) // 2
         reached = at(rows, middle) >= target[rows]

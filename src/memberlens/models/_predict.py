@@ -50,6 +50,7 @@ def predict_member_value(
     clv_horizon: float = 365,
     discount_rate: float = 0.10,
     interval: float | None = None,
+    combinations: pd.DataFrame | None = None,
 ) -> ir.Table | pd.DataFrame:
     """Predicted member value, one row per member.
 
@@ -76,6 +77,10 @@ def predict_member_value(
         ``predicted_orders``, ``probability_alive`` and ``predicted_clv`` each get ``_low`` and
         ``_high`` from the parameters' uncertainty, and ``orders_range_low`` / ``_high`` say
         where the member's own number of orders in the next 365 days should fall.
+    combinations
+        The summary's distinct combinations of the model's columns, as
+        :func:`compress_summary` gives them, when the caller has them already (as
+        :func:`fit_member_value` does): the members are not grouped again.
 
     Returns
     -------
@@ -165,7 +170,7 @@ def predict_member_value(
                 out[column] = np.where(np.isfinite(wait_days) & (wait_days <= MAX_WAIT_DAYS), wait_days, np.nan)
         return pd.DataFrame(out)
 
-    result = join_to_members(table, combination_table(table, columns, purchases), columns)
+    result = join_to_members(table, combination_table(table, columns, purchases, combinations), columns)
     wait_columns = {"next_order_date": "_wait_days"}
     if interval is not None:
         wait_columns |= {"next_order_date_low": "_wait_days_low", "next_order_date_high": "_wait_days_high"}

@@ -5,11 +5,12 @@ analysis and the report's CLV section all run, so they show the same numbers."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
 import ibis.expr.types as ir
+import pandas as pd
 
 from memberlens.errors import InputError, MemberlensError
 from memberlens.i18n import said
@@ -17,7 +18,7 @@ from memberlens.models._base import TransactionModel
 from memberlens.models._fitting import ConvergenceError
 from memberlens.models._predict import predict_member_value
 from memberlens.models._registry import PURCHASE_MODELS
-from memberlens.models._summary import summarise_purchases
+from memberlens.models._summary import compress_summary, summarise_purchases
 from memberlens.models.bg_bb import BetaGeoBetaBinomModel
 from memberlens.models.bg_nbd import BetaGeoModel
 from memberlens.models.gamma_gamma import GammaGammaModel
@@ -34,10 +35,12 @@ class MemberValueFit:
     spend: GammaGammaModel | None
     spend_note: str | None = None  # why there is no spend model
     spend_error: MemberlensError | None = None  # the same, for a report to say in its language
+    # the summary's distinct combinations of the purchase model's columns, which it was fitted on
+    combinations: pd.DataFrame | None = field(default=None, repr=False, compare=False)
 
     def predictions(self, **options: Any) -> ir.Table:
         """One row per member (see :func:`predict_member_value`), not executed."""
-        return predict_member_value(self.summary, self.purchases, self.spend, **options)
+        return predict_member_value(self.summary, self.purchases, self.spend, combinations=self.combinations, **options)
 
 
 def summarise_for(
@@ -95,11 +98,13 @@ def fit_member_value(
         orders, model, time_unit, calibration_end=calibration_end, observation_end=observation_end
     ).cache()
     check_repeat_buyers(summary)
-    purchases = PURCHASE_MODELS[model](time_unit=time_unit, penalizer=penalizer).fit(summary)
+    purchases = PURCHASE_MODELS[model](time_unit=time_unit, penalizer=penalizer)
+    combinations = compress_summary(summary, purchases.columns)  # for the fit and the predictions
+    purchases.fit_distinct(combinations)
     if purchases.fit_note_ and warn is not None:  # fitted at a boundary: say which limit predicts
         warn(purchases.fit_note_)
     if not spend:
-        return MemberValueFit(summary, purchases, None)
+        return MemberValueFit(summary, purchases, None, combinations=combinations)
     repeat = summary.filter((summary.frequency > 0) & (summary.monetary_value > 0))
     buyers = int(repeat.count().execute())
     if buyers < MIN_SPEND_BUYERS:
@@ -107,14 +112,14 @@ def fit_member_value(
         note = "fewer than two repeat buyers with positive spend; no spend model"
         if warn is not None:
             warn(note)
-        return MemberValueFit(summary, purchases, None, note, error)
+        return MemberValueFit(summary, purchases, None, note, error, combinations)
     try:
         spend_model = GammaGammaModel(time_unit=time_unit, penalizer=penalizer).fit(repeat)
     except ConvergenceError as exc:  # e.g. spend per order nearly the same for everyone (q runs away)
         note = f"no spend model: {exc.message}"
         if warn is not None:
             warn(note)
-        return MemberValueFit(summary, purchases, None, note, exc)
+        return MemberValueFit(summary, purchases, None, note, exc, combinations)
     if spend_model.fit_note_ and warn is not None:
         warn(spend_model.fit_note_)
-    return MemberValueFit(summary, purchases, spend_model)
+    return MemberValueFit(summary, purchases, spend_model, combinations=combinations)

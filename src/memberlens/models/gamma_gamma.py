@@ -176,9 +176,8 @@ class GammaGammaModel(BaseModel):
 
     def fit(self, summary: ir.Table | pd.DataFrame) -> GammaGammaModel:
         """Fit on the repeat buyers' ``(frequency, monetary_value)``; see :meth:`BaseModel.fit`."""
-        self._validate_params()
         frame = self._compress(summary)
-        self._fit_frame(frame)
+        self.fit_distinct(frame)
         x = frame["frequency"].to_numpy(dtype=float)
         m = frame["monetary_value"].to_numpy(dtype=float)
         w = frame[WEIGHT].to_numpy(dtype=float)
