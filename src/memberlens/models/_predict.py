@@ -194,15 +194,16 @@ def predict_member_value(
     extra["average_days_between_orders"] = ibis.ifelse(
         frequency > 0, result["recency"] * unit.days / frequency.cast("float64"), ibis.null("float64")
     )
-    result = result.mutate(**extra).drop(*wait_columns.values())
-
     if spend_model is not None:
         # closed form, so computed in the engine row by row (mean spend is a float sum, which an
         # engine may round differently from run to run: no join on it)
-        result = result.mutate(expected_order_value=spend_model.expected_spend_expression(result))
-        value = result.expected_order_value
+        value = spend_model.expected_spend_expression(result)
         predicted = result.predicted_orders * value
-        extra = {"predicted_clv": predicted, "residual_clv": result.discounted_orders * value}
+        extra |= {
+            "expected_order_value": value,
+            "predicted_clv": predicted,
+            "residual_clv": result.discounted_orders * value,
+        }
         if "total_spend" in table.columns:
             extra["total_clv"] = result.total_spend + predicted
         if interval is not None:  # orders and spend per order estimated apart: their log errors add
@@ -210,8 +211,9 @@ def predict_member_value(
             spread = (z_score(interval) * log_se).exp()
             extra["predicted_clv_low"] = predicted / spread
             extra["predicted_clv_high"] = predicted * spread
-        result = result.mutate(**extra)
-    result = result.drop("discounted_orders", *(["_orders_log_se"] if interval is not None else []))
+    # one projection (each further layer costs Ibis a compilation pass over every column)
+    working = {*wait_columns.values(), "discounted_orders", "_orders_log_se"}
+    result = result.select(*(c for c in result.columns if c not in working), **extra)
     return result.execute() if was_pandas else result
 
 
