@@ -27,7 +27,7 @@ from memberlens.models import (
     why_no_intervals,
 )
 from memberlens.models._histories import Histories
-from memberlens.models._intervals import expected_orders_interval
+from memberlens.models._intervals import parameter_intervals
 
 LEVEL = 0.9
 YEAR = 52.0  # weeks
@@ -166,9 +166,15 @@ def test_intervals_of_expected_orders_hold_the_true_expectation_in_refits():
     for seed in range(80):
         summary, _ = bg_nbd_future(3_000, 0.243, 4.414, 0.793, 2.426, 0.0, seed=100 + seed)
         fitted = BetaGeoModel().fit(summary)
-        low, high, _ = expected_orders_interval(
-            fitted, Histories.from_arrays(x, t_x, T), fitted.expected_purchases(YEAR, x, t_x, T), YEAR, LEVEL
+        bounds = parameter_intervals(
+            fitted,
+            Histories.from_arrays(x, t_x, T),
+            fitted.expected_purchases(YEAR, x, t_x, T),
+            fitted.probability_alive(x, t_x, T),
+            YEAR,
+            LEVEL,
         )
+        low, high = bounds.orders_low, bounds.orders_high
         held.append((low <= expected) & (expected <= high))
     coverage = np.mean(held, axis=0)
     assert ((coverage >= 0.8) & (coverage <= 0.98)).all(), coverage

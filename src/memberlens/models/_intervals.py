@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import ibis
@@ -82,27 +83,32 @@ def with_params(model: BaseModel, theta: np.ndarray) -> BaseModel:
     return other
 
 
-def delta_standard_error(
+def delta_standard_errors(
     model: TransactionModel,
-    predict: Callable[[TransactionModel], np.ndarray],
-    value: np.ndarray,
-    scale: Callable[[np.ndarray], np.ndarray],
-) -> np.ndarray:
-    """The standard error of ``scale(predict(model))`` (``value``: that prediction, which the
-    caller has) from the parameters' uncertainty: its gradient in the log-parameters (forward
-    differences of 1e-4: an error of that order in an interval's width) through their covariance."""
+    predict: Callable[[TransactionModel], tuple[np.ndarray, ...]],
+    values: tuple[np.ndarray, ...],
+    scales: tuple[Callable[[np.ndarray], np.ndarray], ...],
+) -> tuple[np.ndarray, ...]:
+    """The standard errors of ``scale(prediction)`` for each of ``predict(model)``'s predictions
+    (``values``: those predictions, which the caller has) from the parameters' uncertainty: the
+    gradients in the log-parameters (forward differences of 1e-4: an error of that order in an
+    interval's width) through their covariance. One moved model per parameter serves them all."""
     sigma = log_parameter_covariance(model)
     theta = np.array([model.params_[n] for n in model.param_names], dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
-        base = scale(value)
-        gradient = []
+        bases = [scale(value) for scale, value in zip(scales, values, strict=True)]
+        gradients: list[list[np.ndarray]] = [[] for _ in values]
         for j in range(len(theta)):
             moved = theta.copy()
             moved[j] *= np.exp(STEP)
-            gradient.append((scale(predict(with_params(model, moved))) - base) / STEP)
-    g = np.stack(gradient, axis=-1)
-    with np.errstate(invalid="ignore"):
-        return np.sqrt(np.maximum(np.einsum("...i,ij,...j->...", g, sigma, g), 0.0))
+            for k, (scale, prediction) in enumerate(zip(scales, predict(with_params(model, moved)), strict=True)):
+                gradients[k].append((scale(prediction) - bases[k]) / STEP)
+    errors = []
+    for gradient in gradients:
+        g = np.stack(gradient, axis=-1)
+        with np.errstate(invalid="ignore"):
+            errors.append(np.sqrt(np.maximum(np.sum((g @ sigma) * g, axis=-1), 0.0)))
+    return tuple(errors)
 
 
 def _safe_log(values: np.ndarray) -> np.ndarray:
@@ -133,26 +139,33 @@ def probability_interval(value: np.ndarray, logit_se: np.ndarray, level: float) 
     return low, high
 
 
-def expected_orders_interval(
-    model: TransactionModel, histories: Histories, value: np.ndarray, t: float, level: float
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The parameter interval of ``value``, the ``histories``' expected orders in ``t`` periods,
-    with the standard error of their log (which a CLV interval builds on)."""
+@dataclass(frozen=True)
+class ParameterIntervals:
+    """The parameter intervals of expected orders and P(alive), per history."""
 
-    def expected(m: TransactionModel) -> np.ndarray:
-        return histories.expected_purchases(m, t, histories.probability_alive(m))
-
-    se = delta_standard_error(model, expected, value, _safe_log)
-    low, high = log_interval(value, se, level)
-    return low, high, np.where(np.isfinite(se), se, 0.0)
+    orders_low: np.ndarray
+    orders_high: np.ndarray
+    orders_log_se: np.ndarray  # the standard error of log expected orders (a CLV interval adds to it)
+    alive_low: np.ndarray
+    alive_high: np.ndarray
 
 
-def probability_alive_interval(
-    model: TransactionModel, histories: Histories, value: np.ndarray, level: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """The parameter interval of ``value``, the ``histories``' P(alive)."""
-    se = delta_standard_error(model, histories.probability_alive, value, _safe_logit)
-    return probability_interval(value, se, level)
+def parameter_intervals(
+    model: TransactionModel, histories: Histories, orders: np.ndarray, alive: np.ndarray, t: float, level: float
+) -> ParameterIntervals:
+    """The parameter intervals of ``orders``, the ``histories``' expected orders in ``t`` periods,
+    and of ``alive``, their P(alive)."""
+
+    def predict(m: TransactionModel) -> tuple[np.ndarray, np.ndarray]:
+        moved_alive = histories.probability_alive(m)
+        return histories.expected_purchases(m, t, moved_alive), moved_alive
+
+    orders_se, alive_se = delta_standard_errors(model, predict, (orders, alive), (_safe_log, _safe_logit))
+    orders_low, orders_high = log_interval(orders, orders_se, level)
+    alive_low, alive_high = probability_interval(alive, alive_se, level)
+    return ParameterIntervals(
+        orders_low, orders_high, np.where(np.isfinite(orders_se), orders_se, 0.0), alive_low, alive_high
+    )
 
 
 def order_range(
@@ -270,11 +283,11 @@ def spend_log_standard_error(spend_model: BaseModel, summary: ir.Table) -> ir.Fl
 __all__ = [
     "DEFAULT_LEVEL",
     "check_level",
-    "expected_orders_interval",
+    "ParameterIntervals",
     "log_interval",
     "order_range",
     "order_range_of",
-    "probability_alive_interval",
+    "parameter_intervals",
     "spend_log_standard_error",
     "why_no_intervals",
     "z_score",

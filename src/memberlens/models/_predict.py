@@ -21,10 +21,9 @@ from memberlens.models._combinations import as_table, combination_table, join_to
 from memberlens.models._histories import Histories
 from memberlens.models._intervals import (
     check_level,
-    expected_orders_interval,
     log_parameter_covariance,
     order_range_of,
-    probability_alive_interval,
+    parameter_intervals,
     spend_log_standard_error,
     z_score,
 )
@@ -152,13 +151,10 @@ def predict_member_value(
         year = 365.0 / unit.days
         out["predicted_orders"] = histories.expected_purchases(model, year, alive)
         if interval is not None:
-            low, high, out["_orders_log_se"] = expected_orders_interval(
-                model, histories, out["predicted_orders"], year, interval
-            )
-            out["predicted_orders_low"], out["predicted_orders_high"] = low, high
-            out["probability_alive_low"], out["probability_alive_high"] = probability_alive_interval(
-                model, histories, alive, interval
-            )
+            bounds = parameter_intervals(model, histories, out["predicted_orders"], alive, year, interval)
+            out["predicted_orders_low"], out["predicted_orders_high"] = bounds.orders_low, bounds.orders_high
+            out["_orders_log_se"] = bounds.orders_log_se
+            out["probability_alive_low"], out["probability_alive_high"] = bounds.alive_low, bounds.alive_high
             out["orders_range_low"], out["orders_range_high"] = order_range_of(model, histories, alive, year, interval)
         out["discounted_orders"] = alive * _discounted_orders_alive(model, histories, unit, clv_horizon, discount_rate)
         waits = {"_wait_days": 0.5}
