@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import digamma, expit, gammaln, hyp2f1, roots_legendre
 
-from memberlens.models._base import Combos, TransactionModel, check_count, dot, limit_aware, matvec
+from memberlens.models._base import Combos, CountSteps, TransactionModel, check_count, dot, limit_aware, matvec
 from memberlens.models._counts import nbinom_pmf
 from memberlens.models._limits import NoDropout, ParetoSameRate, poisson_gamma_wait
 
@@ -267,11 +267,52 @@ class ParetoNBDModel(TransactionModel):
         return stay + _dropout_integral(n, t, r_post, a_post, s, b_post)
 
     @limit_aware
+    def count_steps_alive(self, t: Any, frequency: Any, T: Any) -> CountSteps:
+        """P(N = 0), P(N = 1), ... of members alive at T: the dropout integral's nodes and
+        weights computed once, the negative binomial at each node stepped in n."""
+        x, T = self._pair_arrays(np.atleast_1d(frequency), np.atleast_1d(T))
+        return _CountRecurrence(self, float(t), x, T)
+
+    @limit_aware
     def wait_alive(self, share: float, frequency: Any, recency: Any, T: Any) -> np.ndarray:
         """For a member alive at T who stays alive, the wait by which a purchase has happened
         with probability ``share`` (``λ ~ Gamma(r+x, α+T)``)."""
         x, t_x, T = self._arrays(frequency, recency, T)
         return poisson_gamma_wait(share, self.params_["r"] + x, self.params_["alpha"] + T)
+
+
+class _CountRecurrence(CountSteps):
+    """Pareto/NBD's P(N = n | alive) for n >= 1: ``S NB_n(t) + ∫_0^t f(τ) NB_n(τ) dτ`` (S the
+    chance of staying alive through t, f the dropout time's density) on the nodes of
+    :func:`_dropout_integral`, with ``NB_n(τ) = NB_(n-1)(τ) (r'+n-1)/n · τ/(α'+τ)`` stepped in
+    logs. P(N = 0) is the closed form."""
+
+    def __init__(self, model: ParetoNBDModel, t: float, x: np.ndarray, T: np.ndarray) -> None:
+        super().__init__(model, t, x, T)
+        p = model.params_
+        s = p["s"]
+        self.r_post = (p["r"] + self.x)[:, None]
+        a_post, b_post = (p["alpha"] + self.T)[:, None], (p["beta"] + self.T)[:, None]
+        fractions, weights = _dropout_nodes()
+        times = np.append(fractions * t, t)[None, :]  # the integral's nodes, and t itself last
+        with np.errstate(divide="ignore", invalid="ignore"):
+            log_a_time = np.log(a_post + times)
+            self.log_nb = self.r_post * (np.log(a_post) - log_a_time)  # NB_0 at each node
+            self.log_ratio = np.log(times) - log_a_time
+            density = np.exp(np.log(s) + s * np.log(b_post) - (s + 1.0) * np.log(b_post + times[:, :-1]))
+        stay = np.exp(s * (np.log(b_post) - np.log(b_post + t)))
+        self.weights = np.concatenate([density * (weights * t)[None, :], stay], axis=1)
+
+    def next(self, rows: np.ndarray) -> np.ndarray:
+        n = self.n
+        if n == 0:
+            value = self.model.probability_of_purchases_alive(0, self.t, self.x[rows], self.T[rows])
+        else:
+            value = np.einsum("ij,ij->i", self.weights[rows], np.exp(self.log_nb[rows]))
+        with np.errstate(invalid="ignore"):
+            self.log_nb[rows] += np.log((self.r_post[rows] + n) / (n + 1.0)) + self.log_ratio[rows]
+        self.n += 1
+        return value
 
 
 def _digamma_diff(r: float, x: np.ndarray) -> np.ndarray:
@@ -307,12 +348,19 @@ _NODES, _WEIGHTS = roots_legendre(32)
 _EDGES = np.array([0.0] + [4.0**-k for k in range(5, -1, -1)])
 
 
-def _dropout_integral(n: int, t: np.ndarray, r_post, a_post, s: float, b_post) -> np.ndarray:
-    """``∫_0^t s β'^s (β'+τ)^-(s+1) NB(n; r', α'/(α'+τ)) dτ`` by 32-node Gauss-Legendre on each
-    of ``[0, t/4^5], [t/4^5, t/4^4], ..., [t/4, t]`` (all nodes in one vectorised call)."""
+def _dropout_nodes() -> tuple[np.ndarray, np.ndarray]:
+    """Gauss-Legendre nodes (as fractions of the horizon) and weights, 32 on each of
+    ``[0, 1/4^5], [1/4^5, 1/4^4], ..., [1/4, 1]``."""
     lo, hi = _EDGES[:-1], _EDGES[1:]
     fractions = (0.5 * (hi - lo)[:, None] * _NODES[None, :] + 0.5 * (hi + lo)[:, None]).ravel()
     weights = (0.5 * (hi - lo)[:, None] * _WEIGHTS[None, :]).ravel()
+    return fractions, weights
+
+
+def _dropout_integral(n: int, t: np.ndarray, r_post, a_post, s: float, b_post) -> np.ndarray:
+    """``∫_0^t s β'^s (β'+τ)^-(s+1) NB(n; r', α'/(α'+τ)) dτ`` by Gauss-Legendre on
+    :func:`_dropout_nodes` (all nodes in one vectorised call)."""
+    fractions, weights = _dropout_nodes()
     t = np.asarray(t, dtype=float)
     tau = fractions[:, None] * t[None, :]  # (nodes, members)
     b_post, a_post, r_post = (np.broadcast_to(v, t.shape)[None, :] for v in (b_post, a_post, r_post))
