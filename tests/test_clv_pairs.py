@@ -49,9 +49,7 @@ def _histories(seed, n=300, max_x=60, max_T=104.0):
     return x, t_x, T
 
 
-@pytest.mark.parametrize(
-    ("cls", "params"), [(BetaGeoModel, BG), (ModifiedBetaGeoModel, BG), (ParetoNBDModel, PARETO)]
-)
+@pytest.mark.parametrize(("cls", "params"), [(BetaGeoModel, BG), (ModifiedBetaGeoModel, BG), (ParetoNBDModel, PARETO)])
 def test_count_recurrence_equals_the_closed_form(cls, params):
     model = _fitted(cls, params)
     x = np.array([0.0, 1.0, 5.0, 40.0, 352.0, 3.0])
