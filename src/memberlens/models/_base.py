@@ -514,8 +514,14 @@ class PurchasePredictions:
         dropped out buys nothing."""
         n = check_count(n, type(self).__name__)
         alive = self.probability_alive(frequency, recency, T)
-        given_alive = alive * self.probability_of_purchases_alive(n, t, frequency, T)
-        return given_alive + (1.0 - alive) if n == 0 else given_alive
+        return with_dropouts(n, alive, self.probability_of_purchases_alive(n, t, frequency, T))
+
+
+def with_dropouts(n: int, alive: np.ndarray, given_alive: np.ndarray) -> np.ndarray:
+    """P(exactly ``n`` purchases) of members alive with probability ``alive``, from that of a
+    member alive (``given_alive``): a member who has dropped out buys nothing."""
+    value = alive * given_alive
+    return value + (1.0 - alive) if n == 0 else value
 
 
 class CountSteps:
@@ -603,4 +609,5 @@ __all__ = [
     "limit_aware",
     "matvec",
     "pair_index",
+    "with_dropouts",
 ]

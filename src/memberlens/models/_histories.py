@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from memberlens.models._base import PurchasePredictions, pair_index
+from memberlens.models._base import PurchasePredictions, pair_index, with_dropouts
 
 
 @dataclass(frozen=True)
@@ -51,11 +51,11 @@ class Histories:
 
     def probability_of_purchases(self, model: PurchasePredictions, n: int, t: float, alive: np.ndarray) -> np.ndarray:
         """P(exactly ``n`` purchases in the next ``t`` periods), per history."""
-        given_alive = alive * model.probability_of_purchases_alive(n, t, self.pair_x, self.pair_T)[self.pair]
-        return given_alive + (1.0 - alive) if n == 0 else given_alive
+        return with_dropouts(n, alive, model.probability_of_purchases_alive(n, t, self.pair_x, self.pair_T)[self.pair])
 
     def wait_alive(self, model: PurchasePredictions, share: float) -> np.ndarray:
-        """The wait by which a member who stays alive has bought again with probability ``share``."""
+        """The wait by which a member who stays alive has bought again with probability ``share``
+        (it depends on frequency and T alone, so the pair's T stands in for the recency)."""
         return np.asarray(model.wait_alive(share, self.pair_x, self.pair_T, self.pair_T), dtype=float)[self.pair]
 
 

@@ -293,15 +293,14 @@ class _CountRecurrence(CountSteps):
         s = p["s"]
         self.r_post = (p["r"] + self.x)[:, None]
         a_post, b_post = (p["alpha"] + self.T)[:, None], (p["beta"] + self.T)[:, None]
-        fractions, weights = _dropout_nodes()
-        times = np.append(fractions * t, t)[None, :]  # the integral's nodes, and t itself last
+        times = np.append(_DROPOUT_FRACTIONS * t, t)[None, :]  # the integral's nodes, and t itself last
         with np.errstate(divide="ignore", invalid="ignore"):
             log_a_time = np.log(a_post + times)
             self.log_nb = self.r_post * (np.log(a_post) - log_a_time)  # NB_0 at each node
             self.log_ratio = np.log(times) - log_a_time
             density = np.exp(np.log(s) + s * np.log(b_post) - (s + 1.0) * np.log(b_post + times[:, :-1]))
         stay = np.exp(s * (np.log(b_post) - np.log(b_post + t)))
-        self.weights = np.concatenate([density * (weights * t)[None, :], stay], axis=1)
+        self.weights = np.concatenate([density * (_DROPOUT_WEIGHTS * t)[None, :], stay], axis=1)
 
     def next(self, rows: np.ndarray) -> np.ndarray:
         n = self.n
@@ -348,19 +347,17 @@ _NODES, _WEIGHTS = roots_legendre(32)
 _EDGES = np.array([0.0] + [4.0**-k for k in range(5, -1, -1)])
 
 
-def _dropout_nodes() -> tuple[np.ndarray, np.ndarray]:
-    """Gauss-Legendre nodes (as fractions of the horizon) and weights, 32 on each of
-    ``[0, 1/4^5], [1/4^5, 1/4^4], ..., [1/4, 1]``."""
-    lo, hi = _EDGES[:-1], _EDGES[1:]
-    fractions = (0.5 * (hi - lo)[:, None] * _NODES[None, :] + 0.5 * (hi + lo)[:, None]).ravel()
-    weights = (0.5 * (hi - lo)[:, None] * _WEIGHTS[None, :]).ravel()
-    return fractions, weights
+# Gauss-Legendre nodes (as fractions of the horizon) and weights, 32 on each of
+# [0, 1/4^5], [1/4^5, 1/4^4], ..., [1/4, 1]: the dropout time's integrals
+_LO, _HI = _EDGES[:-1], _EDGES[1:]
+_DROPOUT_FRACTIONS = (0.5 * (_HI - _LO)[:, None] * _NODES[None, :] + 0.5 * (_HI + _LO)[:, None]).ravel()
+_DROPOUT_WEIGHTS = (0.5 * (_HI - _LO)[:, None] * _WEIGHTS[None, :]).ravel()
 
 
 def _dropout_integral(n: int, t: np.ndarray, r_post, a_post, s: float, b_post) -> np.ndarray:
-    """``∫_0^t s β'^s (β'+τ)^-(s+1) NB(n; r', α'/(α'+τ)) dτ`` by Gauss-Legendre on
-    :func:`_dropout_nodes` (all nodes in one vectorised call)."""
-    fractions, weights = _dropout_nodes()
+    """``∫_0^t s β'^s (β'+τ)^-(s+1) NB(n; r', α'/(α'+τ)) dτ`` by Gauss-Legendre on the dropout
+    nodes (all nodes in one vectorised call)."""
+    fractions, weights = _DROPOUT_FRACTIONS, _DROPOUT_WEIGHTS
     t = np.asarray(t, dtype=float)
     tau = fractions[:, None] * t[None, :]  # (nodes, members)
     b_post, a_post, r_post = (np.broadcast_to(v, t.shape)[None, :] for v in (b_post, a_post, r_post))
